@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { TerrariumError } from '../errors.js';
+
+export interface EntryHeader {
+  name: string;
+  type: string | null | undefined;
+  mode?: number | null | undefined;
+  linkname?: string | null | undefined;
+  size?: number | null | undefined;
+}
+
+export interface CheckedEntry {
+  /** Relative, normalised, never empty, never leaving the root. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  /** Permission bits only (setuid, setgid and sticky are refused, not stripped). */
+  mode: number;
+  linkname?: string;
+}
+
+const SPECIAL_BITS = 0o7000;
+
+function hostile(name: string, why: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_HOSTILE', `archive entry ${JSON.stringify(name)} rejected: ${why}`, {
+    hint: 'the archive was not made by terrarium or was tampered with; delete it from storage and rebuild with --no-download',
+  });
+}
+
+/** A relative path inside the root, or an error: no absolute paths, no `..`, no NUL, nothing empty. */
+export function normalizeEntryPath(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) throw hostile(String(name), 'empty name');
+  if (name.includes('\0')) throw hostile(name, 'NUL byte in name');
+  if (name.startsWith('/')) throw hostile(name, 'absolute path');
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw hostile(name, '".." in path');
+  if (parts.length === 0) throw hostile(name, 'names the root itself');
+  return parts.join('/');
+}
+
+/**
+ * Checks tar entries one by one before anything is written. Stateful only to remember the symlinks
+ * seen, so that no later entry is written through one of them (the classic symlink-then-file escape).
+ */
+export class EntryGuard {
+  private readonly symlinks = new Set<string>();
+
+  check(header: EntryHeader): CheckedEntry {
+    const entryPath = normalizeEntryPath(header.name);
+    const mode = header.mode ?? 0o644;
+    if (mode & SPECIAL_BITS) throw hostile(header.name, `setuid/setgid/sticky mode ${mode.toString(8)}`);
+    const parts = entryPath.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const ancestor = parts.slice(0, i).join('/');
+      if (this.symlinks.has(ancestor)) {
+        throw hostile(header.name, i === parts.length ? 'replaces a symlink' : `lies under the symlink ${ancestor}`);
+      }
+    }
+    switch (header.type) {
+      case 'file':
+      case 'contiguous-file':
+        return { path: entryPath, type: 'file', mode: mode & 0o777 };
+      case 'directory':
+        return { path: entryPath, type: 'directory', mode: mode & 0o777 };
+      case 'symlink': {
+        const target = header.linkname ?? '';
+        if (!target || target.includes('\0')) throw hostile(header.name, 'symlink without a target');
+        if (path.posix.isAbsolute(target)) throw hostile(header.name, `symlink to an absolute path (${target})`);
+        const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(entryPath), target));
+        if (resolved === '..' || resolved.startsWith('../')) throw hostile(header.name, `symlink leaves the environment (${target})`);
+        // `..` only at the start climbs real parent directories (entries never lie under a symlink), so the
+        // lexical check above is also the physical truth; `..` after a name could climb out of a link.
+        const steps = target.split('/');
+        if (steps.slice(steps.findIndex((step) => step !== '..')).includes('..')) {
+          throw hostile(header.name, `symlink target has ".." after a name (${target})`);
+        }
+        this.symlinks.add(entryPath);
+        return { path: entryPath, type: 'symlink', mode: 0o777, linkname: target };
+      }
+      default:
+        throw hostile(header.name, `unsupported entry type ${header.type ?? 'unknown'} (only files, directories and symlinks)`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { TerrariumError, isErrno } from '../errors.js';
+import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import type { Relocator } from '../relocate/relocator.js';
+import { EntryGuard, type CheckedEntry } from './entry-check.js';
+
+/** Entries up to this size are gathered in memory and written while the next ones arrive. */
+const SMALL_FILE = 1 << 20;
+const MAX_PENDING_WRITES = 64;
+
+type EntryStream = AsyncIterable<unknown> & { resume(): unknown };
+
+export interface ExtractResult {
+  manifest: Manifest;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Unpacks a terrarium tar (the last of `source`, a stream and its decoders) into `root` (an empty staging directory), checking every entry first and
+ * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
+ * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid.
+ */
+export async function extractEnvironment(
+  source: [Readable, ...Transform[]],
+  root: string,
+  onManifest: (manifest: Manifest) => Relocator,
+): Promise<ExtractResult> {
+  const extract = tar.extract();
+  const guard = new EntryGuard();
+  const directories = new Set<string>(['.']);
+  const pending = new Set<Promise<void>>();
+  let failure: unknown;
+  let manifest: Manifest | undefined;
+  let relocator: Relocator | undefined;
+  let files = 0;
+  let bytes = 0;
+
+  const ensureDirectory = async (rel: string, mode = 0o755): Promise<void> => {
+    if (directories.has(rel)) return;
+    await ensureDirectory(path.posix.dirname(rel));
+    try {
+      await fs.mkdir(path.join(root, rel), { mode: mode | 0o700 });
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST') || !(await fs.lstat(path.join(root, rel))).isDirectory()) throw error;
+    }
+    directories.add(rel);
+  };
+
+  const track = (write: Promise<void>) => {
+    const tracked = write.catch((error: unknown) => {
+      failure ??= error;
+    });
+    pending.add(tracked);
+    void tracked.finally(() => pending.delete(tracked));
+  };
+
+  const writeFile = async (entry: CheckedEntry, content: Buffer, mtime: Date) => {
+    const handle = await fs.open(path.join(root, entry.path), 'wx', entry.mode);
+    try {
+      await handle.writeFile(content);
+      await handle.utimes(mtime, mtime);
+    } finally {
+      await handle.close();
+    }
+  };
+
+  const onEntry = async (header: tar.Header, stream: EntryStream): Promise<void> => {
+    if (failure) throw failure;
+    if (!manifest) {
+      if (header.name !== MANIFEST_PATH || header.type !== 'file') {
+        throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', {
+          hint: 'rebuild the archive with --no-download',
+        });
+      }
+      manifest = parseManifest((await collect(stream)).toString('utf8'));
+      relocator = onManifest(manifest);
+      return;
+    }
+    const entry = guard.check(header);
+    const mtime = header.mtime ?? new Date();
+    if (entry.type === 'directory') {
+      stream.resume();
+      await ensureDirectory(entry.path, entry.mode);
+      return;
+    }
+    await ensureDirectory(path.posix.dirname(entry.path));
+    if (entry.type === 'symlink') {
+      stream.resume();
+      await fs.symlink(entry.linkname!, path.join(root, entry.path));
+      return;
+    }
+    files += 1;
+    bytes += header.size ?? 0;
+    const rewrite = relocator!.needs(entry.path);
+    if (rewrite || (header.size ?? 0) <= SMALL_FILE) {
+      let content = await collect(stream);
+      if (rewrite) content = relocator!.apply(entry.path, content);
+      track(writeFile(entry, content, mtime));
+      if (pending.size >= MAX_PENDING_WRITES) await Promise.race(pending);
+      return;
+    }
+    const handle = await fs.open(path.join(root, entry.path), 'wx', entry.mode);
+    try {
+      for await (const chunk of stream) await handle.write(chunk as Buffer);
+      await handle.utimes(mtime, mtime);
+    } finally {
+      await handle.close();
+    }
+  };
+
+  extract.on('entry', (header, stream, next) => {
+    onEntry(header, stream).then(
+      () => next(),
+      (error: unknown) => {
+        stream.resume();
+        next(error as Error);
+      },
+    );
+  });
+
+  try {
+    await pipeline([...source, extract]);
+    await Promise.all(pending);
+    if (failure) throw failure;
+  } catch (error) {
+    await Promise.all(pending);
+    throw asArchiveError(error);
+  }
+  if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint: 'rebuild the archive with --no-download' });
+  return { manifest, files, bytes };
+}
+
+async function collect(stream: EntryStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function asArchiveError(error: unknown): unknown {
+  if (error instanceof TerrariumError) return error;
+  if (isErrno(error, 'ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EMFILE')) return error;
+  if (isErrno(error, 'EEXIST')) {
+    return new TerrariumError('ARCHIVE_HOSTILE', `archive holds the same path twice (${(error as NodeJS.ErrnoException).path ?? ''})`, {
+      hint: 'the archive was not made by terrarium or was tampered with; delete it and rebuild with --no-download',
+      cause: error,
+    });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TerrariumError('ARCHIVE_CORRUPT', `archive cannot be unpacked: ${reason}`, {
+    hint: 'the stored archive is damaged; it will be rebuilt with --no-download',
+    cause: error,
+  });
+}

@@ -1,0 +1,23 @@
+import { EXIT } from '../../errors.js';
+import { install } from '../../install/install.js';
+import type { CommandHandler } from '../context.js';
+import { requireTarget } from '../options.js';
+
+export const installCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  const result = await install({
+    ...settings,
+    target: requireTarget(settings),
+    requirementFiles: files,
+    cwd: context.cwd,
+    env: context.env,
+    reporter,
+  });
+  const seconds = result.seconds.toFixed(1);
+  if (result.source === 'build') {
+    const where = result.published.length ? `, published to ${result.published.join(', ')}` : '';
+    reporter.info(`built ${result.key}${where}; installed at ${result.target} in ${seconds} s`);
+  } else {
+    reporter.info(`restored ${result.key} from ${result.source} at ${result.target} in ${seconds} s`);
+  }
+  return EXIT.ok;
+};

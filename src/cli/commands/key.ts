@@ -1,0 +1,26 @@
+import { EXIT } from '../../errors.js';
+import { digestOf, resolveKey } from '../../install/key.js';
+import type { CommandHandler } from '../context.js';
+
+export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
+  reporter.result(key);
+  return EXIT.ok;
+};
+
+export const hashCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  reporter.result(digestOf({ ...settings, requirementFiles: files, cwd: context.cwd }).digest);
+  return EXIT.ok;
+};
+
+export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
+  for (const store of settings.stores) {
+    if (await store.lookup(key)) {
+      reporter.detail(`${key} is in ${store.description}`);
+      return EXIT.ok;
+    }
+  }
+  reporter.detail(`${key} is not in ${settings.stores.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
+  return EXIT.notStored;
+};

@@ -1,0 +1,18 @@
+import type { Reporter, ReporterStreams } from '../report/reporter.js';
+import type { Settings } from './options.js';
+
+/** Everything a command reads from the outside world, passed in so tests can run the real code. */
+export interface CliContext extends ReporterStreams {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface CommandInput {
+  settings: Settings;
+  files: string[];
+  context: CliContext;
+  reporter: Reporter;
+}
+
+/** A command returns its exit status; failures are thrown as TerrariumError. */
+export type CommandHandler = (input: CommandInput) => Promise<number>;

@@ -1,0 +1,72 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT, TerrariumError } from '../errors.js';
+import { plainReporter } from '../report/reporter.js';
+import { TOOL_VERSION } from '../version.js';
+import { installCommand } from './commands/install.js';
+import { existsCommand, hashCommand, keyCommand } from './commands/key.js';
+import { revertCommand } from './commands/revert.js';
+import type { CliContext, CommandHandler } from './context.js';
+import { addGlobalOptions, resolveSettings, verbosityOf, type RawOptions } from './options.js';
+
+const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: CommandHandler }> = [
+  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: installCommand },
+  { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: keyCommand },
+  { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: hashCommand },
+  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: existsCommand },
+  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: revertCommand },
+];
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0 success; 1 exists: not stored; 2 usage error; 3 requirements file error; 4 Python interpreter error;
+  5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
+  passed through when pip fails); 8 target error; 9 relocation or smoke check failed;
+  10 no archive with --require-download; 70 internal error; 130 interrupted.`;
+
+/** Runs the command line; returns the exit status (nothing here calls process.exit). */
+export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
+  let status: number = EXIT.ok;
+  const program = addGlobalOptions(new Command('terrarium'))
+    .description('Package and ship relocatable Python virtual environments.')
+    .version(TOOL_VERSION, '--version')
+    .usage('[options] COMMAND [requirements files...]')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run terrarium --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: (text) => context.stderr.write(text) });
+
+  for (const spec of COMMANDS) {
+    const command = program.command(spec.name).description(spec.summary).exitOverride();
+    if (spec.takesFiles) command.argument('<requirements...>', 'requirements files (-r/-c includes are followed)');
+    command.action(async (...args: unknown[]) => {
+      const files = spec.takesFiles ? (args[0] as string[]) : [];
+      const raw = command.optsWithGlobals<RawOptions>();
+      const reporter = plainReporter(context, verbosityOf(raw));
+      try {
+        const settings = resolveSettings(raw, context.cwd, context.env);
+        status = await spec.handler({ settings, files, context, reporter });
+      } catch (error) {
+        reporter.error(error);
+        status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
+      }
+    });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      if (error.code === 'commander.executeSubCommandAsync') return status;
+      return EXIT.usage;
+    }
+    plainReporter(context, 0).error(error);
+    return EXIT.internal;
+  }
+}
+
+function processContext(): CliContext {
+  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr };
+}

@@ -1,0 +1,81 @@
+/**
+ * The one error type terrarium raises on purpose. Codes are stable identifiers (scripts may match on
+ * them); the table is append-only and exit codes are never renumbered, because CI scripts branch on them.
+ */
+export const EXIT = {
+  ok: 0,
+  notStored: 1,
+  usage: 2,
+  requirements: 3,
+  python: 4,
+  storage: 5,
+  archive: 6,
+  build: 7,
+  target: 8,
+  relocate: 9,
+  notFound: 10,
+  interrupted: 130,
+  internal: 70,
+} as const;
+
+export const CODES = {
+  USAGE: EXIT.usage,
+  UNKNOWN_DIGEST: EXIT.usage,
+  BAD_KEY_FORMAT: EXIT.usage,
+  NO_TARGET: EXIT.usage,
+  REQUIREMENTS_MISSING: EXIT.requirements,
+  REQUIREMENTS_UNREADABLE: EXIT.requirements,
+  REQUIREMENTS_INCLUDE_MISSING: EXIT.requirements,
+  REQUIREMENTS_INCLUDE_CYCLE: EXIT.requirements,
+  REQUIREMENTS_REMOTE_INCLUDE: EXIT.requirements,
+  PYTHON_NOT_FOUND: EXIT.python,
+  PYTHON_FAILED: EXIT.python,
+  PYTHON_NO_VENV: EXIT.python,
+  PYTHON_INCOMPATIBLE: EXIT.python,
+  STORAGE_IO: EXIT.storage,
+  ARCHIVE_CORRUPT: EXIT.archive,
+  ARCHIVE_HOSTILE: EXIT.archive,
+  BUILD_VENV_FAILED: EXIT.build,
+  BUILD_PIP_FAILED: EXIT.build,
+  TARGET_IS_FILE: EXIT.target,
+  TARGET_NOT_ENV: EXIT.target,
+  TARGET_UNWRITABLE: EXIT.target,
+  TARGET_BAD_PATH: EXIT.target,
+  NO_BACKUP: EXIT.target,
+  RELOCATE_FAILED: EXIT.relocate,
+  SMOKE_CHECK_FAILED: EXIT.relocate,
+  ARCHIVE_REQUIRED: EXIT.notFound,
+  INTERRUPTED: EXIT.interrupted,
+} as const;
+
+export type ErrorCode = keyof typeof CODES;
+
+export class TerrariumError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  /** Overrides the code's exit status; used to pass pip's own exit status through. */
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TerrariumError';
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? CODES[code];
+  }
+}
+
+export function isErrno(error: unknown, ...codes: string[]): error is NodeJS.ErrnoException {
+  return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+/** The reason a system call failed, in words, without Node's stack noise. */
+export function describeCause(error: unknown): string {
+  if (error instanceof TerrariumError) return error.message;
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const text = error.message.replace(/^[A-Z]+: /, '');
+    return code && !text.includes(code) ? `${code}: ${text}` : text;
+  }
+  return String(error);
+}

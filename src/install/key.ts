@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { fingerprintPython } from '../python/discover.js';
+import type { Fingerprint } from '../python/fingerprint.js';
+import { requirementsDigest } from '../requirements/digest.js';
+import { formatKey } from '../requirements/key-format.js';
+import { parseRequirementFiles, type RequirementSet } from '../requirements/parse.js';
+
+export interface KeyOptions {
+  requirementFiles: string[];
+  digestType: string;
+  keyFormat: string;
+  python: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedKey {
+  requirements: RequirementSet;
+  digest: string;
+  python: Fingerprint;
+  key: string;
+}
+
+export function readRequirements(files: string[], cwd: string): RequirementSet {
+  return parseRequirementFiles(files, cwd, (file) => readFileSync(file, 'utf8'));
+}
+
+export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestType' | 'cwd'>): { requirements: RequirementSet; digest: string } {
+  const requirements = readRequirements(options.requirementFiles, options.cwd);
+  return { requirements, digest: requirementsDigest(requirements.lines, options.digestType) };
+}
+
+/** Requirements, digest, interpreter and key: everything that names an environment. */
+export async function resolveKey(options: KeyOptions): Promise<ResolvedKey> {
+  const { requirements, digest } = digestOf(options);
+  const python = await fingerprintPython(options.python, options.env, options.cwd);
+  const [major, minor, patch] = python.version.map(String) as [string, string, string];
+  const key = formatKey(options.keyFormat, { arch: python.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest });
+  return { requirements, digest, python, key };
+}

@@ -1,0 +1,37 @@
+import { spawn } from 'node:child_process';
+
+export interface RunResult {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Called with each chunk of the child's combined output (to show pip's progress live). */
+  onOutput?: (chunk: string) => void;
+}
+
+/**
+ * Runs a program without a shell (arguments are never re-parsed, so paths with spaces are safe) and
+ * collects its output. Rejects only when the program cannot be started at all (ENOENT, EACCES).
+ */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      options.onOutput?.(chunk);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      options.onOutput?.(chunk);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, stdout, stderr }));
+  });
+}

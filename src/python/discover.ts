@@ -1,0 +1,54 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TerrariumError, describeCause } from '../errors.js';
+import { run } from '../io/exec.js';
+import type { Fingerprint } from './fingerprint.js';
+
+const SCRIPT = fileURLToPath(new URL('../../python/fingerprint.py', import.meta.url));
+
+/** Finds a program the way a shell would: a path is taken as is, a bare name is looked up on PATH. */
+export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (spec.includes('/')) return path.resolve(cwd, spec);
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, spec);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs the interpreter once with a bundled script that prints JSON (never parses `--version` text).
+ * `-E -s` keep the user's PYTHON* variables and user site out, and work on Python 2.7 too.
+ */
+export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cwd: string): Promise<Fingerprint> {
+  const program = whichProgram(spec, env, cwd);
+  const notFound = () =>
+    new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${spec}`, {
+      hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',
+    });
+  if (!program) throw notFound();
+  let result;
+  try {
+    result = await run(program, ['-E', '-s', SCRIPT], { env, cwd });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound();
+    throw new TerrariumError('PYTHON_FAILED', `cannot run ${program}: ${describeCause(error)}`, {
+      hint: 'pass a working interpreter with --python',
+    });
+  }
+  const last = result.stdout.trim().split('\n').pop() ?? '';
+  if (result.code !== 0 || !last.startsWith('{')) {
+    const detail = (result.stderr.trim().split('\n').pop() ?? '').slice(0, 300);
+    throw new TerrariumError('PYTHON_FAILED', `${program} failed to report its version (exit ${result.code})${detail ? `: ${detail}` : ''}`, {
+      hint: 'pass a working interpreter with --python',
+    });
+  }
+  return JSON.parse(last) as Fingerprint;
+}

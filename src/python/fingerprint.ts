@@ -1,0 +1,41 @@
+/** What terrarium knows about an interpreter; recorded in every archive and checked on restore. */
+export interface Fingerprint {
+  implementation: string;
+  version: [number, number, number];
+  abiflags: string;
+  soabi: string;
+  gilDisabled: boolean;
+  machine: string;
+  system: string;
+  libc: string;
+  libcVersion: string;
+  /** The base interpreter (never a virtual environment's own python). */
+  executable: string;
+  hasVenv: boolean;
+}
+
+export function describeInterpreter(fp: Fingerprint): string {
+  const abi = fp.gilDisabled ? ' free-threaded' : fp.abiflags ? ` abiflags=${fp.abiflags}` : '';
+  return `${fp.implementation} ${fp.version.join('.')}${abi} (${fp.system}/${fp.machine}, ${fp.libc})`;
+}
+
+/**
+ * Why an environment built by `built` cannot run on `local`, or undefined when it can. Compiled
+ * extensions tie an environment to implementation, major.minor, ABI, OS, CPU and libc family; the
+ * patch version and install location do not matter.
+ */
+export function incompatibility(built: Fingerprint, local: Fingerprint): string | undefined {
+  const checks: Array<[string, unknown, unknown]> = [
+    ['implementation', built.implementation, local.implementation],
+    ['version', built.version.slice(0, 2).join('.'), local.version.slice(0, 2).join('.')],
+    ['ABI', built.soabi || built.abiflags, local.soabi || local.abiflags],
+    ['free-threading', built.gilDisabled, local.gilDisabled],
+    ['operating system', built.system, local.system],
+    ['architecture', built.machine, local.machine],
+    ['C library', built.libc, local.libc],
+  ];
+  for (const [what, a, b] of checks) {
+    if (a !== b) return `${what} differs: archive has ${String(a)}, local interpreter has ${String(b)}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,29 @@
+import { posix } from 'node:path';
+import type { Fingerprint } from '../python/fingerprint.js';
+import type { Manifest } from './manifest.js';
+import { relocatePyvenvCfg, relocateText, replaceAll } from './rewrite.js';
+
+export interface Relocator {
+  needs(path: string): boolean;
+  apply(path: string, content: Buffer): Buffer;
+}
+
+/** Decides, per file, how an environment built at `manifest.prefix` is moved to `target` for `python`. */
+export function makeRelocator(manifest: Manifest, target: string, python: Fingerprint): Relocator {
+  const text = new Set(manifest.text);
+  return {
+    needs: (path) => path === 'pyvenv.cfg' || text.has(path),
+    apply: (path, content) => {
+      if (path === 'pyvenv.cfg') return Buffer.from(relocatePyvenvCfg(content.toString('utf8'), manifest.prefix, target, python));
+      const moved = relocateText(content, manifest.prefix, target);
+      // venv names the shell prompt after the folder it was built in (a unique staging name): a venv
+      // made at the target would show the target's name.
+      return path.startsWith('bin/activate') ? replaceAll(moved, posix.basename(manifest.prefix), posix.basename(target)) : moved;
+    },
+  };
+}
+
+/** The manifest as it describes the environment at its new place. */
+export function relocatedManifest(manifest: Manifest, target: string): Manifest {
+  return { ...manifest, prefix: target };
+}
