@@ -33,7 +33,7 @@ export function formatKey(format: string, fields: KeyFields): string {
 
 /** Keys become file names and object keys: keep them to a portable alphabet with no way out of a store. */
 function checkKey(key: string, format: string): string {
-  if (!key || !/^[A-Za-z0-9._+=@,/-]+$/.test(key) || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+  if (!key || !/^[A-Za-z0-9._+=@,%/-]+$/.test(key) || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
     throw badFormat(format, `it gives the key "${key}", which is not a safe storage key`);
   }
   return key;

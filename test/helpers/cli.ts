@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+
+const BIN = path.resolve('bin/terrarium.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The environment a user's shell would have, minus this machine's pip configuration and local indexes:
+ * pip sees only the wheels the tests built.
+ */
+export function hermeticEnv(wheels: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|VITEST|NODE_OPTIONS)/.test(name)) continue;
+    env[name] = value;
+  }
+  return { ...env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels, ...extra };
+}
+
+export function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A scratch directory with its own copy of the wheels (so a test can delete them to prove a hit used none). */
+export class Sandbox {
+  readonly dir: string;
+  readonly wheels: string;
+  readonly store: string;
+  env: NodeJS.ProcessEnv;
+
+  constructor() {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'terrarium-test-'));
+    this.wheels = path.join(this.dir, 'wheels');
+    this.store = path.join(this.dir, 'store');
+    cpSync(inject('wheels'), this.wheels, { recursive: true });
+    this.env = hermeticEnv(this.wheels, { HOME: this.dir });
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  write(name: string, text: string): string {
+    const file = this.path(name);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  terrarium(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return run(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...this.env, ...env } });
+  }
+
+  /** Runs a command inside the sandbox, with the sandbox's environment. */
+  exec(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return run(command, args, { cwd: this.dir, env: { ...this.env, ...env } });
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
