@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+
+describe('backups and revert', () => {
+  const box = new Sandbox();
+  const target = box.path('app');
+  // The backup is a renamed (not relocated) environment: its scripts name TARGET, so ask its python.
+  const packages = async (env: string) => (await box.exec(path.join(env, 'bin', 'python'), ['-m', 'pip', 'list', '--format=freeze'])).stdout;
+
+  beforeAll(async () => {
+    box.write('a.txt', 'terra-dep\n');
+    box.write('b.txt', 'terra-demo\n');
+    expect((await box.terrarium(['-t', target, '--storage-dir', box.store, 'install', 'a.txt'])).code).toBe(0);
+    expect((await box.terrarium(['-t', target, '--storage-dir', box.store, 'install', 'b.txt'])).code).toBe(0);
+  });
+  afterAll(() => box.cleanup());
+
+  it('keeps the replaced environment as TARGET.bak', async () => {
+    expect(await packages(target)).toContain('terra-demo==1.0');
+    expect(await packages(`${target}.bak`)).not.toContain('terra-demo');
+  });
+
+  it('revert swaps target and backup; a second revert undoes the first', async () => {
+    expect((await box.terrarium(['-t', target, 'revert'])).code).toBe(0);
+    expect(await packages(target)).not.toContain('terra-demo');
+    expect(await packages(`${target}.bak`)).toContain('terra-demo==1.0');
+    expect((await box.terrarium(['revert', '--target', target])).code).toBe(0);
+    expect(await packages(target)).toContain('terra-demo==1.0');
+  });
+
+  it('honours --backup-suffix and --no-backup', async () => {
+    const other = box.path('other');
+    await box.terrarium(['-t', other, '--storage-dir', box.store, 'install', 'a.txt']);
+    expect((await box.terrarium(['-t', other, '--storage-dir', box.store, '--backup-suffix', '.old', 'install', 'b.txt'])).code).toBe(0);
+    expect(existsSync(`${other}.old`)).toBe(true);
+    expect((await box.terrarium(['-t', other, '--storage-dir', box.store, '--no-backup', 'install', 'a.txt'])).code).toBe(0);
+    expect(existsSync(`${other}.bak`)).toBe(false);
+    expect(await packages(other)).not.toContain('terra-demo');
+  });
+
+  it('revert without a backup is a clear error', async () => {
+    const result = await box.terrarium(['-t', box.path('never-installed'), 'revert']);
+    expect(result.code).toBe(8);
+    expect(result.stderr).toContain('no backup to revert to');
+  });
+
+  it('replaces the activated environment; the shell keeps working with the new one', async () => {
+    const bin = path.resolve('bin/terrarium.js');
+    const script = `source "${target}/bin/activate"
+node "${bin}" install a.txt --storage-dir "${box.store}" -q
+echo "code=$?"
+python -c "import sys; print(sys.prefix)"
+pip list --format=freeze`;
+    const result = await box.exec('bash', ['-c', script]);
+    const [code, prefix, ...rest] = result.stdout.trim().split('\n');
+    expect(code).toBe('code=0');
+    expect(prefix).toBe(target);
+    expect(rest.join('\n')).not.toContain('terra-demo');
+    expect(result.stderr).toBe('');
+  });
+});

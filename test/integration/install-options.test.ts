@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+
+/** Options and failures of install; one archive is built up front and shared. */
+describe('install options and failures', () => {
+  const box = new Sandbox();
+  const main = box.path('main');
+  const store = (...args: string[]) => ['--storage-dir', box.store, ...args];
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo\n');
+    box.write('missing.txt', 'terra-does-not-exist==9.9\n');
+    const first = await box.terrarium(store('-t', main, 'install', 'requirements.txt'));
+    expect(first.code).toBe(0);
+    writeFileSync(path.join(main, 'marker'), 'still here');
+  });
+  afterAll(() => box.cleanup());
+
+  const leftovers = () => readdirSync(box.dir).filter((name) => name.includes('.staging-') || name.includes('.trash-'));
+
+  it('exists exits 0 once the archive is stored', async () => {
+    expect((await box.terrarium(store('exists', 'requirements.txt'))).code).toBe(0);
+  });
+
+  it('--require-download fails without building when nothing is stored, and touches nothing', async () => {
+    box.write('other.txt', 'terra-dep\n');
+    const result = await box.terrarium(store('-t', main, '--require-download', 'install', 'other.txt'));
+    expect(result.code).toBe(10);
+    expect(result.stderr).toContain('no archive for x86_64-');
+    expect(readFileSync(path.join(main, 'marker'), 'utf8')).toBe('still here');
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('passes a pip failure through with pip\'s output and exit code; the environment stays', async () => {
+    const result = await box.terrarium(store('-t', main, 'install', 'missing.txt'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('terra-does-not-exist');
+    expect(result.stderr).toContain('pip install failed (exit 1)');
+    expect(readFileSync(path.join(main, 'marker'), 'utf8')).toBe('still here');
+    expect(existsSync(`${main}.bak`)).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses a target that is a file, or a folder of other things unless --force', async () => {
+    box.write('a-file', 'x');
+    const file = await box.terrarium(store('-t', 'a-file', 'install', 'requirements.txt'));
+    expect(file.code).toBe(8);
+    expect(file.stderr).toContain('is not a directory');
+    const data = box.path('data');
+    mkdirSync(data);
+    writeFileSync(path.join(data, 'precious'), 'x');
+    const refused = await box.terrarium(store('-t', data, 'install', 'requirements.txt'));
+    expect(refused.code).toBe(8);
+    expect(refused.stderr).toContain('--force');
+    const forced = await box.terrarium(store('-t', data, '--force', 'install', 'requirements.txt'));
+    expect(forced.code).toBe(0);
+    expect(readFileSync(path.join(`${data}.bak`, 'precious'), 'utf8')).toBe('x');
+  });
+
+  it('installs into $VIRTUAL_ENV when no --target is given', async () => {
+    const venvTarget = box.path('from-virtual-env');
+    const result = await box.terrarium(store('install', 'requirements.txt'), { VIRTUAL_ENV: venvTarget });
+    expect(result.code).toBe(0);
+    expect(existsSync(path.join(venvTarget, 'bin', 'terra-demo'))).toBe(true);
+  });
+
+  it('treats a corrupt archive as a miss (with a warning), or as an error under --require-download', async () => {
+    const blob = readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!;
+    const original = readFileSync(path.join(box.store, blob));
+    const damaged = Buffer.from(original);
+    damaged[Math.floor(damaged.length / 2)] ^= 0xff;
+    writeFileSync(path.join(box.store, blob), damaged);
+    try {
+      const strict = await box.terrarium(store('-t', box.path('strict'), '--require-download', 'install', 'requirements.txt'));
+      expect(strict.code).toBe(6);
+      expect(existsSync(box.path('strict'))).toBe(false);
+      const lenient = await box.terrarium(store('-t', box.path('lenient'), '--no-upload', 'install', 'requirements.txt'));
+      expect(lenient.code).toBe(0);
+      expect(lenient.stderr).toContain('is unusable');
+      expect(lenient.stderr).toContain('building');
+    } finally {
+      writeFileSync(path.join(box.store, blob), original);
+    }
+  });
+
+  it('--no-download builds although an archive exists; --no-upload publishes nothing; --no-bootstrap', async () => {
+    const before = readdirSync(box.store).sort();
+    const result = await box.terrarium(store('-t', box.path('fresh'), '--no-download', '--no-upload', '--no-bootstrap', 'install', 'requirements.txt'));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('building');
+    expect(readdirSync(box.store).sort()).toEqual(before);
+    expect(existsSync(box.path('fresh', 'bin', 'terrarium_bootstrap.py'))).toBe(false);
+    expect(existsSync(box.path('main', 'bin', 'terrarium_bootstrap.py'))).toBe(true);
+  });
+
+  it.each([
+    ['gzip', ['--compression', 'gzip'], '.tar.gz'],
+    ['none (--no-compress)', ['--no-compress'], '.tar'],
+  ])('publishes and restores with %s', async (_, flags, extension) => {
+    const other = box.path(`store-${extension}`);
+    const build = await box.terrarium(['--storage-dir', other, ...flags, '-t', box.path(`built${extension}`), 'install', 'requirements.txt']);
+    expect(build.code).toBe(0);
+    expect(readdirSync(other).some((name) => name.endsWith(extension))).toBe(true);
+    const restore = await box.terrarium(['--storage-dir', other, '-t', box.path(`restored${extension}`), 'install', 'requirements.txt']);
+    expect(restore.stderr).toContain('restored');
+    expect((await box.exec(box.path(`restored${extension}`, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+  });
+});

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+import { python3, pythonVersion } from '../helpers/python.js';
+
+describe('key, hash and exists', () => {
+  const box = new Sandbox();
+  let version: string;
+  beforeAll(() => {
+    version = pythonVersion(python3());
+    box.write('requirements.txt', '# comment\nterra-demo==1.0\n\n-r more.txt\n');
+    box.write('more.txt', 'terra-cext  # inline comment\n');
+  });
+  afterAll(() => box.cleanup());
+
+  /** The original terrarium's algorithm, run by Python itself, on files without includes. */
+  async function originalDigest(file: string, type = 'md5'): Promise<string> {
+    const code = `import hashlib,sys
+lines=[l.strip() for l in open(sys.argv[1]) if l.strip() and not l.strip().startswith('#')]
+print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
+    return (await box.exec(python3(), ['-c', code, file])).stdout.trim();
+  }
+
+  it('hash prints exactly the original digest for a plain file', async () => {
+    box.write('plain.txt', 'requests==2.31.0\nflask\nattrs>=22\n');
+    const result = await box.terrarium(['hash', 'plain.txt']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toBe(`${await originalDigest(box.path('plain.txt'))}\n`);
+    const sha = await box.terrarium(['--digest-type', 'sha256', 'hash', 'plain.txt']);
+    expect(sha.stdout).toBe(`${await originalDigest(box.path('plain.txt'), 'sha256')}\n`);
+  });
+
+  it('follows includes and ignores comments', async () => {
+    box.write('flat.txt', 'terra-demo==1.0\nterra-cext\n');
+    const [included, flat] = await Promise.all([box.terrarium(['hash', 'requirements.txt']), box.terrarium(['hash', 'flat.txt'])]);
+    expect(included.stdout).toBe(flat.stdout);
+  });
+
+  it('key prints arch-major.minor-digest and nothing else', async () => {
+    const [key, hash] = await Promise.all([box.terrarium(['key', 'requirements.txt']), box.terrarium(['hash', 'requirements.txt'])]);
+    expect(key).toMatchObject({ code: 0, stderr: '' });
+    expect(key.stdout).toBe(`x86_64-${version}-${hash.stdout.trim()}\n`);
+  });
+
+  it('honours --remote-key-format with every field, options after the command too', async () => {
+    const result = await box.terrarium(['key', 'requirements.txt', '--remote-key-format', 'envs/%(python_vmajor)s/%(python_vminor)s.%(python_vpatch)s/%(arch)s-%(digest)s']);
+    expect(result.stdout).toMatch(new RegExp(`^envs/${version.replace('.', '/')}\\.\\d+/x86_64-[0-9a-f]{32}\\n$`));
+  });
+
+  it('exists exits 1 when nothing is stored', async () => {
+    expect((await box.terrarium(['exists', 'requirements.txt', '--storage-dir', box.store])).code).toBe(1);
+  });
+
+  it.each([
+    ['an unknown digest', ['--digest-type', 'md6', 'hash', 'requirements.txt'], 2, 'unknown digest type: md6'],
+    ['an unknown key field', ['--remote-key-format', '%(nope)s', 'key', 'requirements.txt'], 2, 'unknown field "nope"'],
+    ['a missing file', ['hash', 'nope.txt'], 3, 'requirements file not found: nope.txt'],
+    ['a missing include', ['hash', 'broken.txt'], 3, 'requirements file not found: gone.txt (included from broken.txt)'],
+    ['an include cycle', ['hash', 'cycle.txt'], 3, 'requirements include cycle: cycle.txt -> cycle.txt'],
+    ['a missing interpreter', ['--python', '/nonexistent/python3', 'key', 'requirements.txt'], 4, 'Python interpreter not found: /nonexistent/python3'],
+    ['an unknown option', ['--frobnicate', 'key', 'requirements.txt'], 2, "unknown option '--frobnicate'"],
+    ['a mistyped command', ['instal', 'requirements.txt'], 2, 'Did you mean install?'],
+    ['no target', ['install', 'requirements.txt'], 2, 'no target environment given'],
+  ])('reports %s in one line with a hint, no stack trace', async (_, args, code, message) => {
+    box.write('broken.txt', '-r gone.txt\n');
+    box.write('cycle.txt', '-r cycle.txt\n');
+    const result = await box.terrarium(args);
+    expect(result.code).toBe(code);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reads the interpreter from TERRARIUM_PYTHON', async () => {
+    const result = await box.terrarium(['key', 'requirements.txt'], { TERRARIUM_PYTHON: '/nonexistent/python' });
+    expect(result.code).toBe(4);
+  });
+});
