@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+import { SYSTEM_PYTHON, hasSystemPython, python3, pythonVersion } from '../helpers/python.js';
+
+/**
+ * One archive, restored by another installation of the same Python minor version (Debian's 3.11 for
+ * pyenv's 3.11), at a path longer than the 127-byte shebang limit.
+ */
+describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(SYSTEM_PYTHON))('restore with another interpreter', () => {
+  const box = new Sandbox();
+  const longTarget = box.path('a-rather-long-directory-name-to-pass-the-kernel-shebang-limit', 'and-then-some-more-of-it', 'env-with-a-long-name');
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo\nterra-cext\n');
+    const built = await box.terrarium(['-t', box.path('built'), '--storage-dir', box.store, 'install', 'requirements.txt']);
+    expect(built.code).toBe(0);
+    renameSync(box.path('built'), box.path('moved'));
+  });
+  afterAll(() => box.cleanup());
+
+  it('restores, points pyvenv.cfg at the local interpreter, and everything runs', async () => {
+    expect(path.join(longTarget, 'bin', 'python').length).toBeGreaterThan(127);
+    const result = await box.terrarium(['--python', SYSTEM_PYTHON, '-t', longTarget, '--storage-dir', box.store, '--require-download', 'install', 'requirements.txt']);
+    expect(result.code).toBe(0);
+    expect(readFileSync(path.join(longTarget, 'pyvenv.cfg'), 'utf8')).toMatch(/^home = \/usr\/bin$/m);
+    const probe = await box.exec(path.join(longTarget, 'bin', 'python'), ['-c', 'import sys, ssl, sqlite3, terra_cext; print(sys.base_prefix, terra_cext.add(1, 2))']);
+    expect(probe.stdout).toBe('/usr 3\n');
+    const script = await box.exec(path.join(longTarget, 'bin', 'terra-demo'), []);
+    expect(script.stdout).toBe(`hello, terrarium\n${longTarget}\n`);
+    expect(existsSync(path.join(longTarget, 'bin', 'python'))).toBe(true);
+  });
+
+  it('refuses an interpreter of another version before touching the target', async () => {
+    const other = otherMinorPython();
+    expect(other, 'another CPython minor version under pyenv').toBeDefined();
+    // A key without the version lets the other interpreter find the archive, which it must then refuse.
+    const format = ['--remote-key-format', 'any-%(digest)s', '--storage-dir', box.store];
+    expect((await box.terrarium([...format, '-t', box.path('seed'), 'install', 'requirements.txt'])).code).toBe(0);
+    const refused = await box.terrarium(['--python', other!, ...format, '-t', box.path('mismatch'), 'install', 'requirements.txt']);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('version differs');
+    expect(existsSync(box.path('mismatch'))).toBe(false);
+  });
+});
+
+function otherMinorPython(): string | undefined {
+  const root = execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
+  const mine = pythonVersion(python3());
+  return readdirSync(path.join(root, 'versions'))
+    .filter((v) => /^3\.\d+\.\d+$/.test(v) && !v.startsWith(`${mine}.`))
+    .map((v) => path.join(root, 'versions', v, 'bin', 'python3'))
+    .find((p) => existsSync(p));
+}
