@@ -33,6 +33,14 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
     expect(existsSync(path.join(longTarget, 'bin', 'python'))).toBe(true);
   });
 
+  it('resolves a virtual environment\'s python to its base interpreter', async () => {
+    const result = await box.terrarium(['-V', '--python', box.path('moved', 'bin', 'python'), '-t', box.path('via-venv'), '--storage-dir', box.store, 'install', 'requirements.txt']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/interpreter \/\S+ /);
+    expect(result.stderr).not.toContain(`interpreter ${box.path('moved')}`);
+    expect(readFileSync(box.path('via-venv', 'pyvenv.cfg'), 'utf8')).not.toContain(box.path('moved'));
+  });
+
   it('refuses an interpreter of another version before touching the target', async () => {
     const other = otherMinorPython();
     expect(other, 'another CPython minor version under pyenv').toBeDefined();
