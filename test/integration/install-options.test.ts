@@ -20,8 +20,16 @@ describe('install options and failures', () => {
 
   const leftovers = () => readdirSync(box.dir).filter((name) => name.includes('.staging-') || name.includes('.trash-'));
 
-  it('exists exits 0 once the archive is stored', async () => {
+  it('exists exits 0 once the archive is stored; TERRARIUM_STORAGE_DIR names the store too', async () => {
     expect((await box.terrarium(store('exists', 'requirements.txt'))).code).toBe(0);
+    expect((await box.terrarium(['exists', 'requirements.txt'], { TERRARIUM_STORAGE_DIR: box.store })).code).toBe(0);
+  });
+
+  it('-q prints nothing on success; -V names the store lookup', async () => {
+    const quiet = await box.terrarium(store('-q', '-t', box.path('quiet'), 'install', 'requirements.txt'));
+    expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const verbose = await box.terrarium(store('-V', '-t', box.path('verbose'), 'install', 'requirements.txt'));
+    expect(verbose.stderr).toContain(`${box.store}: found x86_64-`);
   });
 
   it('--require-download fails without building when nothing is stored, and touches nothing', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
 import { python3, pythonVersion } from '../helpers/python.js';
@@ -68,6 +69,17 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(message);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('prints its version and help, with every option and its environment variable', async () => {
+    const version = await box.terrarium(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n` });
+    const help = await box.terrarium(['--help']);
+    expect(help.code).toBe(0);
+    for (const text of ['--storage-dir', 'TERRARIUM_STORAGE_DIR', '--require-download', '--no-compress', 'TERRARIUM_PYTHON', 'Exit codes']) {
+      expect(help.stdout).toContain(text);
+    }
+    expect((await box.terrarium(['help', 'install'])).stdout).toContain('Usage: terrarium install');
   });
 
   it('reads the interpreter from TERRARIUM_PYTHON', async () => {
