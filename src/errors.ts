@@ -14,7 +14,6 @@ export const EXIT = {
   target: 8,
   relocate: 9,
   notFound: 10,
-  interrupted: 130,
   internal: 70,
 } as const;
 
@@ -45,7 +44,6 @@ export const CODES = {
   RELOCATE_FAILED: EXIT.relocate,
   SMOKE_CHECK_FAILED: EXIT.relocate,
   ARCHIVE_REQUIRED: EXIT.notFound,
-  INTERRUPTED: EXIT.interrupted,
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

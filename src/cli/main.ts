@@ -21,7 +21,7 @@ Exit codes:
   0 success; 1 exists: not stored; 2 usage error; 3 requirements file error; 4 Python interpreter error;
   5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
   passed through when pip fails); 8 target error; 9 relocation or smoke check failed;
-  10 no archive with --require-download; 70 internal error; 130 interrupted.`;
+  10 no archive with --require-download; 70 internal error.`;
 
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
