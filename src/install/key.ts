@@ -21,12 +21,8 @@ export interface ResolvedKey {
   key: string;
 }
 
-export function readRequirements(files: string[], cwd: string): RequirementSet {
-  return parseRequirementFiles(files, cwd, (file) => readFileSync(file, 'utf8'));
-}
-
 export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestType' | 'cwd'>): { requirements: RequirementSet; digest: string } {
-  const requirements = readRequirements(options.requirementFiles, options.cwd);
+  const requirements = parseRequirementFiles(options.requirementFiles, options.cwd, (file) => readFileSync(file, 'utf8'));
   return { requirements, digest: requirementsDigest(requirements.lines, options.digestType) };
 }
 
