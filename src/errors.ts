@@ -14,7 +14,10 @@ export const EXIT = {
   target: 8,
   relocate: 9,
   notFound: 10,
+  locked: 11,
   internal: 70,
+  /** 128 + the signal number, as shells report a process killed by that signal. */
+  interrupted: 130,
 } as const;
 
 export const CODES = {
@@ -31,9 +34,11 @@ export const CODES = {
   PYTHON_FAILED: EXIT.python,
   PYTHON_NO_VENV: EXIT.python,
   PYTHON_INCOMPATIBLE: EXIT.python,
+  PYTHON_TOO_OLD: EXIT.python,
   STORAGE_IO: EXIT.storage,
   ARCHIVE_CORRUPT: EXIT.archive,
   ARCHIVE_HOSTILE: EXIT.archive,
+  ARCHIVE_UNSUPPORTED: EXIT.archive,
   BUILD_VENV_FAILED: EXIT.build,
   BUILD_PIP_FAILED: EXIT.build,
   TARGET_IS_FILE: EXIT.target,
@@ -41,9 +46,13 @@ export const CODES = {
   TARGET_UNWRITABLE: EXIT.target,
   TARGET_BAD_PATH: EXIT.target,
   NO_BACKUP: EXIT.target,
+  TARGET_NO_SPACE: EXIT.target,
+  TARGET_UNRECOVERABLE: EXIT.target,
+  TARGET_LOCKED: EXIT.locked,
   RELOCATE_FAILED: EXIT.relocate,
   SMOKE_CHECK_FAILED: EXIT.relocate,
   ARCHIVE_REQUIRED: EXIT.notFound,
+  INTERRUPTED: EXIT.interrupted,
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

@@ -4,6 +4,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { TerrariumError, isErrno } from '../errors.js';
+import { failpoint } from '../io/failpoint.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
 import { EntryGuard, type CheckedEntry } from './entry-check.js';
@@ -82,6 +83,7 @@ export async function extractEnvironment(
       return;
     }
     const entry = guard.check(header);
+    failpoint('extract-entry');
     const mtime = header.mtime ?? new Date();
     if (entry.type === 'directory') {
       stream.resume();

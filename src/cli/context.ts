@@ -5,6 +5,8 @@ import type { Settings } from './options.js';
 export interface CliContext extends ReporterStreams {
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Aborted when the user interrupts the run (SIGINT, SIGTERM, SIGHUP). */
+  signal?: AbortSignal;
 }
 
 export interface CommandInput {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { plainReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
+import { abortOnSignals } from './interrupt.js';
 import { installCommand } from './commands/install.js';
 import { existsCommand, hashCommand, keyCommand } from './commands/key.js';
 import { revertCommand } from './commands/revert.js';
@@ -21,7 +22,8 @@ Exit codes:
   0 success; 1 exists: not stored; 2 usage error; 3 requirements file error; 4 Python interpreter error;
   5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
   passed through when pip fails); 8 target error; 9 relocation or smoke check failed;
-  10 no archive with --require-download; 70 internal error.`;
+  10 no archive with --require-download; 11 target locked by another run beyond --lock-timeout;
+  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged).`;
 
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
@@ -68,5 +70,5 @@ export async function main(argv: string[], context: CliContext = processContext(
 }
 
 function processContext(): CliContext {
-  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr };
+  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: abortOnSignals(process.stderr) };
 }

@@ -25,6 +25,7 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--compression <codec>', 'archive compression').choices(CODECS).default('zstd'))
     .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
     .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
+    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait while another terrarium works on the same target (0: fail at once)').env('TERRARIUM_LOCK_TIMEOUT').default('600'))
     .addOption(new Option('-V, --verbose', 'more detail; repeat (-VV) for everything').argParser((_: string, count: number) => count + 1).default(0))
     .addOption(new Option('-q, --quiet', 'print only errors'));
 }
@@ -44,6 +45,7 @@ export interface RawOptions {
   compression: Codec;
   compress: boolean;
   force?: boolean;
+  lockTimeout: string;
   verbose: number;
   quiet?: boolean;
 }
@@ -61,6 +63,7 @@ export interface Settings {
   python: string;
   codec: Codec;
   force: boolean;
+  lockTimeoutSeconds: number;
   verbosity: Verbosity;
 }
 
@@ -74,6 +77,10 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
   formatKey(raw.remoteKeyFormat, { arch: 'x86_64', python_vmajor: '3', python_vminor: '11', python_vpatch: '0', digest: '0' });
   if (!raw.backupSuffix || raw.backupSuffix.includes('/')) {
     throw new TerrariumError('USAGE', `bad --backup-suffix "${raw.backupSuffix}"`, { hint: 'use a non-empty suffix without "/", such as .bak' });
+  }
+  const lockTimeoutSeconds = Number(raw.lockTimeout);
+  if (raw.lockTimeout.trim() === '' || !Number.isFinite(lockTimeoutSeconds) || lockTimeoutSeconds < 0) {
+    throw new TerrariumError('USAGE', `bad --lock-timeout "${raw.lockTimeout}"`, { hint: 'give a number of seconds, 0 or more' });
   }
   const target = raw.target ?? (env.VIRTUAL_ENV || undefined);
   return {
@@ -89,6 +96,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     python: raw.python,
     codec: raw.compress ? raw.compression : 'none',
     force: raw.force ?? false,
+    lockTimeoutSeconds,
     verbosity: verbosityOf(raw),
   };
 }

@@ -13,6 +13,7 @@ export interface BuildOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   reporter: Reporter;
+  signal?: AbortSignal | undefined;
 }
 
 /** `python -m venv` then `pip install -r ...`: the dependency math, done once per key. */
@@ -27,7 +28,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
 
-  const venv = await step(reporter, python.executable, ['-m', 'venv', dir], { env, cwd: options.cwd });
+  const venv = await step(reporter, python.executable, ['-m', 'venv', dir], { env, cwd: options.cwd, signal: options.signal });
   if (venv.code !== 0) {
     reporter.failureOutput(venv.stdout + venv.stderr);
     throw new TerrariumError('BUILD_VENV_FAILED', `${python.executable} -m venv failed (exit ${venv.code})`, {
@@ -35,8 +36,9 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     });
   }
   const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
-  const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, { env, cwd: options.cwd });
+  const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, { env, cwd: options.cwd, signal: options.signal });
   if (pip.code !== 0) {
+    options.signal?.throwIfAborted();
     if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
     throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
       hint: 'see pip\'s output above; fix the requirements (or the package index settings) and run again',
@@ -45,11 +47,12 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   }
 }
 
-async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<RunResult> {
+async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined }): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
   try {
     return await run(program, args, { ...options, onOutput: (chunk) => reporter.debug(chunk.trimEnd()) });
   } catch (error) {
+    if (options.signal?.aborted) throw error;
     throw new TerrariumError('BUILD_VENV_FAILED', `cannot run ${program}: ${describeCause(error)}`, {
       hint: 'check the interpreter given with --python',
     });

@@ -12,6 +12,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each chunk of the child's combined output (to show pip's progress live). */
   onOutput?: (chunk: string) => void;
+  /** Aborting stops the program (SIGTERM) and rejects with the abort's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface RunOptions {
  */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -31,7 +33,7 @@ export function run(command: string, args: readonly string[], options: RunOption
       stderr += chunk;
       options.onOutput?.(chunk);
     });
-    child.on('error', reject);
+    child.on('error', (error) => reject(options.signal?.aborted ? options.signal.reason : error));
     child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, stdout, stderr }));
   });
 }

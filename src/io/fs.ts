@@ -1,10 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { HOST_TAG, type Owner } from './owner.js';
 
-/** A sibling name that no other process picks: same directory, so a later rename stays on one file system. */
+/**
+ * A sibling name that no other process picks: same directory, so a later rename stays on one file
+ * system. It names its owner (host and pid), so that a later run can tell a leftover of a dead process
+ * from the work of a live one.
+ */
 export function siblingPath(target: string, tag: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${HOST_TAG}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export interface SiblingName extends Owner {
+  /** Base name of the path the sibling belongs to. */
+  of: string;
+  tag: string;
+}
+
+const SIBLING_NAME = /^\.(.+)\.([a-z]+)-([0-9a-f]{8})-([1-9][0-9]{0,9})-[0-9a-f]{8}$/;
+
+/** The parts of a name made by siblingPath, or undefined for any other name. */
+export function parseSiblingName(name: string): SiblingName | undefined {
+  const match = SIBLING_NAME.exec(name);
+  if (!match) return undefined;
+  return { of: match[1]!, tag: match[2]!, host: match[3]!, pid: Number(match[4]) };
 }
 
 /** Writes a whole file so that readers see either the old content or the new, never a part. */

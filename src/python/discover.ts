@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run } from '../io/exec.js';
-import type { Fingerprint } from './fingerprint.js';
+import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
 
 const SCRIPT = fileURLToPath(new URL('../../python/fingerprint.py', import.meta.url));
 
@@ -50,5 +50,8 @@ export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cw
       hint: 'pass a working interpreter with --python',
     });
   }
-  return JSON.parse(last) as Fingerprint;
+  const fingerprint = JSON.parse(last) as Fingerprint;
+  const tooOld = unsupportedVersion(fingerprint.version);
+  if (tooOld) throw new TerrariumError('PYTHON_TOO_OLD', `${program}: ${tooOld}`, { hint: 'pass a newer interpreter with --python (or set TERRARIUM_PYTHON)' });
+  return fingerprint;
 }

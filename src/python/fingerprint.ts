@@ -19,6 +19,21 @@ export function describeInterpreter(fp: Fingerprint): string {
   return `${fp.implementation} ${fp.version.join('.')}${abi} (${fp.system}/${fp.machine}, ${fp.libc})`;
 }
 
+/** The oldest interpreters terrarium builds for: the original terrarium's 2.7, and 3.6 on. */
+const OLDEST: ReadonlyArray<[number, number]> = [
+  [2, 7],
+  [3, 6],
+];
+
+/** Why terrarium cannot work with this Python version, or undefined when it can. */
+export function unsupportedVersion(version: readonly number[]): string | undefined {
+  const [major = 0, minor = 0] = version;
+  const oldest = OLDEST.find(([m]) => m === major);
+  if (oldest && minor >= oldest[1]) return undefined;
+  if (major > 3) return undefined;
+  return `Python ${version.join('.')} is too old: terrarium supports Python 2.7 and 3.6 or newer`;
+}
+
 /**
  * Why an environment built by `built` cannot run on `local`, or undefined when it can. Compiled
  * extensions tie an environment to implementation, major.minor, ABI, OS, CPU and libc family; the

@@ -40,7 +40,7 @@ export function parseManifest(json: string): Manifest {
   const m = data as Partial<Manifest>;
   if (typeof m !== 'object' || m === null) throw invalid('it is not an object');
   if (m.format !== MANIFEST_FORMAT) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `archive manifest has format ${String(m.format)}, this terrarium reads format ${MANIFEST_FORMAT}`, {
+    throw new TerrariumError('ARCHIVE_UNSUPPORTED', `archive manifest has format ${String(m.format)}, this terrarium reads format ${MANIFEST_FORMAT}`, {
       hint: 'upgrade terrarium, or rebuild the archive with --no-download',
     });
   }

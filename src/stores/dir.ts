@@ -5,7 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { CODEC_EXTENSION, type Codec } from '../archive/codecs.js';
 import { ChecksumStream } from '../archive/checksum.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
+import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
+import { removeLeftovers } from '../io/leftovers.js';
 import { RECORD_FORMAT, parseRecord, type ArchiveRecord, type PublishResult, type Store } from './store.js';
 
 /**
@@ -59,12 +61,15 @@ export class DirectoryStore implements Store {
     } catch (error) {
       throw this.ioError(`cannot create ${path.dirname(recordFile)}`, error);
     }
+    // Uploads that died part-way leave temporary files; this is the moment to sweep them, since publishing writes anyway.
+    await removeLeftovers(this.root).catch(() => undefined);
     const tempArchive = siblingPath(recordFile, 'upload');
     const checksum = new ChecksumStream();
     let record: ArchiveRecord;
     try {
       const sink = createWriteStream(tempArchive, { flags: 'wx', mode: 0o644, flush: true });
       await pipeline(archive, checksum, sink);
+      failpoint('publish-uploaded');
       record = { format: RECORD_FORMAT, key, sha256: checksum.hex(), size: checksum.bytes, codec, created: new Date().toISOString(), tool };
       await fs.rename(tempArchive, this.archivePath(record));
     } catch (error) {
@@ -75,6 +80,7 @@ export class DirectoryStore implements Store {
     try {
       await fs.writeFile(tempRecord, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
       await fs.link(tempRecord, recordFile);
+      failpoint('publish-recorded');
       return { record, published: true };
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) {
@@ -87,6 +93,12 @@ export class DirectoryStore implements Store {
     } finally {
       await fs.rm(tempRecord, { force: true });
     }
+  }
+
+  async discard(record: ArchiveRecord): Promise<void> {
+    const current = await this.lookup(record.key);
+    if (current?.sha256 === record.sha256) await fs.rm(this.recordPath(record.key), { force: true });
+    await fs.rm(this.archivePath(record), { force: true });
   }
 
   private ioError(what: string, error: unknown): TerrariumError {

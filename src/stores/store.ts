@@ -28,6 +28,8 @@ export interface Store {
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
   publish(key: string, codec: Codec, archive: Readable, tool: string): Promise<PublishResult>;
+  /** Removes an archive found damaged, if the store still holds exactly that one. */
+  discard(record: ArchiveRecord): Promise<void>;
 }
 
 /** Records come from shared storage: anything malformed is treated as absent, never trusted. */

@@ -74,23 +74,32 @@ describe('install options and failures', () => {
     expect(existsSync(path.join(venvTarget, 'bin', 'terra-demo'))).toBe(true);
   });
 
-  it('treats a corrupt archive as a miss (with a warning), or as an error under --require-download', async () => {
-    const blob = readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!;
-    const original = readFileSync(path.join(box.store, blob));
-    const damaged = Buffer.from(original);
-    damaged[Math.floor(damaged.length / 2)] ^= 0xff;
-    writeFileSync(path.join(box.store, blob), damaged);
-    try {
-      const strict = await box.terrarium(store('-t', box.path('strict'), '--require-download', 'install', 'requirements.txt'));
-      expect(strict.code).toBe(6);
-      expect(existsSync(box.path('strict'))).toBe(false);
-      const lenient = await box.terrarium(store('-t', box.path('lenient'), '--no-upload', 'install', 'requirements.txt'));
-      expect(lenient.code).toBe(0);
-      expect(lenient.stderr).toContain('is unusable');
-      expect(lenient.stderr).toContain('building');
-    } finally {
-      writeFileSync(path.join(box.store, blob), original);
-    }
+  it('a damaged archive is never installed: removed from the store, then rebuilt (or an error under --require-download)', async () => {
+    const archives = () => readdirSync(box.store).filter((name) => name.endsWith('.tar.zst'));
+    const damage = () => {
+      const blob = path.join(box.store, archives()[0]!);
+      const bytes = readFileSync(blob);
+      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      writeFileSync(blob, bytes);
+    };
+    damage();
+    const strict = await box.terrarium(store('-t', box.path('strict'), '--require-download', 'install', 'requirements.txt'));
+    expect(strict.code).toBe(6);
+    expect(strict.stderr).toMatch(new RegExp(`error: ${box.store}: archive x86_64-[^ ]+ is unusable: .*\\(removed from the store\\)`));
+    expect(existsSync(box.path('strict'))).toBe(false);
+    expect(archives()).toEqual([]);
+
+    const rebuilt = await box.terrarium(store('-t', box.path('rebuilt'), 'install', 'requirements.txt'));
+    expect(rebuilt.code).toBe(0);
+    damage();
+    const lenient = await box.terrarium(store('-t', box.path('lenient'), 'install', 'requirements.txt'));
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr).toContain('is unusable');
+    expect(lenient.stderr).toContain('building instead');
+    // The rebuild republished a good archive, so the next install is a hit again.
+    const hit = await box.terrarium(store('-t', box.path('hit'), '--require-download', 'install', 'requirements.txt'));
+    expect(hit.code).toBe(0);
+    expect(leftovers()).toEqual([]);
   });
 
   it('--no-download builds although an archive exists; --no-upload publishes nothing; --no-bootstrap', async () => {

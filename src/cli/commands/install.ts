@@ -10,6 +10,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
     requirementFiles: files,
     cwd: context.cwd,
     env: context.env,
+    signal: context.signal,
     reporter,
   });
   const seconds = result.seconds.toFixed(1);

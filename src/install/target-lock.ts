@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { TerrariumError, describeCause } from '../errors.js';
+import { removeLeftovers } from '../io/leftovers.js';
+import { LockTimeout, acquireLock, type Lock, type LockHolder } from '../io/lock.js';
+import { HOST_TAG } from '../io/owner.js';
+import type { Reporter } from '../report/reporter.js';
+import { journalPath, recoverInterruptedSwap } from './swap.js';
+
+export interface TargetLockOptions {
+  /** What this run does, shown to a run that waits for it. */
+  command: string;
+  lockTimeoutSeconds: number;
+  backupSuffix: string | undefined;
+  signal?: AbortSignal | undefined;
+  reporter: Reporter;
+}
+
+export function lockPath(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.lock`);
+}
+
+/**
+ * Makes this run the only one working on `target` (a second one waits up to --lock-timeout), then
+ * puts back whatever a killed run left half-done and removes its staging and temporary files, so the
+ * work starts from a complete environment (or none).
+ */
+export async function lockTarget(target: string, options: TargetLockOptions): Promise<Lock> {
+  const { reporter } = options;
+  const file = lockPath(target);
+  let lock: Lock;
+  try {
+    lock = await acquireLock(file, {
+      command: options.command,
+      timeoutMs: options.lockTimeoutSeconds * 1000,
+      signal: options.signal,
+      onWait: (holder) => reporter.info(`waiting for ${target}: ${describeHolder(holder)} is working on it (waiting up to ${options.lockTimeoutSeconds} s, --lock-timeout)`),
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (error instanceof LockTimeout) {
+      throw new TerrariumError('TARGET_LOCKED', `${target} is still locked by ${describeHolder(error.holder)} after ${options.lockTimeoutSeconds} s`, {
+        hint: `wait for it to finish or raise --lock-timeout; if no terrarium is running there, delete ${file}`,
+      });
+    }
+    throw new TerrariumError('TARGET_UNWRITABLE', `cannot lock ${target} (${file}): ${describeCause(error)}`, {
+      hint: `check that you can write to ${path.dirname(target)}`,
+    });
+  }
+  try {
+    const recovered = await recoverInterruptedSwap(target);
+    if (recovered) reporter.warn(recovered);
+    const base = path.basename(target);
+    const owners = [base, `${base}.lock`, path.basename(journalPath(target))];
+    if (options.backupSuffix !== undefined) owners.push(base + options.backupSuffix);
+    const removed = await removeLeftovers(path.dirname(target), owners);
+    if (removed.length) reporter.detail(`removed what interrupted runs left: ${removed.join(', ')}`);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  return lock;
+}
+
+function describeHolder(holder: LockHolder | undefined): string {
+  if (!holder) return 'an unknown process';
+  const where = holder.host === HOST_TAG ? 'this host' : `another host (${holder.host})`;
+  return `terrarium ${holder.command} (pid ${holder.pid} on ${where}, since ${holder.since})`;
+}

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isErrno } from '../errors.js';
+import { siblingPath } from './fs.js';
+import { SELF, ownerGone, type Owner } from './owner.js';
+
+export interface LockHolder extends Owner {
+  /** Tells this holding apart from a later one by the same pid. */
+  nonce: string;
+  since: string;
+  command: string;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  /** What the holder is doing, shown to whoever waits. */
+  command: string;
+  /** How long to wait for another holder; 0 fails at once. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Called once, when the lock is found held by a live process and the wait begins. */
+  onWait?: (holder: LockHolder | undefined) => void;
+}
+
+export class LockTimeout extends Error {
+  constructor(readonly holder: LockHolder | undefined) {
+    super('lock wait timed out');
+  }
+}
+
+/** A holder refreshes its lock's mtime this often; a lock from another host is stale after LOCK_STALE_MS without one. */
+const HEARTBEAT_MS = 10_000;
+const LOCK_STALE_MS = 60_000;
+
+/**
+ * An exclusive lock file. Taking it is one link(2) of a complete file (so nobody ever reads a half-written
+ * lock); a lock whose holder is dead (same host: its pid is gone; another host: no heartbeat for a
+ * minute) is broken under a second, short-lived lock, and only if it is still the lock that was judged
+ * stale, so two waiters never both take over.
+ */
+export async function acquireLock(file: string, options: LockOptions): Promise<Lock> {
+  const me: LockHolder = { ...SELF, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString(), command: options.command };
+  const deadline = Date.now() + options.timeoutMs;
+  let waiting = false;
+  for (let attempt = 0; ; attempt++) {
+    if (await tryCreate(file, me)) return held(file, me);
+    const current = await readHolder(file);
+    if (!current) continue;
+    if (current.stale) {
+      await breakStale(file, current.holder, me);
+      continue;
+    }
+    if (Date.now() >= deadline) throw new LockTimeout(current.holder);
+    if (!waiting) options.onWait?.(current.holder);
+    waiting = true;
+    await sleep(Math.min(500, 25 * 2 ** Math.min(attempt, 5), Math.max(1, deadline - Date.now())), undefined, { signal: options.signal });
+  }
+}
+
+function held(file: string, me: LockHolder): Lock {
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fs.utimes(file, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    release: async () => {
+      clearInterval(heartbeat);
+      const current = await readHolder(file);
+      if (current?.holder?.nonce === me.nonce) await fs.rm(file, { force: true });
+    },
+  };
+}
+
+async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+  const temp = siblingPath(file, 'tmp');
+  await fs.writeFile(temp, `${JSON.stringify(holder)}\n`, { flag: 'wx' });
+  try {
+    await fs.link(temp, file);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST')) return false;
+    throw error;
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
+interface Observed {
+  /** Undefined when the file does not hold a lock terrarium wrote. */
+  holder: LockHolder | undefined;
+  stale: boolean;
+}
+
+async function readHolder(file: string): Promise<Observed | undefined> {
+  let text: string;
+  let mtime: Date;
+  try {
+    [text, { mtime }] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  const holder = parseHolder(text);
+  // A file that is not a lock of ours is judged like a foreign one: by its age alone.
+  const owner = holder ?? { host: '', pid: 0 };
+  return { holder, stale: ownerGone(owner, mtime, Date.now(), LOCK_STALE_MS) };
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof value.host !== 'string' || !Number.isSafeInteger(value.pid) || typeof value.nonce !== 'string') return undefined;
+    return value as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+async function breakStale(file: string, stale: LockHolder | undefined, me: LockHolder): Promise<void> {
+  const breaker = `${file}.break`;
+  if (!(await tryCreate(breaker, me))) {
+    // Breaking takes microseconds: a breaker that stays is one whose process died while holding it.
+    const other = await readHolder(breaker);
+    if (other?.stale) await fs.rm(breaker, { force: true });
+    else await sleep(10);
+    return;
+  }
+  try {
+    const current = await readHolder(file);
+    if (current && current.stale && current.holder?.nonce === stale?.nonce) await fs.rm(file, { force: true });
+  } finally {
+    await fs.rm(breaker, { force: true });
+  }
+}
