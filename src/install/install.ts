@@ -77,7 +77,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         await smokeCheck(staging, staging, options.env);
         failpoint('install-staged');
         signal?.throwIfAborted();
-        const swap = await swapIn(staging, target, options.backupSuffix === undefined ? undefined : target + options.backupSuffix);
+        const backup = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
+        const swap = await swapIn(staging, target, backup, resolved.python.executable);
         try {
           await smokeCheck(target, target, options.env);
           failpoint('install-checked');

@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
+import { exchangePaths } from '../io/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { pathKind, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
-import { parseSwapPlan, planInstallSwap, planRevert, renamesDone, undoRenames, type SwapPlan } from './swap-plan.js';
+import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from './swap-plan.js';
 
 export interface Swap {
   /** The point of no return: drops the journal, then what the swap set aside. */
@@ -39,71 +40,104 @@ export function journalPath(target: string): string {
 const exists = async (p: string) => (await pathKind(p)) !== 'missing';
 const asideOf = (dir: string) => (name: string) => path.basename(siblingPath(path.join(dir, name), 'trash'));
 
+class ExchangeUnsupported extends Error {}
+
 /**
- * Moves `staging` to `target`, the old target to `backup` (an older backup is dropped) or, without a
- * backup, aside until commit. Every step is a rename within one directory, recorded in a journal first:
- * if the process dies part-way, the next run puts the old environment back (recoverInterruptedSwap).
+ * Puts `staging` at `target`; the old target becomes `backup` (an older backup is dropped) or, without
+ * a backup, is set aside until commit. Where the system can exchange two paths atomically, the target
+ * is never absent; every step is recorded in a journal first, so that if the process dies part-way,
+ * the next run puts the old environment back (recoverInterruptedSwap). `python` runs the exchange.
  */
-export async function swapIn(staging: string, target: string, backup: string | undefined): Promise<Swap> {
+export async function swapIn(staging: string, target: string, backup: string | undefined, python: string): Promise<Swap> {
   const dir = path.dirname(target);
-  const plan = planInstallSwap({
+  const input = {
     staging: path.basename(staging),
     target: path.basename(target),
     backup: backup === undefined ? undefined : path.basename(backup),
     targetExists: await exists(target),
     backupExists: backup !== undefined && (await exists(backup)),
     aside: asideOf(dir),
-  });
-  await runPlan(dir, target, plan);
+  };
+  const journal = await runWithFallback(dir, target, python, (exchange) => planInstallSwap({ ...input, exchange }));
   return {
     commit: async () => {
       await fs.rm(journalPath(target));
       failpoint('swap-committed');
-      for (const name of plan.discard) await removeTree(path.join(dir, name));
+      for (const name of journal.discard) await removeTree(path.join(dir, name));
     },
     rollback: async () => {
-      await applyRenames(dir, undoRenames(plan, plan.renames.length));
+      await applySteps(dir, undoSteps(journal, journal.steps.length), python);
       await fs.rm(journalPath(target));
     },
   };
 }
 
 /** Exchanges target and backup, so that a second revert undoes the first. */
-export async function revertTarget(target: string, backup: string): Promise<void> {
+export async function revertTarget(target: string, backup: string, python: string): Promise<void> {
   if ((await pathKind(backup)) !== 'directory') {
     throw new TerrariumError('NO_BACKUP', `no backup to revert to: ${backup} does not exist`, {
       hint: 'a backup is made when install replaces an environment (unless --no-backup)',
     });
   }
   const dir = path.dirname(target);
-  const plan = planRevert(path.basename(target), path.basename(backup), await exists(target), asideOf(dir));
-  await runPlan(dir, target, plan);
+  const targetExists = await exists(target);
+  await runWithFallback(dir, target, python, (exchange) => planRevert(path.basename(target), path.basename(backup), targetExists, exchange, asideOf(dir)));
   await fs.rm(journalPath(target));
 }
 
-async function runPlan(dir: string, target: string, plan: SwapPlan): Promise<void> {
+async function runWithFallback(dir: string, target: string, python: string, plan: (exchange: boolean) => SwapPlan): Promise<Journal> {
   try {
-    await writeFileAtomic(journalPath(target), `${JSON.stringify(plan, null, 2)}\n`);
+    return await runPlan(dir, target, plan(true), python);
+  } catch (error) {
+    if (!(error instanceof ExchangeUnsupported)) throw error;
+    return runPlan(dir, target, plan(false), python);
+  }
+}
+
+async function runPlan(dir: string, target: string, plan: SwapPlan, python: string): Promise<Journal> {
+  const before: Record<string, string> = {};
+  for (const name of namesOf(plan)) {
+    const id = await identity(path.join(dir, name));
+    if (id) before[name] = id;
+  }
+  const journal: Journal = { ...plan, before, python };
+  try {
+    await writeFileAtomic(journalPath(target), `${JSON.stringify(journal, null, 2)}\n`);
   } catch (error) {
     throw unwritable(target, error);
   }
   failpoint(`${plan.operation}-journal`);
   let done = 0;
   try {
-    for (const { from, to } of plan.renames) {
-      await fs.rename(path.join(dir, from), path.join(dir, to));
+    for (const step of plan.steps) {
+      await applySteps(dir, [step], python);
       done += 1;
-      failpoint(`${plan.operation}-rename-${done}`);
+      failpoint(`${plan.operation}-step-${done}`);
     }
   } catch (error) {
-    await applyRenames(dir, undoRenames(plan, done));
+    await applySteps(dir, undoSteps(plan, done), python);
     await fs.rm(journalPath(target), { force: true });
-    throw unwritable(target, error);
+    throw error instanceof ExchangeUnsupported ? error : unwritable(target, error);
+  }
+  return journal;
+}
+
+async function applySteps(dir: string, steps: Step[], python: string): Promise<void> {
+  for (const step of steps) {
+    if (step.op === 'rename') await fs.rename(path.join(dir, step.from), path.join(dir, step.to));
+    else if (!(await exchangePaths(python, path.join(dir, step.a), path.join(dir, step.b)))) throw new ExchangeUnsupported();
   }
 }
 
-async function applyRenames(dir: string, renames: Array<{ from: string; to: string }>): Promise<void> {
-  for (const { from, to } of renames) await fs.rename(path.join(dir, from), path.join(dir, to));
+/** Device and inode: what a name holds, unchanged by renames and exchanges. */
+async function identity(p: string): Promise<string | undefined> {
+  try {
+    const stat = await fs.lstat(p, { bigint: true });
+    return `${stat.dev}:${stat.ino}`;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
 }
 
 function unwritable(target: string, error: unknown): TerrariumError {
@@ -114,33 +148,35 @@ function unwritable(target: string, error: unknown): TerrariumError {
 
 /**
  * Finishes what a killed install or revert left: if its journal is still there, the swap was never
- * committed, so the renames it made are undone and the target is the old environment again. Returns
+ * committed, so the steps it took are undone and the target is the old environment again. Returns
  * what was done, for the report, or undefined when there was nothing to recover.
  */
 export async function recoverInterruptedSwap(target: string): Promise<string | undefined> {
-  const journal = journalPath(target);
+  const file = journalPath(target);
   let text: string;
   try {
-    text = await fs.readFile(journal, 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
-    throw unrecoverable(journal, describeCause(error));
+    throw unrecoverable(file, describeCause(error));
   }
-  const plan = parseSwapPlan(text);
-  if (!plan) throw unrecoverable(journal, 'the journal is not one terrarium wrote');
+  const journal = parseJournal(text);
+  if (!journal) throw unrecoverable(file, 'the journal is not one this terrarium wrote');
   const dir = path.dirname(target);
-  const names = [...new Set(plan.renames.flatMap((r) => [r.from, r.to]))];
-  const present = new Set<string>();
-  for (const name of names) if (await exists(path.join(dir, name))) present.add(name);
-  const done = renamesDone(plan, present);
-  if (done === undefined) throw unrecoverable(journal, `the directory no longer matches it (present: ${[...present].join(', ') || 'none'})`);
-  try {
-    await applyRenames(dir, undoRenames(plan, done));
-    await fs.rm(journal);
-  } catch (error) {
-    throw unrecoverable(journal, describeCause(error));
+  const now = new Map<string, string>();
+  for (const name of namesOf(journal)) {
+    const id = await identity(path.join(dir, name));
+    if (id) now.set(name, id);
   }
-  return done === 0 ? `an interrupted ${plan.operation} had not changed ${target}` : `undid an interrupted ${plan.operation} of ${target} (${done} of ${plan.renames.length} steps)`;
+  const done = stepsDone(journal, now);
+  if (done === undefined) throw unrecoverable(file, 'the directory no longer matches it');
+  try {
+    await applySteps(dir, undoSteps(journal, done), journal.python);
+    await fs.rm(file);
+  } catch (error) {
+    throw unrecoverable(file, error instanceof ExchangeUnsupported ? `${journal.python} can no longer exchange paths` : describeCause(error));
+  }
+  return done === 0 ? `an interrupted ${journal.operation} had not changed ${target} yet` : `undid an interrupted ${journal.operation} of ${target} (${done} of ${journal.steps.length} steps had run)`;
 }
 
 function unrecoverable(journal: string, why: string): TerrariumError {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface RunResult {
   code: number;
@@ -14,6 +14,8 @@ export interface RunOptions {
   onOutput?: (chunk: string) => void;
   /** Aborting stops the program (SIGTERM) and rejects with the abort's reason. */
   signal?: AbortSignal | undefined;
+  /** Receives the started process (the crash tests use it to signal terrarium at chosen moments). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -23,6 +25,7 @@ export interface RunOptions {
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

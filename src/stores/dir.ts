@@ -18,6 +18,7 @@ import { RECORD_FORMAT, parseRecord, type ArchiveRecord, type PublishResult, typ
  */
 export class DirectoryStore implements Store {
   readonly description: string;
+  private swept = false;
 
   constructor(private readonly root: string) {
     this.description = root;
@@ -32,6 +33,11 @@ export class DirectoryStore implements Store {
   }
 
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
+    if (!this.swept) {
+      // Publishers that died part-way leave temporary files; each run sweeps them once (a read-only share just keeps them).
+      this.swept = true;
+      await removeLeftovers(this.root).catch(() => undefined);
+    }
     let json: string;
     try {
       json = await fs.readFile(this.recordPath(key), 'utf8');
@@ -61,8 +67,6 @@ export class DirectoryStore implements Store {
     } catch (error) {
       throw this.ioError(`cannot create ${path.dirname(recordFile)}`, error);
     }
-    // Uploads that died part-way leave temporary files; this is the moment to sweep them, since publishing writes anyway.
-    await removeLeftovers(this.root).catch(() => undefined);
     const tempArchive = siblingPath(recordFile, 'upload');
     const checksum = new ChecksumStream();
     let record: ArchiveRecord;

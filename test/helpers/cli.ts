@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { run, type RunResult } from '../../src/io/exec.js';
+import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
 
 const BIN = path.resolve('bin/terrarium.js');
 
@@ -46,8 +46,8 @@ export class Sandbox {
     return file;
   }
 
-  terrarium(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    return run(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...this.env, ...env } });
+  terrarium(args: string[], env: NodeJS.ProcessEnv = {}, watch: Pick<RunOptions, 'onSpawn' | 'onOutput'> = {}): Promise<CliResult> {
+    return run(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...this.env, ...env }, ...watch });
   }
 
   /** Runs a command inside the sandbox, with the sandbox's environment. */

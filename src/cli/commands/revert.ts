@@ -1,5 +1,6 @@
+import path from 'node:path';
 import { EXIT, TerrariumError } from '../../errors.js';
-import { revertTarget } from '../../install/swap.js';
+import { isEnvironment, revertTarget } from '../../install/swap.js';
 import { lockTarget } from '../../install/target-lock.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
@@ -12,7 +13,9 @@ export const revertCommand: CommandHandler = async ({ settings, context, reporte
   const backup = target + settings.backupSuffix;
   const lock = await lockTarget(target, { command: 'revert', lockTimeoutSeconds: settings.lockTimeoutSeconds, backupSuffix: settings.backupSuffix, signal: context.signal, reporter });
   try {
-    await revertTarget(target, backup);
+    // Either environment's own python can run the atomic exchange; no interpreter lookup needed.
+    const python = (await isEnvironment(target)) ? path.join(target, 'bin', 'python') : path.join(backup, 'bin', 'python');
+    await revertTarget(target, backup, python);
   } finally {
     await lock.release();
   }

@@ -1,0 +1,120 @@
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+import { envState, leftoversIn } from '../helpers/env-state.js';
+
+const A = 'terra_demo';
+const B = 'terra_cext';
+
+/**
+ * Kills terrarium with SIGKILL at every phase boundary of install and revert (TERRARIUM_FAILPOINT) and
+ * at random moments, then checks that the target and its backup are each a complete environment, that
+ * the next run succeeds, and that nothing is left behind.
+ */
+describe('crash safety', () => {
+  const box = new Sandbox();
+  const dir = box.path('crash');
+  const target = path.join(dir, 'env');
+  const backup = `${target}.bak`;
+  const pristine = { [A]: box.path('pristine-a'), [B]: box.path('pristine-b') };
+  const store = (...args: string[]) => ['--storage-dir', box.store, '-t', target, ...args];
+
+  beforeAll(async () => {
+    box.write('a.txt', 'terra-demo\n');
+    box.write('b.txt', 'terra-cext\n');
+    mkdirSync(dir);
+    // Both archives stored; a copy of each environment as installed at the target path, to reset from.
+    for (const [file, name] of [['b.txt', B], ['a.txt', A]] as const) {
+      expect((await box.terrarium(store('install', file))).code).toBe(0);
+      cpSync(target, pristine[name], { recursive: true, verbatimSymlinks: true });
+    }
+  });
+  afterAll(() => box.cleanup());
+
+  /** Target holds A, the backup holds B. */
+  function reset(): void {
+    for (const name of readdirSync(dir)) rmSync(path.join(dir, name), { recursive: true, force: true });
+    cpSync(pristine[A], target, { recursive: true, verbatimSymlinks: true });
+    cpSync(pristine[B], backup, { recursive: true, verbatimSymlinks: true });
+  }
+
+  const killedAt = (point: string, args: string[]) => box.terrarium(args, { TERRARIUM_FAILPOINT: point });
+
+  it.each([
+    'install-locked',
+    'extract-entry@40',
+    'install-restored',
+    'install-staged',
+    'install-journal',
+    'install-step-1',
+    'install-step-2',
+    'install-step-3',
+    'install-checked',
+    'swap-committed',
+  ])('install of a stored archive killed at %s', async (point) => {
+    reset();
+    const killed = await killedAt(point, store('install', 'b.txt'));
+    expect(killed.signal).toBe('SIGKILL');
+    // The target is a complete environment at every moment (the exchange leaves no gap); the backup may
+    // be under a temporary name mid-swap, and the next run puts it back before anything else.
+    const committed = point === 'swap-committed';
+    const swapped = /^install-(step|checked)|^swap-committed/.test(point);
+    expect(envState(target)).toBe(swapped ? B : A);
+    if (committed) expect(envState(backup)).toBe(A);
+
+    const next = await box.terrarium(store('install', 'b.txt'));
+    expect(next.code, next.stderr).toBe(0);
+    if (/^install-(journal|step|checked)/.test(point)) expect(next.stderr).toMatch(/interrupted install/);
+    expect([envState(target), envState(backup)]).toEqual([B, committed ? B : A]);
+    expect(leftoversIn(dir)).toEqual([]);
+  });
+
+  it.each(['install-built', 'publish-uploaded', 'publish-recorded'])('install that builds, killed at %s', async (point) => {
+    reset();
+    const fresh = box.path(`store-${point}`);
+    const build = ['--storage-dir', fresh, '-t', target, 'install', 'b.txt'];
+    const killed = await killedAt(point, build);
+    expect(killed.signal).toBe('SIGKILL');
+    expect([envState(target), envState(backup)]).toEqual([A, B]);
+    const next = await box.terrarium(build);
+    expect(next.code, next.stderr).toBe(0);
+    expect([envState(target), envState(backup)]).toEqual([B, A]);
+    expect(leftoversIn(dir)).toEqual([]);
+    // The store holds complete archives only: no temporary upload survives the next publication.
+    expect(leftoversIn(fresh)).toEqual([]);
+    expect(readdirSync(fresh).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it.each(['revert-journal', 'revert-step-1'])('revert killed at %s', async (point) => {
+    reset();
+    const killed = await killedAt(point, ['-t', target, 'revert']);
+    expect(killed.signal).toBe('SIGKILL');
+    expect([envState(target), envState(backup)]).toEqual(point === 'revert-journal' ? [A, B] : [B, A]);
+    // The killed revert is undone, then this one runs: the pair ends exchanged exactly once.
+    const next = await box.terrarium(['-t', target, 'revert']);
+    expect(next.code, next.stderr).toBe(0);
+    expect([envState(target), envState(backup)]).toEqual([B, A]);
+    expect(leftoversIn(dir)).toEqual([]);
+  });
+
+  it('install killed at random moments: always a complete environment, and the next run succeeds', async () => {
+    // Spread the kills over a whole restore: measure one first.
+    reset();
+    const started = Date.now();
+    expect((await box.terrarium(store('install', 'b.txt'))).code).toBe(0);
+    const span = Date.now() - started;
+    for (let round = 0; round < 6; round++) {
+      reset();
+      const delay = Math.floor(((round + Math.random()) / 6) * span);
+      const killed = await box.terrarium(store('install', 'b.txt'), {}, {
+        onSpawn: (child) => void setTimeout(() => child.kill('SIGKILL'), delay),
+      });
+      expect([A, B], `killed after ${delay} ms (exit ${killed.code})`).toContain(envState(target));
+      const next = await box.terrarium(store('install', 'b.txt'));
+      expect(next.code, next.stderr).toBe(0);
+      expect(envState(target)).toBe(B);
+      expect(leftoversIn(dir)).toEqual([]);
+    }
+  });
+});
