@@ -116,6 +116,8 @@ export async function extractEnvironment(
   };
 
   extract.on('entry', (header, stream, next) => {
+    // A failed entry is destroyed with the error that the pipeline reports; without a listener it would also crash the process.
+    stream.on('error', () => undefined);
     onEntry(header, stream).then(
       () => next(),
       (error: unknown) => {
