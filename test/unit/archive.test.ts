@@ -85,6 +85,21 @@ describe('hostile archives', () => {
     expect((await extractError(bytes.subarray(0, 2048))).code).toBe('ARCHIVE_CORRUPT');
   });
 
+  it('rejects an entry whose data runs past the size its header claims', async () => {
+    const bytes = await tarOf([{ name: 'a', content: 'x'.repeat(1500) }, { name: 'b', content: 'y' }]);
+    // The second entry's header: its size field now says 1 byte, so the rest of its data is read as a header.
+    const header = bytes.indexOf(Buffer.from('a\0'));
+    const size = Buffer.from('00000000001\0');
+    size.copy(bytes, header + 124);
+    bytes.fill(' ', header + 148, header + 156);
+    let sum = 0;
+    for (let i = header; i < header + 512; i++) sum += bytes[i]!;
+    Buffer.from(`${sum.toString(8).padStart(6, '0')}\0 `).copy(bytes, header + 148);
+    const error = await extractError(bytes);
+    expect(error.code).toBe('ARCHIVE_CORRUPT');
+    expect(readdirSync(work)).toEqual(['root']);
+  });
+
   it('rejects a manifest whose paths leave the root', async () => {
     const bad = { ...manifest('/old'), text: ['../../etc/passwd'] };
     const error = await extractError(await tarOf([{ name: MANIFEST_PATH, content: JSON.stringify(bad) }], false));
