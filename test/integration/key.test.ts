@@ -55,6 +55,8 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     ['an unknown digest', ['--digest-type', 'md6', 'hash', 'requirements.txt'], 2, 'unknown digest type: md6'],
     ['an unknown key field', ['--remote-key-format', '%(nope)s', 'key', 'requirements.txt'], 2, 'unknown field "nope"'],
     ['a missing file', ['hash', 'nope.txt'], 3, 'requirements file not found: nope.txt'],
+    ['a directory given as a requirements file', ['hash', '.'], 3, 'is a directory'],
+    ['a bad lock timeout', ['--lock-timeout', 'soon', 'key', 'requirements.txt'], 2, 'bad --lock-timeout "soon"'],
     ['a missing include', ['hash', 'broken.txt'], 3, 'requirements file not found: gone.txt (included from broken.txt)'],
     ['an include cycle', ['hash', 'cycle.txt'], 3, 'requirements include cycle: cycle.txt -> cycle.txt'],
     ['a missing interpreter', ['--python', '/nonexistent/python3', 'key', 'requirements.txt'], 4, 'Python interpreter not found: /nonexistent/python3'],

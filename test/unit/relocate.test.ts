@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
-import { incompatibility } from '../../src/python/fingerprint.js';
+import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
 import { parseScriptHeader, relocatePyvenvCfg, relocateText, scriptHeader } from '../../src/relocate/rewrite.js';
 
 const OLD = '/build/.env.staging-1-abcd';
@@ -55,6 +55,23 @@ describe('relocatePyvenvCfg', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('supported Python versions', () => {
+  it.each<[number[], boolean]>([
+    [[2, 6, 9], false],
+    [[2, 7, 18], true],
+    [[3, 0, 1], false],
+    [[3, 5, 10], false],
+    [[3, 6, 15], true],
+    [[3, 13, 0], true],
+    [[4, 0, 0], true],
+    [[1, 6, 1], false],
+  ])('%j supported: %s', (version, ok) => {
+    const reason = unsupportedVersion(version);
+    expect(reason === undefined).toBe(ok);
+    if (reason) expect(reason).toContain('too old');
   });
 });
 
