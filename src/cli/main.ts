@@ -1,20 +1,34 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { plainReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import { abortOnSignals } from './interrupt.js';
 import { installCommand } from './commands/install.js';
+import { lsCommand, pruneCommand } from './commands/archives.js';
 import { existsCommand, hashCommand, keyCommand } from './commands/key.js';
 import { revertCommand } from './commands/revert.js';
 import type { CliContext, CommandHandler } from './context.js';
-import { addGlobalOptions, resolveSettings, verbosityOf, type RawOptions } from './options.js';
+import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
+import { configureStores } from '../stores/configure.js';
 
-const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: CommandHandler }> = [
+const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: CommandHandler; options?: Option[] }> = [
   { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: installCommand },
   { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: keyCommand },
   { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: hashCommand },
   { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: existsCommand },
   { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: revertCommand },
+  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: lsCommand },
+  {
+    name: 'prune',
+    summary: 'delete old archives from each writable store',
+    takesFiles: false,
+    handler: pruneCommand,
+    options: [
+      new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
+      new Option('--keep <n>', 'keep the N newest archives of each store, delete the rest'),
+      new Option('--dry-run', 'say what would be deleted, delete nothing'),
+    ],
+  },
 ];
 
 const EXIT_CODES_HELP = `
@@ -41,13 +55,15 @@ export async function main(argv: string[], context: CliContext = processContext(
   for (const spec of COMMANDS) {
     const command = program.command(spec.name).description(spec.summary).exitOverride();
     if (spec.takesFiles) command.argument('<requirements...>', 'requirements files (-r/-c includes are followed)');
+    for (const option of spec.options ?? []) command.addOption(option);
     command.action(async (...args: unknown[]) => {
       const files = spec.takesFiles ? (args[0] as string[]) : [];
       const raw = command.optsWithGlobals<RawOptions>();
-      const reporter = plainReporter(context, verbosityOf(raw));
+      const reporter = plainReporter(context, verbosityOf(raw), secretsOf(raw, context.env));
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
-        status = await spec.handler({ settings, files, context, reporter });
+        const stores = configureStores(settings.storage, reporter);
+        status = await spec.handler({ settings, stores, files, options: command.opts(), context, reporter });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;

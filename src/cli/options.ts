@@ -5,14 +5,27 @@ import { TerrariumError } from '../errors.js';
 import type { Verbosity } from '../report/reporter.js';
 import { makeHash } from '../requirements/digest.js';
 import { DEFAULT_KEY_FORMAT, formatKey } from '../requirements/key-format.js';
-import { DirectoryStore } from '../stores/dir.js';
-import type { Store } from '../stores/store.js';
+import { cacheDirFrom, type StoreSettings } from '../stores/configure.js';
+import { parseNonNegative, parseSize } from './units.js';
 
 /** Options shared by every command, as the original terrarium spelled them (plus a few of our own). */
 export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(new Option('-t, --target <dir>', 'environment to install into or revert (default: $VIRTUAL_ENV)'))
     .addOption(new Option('--storage-dir <dir>', 'directory holding archives (local disk or a shared mount)').env('TERRARIUM_STORAGE_DIR'))
+    .addOption(new Option('--s3-bucket <name>', 'S3 bucket holding archives').env('S3_BUCKET'))
+    .addOption(new Option('--s3-access-key <id>', 'S3 access key id (default: the AWS credential chain)').env('S3_ACCESS_KEY'))
+    .addOption(new Option('--s3-secret-key <secret>', 'S3 secret access key (never printed)').env('S3_SECRET_KEY'))
+    .addOption(new Option('--s3-max-retries <n>', 'retries of a failed S3 or HTTP request, with backoff').env('S3_MAX_RETRIES').default('3'))
+    .addOption(new Option('--s3-endpoint <url>', 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)').env('S3_ENDPOINT'))
+    .addOption(new Option('--s3-region <region>', 'bucket region (default: $AWS_REGION, else us-east-1)').env('S3_REGION'))
+    .addOption(new Option('--s3-prefix <prefix>', 'prefix of every object name inside the bucket, such as envs/').env('S3_PREFIX'))
+    .addOption(new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT').env('S3_PATH_STYLE'))
+    .addOption(new Option('--s3-timeout <seconds>', 'give up on a connection that stays silent this long (then retry)').env('S3_TIMEOUT').default('30'))
+    .addOption(new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'))
+    .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
+    .addOption(new Option('--no-cache', 'do not keep downloaded archives in the local cache'))
+    .addOption(new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives go first').env('TERRARIUM_CACHE_MAX_SIZE'))
     .addOption(new Option('--no-download', 'do not look for an archive; always build'))
     .addOption(new Option('--no-upload', 'do not publish a newly built archive'))
     .addOption(new Option('--require-download', 'fail instead of building when no archive is found'))
@@ -33,6 +46,19 @@ export function addGlobalOptions(program: Command): Command {
 export interface RawOptions {
   target?: string;
   storageDir?: string;
+  s3Bucket?: string;
+  s3AccessKey?: string;
+  s3SecretKey?: string;
+  s3MaxRetries: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3Prefix?: string;
+  s3PathStyle?: boolean;
+  s3Timeout: string;
+  storageUrl?: string;
+  cacheDir?: string;
+  cache: boolean;
+  cacheMaxSize?: string;
   download: boolean;
   upload: boolean;
   requireDownload?: boolean;
@@ -52,7 +78,7 @@ export interface RawOptions {
 
 export interface Settings {
   target: string | undefined;
-  stores: Store[];
+  storage: StoreSettings;
   download: boolean;
   upload: boolean;
   requireDownload: boolean;
@@ -78,14 +104,11 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
   if (!raw.backupSuffix || raw.backupSuffix.includes('/')) {
     throw new TerrariumError('USAGE', `bad --backup-suffix "${raw.backupSuffix}"`, { hint: 'use a non-empty suffix without "/", such as .bak' });
   }
-  const lockTimeoutSeconds = Number(raw.lockTimeout);
-  if (raw.lockTimeout.trim() === '' || !Number.isFinite(lockTimeoutSeconds) || lockTimeoutSeconds < 0) {
-    throw new TerrariumError('USAGE', `bad --lock-timeout "${raw.lockTimeout}"`, { hint: 'give a number of seconds, 0 or more' });
-  }
+  const lockTimeoutSeconds = parseNonNegative(raw.lockTimeout, '--lock-timeout');
   const target = raw.target ?? (env.VIRTUAL_ENV || undefined);
   return {
     target: target === undefined ? undefined : path.resolve(cwd, target),
-    stores: raw.storageDir ? [new DirectoryStore(path.resolve(cwd, raw.storageDir))] : [],
+    storage: storeSettings(raw, cwd, env),
     download: raw.download,
     upload: raw.upload,
     requireDownload: raw.requireDownload ?? false,
@@ -99,6 +122,45 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     lockTimeoutSeconds,
     verbosity: verbosityOf(raw),
   };
+}
+
+function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): StoreSettings {
+  const retries = parseNonNegative(raw.s3MaxRetries, '--s3-max-retries', true);
+  const timeoutSeconds = parseNonNegative(raw.s3Timeout, '--s3-timeout');
+  if (Boolean(raw.s3AccessKey) !== Boolean(raw.s3SecretKey)) {
+    throw new TerrariumError('USAGE', `${raw.s3AccessKey ? '--s3-access-key' : '--s3-secret-key'} given without ${raw.s3AccessKey ? '--s3-secret-key' : '--s3-access-key'}`, {
+      hint: 'give both (or S3_ACCESS_KEY and S3_SECRET_KEY), or neither to use the AWS credential chain',
+    });
+  }
+  for (const [option, url] of [['--s3-endpoint', raw.s3Endpoint], ['--storage-url', raw.storageUrl]] as const) {
+    if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) throw new TerrariumError('USAGE', `bad ${option} "${url}"`, { hint: 'give an http:// or https:// URL' });
+  }
+  return {
+    storageDir: raw.storageDir ? path.resolve(cwd, raw.storageDir) : undefined,
+    storageUrl: raw.storageUrl,
+    s3: raw.s3Bucket
+      ? {
+          bucket: raw.s3Bucket,
+          prefix: raw.s3Prefix ?? '',
+          region: raw.s3Region ?? (env.AWS_REGION || undefined),
+          endpoint: raw.s3Endpoint,
+          pathStyle: raw.s3PathStyle ?? false,
+          accessKey: raw.s3AccessKey,
+          secretKey: raw.s3SecretKey,
+          maxRetries: retries,
+          timeoutSeconds,
+        }
+      : undefined,
+    retries,
+    timeoutSeconds,
+    cacheDir: cacheDirFrom(raw.cacheDir, raw.cache, cwd, env),
+    cacheMaxBytes: raw.cacheMaxSize === undefined ? undefined : parseSize(raw.cacheMaxSize, '--cache-max-size'),
+  };
+}
+
+/** What must never be printed: every credential given, wherever it came from. */
+export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
+  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => Boolean(s && s.length >= 4));
 }
 
 export function requireTarget(settings: Settings): string {

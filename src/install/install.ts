@@ -1,32 +1,26 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { addAbortSignal } from 'node:stream';
-import { ChecksumStream } from '../archive/checksum.js';
-import { compressor, decompressor, type Codec } from '../archive/codecs.js';
-import { packEnvironment } from '../archive/create.js';
-import { extractEnvironment } from '../archive/extract.js';
-import { writeBootstrap } from '../env/bootstrap.js';
-import { buildEnvironment } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
-import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
-import { finishRelocation, relocateInPlace } from '../relocate/apply.js';
-import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
-import { makeRelocator } from '../relocate/relocator.js';
+import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
-import { scanEnvironment } from '../relocate/scan.js';
 import type { Reporter } from '../report/reporter.js';
-import type { ArchiveRecord, Store } from '../stores/store.js';
-import { TOOL_VERSION } from '../version.js';
+import type { Store } from '../stores/store.js';
+import type { Codec } from '../archive/codecs.js';
+import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
+import { restoreFromStores } from './restore.js';
 import { checkTarget, swapIn } from './swap.js';
 import { lockTarget } from './target-lock.js';
 
 export interface InstallOptions extends KeyOptions {
   target: string;
+  /** Searched in order after the cache; new archives go to each writable one. */
   stores: Store[];
+  /** The local read-through cache (only when a remote store is configured). */
+  cache: Store | undefined;
   download: boolean;
   upload: boolean;
   requireDownload: boolean;
@@ -101,15 +95,24 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
 /** Restores or builds the new environment in `staging`, relocated for `target`. */
 async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string): Promise<{ source: string; published: string[] }> {
-  const source = options.download ? await restoreFromStores(options, resolved, staging, target) : undefined;
+  const { cache, reporter, signal } = options;
+  const searched = cache ? [cache, ...options.stores] : options.stores;
+  const source = options.download
+    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, cache, requireDownload: options.requireDownload, signal, reporter })
+    : undefined;
   if (source) return { source, published: [] };
   if (options.requireDownload) {
-    throw new TerrariumError('ARCHIVE_REQUIRED', `no archive for ${resolved.key} in ${describeStores(options.stores)}`, {
+    throw new TerrariumError('ARCHIVE_REQUIRED', `no archive for ${resolved.key} in ${describeStores(searched)}`, {
       hint: 'run once without --require-download (or with --no-download) to build and publish it',
     });
   }
-  options.signal?.throwIfAborted();
-  return { source: 'build', published: await buildAndPublish(options, resolved, staging, target) };
+  signal?.throwIfAborted();
+  const publishTo = options.upload ? [...(cache ? [cache] : []), ...options.stores.filter((store) => store.writable)] : [];
+  const published = await buildAndPublish({
+    resolved, requirementFiles: options.requirementFiles, staging, target, cwd: options.cwd, env: options.env,
+    bootstrap: options.bootstrap, codec: options.codec, publishTo, signal, reporter,
+  });
+  return { source: 'build', published: published.filter((where) => where !== cache?.description) };
 }
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */
@@ -129,99 +132,6 @@ function asStagingError(error: unknown, target: string): unknown {
   return error;
 }
 
-const UNUSABLE = new Set(['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE', 'ARCHIVE_UNSUPPORTED']);
-
 function describeStores(stores: Store[]): string {
-  return stores.length ? stores.map((s) => s.description).join(', ') : 'any store (none configured: pass --storage-dir)';
-}
-
-async function restoreFromStores(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string): Promise<string | undefined> {
-  for (const store of options.stores) {
-    const record = await store.lookup(resolved.key);
-    options.reporter.detail(`${store.description}: ${record ? `found ${resolved.key} (${record.size} bytes)` : `no ${resolved.key}`}`);
-    if (!record) continue;
-    try {
-      await restore(store, record, resolved.python, staging, target, options.signal);
-      failpoint('install-restored');
-      return store.description;
-    } catch (error) {
-      await removeTree(staging);
-      options.signal?.throwIfAborted();
-      if (!(error instanceof TerrariumError) || !UNUSABLE.has(error.code)) throw error;
-      let why = `${store.description}: archive ${resolved.key} is unusable: ${error.message}`;
-      if (error.code !== 'ARCHIVE_UNSUPPORTED') {
-        // Damaged or tampered with: left in place, it would be served again and block a good one's publication.
-        why += await store.discard(record).then(
-          () => ' (removed from the store)',
-          (cause: unknown) => ` (could not remove it: ${describeCause(cause)})`,
-        );
-      }
-      if (options.requireDownload) throw new TerrariumError(error.code, why, { hint: error.hint, cause: error });
-      options.reporter.warn(`${why}; building instead`);
-    }
-  }
-  return undefined;
-}
-
-async function restore(store: Store, record: ArchiveRecord, python: Fingerprint, staging: string, target: string, signal: AbortSignal | undefined): Promise<void> {
-  await fs.mkdir(staging, { mode: 0o755 });
-  const checksum = new ChecksumStream();
-  const download = await store.open(record);
-  if (signal) addAbortSignal(signal, download);
-  const { manifest } = await extractEnvironment([download, checksum, decompressor(record.codec)], staging, (manifest) => {
-    const mismatch = incompatibility(manifest.python, python);
-    if (mismatch) {
-      throw new TerrariumError('PYTHON_INCOMPATIBLE', `archive ${record.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${python.executable}: ${mismatch}`, {
-        hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
-      });
-    }
-    return makeRelocator(manifest, target, python);
-  });
-  if (checksum.hex() !== record.sha256) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `its bytes do not match the sha256 recorded for them`, {
-      hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
-    });
-  }
-  await finishRelocation(staging, manifest, target, python);
-}
-
-async function buildAndPublish(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string): Promise<string[]> {
-  const { reporter } = options;
-  reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
-  await buildEnvironment({ python: resolved.python, dir: staging, requirementFiles: options.requirementFiles, cwd: options.cwd, env: options.env, reporter, signal: options.signal });
-  failpoint('install-built');
-  if (options.bootstrap) await writeBootstrap(staging, resolved.requirements);
-  const scan = await scanEnvironment(staging, resolved.python.executable);
-  for (const file of scan.binary) reporter.warn(`${file} names the build path in binary data; it is left unchanged on restore`);
-  for (const link of scan.externalLinks) reporter.detail(`${link.path} links outside the environment, to ${link.target}`);
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    tool: TOOL_VERSION,
-    created: new Date().toISOString(),
-    key: resolved.key,
-    prefix: staging,
-    python: resolved.python,
-    requirements: resolved.requirements.lines,
-    text: scan.text,
-    binary: scan.binary,
-    interpreterLinks: scan.interpreterLinks,
-    externalLinks: scan.externalLinks,
-  };
-  const published: string[] = [];
-  if (options.upload) {
-    for (const store of options.stores) {
-      try {
-        const archive = packEnvironment(staging, scan.entries, manifest, compressor(options.codec));
-        if (options.signal) addAbortSignal(options.signal, archive);
-        const result = await store.publish(resolved.key, options.codec, archive, TOOL_VERSION);
-        reporter.detail(`${store.description}: ${result.published ? 'published' : 'already had'} ${resolved.key} (${result.record.size} bytes)`);
-        published.push(store.description);
-      } catch (error) {
-        options.signal?.throwIfAborted();
-        reporter.warn(`could not publish ${resolved.key} to ${store.description}: ${describeCause(error)}`);
-      }
-    }
-  }
-  await relocateInPlace(staging, manifest, target, resolved.python);
-  return published;
+  return stores.length ? stores.map((s) => s.description).join(', ') : 'any store (none configured: pass --storage-dir, --s3-bucket or --storage-url)';
 }

@@ -1,14 +1,11 @@
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { CODEC_EXTENSION, type Codec } from '../archive/codecs.js';
-import { ChecksumStream } from '../archive/checksum.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { RECORD_FORMAT, parseRecord, type ArchiveRecord, type PublishResult, type Store } from './store.js';
+import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store } from './store.js';
 
 /**
  * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record) and
@@ -18,18 +15,23 @@ import { RECORD_FORMAT, parseRecord, type ArchiveRecord, type PublishResult, typ
  */
 export class DirectoryStore implements Store {
   readonly description: string;
+  readonly remote: boolean = false;
+  readonly writable = true;
   private swept = false;
 
-  constructor(private readonly root: string) {
-    this.description = root;
+  constructor(
+    protected readonly root: string,
+    private readonly naming: { what: string; hint: string; title?: string } = { what: 'storage directory', hint: 'check that --storage-dir exists and is writable, or pass --no-upload' },
+  ) {
+    this.description = naming.title ? `${naming.title} ${root}` : root;
   }
 
-  private recordPath(key: string): string {
-    return path.join(this.root, `${key}.json`);
+  protected recordPath(key: string): string {
+    return path.join(this.root, recordName(key));
   }
 
-  private archivePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>): string {
-    return path.join(this.root, `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`);
+  protected archivePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>): string {
+    return path.join(this.root, archiveName(record));
   }
 
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
@@ -60,25 +62,23 @@ export class DirectoryStore implements Store {
     return stream;
   }
 
-  async publish(key: string, codec: Codec, archive: Readable, tool: string): Promise<PublishResult> {
+  async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
     const recordFile = this.recordPath(key);
     try {
       await fs.mkdir(path.dirname(recordFile), { recursive: true });
     } catch (error) {
       throw this.ioError(`cannot create ${path.dirname(recordFile)}`, error);
     }
+    const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
     const tempArchive = siblingPath(recordFile, 'upload');
-    const checksum = new ChecksumStream();
-    let record: ArchiveRecord;
     try {
-      const sink = createWriteStream(tempArchive, { flags: 'wx', mode: 0o644, flush: true });
-      await pipeline(archive, checksum, sink);
+      // copyFile clones or copies in the kernel where it can; the temporary name keeps a partial copy invisible.
+      await fs.copyFile(archive.path, tempArchive, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
       failpoint('publish-uploaded');
-      record = { format: RECORD_FORMAT, key, sha256: checksum.hex(), size: checksum.bytes, codec, created: new Date().toISOString(), tool };
       await fs.rename(tempArchive, this.archivePath(record));
     } catch (error) {
       await fs.rm(tempArchive, { force: true });
-      throw error instanceof TerrariumError ? error : this.ioError(`cannot write an archive into ${this.root}`, error);
+      throw this.ioError(`cannot write an archive into ${this.root}`, error);
     }
     const tempRecord = siblingPath(recordFile, 'record');
     try {
@@ -105,9 +105,26 @@ export class DirectoryStore implements Store {
     await fs.rm(this.archivePath(record), { force: true });
   }
 
+  async list(): Promise<ArchiveRecord[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.root);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return [];
+      throw this.ioError(`cannot list ${this.root}`, error);
+    }
+    const records: ArchiveRecord[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const record = await this.lookup(name.slice(0, -'.json'.length));
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
   private ioError(what: string, error: unknown): TerrariumError {
-    return new TerrariumError('STORAGE_IO', `storage directory: ${what}: ${describeCause(error)}`, {
-      hint: 'check that --storage-dir exists and is writable, or pass --no-upload',
+    return new TerrariumError('STORAGE_IO', `${this.naming.what}: ${what}: ${describeCause(error)}`, {
+      hint: this.naming.hint,
       cause: error,
     });
   }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { CODECS, type Codec } from '../archive/codecs.js';
+import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codecs.js';
 
 export const RECORD_FORMAT = 1;
 
@@ -14,6 +14,14 @@ export interface ArchiveRecord {
   tool: string;
 }
 
+/** An archive packed (or downloaded and verified) into a local file: its checksum known before publishing. */
+export interface LocalArchive {
+  path: string;
+  sha256: string;
+  size: number;
+  codec: Codec;
+}
+
 export interface PublishResult {
   record: ArchiveRecord;
   /** False when another publisher got there first (its archive stays; ours is dropped). */
@@ -24,13 +32,24 @@ export interface PublishResult {
 export interface Store {
   /** For messages: where archives are, never with credentials. */
   readonly description: string;
+  /** Archives from here cost a download: worth keeping in the local cache. */
+  readonly remote: boolean;
+  /** False for stores terrarium only reads from. */
+  readonly writable: boolean;
   lookup(key: string): Promise<ArchiveRecord | undefined>;
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
-  publish(key: string, codec: Codec, archive: Readable, tool: string): Promise<PublishResult>;
-  /** Removes an archive found damaged, if the store still holds exactly that one. */
+  /** Stores a packed archive under `key` unless one is there already (the first publisher wins). */
+  publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult>;
+  /** Removes an archive (found damaged, or pruned), if the store still holds exactly that one. */
   discard(record: ArchiveRecord): Promise<void>;
+  /** Every archive's record, for `ls` and `prune`. */
+  list(): Promise<ArchiveRecord[]>;
 }
+
+/** Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`. */
+export const recordName = (key: string) => `${key}.json`;
+export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`;
 
 /** Records come from shared storage: anything malformed is treated as absent, never trusted. */
 export function parseRecord(json: string, key: string): ArchiveRecord | undefined {

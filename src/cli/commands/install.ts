@@ -3,9 +3,10 @@ import { install } from '../../install/install.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
 
-export const installCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+export const installCommand: CommandHandler = async ({ settings, stores, files, context, reporter }) => {
   const result = await install({
     ...settings,
+    ...stores,
     target: requireTarget(settings),
     requirementFiles: files,
     cwd: context.cwd,

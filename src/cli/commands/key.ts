@@ -13,14 +13,15 @@ export const hashCommand: CommandHandler = async ({ settings, files, context, re
   return EXIT.ok;
 };
 
-export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+export const existsCommand: CommandHandler = async ({ settings, stores, files, context, reporter }) => {
   const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
-  for (const store of settings.stores) {
+  const searched = [...(stores.cache ? [stores.cache] : []), ...stores.stores];
+  for (const store of searched) {
     if (await store.lookup(key)) {
       reporter.detail(`${key} is in ${store.description}`);
       return EXIT.ok;
     }
   }
-  reporter.detail(`${key} is not in ${settings.stores.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
+  reporter.detail(`${key} is not in ${searched.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
   return EXIT.notStored;
 };

@@ -1,0 +1,18 @@
+import { createWriteStream, promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { LocalArchive } from '../stores/store.js';
+import { ChecksumStream } from './checksum.js';
+import type { Codec } from './codecs.js';
+
+/** Writes an archive stream to a new file, measuring it on the way: the form every store publishes from. */
+export async function saveArchive(source: Readable, file: string, codec: Codec): Promise<LocalArchive> {
+  const checksum = new ChecksumStream();
+  try {
+    await pipeline(source, checksum, createWriteStream(file, { flags: 'wx', mode: 0o644 }));
+  } catch (error) {
+    await fs.rm(file, { force: true });
+    throw error;
+  }
+  return { path: file, sha256: checksum.hex(), size: checksum.bytes, codec };
+}

@@ -1,0 +1,66 @@
+import { EXIT, TerrariumError, describeCause } from '../../errors.js';
+import type { ArchiveRecord, Store } from '../../stores/store.js';
+import type { CommandHandler, CommandInput } from '../context.js';
+import { parseDuration, parseNonNegative } from '../units.js';
+
+function configured({ stores }: CommandInput): Store[] {
+  const all = [...(stores.cache ? [stores.cache] : []), ...stores.stores];
+  if (!all.length) throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
+  return all;
+}
+
+const newestFirst = (a: ArchiveRecord, b: ArchiveRecord) => b.created.localeCompare(a.created);
+
+function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+/** `terrarium ls`: every archive in every configured store, newest first. */
+export const lsCommand: CommandHandler = async (input) => {
+  const { reporter } = input;
+  let status: number = EXIT.ok;
+  for (const store of configured(input)) {
+    let records: ArchiveRecord[];
+    try {
+      records = (await store.list()).sort(newestFirst);
+    } catch (error) {
+      reporter.warn(`${store.description}: ${describeCause(error)}`);
+      if (store.writable) status = EXIT.storage;
+      continue;
+    }
+    reporter.result(`${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${humanSize(records.reduce((sum, r) => sum + r.size, 0))})`);
+    const width = Math.max(0, ...records.map((r) => r.key.length));
+    for (const r of records) reporter.result(`  ${r.key.padEnd(width)}  ${humanSize(r.size).padStart(10)}  ${r.created}`);
+  }
+  return status;
+};
+
+/** `terrarium prune`: deletes archives older than a duration, or all but the newest N, from every writable store. */
+export const pruneCommand: CommandHandler = async (input) => {
+  const { reporter } = input;
+  const options = input.options as { olderThan?: string; keep?: string; dryRun?: boolean };
+  if ((options.olderThan === undefined) === (options.keep === undefined)) {
+    throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', { hint: 'for example: terrarium prune --older-than 30d, or --keep 20' });
+  }
+  const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
+  const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
+  let removed = 0;
+  for (const store of configured(input).filter((s) => s.writable)) {
+    const records = (await store.list()).sort(newestFirst);
+    const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
+    for (const record of doomed) {
+      if (!options.dryRun) await store.discard(record);
+      reporter.result(`${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${humanSize(record.size)}, ${record.created}) from ${store.description}`);
+      removed += 1;
+    }
+  }
+  reporter.info(`${options.dryRun ? 'would delete' : 'deleted'} ${removed} archive${removed === 1 ? '' : 's'}`);
+  return EXIT.ok;
+};

@@ -1,0 +1,83 @@
+import { promises as fs } from 'node:fs';
+import { addAbortSignal } from 'node:stream';
+import { compressor, type Codec } from '../archive/codecs.js';
+import { packEnvironment } from '../archive/create.js';
+import { saveArchive } from '../archive/save.js';
+import { writeBootstrap } from '../env/bootstrap.js';
+import { buildEnvironment } from '../env/build.js';
+import { describeCause } from '../errors.js';
+import { failpoint } from '../io/failpoint.js';
+import { siblingPath } from '../io/fs.js';
+import { relocateInPlace } from '../relocate/apply.js';
+import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
+import { scanEnvironment } from '../relocate/scan.js';
+import type { Reporter } from '../report/reporter.js';
+import type { Store } from '../stores/store.js';
+import { TOOL_VERSION } from '../version.js';
+import type { ResolvedKey } from './key.js';
+
+export interface BuildJob {
+  resolved: ResolvedKey;
+  requirementFiles: string[];
+  staging: string;
+  target: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  bootstrap: boolean;
+  codec: Codec;
+  /** Where a new archive goes (empty: nowhere, as with --no-upload). */
+  publishTo: Store[];
+  signal: AbortSignal | undefined;
+  reporter: Reporter;
+}
+
+/**
+ * Builds the environment in staging (venv + pip), packs it once into a file beside staging and
+ * publishes that file to every store; a store that fails is a warning, never a failed install.
+ * Returns the stores that now hold the archive.
+ */
+export async function buildAndPublish(job: BuildJob): Promise<string[]> {
+  const { reporter, resolved, staging } = job;
+  reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
+  await buildEnvironment({ python: resolved.python, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
+  failpoint('install-built');
+  if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
+  const scan = await scanEnvironment(staging, resolved.python.executable);
+  for (const file of scan.binary) reporter.warn(`${file} names the build path in binary data; it is left unchanged on restore`);
+  for (const link of scan.externalLinks) reporter.detail(`${link.path} links outside the environment, to ${link.target}`);
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    tool: TOOL_VERSION,
+    created: new Date().toISOString(),
+    key: resolved.key,
+    prefix: staging,
+    python: resolved.python,
+    requirements: resolved.requirements.lines,
+    text: scan.text,
+    binary: scan.binary,
+    interpreterLinks: scan.interpreterLinks,
+    externalLinks: scan.externalLinks,
+  };
+  const published: string[] = [];
+  if (job.publishTo.length) {
+    const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec));
+    if (job.signal) addAbortSignal(job.signal, packed);
+    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec);
+    try {
+      for (const store of job.publishTo) {
+        try {
+          const result = await store.publish(resolved.key, archive, TOOL_VERSION);
+          reporter.detail(`${store.description}: ${result.published ? 'published' : 'already had'} ${resolved.key} (${result.record.size} bytes)`);
+          published.push(store.description);
+        } catch (error) {
+          job.signal?.throwIfAborted();
+          reporter.warn(`could not publish ${resolved.key} to ${store.description}: ${describeCause(error)}`);
+        }
+      }
+    } finally {
+      await fs.rm(archive.path, { force: true });
+    }
+  }
+  await relocateInPlace(staging, manifest, job.target, resolved.python);
+  return published;
+}

@@ -1,0 +1,47 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Exponential backoff with full jitter: 0.2 s, 0.4 s, 0.8 s, … capped at 5 s (before jitter). */
+export function backoffMs(failures: number): number {
+  return Math.random() * Math.min(5000, 200 * 2 ** (failures - 1));
+}
+
+export interface ResumeOptions {
+  /** How many times a broken download may be resumed. */
+  retries: number;
+  /** Opens the same object again from byte `offset` on. */
+  reopen: (offset: number) => Promise<Readable>;
+  onRetry?: (error: unknown, offset: number, failures: number) => void;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A download that survives connection resets and stalls: when the body breaks, the rest is fetched
+ * from where it stopped (an HTTP Range request, pinned to the same object version by the caller) after
+ * a backoff, so a long transfer is not restarted from zero and the consumer sees one unbroken stream.
+ */
+export function resumableDownload(first: Readable, options: ResumeOptions): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let body: Readable | undefined = first;
+    let offset = 0;
+    let failures = 0;
+    for (;;) {
+      try {
+        body ??= await options.reopen(offset);
+        for await (const chunk of body) {
+          offset += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
+        return;
+      } catch (error) {
+        body?.destroy();
+        body = undefined;
+        if (options.signal?.aborted || failures >= options.retries) throw error;
+        failures += 1;
+        options.onRetry?.(error, offset, failures);
+        await sleep(backoffMs(failures), undefined, { signal: options.signal });
+      }
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}

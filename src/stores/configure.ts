@@ -1,0 +1,40 @@
+import path from 'node:path';
+import type { Reporter } from '../report/reporter.js';
+import { CacheStore, defaultCacheDir } from './cache.js';
+import { DirectoryStore } from './dir.js';
+import { HttpStore } from './http.js';
+import { S3Store, type S3Options } from './s3.js';
+import type { Store } from './store.js';
+
+export interface StoreSettings {
+  storageDir: string | undefined;
+  storageUrl: string | undefined;
+  s3: S3Options | undefined;
+  /** For remote requests: retries with backoff, and how long a silent connection is waited for. */
+  retries: number;
+  timeoutSeconds: number;
+  /** Undefined: no cache (--no-cache, or no home directory to keep one in). */
+  cacheDir: string | undefined;
+  cacheMaxBytes: number | undefined;
+}
+
+export interface ConfiguredStores {
+  /** In lookup order: storage directory, S3, HTTP. */
+  stores: Store[];
+  /** Only with a remote store: a local one gains nothing from a second copy. */
+  cache: CacheStore | undefined;
+}
+
+export function configureStores(settings: StoreSettings, reporter: Reporter): ConfiguredStores {
+  const stores: Store[] = [];
+  if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));
+  if (settings.s3) stores.push(new S3Store(settings.s3, reporter));
+  if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.retries, settings.timeoutSeconds, reporter));
+  const cache = settings.cacheDir && stores.some((store) => store.remote) ? new CacheStore(settings.cacheDir, settings.cacheMaxBytes) : undefined;
+  return { stores, cache };
+}
+
+export function cacheDirFrom(option: string | undefined, enabled: boolean, cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (!enabled) return undefined;
+  return option ? path.resolve(cwd, option) : defaultCacheDir(env);
+}

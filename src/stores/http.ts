@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TerrariumError, describeCause } from '../errors.js';
+import { backoffMs, resumableDownload } from '../io/retry.js';
+import type { Reporter } from '../report/reporter.js';
+import { archiveName, parseRecord, recordName, type ArchiveRecord, type PublishResult, type Store } from './store.js';
+
+/**
+ * A read-only store over plain HTTP(S) GETs: a web server or CDN in front of a storage directory, or a
+ * public bucket (`URL/KEY.json`, then the archive it names). It holds no secrets, so pull-request
+ * builds can restore from it; terrarium never writes to it.
+ */
+export class HttpStore implements Store {
+  readonly description: string;
+  readonly remote = true;
+  readonly writable = false;
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly retries: number,
+    private readonly timeoutSeconds: number,
+    private readonly reporter: Reporter,
+  ) {
+    this.base = url.endsWith('/') ? url : `${url}/`;
+    this.description = this.base;
+  }
+
+  async lookup(key: string): Promise<ArchiveRecord | undefined> {
+    const response = await this.get(recordName(key));
+    if (!response) return undefined;
+    return parseRecord(await response.text(), key);
+  }
+
+  async open(record: ArchiveRecord): Promise<Readable> {
+    const name = archiveName(record);
+    const body = async (offset: number, etag?: string | null) => {
+      const response = await this.get(name, { ...(offset ? { range: `bytes=${offset}-` } : {}), ...(etag ? { 'if-range': etag } : {}) });
+      if (!response?.body) throw this.failure(name, new Error('the archive its record names is missing'));
+      if (offset && response.status !== 206) throw this.failure(name, new Error('the server cannot resume a download (no Range support)'));
+      return { stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), etag: response.headers.get('etag') };
+    };
+    const first = await body(0);
+    return resumableDownload(first.stream, {
+      retries: this.retries,
+      reopen: async (offset) => (await body(offset, first.etag)).stream,
+      onRetry: (error, offset, failures) => this.reporter.warn(`${this.base}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.retries})`),
+    });
+  }
+
+  publish(): Promise<PublishResult> {
+    throw new TerrariumError('USAGE', `${this.base} is read-only (--storage-url)`, { hint: 'publish through --storage-dir or --s3-bucket' });
+  }
+
+  async discard(): Promise<void> {
+    // Read-only: a damaged archive here has to be replaced by whoever publishes to it.
+  }
+
+  list(): Promise<ArchiveRecord[]> {
+    throw new TerrariumError('USAGE', `${this.base} cannot be listed: plain HTTP has no listing`, { hint: 'list the storage directory or bucket behind it' });
+  }
+
+  /** GET with retries on network errors, 5xx and 429; undefined for 404; an error for anything else. */
+  private async get(name: string, headers: Record<string, string> = {}): Promise<Response | undefined> {
+    const url = this.base + name;
+    for (let failures = 0; ; failures++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutSeconds * 1000) });
+      } catch (error) {
+        if (failures >= this.retries) throw this.failure(name, error, failures + 1);
+        await sleep(backoffMs(failures + 1));
+        continue;
+      }
+      if (response.status === 404 || response.status === 410) return undefined;
+      if (response.ok) return response;
+      await response.body?.cancel();
+      const cause = new Error(`HTTP ${response.status} ${response.statusText}`);
+      if ((response.status >= 500 || response.status === 429) && failures < this.retries) {
+        await sleep(backoffMs(failures + 1));
+        continue;
+      }
+      if (response.status === 401 || response.status === 403) {
+        throw new TerrariumError('STORAGE_AUTH', `cannot read ${url}: ${cause.message}`, { hint: '--storage-url must be readable without credentials' });
+      }
+      throw this.failure(name, cause, failures + 1);
+    }
+  }
+
+  private failure(name: string, error: unknown, attempts?: number): TerrariumError {
+    return new TerrariumError('STORAGE_UNREACHABLE', `cannot read ${this.base}${name}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`, {
+      hint: 'check the URL and the network (--storage-url)',
+      cause: error,
+    });
+  }
+}

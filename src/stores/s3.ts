@@ -1,0 +1,195 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { TerrariumError, describeCause } from '../errors.js';
+import { failpoint } from '../io/failpoint.js';
+import { resumableDownload } from '../io/retry.js';
+import type { Reporter } from '../report/reporter.js';
+import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store } from './store.js';
+
+export interface S3Options {
+  bucket: string;
+  /** Prepended to every object name, as given (`team/envs/` puts archives in that "folder"). */
+  prefix: string;
+  region: string | undefined;
+  endpoint: string | undefined;
+  pathStyle: boolean;
+  /** Both or neither; without them the SDK's credential chain applies (environment, profiles, instance roles). */
+  accessKey: string | undefined;
+  secretKey: string | undefined;
+  maxRetries: number;
+  timeoutSeconds: number;
+}
+
+const PART_SIZE = 16 * 1024 * 1024;
+const AUTH_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError', 'AuthorizationHeaderMalformed']);
+
+type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: number }; Code?: string };
+
+/**
+ * An S3 bucket (AWS, MinIO, Ceph, R2, GCS's interoperable endpoint), in the directory store's layout:
+ * `PREFIX/KEY.json` (the record, written last, with If-None-Match where the service supports it) and
+ * the content-addressed `PREFIX/KEY.<sha256[:16]>.tar.zst` (carrying its sha256 as metadata too).
+ * Nothing is given an ACL, so objects stay as private as the bucket.
+ */
+export class S3Store implements Store {
+  readonly description: string;
+  readonly remote = true;
+  readonly writable = true;
+  private readonly client: S3Client;
+
+  constructor(
+    private readonly options: S3Options,
+    private readonly reporter: Reporter,
+  ) {
+    this.description = `s3://${options.bucket}/${options.prefix}`;
+    const timeout = options.timeoutSeconds * 1000;
+    this.client = new S3Client({
+      region: options.region ?? 'us-east-1',
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.pathStyle,
+      ...(options.accessKey && options.secretKey ? { credentials: { accessKeyId: options.accessKey, secretAccessKey: options.secretKey } } : {}),
+      maxAttempts: options.maxRetries + 1,
+      // The default (WHEN_SUPPORTED) stores aws-chunked framing inside streamed uploads on several
+      // S3-compatible servers; terrarium verifies its own sha256 end to end instead.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: timeout, requestTimeout: timeout },
+    });
+  }
+
+  private objectName(name: string): string {
+    return this.options.prefix + name;
+  }
+
+  async lookup(key: string): Promise<ArchiveRecord | undefined> {
+    const name = this.objectName(recordName(key));
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
+      return parseRecord(await out.Body!.transformToString(), key);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw this.failure('read', name, error);
+    }
+  }
+
+  async open(record: ArchiveRecord): Promise<Readable> {
+    const name = this.objectName(archiveName(record));
+    const get = async (offset: number, etag?: string) => {
+      try {
+        const out = await this.client.send(
+          new GetObjectCommand({ Bucket: this.options.bucket, Key: name, ...(offset ? { Range: `bytes=${offset}-` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
+        );
+        return { body: out.Body as Readable, etag: out.ETag };
+      } catch (error) {
+        throw this.failure('download', name, error);
+      }
+    };
+    const first = await get(0);
+    return resumableDownload(first.body, {
+      retries: this.options.maxRetries,
+      reopen: async (offset) => (await get(offset, first.etag)).body,
+      onRetry: (error, offset, failures) => this.reporter.warn(`${this.description}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.options.maxRetries})`),
+    });
+  }
+
+  async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
+    const existing = await this.lookup(key);
+    if (existing) return { record: existing, published: false };
+    const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
+    const blob = this.objectName(archiveName(record));
+    try {
+      await new Upload({
+        client: this.client,
+        partSize: PART_SIZE,
+        queueSize: 4,
+        leavePartsOnError: false,
+        params: { Bucket: this.options.bucket, Key: blob, Body: createReadStream(archive.path), ContentLength: archive.size, Metadata: { sha256: archive.sha256 } },
+      }).done();
+    } catch (error) {
+      throw this.failure('upload', blob, error);
+    }
+    failpoint('publish-uploaded');
+    const recordObject = this.objectName(recordName(key));
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: recordObject, Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }),
+      );
+    } catch (error) {
+      const status = (error as SdkError).$metadata?.httpStatusCode;
+      if (status !== 412 && status !== 409) throw this.failure('publish', recordObject, error);
+      // Another publisher's record got there first: theirs stands, our archive goes.
+      const winner = await this.lookup(key);
+      if (winner?.sha256 !== record.sha256) await this.deleteObject(blob);
+      return { record: winner ?? record, published: false };
+    }
+    failpoint('publish-recorded');
+    return { record, published: true };
+  }
+
+  async discard(record: ArchiveRecord): Promise<void> {
+    const current = await this.lookup(record.key);
+    if (current?.sha256 === record.sha256) await this.deleteObject(this.objectName(recordName(record.key)));
+    await this.deleteObject(this.objectName(archiveName(record)));
+  }
+
+  async list(): Promise<ArchiveRecord[]> {
+    const records: ArchiveRecord[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
+      } catch (error) {
+        throw this.failure('list', this.options.prefix || '/', error);
+      }
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(this.options.prefix.length) ?? '';
+        if (!name.endsWith('.json') || name.includes('/')) continue;
+        const record = await this.lookup(name.slice(0, -'.json'.length));
+        if (record) records.push(record);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return records;
+  }
+
+  private async deleteObject(name: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: name }));
+    } catch (error) {
+      throw this.failure('delete', name, error);
+    }
+  }
+
+  /** One clear error per cause; never the credentials (the reporter masks them too). */
+  private failure(action: string, name: string, error: unknown): TerrariumError {
+    const e = error as SdkError;
+    const where = `s3://${this.options.bucket}/${name}`;
+    const endpoint = this.options.endpoint ? ` at ${this.options.endpoint}` : '';
+    if (e.name === 'NoSuchBucket') {
+      return new TerrariumError('STORAGE_NO_BUCKET', `bucket ${this.options.bucket} does not exist${endpoint}`, {
+        hint: 'check --s3-bucket, and --s3-region or --s3-endpoint',
+        cause: error,
+      });
+    }
+    const status = e.$metadata?.httpStatusCode;
+    if (AUTH_ERRORS.has(e.name) || status === 401 || status === 403) {
+      return new TerrariumError('STORAGE_AUTH', `cannot ${action} ${where}${endpoint}: access denied (${e.name})`, {
+        hint: 'check --s3-access-key and --s3-secret-key (or the AWS credential chain) and what the bucket policy allows',
+        cause: error,
+      });
+    }
+    const attempts = e.$metadata?.attempts;
+    return new TerrariumError('STORAGE_UNREACHABLE', `cannot ${action} ${where}${endpoint}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`, {
+      hint: 'check the network and --s3-endpoint; raise --s3-max-retries or --s3-timeout for a slow link',
+      cause: error,
+    });
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as SdkError;
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
+}
