@@ -12,6 +12,8 @@ export interface ResumeOptions {
   /** Opens the same object again from byte `offset` on. */
   reopen: (offset: number) => Promise<Readable>;
   onRetry?: (error: unknown, offset: number, failures: number) => void;
+  /** A body silent this long is taken as broken (a stalled connection never errors by itself). */
+  idleTimeoutMs: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -26,9 +28,13 @@ export function resumableDownload(first: Readable, options: ResumeOptions): Read
     let offset = 0;
     let failures = 0;
     for (;;) {
+      let idle: NodeJS.Timeout | undefined;
       try {
         body ??= await options.reopen(offset);
+        const current = body;
+        idle = setTimeout(() => current.destroy(new Error(`no data for ${options.idleTimeoutMs / 1000} s`)), options.idleTimeoutMs);
         for await (const chunk of body) {
+          idle.refresh();
           offset += (chunk as Buffer).length;
           yield chunk as Buffer;
         }
@@ -40,6 +46,8 @@ export function resumableDownload(first: Readable, options: ResumeOptions): Read
         failures += 1;
         options.onRetry?.(error, offset, failures);
         await sleep(backoffMs(failures), undefined, { signal: options.signal });
+      } finally {
+        clearTimeout(idle);
       }
     }
   }

@@ -43,6 +43,7 @@ export class HttpStore implements Store {
     const first = await body(0);
     return resumableDownload(first.stream, {
       retries: this.retries,
+      idleTimeoutMs: this.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
       onRetry: (error, offset, failures) => this.reporter.warn(`${this.base}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.retries})`),
     });

@@ -89,6 +89,7 @@ export class S3Store implements Store {
     const first = await get(0);
     return resumableDownload(first.body, {
       retries: this.options.maxRetries,
+      idleTimeoutMs: this.options.timeoutSeconds * 1000,
       reopen: async (offset) => (await get(offset, first.etag)).body,
       onRetry: (error, offset, failures) => this.reporter.warn(`${this.description}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.options.maxRetries})`),
     });
@@ -125,6 +126,13 @@ export class S3Store implements Store {
       return { record: winner ?? record, published: false };
     }
     failpoint('publish-recorded');
+    // Where the service ignores If-None-Match (s3rver, older MinIO), the last writer of the record wins:
+    // reading it back tells a loser to drop its archive (a loser that reads first leaves an orphan, which ls does not show).
+    const current = await this.lookup(key);
+    if (current && current.sha256 !== record.sha256) {
+      await this.deleteObject(blob);
+      return { record: current, published: false };
+    }
     return { record, published: true };
   }
 

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Sandbox, type CliResult } from '../helpers/cli.js';
+import { envState } from '../helpers/env-state.js';
+import { ACCESS_KEY, BUCKET, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
+
+/** S3 storage against a real S3 server (s3rver) on loopback, through a proxy that injects network faults. */
+describe('S3 store', () => {
+  const box = new Sandbox();
+  const s3 = new S3TestServer();
+  const proxy = new FaultProxy(() => s3.port);
+  const prefix = 'team/envs/';
+  const outputs: CliResult[] = [];
+  let key: string;
+
+  /** Credentials through the environment, as CI secrets usually arrive. */
+  const env = () => ({ S3_BUCKET: BUCKET, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY, S3_ENDPOINT: proxy.endpoint, S3_PREFIX: prefix, S3_PATH_STYLE: '1' });
+  const terrarium = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const result = await box.terrarium(args, { ...env(), ...extra });
+    outputs.push(result);
+    return result;
+  };
+
+  beforeAll(async () => {
+    await s3.start();
+    await proxy.start();
+    box.write('requirements.txt', 'terra-demo\n');
+    key = (await box.terrarium(['key', 'requirements.txt'])).stdout.trim();
+  });
+  afterAll(async () => {
+    // Whatever happened, no run printed the secret key, at any verbosity.
+    for (const { stdout, stderr } of outputs) expect(stdout + stderr).not.toContain(SECRET_KEY);
+    await proxy.stop();
+    await s3.stop();
+    box.cleanup();
+  });
+  beforeEach(() => proxy.inject('none', 0));
+
+  it('a miss builds and publishes under the prefix; another machine restores it; then its cache serves it', async () => {
+    const built = await terrarium(['-VV', '-t', box.path('built'), 'install', 'requirements.txt']);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toContain(`published to s3://${BUCKET}/${prefix}`);
+    const objects = await s3.keys();
+    expect(objects).toEqual([`${prefix}${key}.json`, expect.stringMatching(new RegExp(`^${prefix}${key}\\.[0-9a-f]{16}\\.tar\\.zst$`))].sort());
+    // The archive object is what its record says.
+    const record = JSON.parse((await s3.get(`${prefix}${key}.json`)).toString()) as { sha256: string; size: number };
+    const blob = await s3.get(objects.find((o) => o.endsWith('.tar.zst'))!);
+    expect(createHash('sha256').update(blob).digest('hex')).toBe(record.sha256);
+    expect(blob.length).toBe(record.size);
+
+    // Another machine: its own cache, the wheels gone (a hit needs no pip).
+    const machine = { XDG_CACHE_HOME: box.path('machine-2-cache') };
+    const restored = await terrarium(['-t', box.path('restored'), 'install', 'requirements.txt'], machine);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(`from s3://${BUCKET}/${prefix}`);
+    expect(envState(box.path('restored'))).toBe('terra_demo');
+    expect(readdirSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'))).toHaveLength(1);
+
+    // The second install on that machine downloads nothing: it works with S3 unreachable.
+    const offline = await terrarium(['-t', box.path('offline'), '--s3-max-retries', '0', 'install', 'requirements.txt'], { ...machine, S3_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stderr).toContain('from cache ');
+  });
+
+  it('retries refused connections, then succeeds; without retries it fails naming the bucket and the cause', async () => {
+    proxy.inject('refuse', 2);
+    const retried = await terrarium(['-t', box.path('retried'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(proxy.faulted).toBe(2);
+
+    proxy.inject('refuse', 100);
+    const failed = await terrarium(['-t', box.path('unreachable'), '--no-cache', '--s3-max-retries', '1', 'install', 'requirements.txt']);
+    expect(failed.code).toBe(5);
+    expect(failed.stderr).toMatch(new RegExp(`error: cannot read s3://${BUCKET}/${prefix}${key}\\.json at ${proxy.endpoint} after 2 attempts: .*(ECONNRESET|socket hang up)`));
+    expect(failed.stderr.trim().split('\n')).toHaveLength(2);
+    expect(existsSync(box.path('unreachable'))).toBe(false);
+  });
+
+  it('resumes a download cut in the middle', async () => {
+    proxy.minResponse = 100_000;
+    proxy.inject('reset-response', 1, 200_000);
+    const reset = await terrarium(['-t', box.path('cut'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(proxy.faulted).toBe(1);
+    expect(reset.stderr).toMatch(/download of \S+ broke at byte \d+ .*; resuming \(retry 1 of 3\)/);
+    proxy.minResponse = 0;
+  });
+
+  it('resumes a download that stalls', async () => {
+    proxy.minResponse = 100_000;
+    proxy.inject('stall-response', 1, 200_000);
+    const stalled = await terrarium(['-t', box.path('stalled'), '--no-cache', '--s3-timeout', '2', '--require-download', 'install', 'requirements.txt']);
+    expect(stalled.code, stalled.stderr).toBe(0);
+    expect(stalled.stderr).toContain('resuming');
+    proxy.minResponse = 0;
+  });
+
+  it('refuses wrong credentials and a missing bucket at once, without retrying', async () => {
+    const started = Date.now();
+    const denied = await terrarium(['-VV', '-t', box.path('denied'), '--no-cache', '--s3-access-key', 'NOT-A-KEY', '--s3-secret-key', 'wrong-secret-123', 'install', 'requirements.txt']);
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toContain('access denied (InvalidAccessKeyId)');
+    expect(denied.stderr).not.toContain('wrong-secret-123');
+    expect(denied.stderr).not.toContain('NOT-A-KEY');
+    const missing = await terrarium(['-t', box.path('missing'), '--no-cache', '--s3-bucket', 'no-such-bucket', 'install', 'requirements.txt']);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain('bucket no-such-bucket does not exist');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('a corrupted object is discarded and rebuilt, or exit 6 under --require-download', async () => {
+    const blob = (await s3.keys(prefix)).find((k) => k.endsWith('.tar.zst'))!;
+    const bytes = await s3.get(blob);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await s3.put(blob, bytes);
+    const strict = await terrarium(['-t', box.path('strict'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
+    expect(strict.code).toBe(6);
+    expect(strict.stderr).toContain(`s3://${BUCKET}/${prefix}: archive ${key} is unusable`);
+    expect(await s3.keys(prefix)).toEqual([]);
+    const rebuilt = await terrarium(['-t', box.path('rebuilt'), '--no-cache', 'install', 'requirements.txt']);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(await s3.keys(prefix)).toHaveLength(2);
+  });
+
+  it('two machines publishing one key at once both succeed; the bucket ends with one valid archive', async () => {
+    await s3.clear();
+    const runs = await Promise.all(
+      [1, 2].map((i) => terrarium(['-t', box.path(`race-${i}`), 'install', 'requirements.txt'], { XDG_CACHE_HOME: box.path(`race-cache-${i}`) })),
+    );
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const records = (await s3.keys(prefix)).filter((k) => k.endsWith('.json'));
+    expect(records).toEqual([`${prefix}${key}.json`]);
+    const verify = await terrarium(['-t', box.path('race-check'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it('ls lists the archives of each store; prune deletes old ones (or only says so with --dry-run)', async () => {
+    const listed = await terrarium(['--no-cache', 'ls']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`s3://${BUCKET}/${prefix} (1 archive`);
+    expect(listed.stdout).toMatch(new RegExp(`  ${key} +[0-9.]+ MiB  20\\d\\d-`));
+    const before = await s3.keys(prefix);
+    const dry = await terrarium(['--no-cache', 'prune', '--keep', '0', '--dry-run']);
+    expect(dry.stdout).toContain(`would delete ${key}`);
+    expect(await s3.keys(prefix)).toEqual(before);
+    const kept = await terrarium(['--no-cache', 'prune', '--older-than', '1d']);
+    expect(kept.stdout).toBe('');
+    const pruned = await terrarium(['--no-cache', 'prune', '--keep', '0']);
+    expect(pruned.stdout).toContain(`deleted ${key}`);
+    expect((await s3.keys(prefix)).filter((k) => k.endsWith('.json'))).toEqual([]);
+  });
+});
