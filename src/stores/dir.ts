@@ -40,6 +40,10 @@ export class DirectoryStore implements Store {
       this.swept = true;
       await removeLeftovers(this.root).catch(() => undefined);
     }
+    return this.readRecord(key);
+  }
+
+  protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {
     let json: string;
     try {
       json = await fs.readFile(this.recordPath(key), 'utf8');
@@ -91,7 +95,7 @@ export class DirectoryStore implements Store {
         await fs.rm(this.archivePath(record), { force: true });
         throw this.ioError(`cannot publish ${recordFile}`, error);
       }
-      const winner = await this.lookup(key);
+      const winner = await this.readRecord(key);
       if (!winner || this.archivePath(winner) !== this.archivePath(record)) await fs.rm(this.archivePath(record), { force: true });
       return { record: winner ?? record, published: false };
     } finally {
@@ -100,7 +104,7 @@ export class DirectoryStore implements Store {
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
-    const current = await this.lookup(record.key);
+    const current = await this.readRecord(record.key);
     if (current?.sha256 === record.sha256) await fs.rm(this.recordPath(record.key), { force: true });
     await fs.rm(this.archivePath(record), { force: true });
   }
@@ -116,7 +120,7 @@ export class DirectoryStore implements Store {
     const records: ArchiveRecord[] = [];
     for (const name of names) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const record = await this.lookup(name.slice(0, -'.json'.length));
+      const record = await this.readRecord(name.slice(0, -'.json'.length));
       if (record) records.push(record);
     }
     return records;
