@@ -46,5 +46,6 @@ print(json.dumps({
     "libc": libc[0] or "unknown",
     "libcVersion": libc[1] or "",
     "executable": base_executable(),
+    "prefix": base_prefix(),
     "hasVenv": has_module("venv") and has_module("ensurepip"),
 }))

@@ -53,6 +53,7 @@ export const CODES = {
   TARGET_UNRECOVERABLE: EXIT.target,
   TARGET_LOCKED: EXIT.locked,
   RELOCATE_FAILED: EXIT.relocate,
+  RELOCATE_OUTSIDE_PATHS: EXIT.relocate,
   SMOKE_CHECK_FAILED: EXIT.relocate,
   ARCHIVE_REQUIRED: EXIT.notFound,
   INTERRUPTED: EXIT.interrupted,

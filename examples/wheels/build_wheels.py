@@ -2,9 +2,11 @@
 
     python build_wheels.py OUTDIR
 
-terra-dep (pure Python), terra-demo (depends on terra-dep, has a console script and a data file) and
-terra-cext (a C extension, compiled for the interpreter running this script). A wheel is a zip with a
-.dist-info folder, so it is written directly: no setuptools, wheel package or index needed.
+terra-dep (pure Python), terra-demo (depends on terra-dep, has a console script and a data file),
+terra-cext (a C extension, compiled for the interpreter running this script), terra-pth (a .pth file
+with a relative directory and an import line) and terra-outside (a .pth naming a directory outside the
+environment, as an editable install does). A wheel is a zip with a .dist-info folder, so it is written
+directly: no setuptools, wheel package or index needed.
 """
 import base64
 import hashlib
@@ -58,6 +60,23 @@ PURE = {
         },
         "requires": ["terra-dep>=1.0"],
         "scripts": {"terra-demo": "terra_demo.cli:main"},
+    },
+    # A .pth file as real packages ship them: a directory of site-packages added to sys.path, and an
+    # import line run at start-up. Both must keep working wherever the environment goes.
+    ("terra-pth", "1.0"): {
+        "files": {
+            "terra_pth.pth": "terra_pth_extra\nimport terra_pth_hook\n",
+            "terra_pth_extra/terra_pth_mod.py": "VALUE = 'found through terra_pth.pth'\n",
+            "terra_pth_hook.py": "import sys\nsys.terra_pth_hooked = True\n",
+        },
+        "requires": [],
+        "scripts": {},
+    },
+    # What an editable install leaves: a .pth naming a source tree outside the environment.
+    ("terra-outside", "1.0"): {
+        "files": {"terra_outside.pth": "/srv/src/terra-outside\n"},
+        "requires": [],
+        "scripts": {},
     },
 }
 

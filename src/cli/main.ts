@@ -5,6 +5,7 @@ import { TOOL_VERSION } from '../version.js';
 import { abortOnSignals } from './interrupt.js';
 import { installCommand } from './commands/install.js';
 import { lsCommand, pruneCommand } from './commands/archives.js';
+import { doctorCommand } from './commands/doctor.js';
 import { existsCommand, hashCommand, keyCommand } from './commands/key.js';
 import { revertCommand } from './commands/revert.js';
 import type { CliContext, CommandHandler } from './context.js';
@@ -17,6 +18,7 @@ const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; hand
   { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: hashCommand },
   { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: existsCommand },
   { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: revertCommand },
+  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: doctorCommand },
   { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: lsCommand },
   {
     name: 'prune',

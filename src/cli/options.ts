@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CODECS, type Codec } from '../archive/codecs.js';
+import { BUILDERS, type Builder } from '../env/build.js';
 import { TerrariumError } from '../errors.js';
 import type { Verbosity } from '../report/reporter.js';
 import { makeHash } from '../requirements/digest.js';
@@ -35,6 +36,8 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--digest-type <name>', 'hash used for the requirements digest (any Node crypto digest)').default('md5'))
     .addOption(new Option('--remote-key-format <format>', 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s').default(DEFAULT_KEY_FORMAT))
     .addOption(new Option('--python <interpreter>', 'Python to build and restore with (name on PATH or path)').env('TERRARIUM_PYTHON').default('python3'))
+    .addOption(new Option('--builder <builder>', 'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)').choices(BUILDERS))
+    .addOption(new Option('--allow-outside-paths', 'pack environments with editable installs or .pth entries outside them (they must exist wherever restored)'))
     .addOption(new Option('--compression <codec>', 'archive compression').choices(CODECS).default('zstd'))
     .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
     .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
@@ -70,6 +73,8 @@ export interface RawOptions {
   python: string;
   compression: Codec;
   compress: boolean;
+  builder?: Builder;
+  allowOutsidePaths?: boolean;
   force?: boolean;
   lockTimeout: string;
   verbose: number;
@@ -88,6 +93,8 @@ export interface Settings {
   keyFormat: string;
   python: string;
   codec: Codec;
+  builder: Builder | undefined;
+  allowOutsidePaths: boolean;
   force: boolean;
   lockTimeoutSeconds: number;
   verbosity: Verbosity;
@@ -118,6 +125,8 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     keyFormat: raw.remoteKeyFormat,
     python: raw.python,
     codec: raw.compress ? raw.compression : 'none',
+    builder: raw.builder,
+    allowOutsidePaths: raw.allowOutsidePaths ?? false,
     force: raw.force ?? false,
     lockTimeoutSeconds,
     verbosity: verbosityOf(raw),

@@ -1,11 +1,17 @@
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run, type RunResult } from '../io/exec.js';
+import { whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
 
+export const BUILDERS = ['venv', 'virtualenv'] as const;
+export type Builder = (typeof BUILDERS)[number];
+
 export interface BuildOptions {
   python: Fingerprint;
+  /** Undefined: venv where the interpreter has it, else virtualenv (Python 2.7). */
+  builder: Builder | undefined;
   /** Where the environment is created (a staging directory). */
   dir: string;
   /** Requirement files as given, installed in order with `pip install -r`. */
@@ -16,24 +22,32 @@ export interface BuildOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** `python -m venv` then `pip install -r ...`: the dependency math, done once per key. */
+/** `python -m venv` (or virtualenv) then `pip install -r ...`: the dependency math, done once per key. */
 export async function buildEnvironment(options: BuildOptions): Promise<void> {
   const { python, dir, reporter } = options;
-  if (!python.hasVenv) {
-    throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) has no working venv module`, {
-      hint: 'install it (Debian/Ubuntu: apt install python3-venv), or pass another interpreter with --python',
-    });
-  }
   const env: NodeJS.ProcessEnv = { ...options.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
-
-  const venv = await step(reporter, python.executable, ['-m', 'venv', dir], { env, cwd: options.cwd, signal: options.signal });
-  if (venv.code !== 0) {
-    reporter.failureOutput(venv.stdout + venv.stderr);
-    throw new TerrariumError('BUILD_VENV_FAILED', `${python.executable} -m venv failed (exit ${venv.code})`, {
-      hint: 'see the output above; on Debian/Ubuntu, apt install python3-venv',
-    });
+  const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
+  const stepOptions = { env, cwd: options.cwd, signal: options.signal };
+  if (builder === 'venv') {
+    if (!python.hasVenv) {
+      throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) has no working venv module`, {
+        hint: 'install it (Debian/Ubuntu: apt install python3-venv), or pass --builder virtualenv',
+      });
+    }
+    check(await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions), `${python.executable} -m venv`, reporter, 'on Debian/Ubuntu, apt install python3-venv');
+  } else {
+    // virtualenv runs under its own Python and creates environments for another one. Without seeding it
+    // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
+    const virtualenv = whichProgram('virtualenv', env, options.cwd);
+    if (!virtualenv) {
+      throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) needs virtualenv, which is not installed`, {
+        hint: 'install it (Debian/Ubuntu: apt install python3-virtualenv; elsewhere: pipx install virtualenv)',
+      });
+    }
+    check(await step(reporter, virtualenv, ['--no-seed', '--no-periodic-update', '-p', python.executable, dir], stepOptions), 'virtualenv', reporter, 'check that this virtualenv supports the interpreter');
+    check(await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions), 'python -m ensurepip', reporter, 'the interpreter needs its ensurepip module (Debian: python3-venv)');
   }
   const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
   const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, { env, cwd: options.cwd, signal: options.signal });
@@ -45,6 +59,12 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       exitCode: pip.code,
     });
   }
+}
+
+function check(result: RunResult, what: string, reporter: Reporter, hint: string): void {
+  if (result.code === 0) return;
+  reporter.failureOutput(result.stdout + result.stderr);
+  throw new TerrariumError('BUILD_VENV_FAILED', `${what} failed (exit ${result.code})`, { hint: `see the output above; ${hint}` });
 }
 
 async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined }): Promise<RunResult> {

@@ -4,8 +4,9 @@ import { compressor, type Codec } from '../archive/codecs.js';
 import { packEnvironment } from '../archive/create.js';
 import { saveArchive } from '../archive/save.js';
 import { writeBootstrap } from '../env/bootstrap.js';
-import { buildEnvironment } from '../env/build.js';
-import { describeCause } from '../errors.js';
+import { buildEnvironment, type Builder } from '../env/build.js';
+import { findOutsidePaths } from '../env/outside-paths.js';
+import { TerrariumError, describeCause } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from '../relocate/apply.js';
@@ -24,6 +25,9 @@ export interface BuildJob {
   cwd: string;
   env: NodeJS.ProcessEnv;
   bootstrap: boolean;
+  builder: Builder | undefined;
+  /** Pack environments whose .pth files or editable installs name paths outside them (with a warning). */
+  allowOutsidePaths: boolean;
   codec: Codec;
   /** Where a new archive goes (empty: nowhere, as with --no-upload). */
   publishTo: Store[];
@@ -39,7 +43,7 @@ export interface BuildJob {
 export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   const { reporter, resolved, staging } = job;
   reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
-  await buildEnvironment({ python: resolved.python, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
+  await buildEnvironment({ python: resolved.python, builder: job.builder, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
   failpoint('install-built');
   if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
   const scan = await scanEnvironment(staging, resolved.python.executable);
@@ -60,6 +64,7 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   };
   const published: string[] = [];
   if (job.publishTo.length) {
+    await checkOutsidePaths(staging, resolved.key, job.allowOutsidePaths, reporter);
     const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec));
     if (job.signal) addAbortSignal(job.signal, packed);
     const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec);
@@ -80,4 +85,17 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   }
   await relocateInPlace(staging, manifest, job.target, resolved.python);
   return published;
+}
+
+/** An archive cannot carry what lies outside the environment: refused, or packed anyway with a warning. */
+async function checkOutsidePaths(root: string, key: string, allow: boolean, reporter: Reporter): Promise<void> {
+  const outside = await findOutsidePaths(root);
+  if (!outside.length) return;
+  const describe = (o: (typeof outside)[number]) => `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`;
+  if (!allow) {
+    throw new TerrariumError('RELOCATE_OUTSIDE_PATHS', `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs or .pth entries) would not exist where it is restored`, {
+      hint: 'install those packages without -e (or pass --no-upload to use the environment here only), or pass --allow-outside-paths to pack it anyway',
+    });
+  }
+  for (const o of outside) reporter.warn(`packing ${key} although ${describe(o)}: that path must exist wherever the archive is restored`);
 }

@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Codec } from '../archive/codecs.js';
+import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
@@ -8,7 +10,6 @@ import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Store } from '../stores/store.js';
-import type { Codec } from '../archive/codecs.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
 import { restoreFromStores } from './restore.js';
@@ -27,6 +28,8 @@ export interface InstallOptions extends KeyOptions {
   /** Suffix of the backup directory, or undefined for no backup. */
   backupSuffix: string | undefined;
   bootstrap: boolean;
+  builder: Builder | undefined;
+  allowOutsidePaths: boolean;
   force: boolean;
   codec: Codec;
   /** How long to wait for another run working on the same target. */
@@ -110,7 +113,7 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
   const publishTo = options.upload ? [...(cache ? [cache] : []), ...options.stores.filter((store) => store.writable)] : [];
   const published = await buildAndPublish({
     resolved, requirementFiles: options.requirementFiles, staging, target, cwd: options.cwd, env: options.env,
-    bootstrap: options.bootstrap, codec: options.codec, publishTo, signal, reporter,
+    bootstrap: options.bootstrap, builder: options.builder, allowOutsidePaths: options.allowOutsidePaths, codec: options.codec, publishTo, signal, reporter,
   });
   return { source: 'build', published: published.filter((where) => where !== cache?.description) };
 }

@@ -11,6 +11,8 @@ export interface Fingerprint {
   libcVersion: string;
   /** The base interpreter (never a virtual environment's own python). */
   executable: string;
+  /** Its sys.prefix (virtualenv records it in pyvenv.cfg); absent in archives of terrarium 0.1. */
+  prefix?: string;
   hasVenv: boolean;
 }
 

@@ -16,6 +16,8 @@ export interface Manifest {
   key: string;
   /** Absolute path the environment was built at (and that the listed files name). */
   prefix: string;
+  /** In an installed environment's copy: where it was first built (prefix is then where it is now). */
+  origin?: string;
   python: Fingerprint;
   /** Normalised requirement lines the environment was built from. */
   requirements: string[];

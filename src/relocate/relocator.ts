@@ -1,7 +1,9 @@
 import { posix } from 'node:path';
 import type { Fingerprint } from '../python/fingerprint.js';
 import type { Manifest } from './manifest.js';
-import { relocatePyvenvCfg, relocateText, replaceAll } from './rewrite.js';
+import { relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
+
+const ACTIVATE = /^bin\/activate(\.csh|\.fish)?$/;
 
 export interface Relocator {
   needs(path: string): boolean;
@@ -15,15 +17,15 @@ export function makeRelocator(manifest: Manifest, target: string, python: Finger
     needs: (path) => path === 'pyvenv.cfg' || text.has(path),
     apply: (path, content) => {
       if (path === 'pyvenv.cfg') return Buffer.from(relocatePyvenvCfg(content.toString('utf8'), manifest.prefix, target, python));
-      const moved = relocateText(content, manifest.prefix, target);
+      if (!ACTIVATE.test(path)) return relocateText(content, manifest.prefix, target);
       // venv names the shell prompt after the folder it was built in (a unique staging name): a venv
       // made at the target would show the target's name.
-      return path.startsWith('bin/activate') ? replaceAll(moved, posix.basename(manifest.prefix), posix.basename(target)) : moved;
+      return replaceAll(relocateShellScript(content, manifest.prefix, target), posix.basename(manifest.prefix), posix.basename(target));
     },
   };
 }
 
 /** The manifest as it describes the environment at its new place. */
 export function relocatedManifest(manifest: Manifest, target: string): Manifest {
-  return { ...manifest, prefix: target };
+  return { ...manifest, prefix: target, origin: manifest.origin ?? manifest.prefix };
 }

@@ -42,7 +42,7 @@ interface ScriptHeader {
   length: number;
 }
 
-const TRAMPOLINE = /^#!\/bin\/sh\n'''exec' (?:"([^"]*)"|(\S+))(.*) "\$0" "\$@"\n' '''\n/;
+const TRAMPOLINE = /^#!\/bin\/sh\n(?:# -\*- coding: utf-8 -\*-\n)?'''exec' (?:"([^"]*)"|(\S+))(.*) "\$0" "\$@"\n' '''\n/;
 
 /** Reads a `#!` line or pip's `/bin/sh` trampoline whose interpreter lies under `prefix`. */
 export function parseScriptHeader(content: Buffer, prefix: string): ScriptHeader | undefined {
@@ -64,11 +64,52 @@ export function parseScriptHeader(content: Buffer, prefix: string): ScriptHeader
   return { interpreter, args: split < 0 ? '' : rest.slice(split), length: Buffer.byteLength(head.slice(0, end + 1)) };
 }
 
-/** The header pip itself would write for this interpreter path. */
+/** The Python a script runs (from a `#!` line or pip's trampoline), or undefined for other scripts. */
+export function scriptInterpreter(content: Buffer): string | undefined {
+  const head = content.subarray(0, 4096).toString('utf8');
+  const trampoline = TRAMPOLINE.exec(head);
+  if (trampoline) return trampoline[1] ?? trampoline[2]!;
+  return /^#!(\/[^\s]*\/python[0-9.]*)(?:\s|$)/.exec(head)?.[1];
+}
+
+/**
+ * The header pip itself would write for this interpreter path. A trampoline naming a non-ASCII path
+ * also declares UTF-8 on its second line: Python 2 reads a declaration only on the first two lines,
+ * and the one in pip's script body comes too late after a three-line trampoline.
+ */
 export function scriptHeader(interpreter: string, args: string): string {
   const simple = `#!${interpreter}${args}\n`;
   if (!/\s/.test(interpreter) && Buffer.byteLength(simple) <= MAX_SHEBANG) return simple;
-  return `#!/bin/sh\n'''exec' "${interpreter}"${args} "$0" "$@"\n' '''\n`;
+  const coding = /[^\x00-\x7f]/.test(interpreter) ? '# -*- coding: utf-8 -*-\n' : '';
+  return `#!/bin/sh\n${coding}'''exec' "${interpreter}"${args} "$0" "$@"\n' '''\n`;
+}
+
+const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
+
+/** A word for sh, csh and fish alike: as is when it needs no quoting, else single-quoted. */
+export function shellQuote(word: string): string {
+  return SHELL_SAFE.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`;
+}
+
+/**
+ * Moves an activate script (sh, csh, fish). Since the fix for CVE-2024-9287 (CPython 3.13.1, 3.12.8,
+ * 3.11.11 and backports such as Debian's 3.11.2), venv writes the path as a shell-quoted bare word,
+ * quoted only if it needs it; older venvs and virtualenv put it inside double or single quotes. Each
+ * occurrence gets the new path in the form its place needs.
+ */
+export function relocateShellScript(content: Buffer, from: string, to: string): Buffer {
+  const text = content.toString('utf8');
+  let out = '';
+  let start = 0;
+  for (let at = text.indexOf(from); at >= 0; at = text.indexOf(from, start)) {
+    const before = text[at - 1];
+    out += text.slice(start, at);
+    if (before === '"') out += to;
+    else if (before === "'") out += to.replace(/'/g, `'"'"'`);
+    else out += shellQuote(to);
+    start = at + from.length;
+  }
+  return start === 0 ? content : Buffer.from(out + text.slice(start));
 }
 
 /** Moves a text file from one prefix to another; scripts get the header their new path needs. */
@@ -100,6 +141,9 @@ export function relocatePyvenvCfg(text: string, from: string, to: string, python
       case 'version':
       case 'version_info':
         return set(python.version.join('.'));
+      case 'base-prefix':
+      case 'base-exec-prefix':
+        return python.prefix ? set(python.prefix) : line;
       case 'command':
         return set(`${executable} -m venv ${to}`);
       default:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
-import { parseScriptHeader, relocatePyvenvCfg, relocateText, scriptHeader } from '../../src/relocate/rewrite.js';
+import { parseScriptHeader, relocatePyvenvCfg, relocateShellScript, relocateText, scriptHeader, scriptInterpreter, shellQuote } from '../../src/relocate/rewrite.js';
 
 const OLD = '/build/.env.staging-1-abcd';
 const python: Fingerprint = {
@@ -35,6 +35,37 @@ describe('relocateText on console scripts', () => {
   });
 });
 
+describe('trampolines for non-ASCII paths', () => {
+  it('declare UTF-8 on their second line (Python 2 reads it only there) and read back', () => {
+    const target = `/srv/zoë/${'x'.repeat(120)}`;
+    const out = relocateText(Buffer.from(`#!${OLD}/bin/python\n${body}`), OLD, target).toString();
+    expect(out.split('\n').slice(0, 3)).toEqual(['#!/bin/sh', '# -*- coding: utf-8 -*-', `'''exec' "${target}/bin/python" "$0" "$@"`]);
+    expect(parseScriptHeader(Buffer.from(out), target)?.interpreter).toBe(`${target}/bin/python`);
+    expect(scriptInterpreter(Buffer.from(out))).toBe(`${target}/bin/python`);
+    expect(relocateText(Buffer.from(out), target, '/opt/app').toString()).toBe(`#!/opt/app/bin/python\n${body}`);
+  });
+});
+
+describe('activate scripts', () => {
+  it.each<[string, string, string, string]>([
+    ['bare word (CVE-2024-9287 fix), safe path', `VIRTUAL_ENV=${OLD}\n`, '/opt/app', 'VIRTUAL_ENV=/opt/app\n'],
+    ['bare word, path with a space', `VIRTUAL_ENV=${OLD}\nexport VIRTUAL_ENV\n`, '/opt/my app', "VIRTUAL_ENV='/opt/my app'\nexport VIRTUAL_ENV\n"],
+    ['bare word in csh', `setenv VIRTUAL_ENV ${OLD}\n`, '/opt/zoë', "setenv VIRTUAL_ENV '/opt/zoë'\n"],
+    ['bare word in fish', `set -gx VIRTUAL_ENV ${OLD}\n`, "/opt/it's", `set -gx VIRTUAL_ENV '/opt/it'"'"'s'\n`],
+    ['double quotes (older venv)', `VIRTUAL_ENV="${OLD}"\n`, '/opt/my app', 'VIRTUAL_ENV="/opt/my app"\n'],
+    ['single quotes (virtualenv)', `VIRTUAL_ENV='${OLD}'\n`, "/opt/it's", `VIRTUAL_ENV='/opt/it'"'"'s'\n`],
+    ['bare word followed by more path', `PATH=${OLD}/bin:$PATH\n`, '/opt/my app', "PATH='/opt/my app'/bin:$PATH\n"],
+  ])('%s', (_, script, target, expected) => {
+    expect(relocateShellScript(Buffer.from(script), OLD, target).toString()).toBe(expected);
+  });
+
+  it.each([
+    ['/opt/app', '/opt/app'],
+    ['/opt/my app', "'/opt/my app'"],
+    ["/it's", `'/it'"'"'s'`],
+  ])('shellQuote(%j)', (word, quoted) => expect(shellQuote(word)).toBe(quoted));
+});
+
 describe('relocatePyvenvCfg', () => {
   it('points the environment at the local interpreter and its new place', () => {
     const cfg = [
@@ -55,6 +86,30 @@ describe('relocatePyvenvCfg', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("also virtualenv's base-* keys, and keeps what it does not know", () => {
+    const cfg = [
+      'home = /root/.pyenv/versions/2.7.18/bin',
+      'implementation = CPython',
+      'version_info = 2.7.18',
+      'virtualenv = 20.17.1+ds',
+      'base-prefix = /root/.pyenv/versions/2.7.18',
+      'base-exec-prefix = /root/.pyenv/versions/2.7.18',
+      'base-executable = /root/.pyenv/versions/2.7.18/bin/python',
+      `prompt = ${OLD}`,
+    ].join('\n');
+    const py27 = { ...python, version: [2, 7, 17], executable: '/opt/py/bin/python2.7', prefix: '/opt/py' } as Fingerprint;
+    expect(relocatePyvenvCfg(cfg, OLD, '/srv/env', py27).split('\n')).toEqual([
+      'home = /opt/py/bin',
+      'implementation = CPython',
+      'version_info = 2.7.17',
+      'virtualenv = 20.17.1+ds',
+      'base-prefix = /opt/py',
+      'base-exec-prefix = /opt/py',
+      'base-executable = /opt/py/bin/python2.7',
+      'prompt = /srv/env',
+    ]);
   });
 });
 
