@@ -12,7 +12,7 @@ import { makeRelocator, relocatedManifest } from './relocator.js';
  */
 export async function relocateInPlace(root: string, manifest: Manifest, target: string, python: Fingerprint): Promise<void> {
   const relocator = makeRelocator(manifest, target, python);
-  for (const rel of ['pyvenv.cfg', ...manifest.text]) {
+  for (const rel of ['pyvenv.cfg', ...manifest.text, ...manifest.binary]) {
     const file = path.join(root, rel);
     const stat = await fs.lstat(file);
     if (!stat.isFile()) continue;

@@ -23,7 +23,7 @@ export interface Manifest {
   requirements: string[];
   /** Text files holding the prefix: rewritten on restore (scripts get a fitting header). */
   text: string[];
-  /** Binary files holding the prefix (besides .pyc, which CPython corrects on import): left as they are. */
+  /** Binary files holding the prefix (besides .pyc, which CPython corrects on import): rewritten where the new prefix fits. */
   binary: string[];
   /** Symlinks to the base interpreter: re-pointed at the local interpreter on restore. */
   interpreterLinks: string[];

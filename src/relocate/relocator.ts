@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { Fingerprint } from '../python/fingerprint.js';
 import type { Manifest } from './manifest.js';
-import { relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
+import { relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
 
 const ACTIVATE = /^bin\/activate(\.csh|\.fish)?$/;
 
@@ -13,10 +13,12 @@ export interface Relocator {
 /** Decides, per file, how an environment built at `manifest.prefix` is moved to `target` for `python`. */
 export function makeRelocator(manifest: Manifest, target: string, python: Fingerprint): Relocator {
   const text = new Set(manifest.text);
+  const binary = new Set(manifest.binary);
   return {
-    needs: (path) => path === 'pyvenv.cfg' || text.has(path),
+    needs: (path) => path === 'pyvenv.cfg' || text.has(path) || binary.has(path),
     apply: (path, content) => {
       if (path === 'pyvenv.cfg') return Buffer.from(relocatePyvenvCfg(content.toString('utf8'), manifest.prefix, target, python));
+      if (binary.has(path)) return relocateBinary(content, manifest.prefix, target) ?? content;
       if (!ACTIVATE.test(path)) return relocateText(content, manifest.prefix, target);
       // venv names the shell prompt after the folder it was built in (a unique staging name): a venv
       // made at the target would show the target's name.

@@ -122,6 +122,28 @@ export function relocateText(content: Buffer, from: string, to: string): Buffer 
 }
 
 /**
+ * Moves a binary file the way conda does: each C string that starts with the old prefix gets the new
+ * one and is padded with NULs to its old length, so no offset in the file moves. Only possible when the
+ * new prefix is not longer than the old (usually true: the build prefix is a long staging name beside
+ * the target); otherwise undefined, and the file stays as it is.
+ */
+export function relocateBinary(content: Buffer, from: string, to: string): Buffer | undefined {
+  const needle = Buffer.from(from);
+  const replacement = Buffer.from(to);
+  if (replacement.length > needle.length) return undefined;
+  const out = Buffer.from(content);
+  for (let at = out.indexOf(needle); at >= 0; at = out.indexOf(needle, at + 1)) {
+    let end = out.indexOf(0, at);
+    if (end < 0) end = out.length;
+    const rest = Buffer.from(out.subarray(at + needle.length, end));
+    replacement.copy(out, at);
+    rest.copy(out, at + replacement.length);
+    out.fill(0, at + replacement.length + rest.length, end);
+  }
+  return out;
+}
+
+/**
  * Points pyvenv.cfg at the environment's new place and at the local interpreter; `home` is what
  * CPython reads to find its standard library, so it must name the interpreter that will run here.
  */

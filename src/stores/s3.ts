@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { TerrariumError, describeCause } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
@@ -37,15 +36,25 @@ export class S3Store implements Store {
   readonly description: string;
   readonly remote = true;
   readonly writable = true;
-  private readonly client: S3Client;
+  private connection: Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> | undefined;
 
   constructor(
     private readonly options: S3Options,
     private readonly reporter: Reporter,
   ) {
     this.description = `s3://${options.bucket}/${options.prefix}`;
+  }
+
+  /** The SDK is loaded on first use: it costs ~150 ms of start-up that key, hash and local hits never need. */
+  private connect(): Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> {
+    this.connection ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: this.makeClient(sdk) }));
+    return this.connection;
+  }
+
+  private makeClient(sdk: typeof import('@aws-sdk/client-s3')): S3Client {
+    const { options } = this;
     const timeout = options.timeoutSeconds * 1000;
-    this.client = new S3Client({
+    return new sdk.S3Client({
       region: options.region ?? 'us-east-1',
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.pathStyle,
@@ -65,8 +74,9 @@ export class S3Store implements Store {
 
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
     const name = this.objectName(recordName(key));
+    const { client, sdk } = await this.connect();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
       return parseRecord(await out.Body!.transformToString(), key);
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -76,10 +86,11 @@ export class S3Store implements Store {
 
   async open(record: ArchiveRecord): Promise<Readable> {
     const name = this.objectName(archiveName(record));
+    const { client, sdk } = await this.connect();
     const get = async (offset: number, etag?: string) => {
       try {
-        const out = await this.client.send(
-          new GetObjectCommand({ Bucket: this.options.bucket, Key: name, ...(offset ? { Range: `bytes=${offset}-` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
+        const out = await client.send(
+          new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name, ...(offset ? { Range: `bytes=${offset}-` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
         );
         return { body: out.Body as Readable, etag: out.ETag };
       } catch (error) {
@@ -100,9 +111,11 @@ export class S3Store implements Store {
     if (existing) return { record: existing, published: false };
     const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
     const blob = this.objectName(archiveName(record));
+    const { client, sdk } = await this.connect();
+    const { Upload } = await import('@aws-sdk/lib-storage');
     try {
       await new Upload({
-        client: this.client,
+        client,
         partSize: PART_SIZE,
         queueSize: 4,
         leavePartsOnError: false,
@@ -114,8 +127,8 @@ export class S3Store implements Store {
     failpoint('publish-uploaded');
     const recordObject = this.objectName(recordName(key));
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.options.bucket, Key: recordObject, Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }),
+      await client.send(
+        new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: recordObject, Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }),
       );
     } catch (error) {
       const status = (error as SdkError).$metadata?.httpStatusCode;
@@ -144,11 +157,12 @@ export class S3Store implements Store {
 
   async list(): Promise<ArchiveRecord[]> {
     const records: ArchiveRecord[] = [];
+    const { client, sdk } = await this.connect();
     let token: string | undefined;
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
+        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
       } catch (error) {
         throw this.failure('list', this.options.prefix || '/', error);
       }
@@ -164,8 +178,9 @@ export class S3Store implements Store {
   }
 
   private async deleteObject(name: string): Promise<void> {
+    const { client, sdk } = await this.connect();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: name }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.options.bucket, Key: name }));
     } catch (error) {
       throw this.failure('delete', name, error);
     }

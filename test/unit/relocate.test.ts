@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
-import { parseScriptHeader, relocatePyvenvCfg, relocateShellScript, relocateText, scriptHeader, scriptInterpreter, shellQuote } from '../../src/relocate/rewrite.js';
+import { parseScriptHeader, relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, scriptHeader, scriptInterpreter, shellQuote } from '../../src/relocate/rewrite.js';
 
 const OLD = '/build/.env.staging-1-abcd';
 const python: Fingerprint = {
@@ -43,6 +43,21 @@ describe('trampolines for non-ASCII paths', () => {
     expect(parseScriptHeader(Buffer.from(out), target)?.interpreter).toBe(`${target}/bin/python`);
     expect(scriptInterpreter(Buffer.from(out))).toBe(`${target}/bin/python`);
     expect(relocateText(Buffer.from(out), target, '/opt/app').toString()).toBe(`#!/opt/app/bin/python\n${body}`);
+  });
+});
+
+describe('binary files', () => {
+  const elf = (prefix: string) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from(`${prefix}/lib\0rpath:${prefix}/lib64\0tail`)]);
+
+  it('rewrite C strings in place, padding with NULs, so no offset moves', () => {
+    const out = relocateBinary(elf(OLD), OLD, '/opt/app')!;
+    expect(out.length).toBe(elf(OLD).length);
+    const strings = out.toString('latin1').split('\0').filter(Boolean);
+    expect(strings).toEqual(['\x7fELF', '/opt/app/lib', 'rpath:/opt/app/lib64', 'tail']);
+  });
+
+  it('leave the file alone when the new path is longer', () => {
+    expect(relocateBinary(elf('/short'), '/short', '/much/longer/path')).toBeUndefined();
   });
 });
 
