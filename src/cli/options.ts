@@ -21,7 +21,7 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--s3-endpoint <url>', 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)').env('S3_ENDPOINT'))
     .addOption(new Option('--s3-region <region>', 'bucket region (default: $AWS_REGION, else us-east-1)').env('S3_REGION'))
     .addOption(new Option('--s3-prefix <prefix>', 'prefix of every object name inside the bucket, such as envs/').env('S3_PREFIX'))
-    .addOption(new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT').env('S3_PATH_STYLE'))
+    .addOption(new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT (env: S3_PATH_STYLE=1)'))
     .addOption(new Option('--s3-timeout <seconds>', 'give up on a connection that stays silent this long (then retry)').env('S3_TIMEOUT').default('30'))
     .addOption(new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'))
     .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
@@ -153,7 +153,7 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
           prefix: raw.s3Prefix ?? '',
           region: raw.s3Region ?? (env.AWS_REGION || undefined),
           endpoint: raw.s3Endpoint,
-          pathStyle: raw.s3PathStyle ?? false,
+          pathStyle: raw.s3PathStyle ?? envFlag(env, 'S3_PATH_STYLE'),
           accessKey: raw.s3AccessKey,
           secretKey: raw.s3SecretKey,
           maxRetries: retries,
@@ -165,6 +165,14 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
     cacheDir: cacheDirFrom(raw.cacheDir, raw.cache, cwd, env),
     cacheMaxBytes: raw.cacheMaxSize === undefined ? undefined : parseSize(raw.cacheMaxSize, '--cache-max-size'),
   };
+}
+
+/** A yes/no environment variable (commander would take any value, even 0, as yes). */
+function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = (env[name] ?? '').trim().toLowerCase();
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  throw new TerrariumError('USAGE', `bad ${name} "${env[name]}"`, { hint: 'set it to 1 (or true) or 0 (or false)' });
 }
 
 /** What must never be printed: every credential given, wherever it came from. */

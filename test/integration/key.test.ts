@@ -63,10 +63,15 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     ['an unknown option', ['--frobnicate', 'key', 'requirements.txt'], 2, "unknown option '--frobnicate'"],
     ['a mistyped command', ['instal', 'requirements.txt'], 2, 'Did you mean install?'],
     ['no target', ['install', 'requirements.txt'], 2, 'no target environment given'],
-  ])('reports %s in one line with a hint, no stack trace', async (_, args, code, message) => {
+    ['an S3 key without its secret', ['--s3-bucket', 'b', '--s3-access-key', 'AKIA', 'key', 'requirements.txt'], 2, '--s3-access-key given without --s3-secret-key'],
+    ['a bad S3 endpoint', ['--s3-bucket', 'b', '--s3-endpoint', 'localhost:9000', 'key', 'requirements.txt'], 2, 'bad --s3-endpoint "localhost:9000"'],
+    ['a bad cache size', ['--cache-max-size', 'lots', 'key', 'requirements.txt'], 2, 'bad --cache-max-size "lots"'],
+    ['a yes/no variable that is neither', ['--s3-bucket', 'b', 'key', 'requirements.txt'], 2, 'bad S3_PATH_STYLE "maybe"', { S3_PATH_STYLE: 'maybe' }],
+    ['prune without a rule', ['--storage-dir', 'store', 'prune'], 2, 'prune needs exactly one of --older-than and --keep'],
+  ] as Array<[string, string[], number, string, NodeJS.ProcessEnv?]>)('reports %s in one line with a hint, no stack trace', async (_, args, code, message, env = {}) => {
     box.write('broken.txt', '-r gone.txt\n');
     box.write('cycle.txt', '-r cycle.txt\n');
-    const result = await box.terrarium(args);
+    const result = await box.terrarium(args, env);
     expect(result.code).toBe(code);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(message);
