@@ -64,6 +64,13 @@ describe('S3 store', () => {
     expect(offline.stderr).toContain('from cache ');
   });
 
+  it("without explicit keys, uses the SDK's credential chain (here: AWS_* variables)", async () => {
+    const chain = await terrarium(['-t', box.path('chain'), '--no-cache', '--require-download', 'install', 'requirements.txt'], {
+      S3_ACCESS_KEY: '', S3_SECRET_KEY: '', AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+    });
+    expect(chain.code, chain.stderr).toBe(0);
+  });
+
   it('retries refused connections, then succeeds; without retries it fails naming the bucket and the cause', async () => {
     proxy.inject('refuse', 2);
     const retried = await terrarium(['-t', box.path('retried'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
