@@ -115,10 +115,13 @@ export async function extractEnvironment(
     }
   };
 
+  // The entry being handled: when the stream fails under it, it may still create a file or folder, so
+  // nothing returns (and no caller removes the root) before it has settled.
+  let current: Promise<void> = Promise.resolve();
   extract.on('entry', (header, stream, next) => {
     // A failed entry is destroyed with the error that the pipeline reports; without a listener it would also crash the process.
     stream.on('error', () => undefined);
-    onEntry(header, stream).then(
+    current = onEntry(header, stream).then(
       () => next(),
       (error: unknown) => {
         stream.resume();
@@ -132,6 +135,7 @@ export async function extractEnvironment(
     await Promise.all(pending);
     if (failure) throw failure;
   } catch (error) {
+    await current;
     await Promise.all(pending);
     throw asArchiveError(error);
   }

@@ -1,30 +1,26 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { plainReporter } from '../report/reporter.js';
-import { TOOL_VERSION } from '../version.js';
-import { abortOnSignals } from './interrupt.js';
-import { installCommand } from './commands/install.js';
-import { lsCommand, pruneCommand } from './commands/archives.js';
-import { doctorCommand } from './commands/doctor.js';
-import { existsCommand, hashCommand, keyCommand } from './commands/key.js';
-import { revertCommand } from './commands/revert.js';
-import type { CliContext, CommandHandler } from './context.js';
-import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
 import { configureStores } from '../stores/configure.js';
+import { TOOL_VERSION } from '../version.js';
+import type { CliContext, CommandHandler } from './context.js';
+import { abortOnSignals } from './interrupt.js';
+import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
 
-const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: CommandHandler; options?: Option[] }> = [
-  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: installCommand },
-  { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: keyCommand },
-  { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: hashCommand },
-  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: existsCommand },
-  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: revertCommand },
-  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: doctorCommand },
-  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: lsCommand },
+/** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
+const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: () => Promise<CommandHandler>; options?: Option[] }> = [
+  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: async () => (await import('./commands/install.js')).installCommand },
+  { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).keyCommand },
+  { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).hashCommand },
+  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: async () => (await import('./commands/key.js')).existsCommand },
+  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: async () => (await import('./commands/revert.js')).revertCommand },
+  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: async () => (await import('./commands/doctor.js')).doctorCommand },
+  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: async () => (await import('./commands/archives.js')).lsCommand },
   {
     name: 'prune',
     summary: 'delete old archives from each writable store',
     takesFiles: false,
-    handler: pruneCommand,
+    handler: async () => (await import('./commands/archives.js')).pruneCommand,
     options: [
       new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
       new Option('--keep <n>', 'keep the N newest archives of each store, delete the rest'),
@@ -65,7 +61,8 @@ export async function main(argv: string[], context: CliContext = processContext(
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
         const stores = configureStores(settings.storage, reporter);
-        status = await spec.handler({ settings, stores, files, options: command.opts(), context, reporter });
+        const handler = await spec.handler();
+        status = await handler({ settings, stores, files, options: command.opts(), context, reporter });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;

@@ -107,7 +107,8 @@ describe('extraction of mutated archives', () => {
   async function validArchive(): Promise<Buffer> {
     const manifest = { format: 1, tool: 'fuzz', created: new Date(0).toISOString(), key: 'k', prefix: '/old/env', python, requirements: [], text: ['bin/tool'], binary: [], interpreterLinks: [], externalLinks: [] };
     const pack = tar.pack();
-    const add = (h: tar.Headers, body = '') => new Promise<void>((resolve, reject) => pack.entry(h, body, (e) => (e ? reject(e) : resolve())));
+    // A fixed mtime keeps the archive, and so every mutation of a given seed, the same from run to run.
+    const add = (h: tar.Headers, body = '') => new Promise<void>((resolve, reject) => pack.entry({ mtime: new Date(0), ...h }, body, (e) => (e ? reject(e) : resolve())));
     await add({ name: MANIFEST_PATH }, JSON.stringify(manifest));
     await add({ name: 'bin', type: 'directory' });
     await add({ name: 'bin/tool', mode: 0o755 }, '#!/old/env/bin/python\nprint(1)\n');
