@@ -1,0 +1,62 @@
+"""Writes the benchmark corpus: wheels that install into a realistic environment, offline.
+
+    python corpus.py OUTDIR
+
+45 packages, 180 modules each (about 8,100 .py files, ~10 KB each, plus the .pyc pip compiles for
+them), a data file per package, a console script in every fifth and a compiled extension module in
+every fifth: about 170 MB installed. The content is deterministic, so a run can reuse OUTDIR.
+"""
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "wheels"))
+import build_wheels  # noqa: E402  (the example's wheel writer and C extension)
+
+PACKAGES = 45
+MODULES = 180
+
+
+def module_source(rng, index):
+    lines = ['"""Generated module %d."""' % index, "import math", ""]
+    for f in range(24):
+        args = ", ".join("a%d" % i for i in range(rng.randint(1, 4)))
+        body = " + ".join("math.sqrt(abs(a%d) + %d)" % (i, rng.randint(1, 999)) for i in range(len(args.split(", "))))
+        lines += [
+            "def function_%d_%d(%s):" % (index, f, args),
+            '    """%s"""' % " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "epsilon"]) for _ in range(30)),
+            "    return %s" % body,
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    outdir = os.path.abspath(argv[1])
+    if not os.path.isdir(outdir):
+        os.makedirs(outdir)
+    ext_path, ext_data = build_wheels.build_extension()
+    suffix = ext_path[len("terra_cext/_speed"):]
+    tag = build_wheels.interpreter_tag()
+    for p in range(PACKAGES):
+        rng = random.Random(p)
+        name = "bench-pkg-%02d" % p
+        pkg = name.replace("-", "_")
+        files = {"%s/__init__.py" % pkg: "VERSION = '1.0'\n", "%s/data/table.txt" % pkg: "".join("%d\t%f\n" % (i, rng.random()) for i in range(2500))}
+        for m in range(MODULES):
+            files["%s/module_%03d.py" % (pkg, m)] = module_source(rng, m)
+        scripts = {}
+        if p % 5 == 0:
+            files["%s/cli.py" % pkg] = "def main():\n    print('%s')\n    return 0\n" % name
+            scripts[name] = "%s.cli:main" % pkg
+        compiled = p % 5 == 2
+        if compiled:
+            files["%s/_speed%s" % (pkg, suffix)] = ext_data
+        build_wheels.write_wheel(outdir, name, "1.0", tag if compiled else "py2.py3-none-any", files, [], scripts, "false" if compiled else "true")
+    with open(os.path.join(outdir, "requirements.txt"), "w") as handle:
+        handle.write("".join("bench-pkg-%02d\n" % p for p in range(PACKAGES)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,177 @@
+// npm run bench: install times of a realistic environment, with pip and with terrarium, against the
+// floor of the system's tar + zstd and cp -a, all measured in the same run on the same disk.
+// Prints a table and the ratios, writes bench/results/latest.json and docs/bench.svg.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, createReadStream } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'terrarium.js');
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+const pyVersion = execFileSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
+const cacheBase = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+const corpus = path.join(cacheBase, 'terrarium-bench', `corpus-v1-py${pyVersion}`);
+const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+if (!existsSync(path.join(corpus, 'requirements.txt'))) {
+  console.log(`generating the corpus in ${corpus} (cached for later runs)`);
+  execFileSync(python, [path.join(ROOT, 'bench', 'corpus.py'), corpus], { stdio: 'inherit' });
+}
+const work = mkdtempSync(path.join(os.tmpdir(), 'terrarium-bench-'));
+const requirements = path.join(corpus, 'requirements.txt');
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_)/.test(k)));
+Object.assign(env, { PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: corpus, PIP_DISABLE_PIP_VERSION_CHECK: '1', HOME: work });
+
+/** Runs a command; returns seconds and, for terrarium runs, peak RSS in MB (via /usr/bin/time). */
+function timed(command, args, { rss = false } = {}) {
+  const [cmd, argv] = rss && timeBin ? [timeBin, ['-f', 'RSS %M', command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} failed (${code}):\n${stderr}`));
+      const peak = /RSS (\d+)/.exec(stderr);
+      resolve({ seconds, rssMB: peak ? Number(peak[1]) / 1024 : undefined });
+    });
+  });
+}
+
+const terrarium = (args) => timed(process.execPath, [BIN, '--python', python, '-q', ...args], { rss: true });
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const dirSize = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+const fileCount = (dir) => Number(execFileSync('sh', ['-c', `find "${dir}" | wc -l`], { encoding: 'utf8' }).trim());
+
+async function repeat(name, prepare, run) {
+  const runs = [];
+  for (let i = 0; i < REPS; i++) {
+    await prepare?.(i);
+    runs.push(await run(i));
+  }
+  const result = { name, seconds: median(runs.map((r) => r.seconds)), runs: runs.map((r) => Number(r.seconds.toFixed(3))) };
+  const rss = runs.map((r) => r.rssMB).filter((v) => v !== undefined);
+  if (rss.length) result.peakRssMB = Math.round(Math.max(...rss));
+  console.log(`  ${name.padEnd(44)} ${result.seconds.toFixed(2).padStart(7)} s${result.peakRssMB ? `   peak RSS ${result.peakRssMB} MB` : ''}`);
+  return result;
+}
+
+const at = (...parts) => path.join(work, ...parts);
+console.log(`corpus: ${corpus}\nwork: ${work} (${REPS} repetitions, medians)\n`);
+const results = {};
+
+results.pip = await repeat('pip: venv + pip install (today)', (i) => rmSync(at(`pip-${i}`), { recursive: true, force: true }), async (i) => {
+  const venv = await timed(python, ['-m', 'venv', at(`pip-${i}`)]);
+  const pip = await timed(at(`pip-${i}`, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '-r', requirements]);
+  return { seconds: venv.seconds + pip.seconds };
+});
+const installed = at('pip-0');
+const size = dirSize(installed);
+const files = fileCount(installed);
+console.log(`  (installed: ${(size / 1e6).toFixed(0)} MB, ${files} entries)`);
+
+results.cold = await repeat('terrarium cold: build, pack, publish', undefined, (i) =>
+  terrarium(['--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]),
+);
+const store = at('store-0');
+const archive = path.join(store, readdirSync(store).find((n) => n.endsWith('.tar.zst')));
+
+results.warm = await repeat('terrarium warm: storage dir, new path', undefined, (i) =>
+  terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]),
+);
+
+// The cache is filled from a remote store: serve the storage directory over loopback HTTP.
+const server = http.createServer((req, res) => {
+  const file = path.join(store, decodeURIComponent(req.url.slice(1)));
+  if (!existsSync(file)) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-length': statSync(file).size });
+  createReadStream(file).pipe(res);
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${server.address().port}`;
+const cached = ['--storage-url', url, '--cache-dir', at('cache'), '--require-download', 'install', requirements];
+await terrarium(['-t', at('cache-fill'), ...cached]);
+results.cache = await repeat('terrarium warm: archive in the local cache', undefined, (i) => terrarium(['-t', at(`cached-${i}`), ...cached]));
+server.close();
+
+results.tar = await repeat('floor: tar -x with zstd -d, same archive', (i) => mkdirSync(at(`tar-${i}`)), (i) =>
+  timed('sh', ['-c', `tar -C "${at(`tar-${i}`)}" -x -I 'zstd -d' -f "${archive}"`]),
+);
+results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) => timed('cp', ['-a', at('warm-0'), at(`cp-${i}`)]));
+
+// Pack time and size per codec, in-process, of the environment as installed.
+const { scanEnvironment } = await import(path.join(ROOT, 'dist/relocate/scan.js'));
+const { packEnvironment } = await import(path.join(ROOT, 'dist/archive/create.js'));
+const { compressor } = await import(path.join(ROOT, 'dist/archive/codecs.js'));
+const { saveArchive } = await import(path.join(ROOT, 'dist/archive/save.js'));
+const scan = await scanEnvironment(at('warm-0'), python);
+const manifest = { format: 1, tool: 'bench', created: new Date().toISOString(), key: 'bench', prefix: at('warm-0'), python: {}, requirements: [], ...scan, entries: undefined };
+results.codecs = {};
+for (const codec of ['zstd', 'gzip', 'none']) {
+  const r = await repeat(`pack with ${codec}`, undefined, async (i) => {
+    const started = performance.now();
+    const saved = await saveArchive(packEnvironment(at('warm-0'), scan.entries, manifest, compressor(codec)), at(`pack-${codec}-${i}`), codec);
+    return { seconds: (performance.now() - started) / 1000, bytes: saved.size };
+  });
+  results.codecs[codec] = { seconds: r.seconds, bytes: statSync(at(`pack-${codec}-0`)).size };
+}
+
+// key and hash on a 500-line requirements file: what every CI job pays before anything else.
+writeFileSync(at('500.txt'), Array.from({ length: 500 }, (_, i) => `package-${i}==1.${i}\n`).join(''));
+results.hash = await repeat('hash, 500 requirement lines', undefined, () => timed(process.execPath, [BIN, 'hash', at('500.txt')]));
+results.key = await repeat('key, 500 requirement lines', undefined, () => timed(process.execPath, [BIN, '--python', python, 'key', at('500.txt')]));
+
+const ratio = (a, b) => Number((results[a].seconds / results[b].seconds).toFixed(2));
+const ratios = {
+  'warm / pip': ratio('warm', 'pip'),
+  'warm / tar floor': ratio('warm', 'tar'),
+  'cache / tar floor': ratio('cache', 'tar'),
+  'cold / pip': ratio('cold', 'pip'),
+};
+console.log('\nratios');
+for (const [name, value] of Object.entries(ratios)) console.log(`  ${name.padEnd(20)} ${value}`);
+console.log('\narchives');
+for (const [codec, c] of Object.entries(results.codecs)) console.log(`  ${codec.padEnd(6)} ${(c.bytes / 1e6).toFixed(1).padStart(7)} MB   packed in ${c.seconds.toFixed(2)} s`);
+
+const targets = [
+  ['warm install <= 1.2 x tar floor', ratios['warm / tar floor'] <= 1.2],
+  ['warm install >= 10 x faster than pip', ratios['warm / pip'] <= 0.1],
+  ['cold install <= 1.3 x pip', ratios['cold / pip'] <= 1.3],
+  ['zstd smaller than gzip -6', results.codecs.zstd.bytes < results.codecs.gzip.bytes],
+  ['zstd faster to pack than gzip -6', results.codecs.zstd.seconds < results.codecs.gzip.seconds],
+  ['key under 150 ms', results.key.seconds < 0.15],
+];
+console.log('\ntargets (issue 6)');
+for (const [name, ok] of targets) console.log(`  ${ok ? 'met    ' : 'NOT met'} ${name}`);
+
+const report = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version, python: pyVersion }, corpus: { bytes: size, entries: files }, results, ratios, targets: Object.fromEntries(targets) };
+mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(path.join(ROOT, 'docs', 'bench.svg'), chart([
+  ['pip (venv + install)', results.pip.seconds],
+  ['terrarium cold', results.cold.seconds],
+  ['terrarium warm', results.warm.seconds],
+  ['terrarium from cache', results.cache.seconds],
+  ['tar + zstd -d (floor)', results.tar.seconds],
+  ['cp -a (floor)', results.cp.seconds],
+], `Installing ${(size / 1e6).toFixed(0)} MB, ${files} entries (${os.cpus().length} cores, median of ${REPS})`));
+console.log(`\nwrote bench/results/latest.json and docs/bench.svg`);
+rmSync(work, { recursive: true, force: true });
+
+function chart(bars, title) {
+  const max = Math.max(...bars.map(([, v]) => v));
+  const row = 28;
+  const width = 640;
+  const left = 170;
+  const items = bars.map(([label, value], i) => {
+    const y = 40 + i * row;
+    const w = Math.max(1, ((width - left - 70) * value) / max);
+    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end">${label}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="20" fill="${label.includes('floor') ? '#999' : '#2a7'}"/><text x="${(left + w + 6).toFixed(1)}" y="${y + 14}">${value.toFixed(2)} s</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${50 + bars.length * row}" font-family="sans-serif" font-size="12"><text x="10" y="20" font-weight="bold">${title}</text>${items.join('')}</svg>\n`;
+}
