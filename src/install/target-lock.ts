@@ -15,7 +15,7 @@ export interface TargetLockOptions {
   reporter: Reporter;
 }
 
-export function lockPath(target: string): string {
+function lockPath(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.lock`);
 }
 

@@ -18,9 +18,9 @@ export const SELF: Owner = { host: HOST_TAG, pid: process.pid };
  * long after their last change, far beyond any step that leaves a file untouched (a lock's heartbeat,
  * a stalled upload).
  */
-export const FOREIGN_STALE_MS = 60 * 60 * 1000;
+const FOREIGN_STALE_MS = 60 * 60 * 1000;
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
