@@ -1,19 +1,17 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { run } from '../io/exec.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
 import { TERRARIUM_DIR } from '../relocate/scan.js';
 import { findOutsidePaths } from './outside-paths.js';
+import { probeEnvironment } from './smoke.js';
 
 export interface Finding {
   /** Relative to the environment ('.' for the environment as a whole). */
   path: string;
   problem: string;
 }
-
-const PROBE = 'import json, sys; print(json.dumps([sys.prefix, list(sys.version_info[:2])]))';
 
 /**
  * Everything that ties an environment to a place it is not: files naming an earlier location of it
@@ -82,16 +80,17 @@ async function readManifest(root: string): Promise<Manifest | undefined> {
 }
 
 async function checkInterpreter(root: string, cfg: Map<string, string>, env: NodeJS.ProcessEnv): Promise<Finding[]> {
-  const python = path.join(root, 'bin', 'python');
-  const result = await run(python, ['-E', '-s', '-c', PROBE], { env: { ...env, VIRTUAL_ENV: '' } }).catch((error: unknown) => ({ code: -1, stdout: '', stderr: String(error) }));
-  if (result.code !== 0) return [{ path: 'bin/python', problem: `does not run: ${result.stderr.trim().split('\n').pop() ?? `exit ${result.code}`}` }];
-  const [prefix, version] = JSON.parse(result.stdout.trim()) as [string, [number, number]];
+  let probe;
+  try {
+    probe = await probeEnvironment(root, env);
+  } catch (error) {
+    return [{ path: 'bin/python', problem: `does not run: ${(error as Error).message}` }];
+  }
   const findings: Finding[] = [];
-  const [realPrefix, realRoot] = await Promise.all([fs.realpath(prefix), fs.realpath(root)]);
-  if (realPrefix !== realRoot) findings.push({ path: 'bin/python', problem: `sees sys.prefix ${prefix}, not this environment` });
+  if (!probe.seesItself) findings.push({ path: 'bin/python', problem: `sees sys.prefix ${probe.prefix}, not this environment` });
   const declared = cfg.get('version') ?? cfg.get('version_info');
-  if (declared && declared.split('.').slice(0, 2).join('.') !== version.join('.')) {
-    findings.push({ path: 'pyvenv.cfg', problem: `declares Python ${declared}, but bin/python is ${version.join('.')}` });
+  if (declared && declared.split('.').slice(0, 2).join('.') !== probe.version.join('.')) {
+    findings.push({ path: 'pyvenv.cfg', problem: `declares Python ${declared}, but bin/python is ${probe.version.join('.')}` });
   }
   return findings;
 }

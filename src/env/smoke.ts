@@ -3,27 +3,43 @@ import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run } from '../io/exec.js';
 
-const PROBE = 'import json, sys; print(json.dumps([sys.prefix, getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))]))';
+const PROBE =
+  'import json, sys; print(json.dumps([sys.prefix, getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix)), list(sys.version_info[:2])]))';
+
+export interface EnvironmentProbe {
+  prefix: string;
+  basePrefix: string;
+  version: [number, number];
+  /** sys.prefix is this environment (symlinks resolved). */
+  seesItself: boolean;
+}
+
+/** Runs the environment's own python once and reports how it sees itself; throws with the reason when it cannot run. */
+export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv): Promise<EnvironmentProbe> {
+  let result;
+  try {
+    result = await run(path.join(root, 'bin', 'python'), ['-E', '-s', '-c', PROBE], { env: { ...env, VIRTUAL_ENV: '' } });
+  } catch (error) {
+    throw new Error(`cannot run bin/python: ${describeCause(error)}`);
+  }
+  if (result.code !== 0) throw new Error(`bin/python exited ${result.code}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+  const [prefix, basePrefix, version] = JSON.parse(result.stdout.trim()) as [string, string, [number, number]];
+  const [realPrefix, realRoot] = await Promise.all([fs.realpath(prefix), fs.realpath(root)]);
+  return { prefix, basePrefix, version, seesItself: realPrefix === realRoot };
+}
 
 /**
- * Runs the environment's own python and checks that it sees itself as a virtual environment rooted
- * at `expected`: the cheapest proof that pyvenv.cfg, the interpreter links and the stdlib fit together.
+ * Checks that the environment's own python sees itself as a virtual environment rooted at `root`: the
+ * cheapest proof that pyvenv.cfg, the interpreter links and the stdlib fit together.
  */
-export async function smokeCheck(root: string, expected: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const python = path.join(root, 'bin', 'python');
+export async function smokeCheck(root: string, env: NodeJS.ProcessEnv): Promise<void> {
   const fail = (why: string) =>
     new TerrariumError('SMOKE_CHECK_FAILED', `the new environment does not work (${why}); nothing was replaced`, {
       hint: 'run again with -VV; if it came from storage, rebuild it with --no-download',
     });
-  let result;
-  try {
-    result = await run(python, ['-E', '-s', '-c', PROBE], { env: { ...env, VIRTUAL_ENV: '' } });
-  } catch (error) {
-    throw fail(`cannot run bin/python: ${describeCause(error)}`);
-  }
-  if (result.code !== 0) throw fail(`bin/python exited ${result.code}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
-  const [prefix, basePrefix] = JSON.parse(result.stdout.trim()) as [string, string];
-  const [realPrefix, realExpected] = await Promise.all([fs.realpath(prefix), fs.realpath(expected)]);
-  if (realPrefix !== realExpected) throw fail(`sys.prefix is ${prefix}, expected ${expected}`);
-  if (prefix === basePrefix) throw fail('bin/python does not recognise the environment');
+  const probe = await probeEnvironment(root, env).catch((error: unknown) => {
+    throw fail((error as Error).message);
+  });
+  if (!probe.seesItself) throw fail(`sys.prefix is ${probe.prefix}, expected ${root}`);
+  if (probe.prefix === probe.basePrefix) throw fail('bin/python does not recognise the environment');
 }

@@ -71,13 +71,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const { source, published } = await prepareStaging(options, resolved, staging, target).catch((error: unknown) => {
           throw asStagingError(error, target);
         });
-        await smokeCheck(staging, staging, options.env);
+        await smokeCheck(staging, options.env);
         failpoint('install-staged');
         signal?.throwIfAborted();
         const backup = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
         const swap = await swapIn(staging, target, backup, resolved.python.executable);
         try {
-          await smokeCheck(target, target, options.env);
+          await smokeCheck(target, options.env);
           failpoint('install-checked');
         } catch (error) {
           await swap.rollback();
