@@ -9,6 +9,7 @@ import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
+import { lookupOrder } from '../stores/configure.js';
 import type { Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
@@ -99,7 +100,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 /** Restores or builds the new environment in `staging`, relocated for `target`. */
 async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string): Promise<{ source: string; published: string[] }> {
   const { cache, reporter, signal } = options;
-  const searched = cache ? [cache, ...options.stores] : options.stores;
+  const searched = lookupOrder(options);
   const source = options.download
     ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, cache, requireDownload: options.requireDownload, signal, reporter })
     : undefined;
@@ -110,7 +111,7 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
     });
   }
   signal?.throwIfAborted();
-  const publishTo = options.upload ? [...(cache ? [cache] : []), ...options.stores.filter((store) => store.writable)] : [];
+  const publishTo = options.upload ? searched.filter((store) => store.writable) : [];
   const published = await buildAndPublish({
     resolved, requirementFiles: options.requirementFiles, staging, target, cwd: options.cwd, env: options.env,
     bootstrap: options.bootstrap, builder: options.builder, allowOutsidePaths: options.allowOutsidePaths, codec: options.codec, publishTo, signal, reporter,

@@ -25,6 +25,11 @@ export interface ConfiguredStores {
   cache: CacheStore | undefined;
 }
 
+/** Every store in lookup order: the cache first, then the configured ones. */
+export function lookupOrder({ stores, cache }: { stores: Store[]; cache: Store | undefined }): Store[] {
+  return cache ? [cache, ...stores] : stores;
+}
+
 export function configureStores(settings: StoreSettings, reporter: Reporter): ConfiguredStores {
   const stores: Store[] = [];
   if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));

@@ -1,5 +1,6 @@
 import { EXIT } from '../../errors.js';
 import { digestOf, resolveKey } from '../../install/key.js';
+import { lookupOrder } from '../../stores/configure.js';
 import type { CommandHandler } from '../context.js';
 
 export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
@@ -15,7 +16,7 @@ export const hashCommand: CommandHandler = async ({ settings, files, context, re
 
 export const existsCommand: CommandHandler = async ({ settings, stores, files, context, reporter }) => {
   const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
-  const searched = [...(stores.cache ? [stores.cache] : []), ...stores.stores];
+  const searched = lookupOrder(stores);
   for (const store of searched) {
     if (await store.lookup(key)) {
       reporter.detail(`${key} is in ${store.description}`);
