@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeCause } from '../errors.js';
 
 /** Exponential backoff with full jitter: 0.2 s, 0.4 s, 0.8 s, … capped at 5 s (before jitter). */
 export function backoffMs(failures: number): number {
@@ -11,7 +12,9 @@ export interface ResumeOptions {
   retries: number;
   /** Opens the same object again from byte `offset` on. */
   reopen: (offset: number) => Promise<Readable>;
-  onRetry?: (error: unknown, offset: number, failures: number) => void;
+  /** What is downloaded, for the message each resumption gives `onRetry`. */
+  what: string;
+  onRetry?: (message: string) => void;
   /** A body silent this long is taken as broken (a stalled connection never errors by itself). */
   idleTimeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -44,7 +47,7 @@ export function resumableDownload(first: Readable, options: ResumeOptions): Read
         body = undefined;
         if (options.signal?.aborted || failures >= options.retries) throw error;
         failures += 1;
-        options.onRetry?.(error, offset, failures);
+        options.onRetry?.(`${options.what} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${options.retries})`);
         await sleep(backoffMs(failures), undefined, { signal: options.signal });
       } finally {
         clearTimeout(idle);

@@ -45,7 +45,8 @@ export class HttpStore implements Store {
       retries: this.retries,
       idleTimeoutMs: this.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
-      onRetry: (error, offset, failures) => this.reporter.warn(`${this.base}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.retries})`),
+      what: `${this.base}: download of ${record.key}`,
+      onRetry: (message) => this.reporter.warn(message),
     });
   }
 

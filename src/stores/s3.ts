@@ -102,7 +102,8 @@ export class S3Store implements Store {
       retries: this.options.maxRetries,
       idleTimeoutMs: this.options.timeoutSeconds * 1000,
       reopen: async (offset) => (await get(offset, first.etag)).body,
-      onRetry: (error, offset, failures) => this.reporter.warn(`${this.description}: download of ${record.key} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${this.options.maxRetries})`),
+      what: `${this.description}: download of ${record.key}`,
+      onRetry: (message) => this.reporter.warn(message),
     });
   }
 
