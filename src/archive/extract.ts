@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,11 +6,11 @@ import { TerrariumError, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
-import { EntryGuard, type CheckedEntry } from './entry-check.js';
+import { EntryGuard } from './entry-check.js';
+import { TreeWriter } from './tree-writer.js';
 
-/** Entries up to this size are gathered in memory and written while the next ones arrive. */
+/** Entries up to this size are gathered in memory and written in one go; larger ones stream through. */
 const SMALL_FILE = 1 << 20;
-const MAX_PENDING_WRITES = 64;
 
 type EntryStream = AsyncIterable<unknown> & { resume(): unknown };
 
@@ -33,9 +32,8 @@ export async function extractEnvironment(
 ): Promise<ExtractResult> {
   const extract = tar.extract();
   const guard = new EntryGuard();
+  const writer = new TreeWriter(root);
   const directories = new Set<string>(['.']);
-  const pending = new Set<Promise<void>>();
-  let failure: unknown;
   let manifest: Manifest | undefined;
   let relocator: Relocator | undefined;
   let files = 0;
@@ -44,34 +42,11 @@ export async function extractEnvironment(
   const ensureDirectory = async (rel: string, mode = 0o755): Promise<void> => {
     if (directories.has(rel)) return;
     await ensureDirectory(path.posix.dirname(rel));
-    try {
-      await fs.mkdir(path.join(root, rel), { mode: mode | 0o700 });
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST') || !(await fs.lstat(path.join(root, rel))).isDirectory()) throw error;
-    }
     directories.add(rel);
-  };
-
-  const track = (write: Promise<void>) => {
-    const tracked = write.catch((error: unknown) => {
-      failure ??= error;
-    });
-    pending.add(tracked);
-    void tracked.finally(() => pending.delete(tracked));
-  };
-
-  const writeFile = async (entry: CheckedEntry, content: Buffer, mtime: Date) => {
-    const handle = await fs.open(path.join(root, entry.path), 'wx', entry.mode);
-    try {
-      await handle.writeFile(content);
-      await handle.utimes(mtime, mtime);
-    } finally {
-      await handle.close();
-    }
+    await writer.dir(rel, mode);
   };
 
   const onEntry = async (header: tar.Header, stream: EntryStream): Promise<void> => {
-    if (failure) throw failure;
     if (!manifest) {
       if (header.name !== MANIFEST_PATH || header.type !== 'file') {
         throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', {
@@ -93,26 +68,20 @@ export async function extractEnvironment(
     await ensureDirectory(path.posix.dirname(entry.path));
     if (entry.type === 'symlink') {
       stream.resume();
-      await fs.symlink(entry.linkname!, path.join(root, entry.path));
+      await writer.symlink(entry.path, entry.linkname!);
       return;
     }
     files += 1;
     bytes += header.size ?? 0;
     const rewrite = relocator!.needs(entry.path);
     if (rewrite || (header.size ?? 0) <= SMALL_FILE) {
-      let content = await collect(stream);
-      if (rewrite) content = relocator!.apply(entry.path, content);
-      track(writeFile(entry, content, mtime));
-      if (pending.size >= MAX_PENDING_WRITES) await Promise.race(pending);
+      const content = await collect(stream);
+      await writer.file(entry.path, entry.mode, mtime, rewrite ? relocator!.apply(entry.path, content) : content);
       return;
     }
-    const handle = await fs.open(path.join(root, entry.path), 'wx', entry.mode);
-    try {
-      for await (const chunk of stream) await handle.write(chunk as Buffer);
-      await handle.utimes(mtime, mtime);
-    } finally {
-      await handle.close();
-    }
+    await writer.begin(entry.path, entry.mode);
+    for await (const chunk of stream) await writer.chunk(chunk as Buffer);
+    await writer.end(mtime);
   };
 
   // The entry being handled: when the stream fails under it, it may still create a file or folder, so
@@ -132,11 +101,10 @@ export async function extractEnvironment(
 
   try {
     await pipeline([...source, extract]);
-    await Promise.all(pending);
-    if (failure) throw failure;
+    await writer.finish();
   } catch (error) {
     await current;
-    await Promise.all(pending);
+    await writer.abort();
     throw asArchiveError(error);
   }
   if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint: 'rebuild the archive with --no-download' });

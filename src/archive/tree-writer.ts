@@ -1,0 +1,138 @@
+import { Worker } from 'node:worker_threads';
+
+export type Op =
+  | { kind: 'dir'; path: string; mode: number }
+  | { kind: 'symlink'; path: string; target: string }
+  | { kind: 'file'; path: string; mode: number; mtime: number; offset: number; length: number }
+  | { kind: 'begin'; path: string; mode: number }
+  | { kind: 'chunk'; offset: number; length: number }
+  | { kind: 'end'; mtime: number };
+
+/** Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not copied). */
+export interface Batch {
+  ops: Op[];
+  data: ArrayBuffer;
+}
+
+/** The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per 4 KiB. */
+export type WriterReply = { data: ArrayBuffer; ok: true } | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
+
+const BATCH_BYTES = 4 << 20;
+const BATCH_OPS = 512;
+/** Batches written or waiting in the worker: bounds memory at about this many times BATCH_BYTES. */
+const IN_FLIGHT = 4;
+
+/**
+ * Writes a tree under `root` on a worker thread, in the order the operations are given. Paths are
+ * relative and already checked; every file is created with O_EXCL. Failures surface on a later call
+ * or on `finish`, as the first file system error (with its errno code).
+ */
+export class TreeWriter {
+  private readonly worker: Worker;
+  private ops: Op[] = [];
+  private data: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_BYTES);
+  private used = 0;
+  private readonly spare: Array<Uint8Array<ArrayBuffer>> = [];
+  private readonly waiting: Array<(reply: WriterReply | undefined) => void> = [];
+  private inFlight: Array<Promise<void>> = [];
+  private failure: Error | undefined;
+
+  constructor(root: string) {
+    this.worker = new Worker(new URL('./tree-writer-worker.js', import.meta.url), { workerData: { root } });
+    this.worker.on('message', (reply: WriterReply) => this.waiting.shift()!(reply));
+    this.worker.on('error', (error) => {
+      this.failure ??= error;
+      for (const settle of this.waiting.splice(0)) settle(undefined);
+    });
+  }
+
+  async dir(path: string, mode: number): Promise<void> {
+    await this.push({ kind: 'dir', path, mode });
+  }
+
+  async symlink(path: string, target: string): Promise<void> {
+    await this.push({ kind: 'symlink', path, target });
+  }
+
+  async file(path: string, mode: number, mtime: Date, content: Uint8Array): Promise<void> {
+    if (content.length > BATCH_BYTES) {
+      await this.push({ kind: 'begin', path, mode });
+      await this.chunk(content);
+      await this.end(mtime);
+      return;
+    }
+    const offset = this.append(content);
+    await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length });
+  }
+
+  /** A large file in pieces: begin, chunks, end, with nothing else in between. */
+  async begin(path: string, mode: number): Promise<void> {
+    await this.push({ kind: 'begin', path, mode });
+  }
+
+  async chunk(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length; at += BATCH_BYTES) {
+      const piece = bytes.subarray(at, at + BATCH_BYTES);
+      const offset = this.append(piece);
+      await this.push({ kind: 'chunk', offset, length: piece.length });
+    }
+  }
+
+  async end(mtime: Date): Promise<void> {
+    await this.push({ kind: 'end', mtime: mtime.getTime() });
+  }
+
+  /** Waits until everything is written, then stops the worker; throws the first failure. */
+  async finish(): Promise<void> {
+    try {
+      this.send();
+      await Promise.all(this.inFlight);
+      if (this.failure) throw this.failure;
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  /** Stops at once: once this resolves, nothing more is written (a call already running completes first). */
+  async abort(): Promise<void> {
+    await this.worker.terminate();
+    for (const settle of this.waiting.splice(0)) settle(undefined);
+  }
+
+  private append(bytes: Uint8Array): number {
+    if (this.used + bytes.length > this.data.length) this.send();
+    const offset = this.used;
+    this.data.set(bytes, offset);
+    this.used += bytes.length;
+    return offset;
+  }
+
+  private async push(op: Op): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.ops.push(op);
+    if (this.ops.length >= BATCH_OPS || this.used >= BATCH_BYTES) {
+      this.send();
+      while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  private send(): void {
+    if (!this.ops.length) return;
+    const batch: Batch = { ops: this.ops, data: this.data.buffer as ArrayBuffer };
+    this.ops = [];
+    this.data = this.spare.pop() ?? new Uint8Array(BATCH_BYTES);
+    this.used = 0;
+    this.inFlight.push(
+      new Promise<WriterReply | undefined>((resolve) => this.waiting.push(resolve)).then((reply) => {
+        if (reply) this.spare.push(new Uint8Array(reply.data));
+        if (!reply?.ok) this.failure ??= reply?.error ? errnoError(reply.error) : new Error('the file writer stopped');
+      }),
+    );
+    this.worker.postMessage(batch, [batch.data]);
+  }
+}
+
+function errnoError({ message, code, path }: { message: string; code?: string | undefined; path?: string | undefined }): Error {
+  return Object.assign(new Error(message), { code, path });
+}
