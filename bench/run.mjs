@@ -105,10 +105,7 @@ results.tar = await repeat('floor: tar -x with zstd -d, same archive', (i) => mk
 results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) => timed('cp', ['-a', at('warm-0'), at(`cp-${i}`)]));
 
 // Pack time and size per codec, in-process, of the environment as installed.
-const { scanEnvironment } = await import(path.join(ROOT, 'dist/relocate/scan.js'));
-const { packEnvironment } = await import(path.join(ROOT, 'dist/archive/create.js'));
-const { compressor } = await import(path.join(ROOT, 'dist/archive/codecs.js'));
-const { saveArchive } = await import(path.join(ROOT, 'dist/archive/save.js'));
+const { scanEnvironment, packEnvironment, compressor, saveArchive } = await import(path.join(ROOT, 'dist/index.js'));
 const scan = await scanEnvironment(at('warm-0'), python);
 const manifest = { format: 1, tool: 'bench', created: new Date().toISOString(), key: 'bench', prefix: at('warm-0'), python: {}, requirements: [], ...scan, entries: undefined };
 results.codecs = {};

@@ -1,5 +1,4 @@
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
-import type { ConfiguredStores } from '../stores/configure.js';
 import type { Settings } from './options.js';
 
 /** Everything a command reads from the outside world, passed in so tests can run the real code. */
@@ -12,7 +11,6 @@ export interface CliContext extends ReporterStreams {
 
 export interface CommandInput {
   settings: Settings;
-  stores: ConfiguredStores;
   files: string[];
   /** The command's own options (for those that have some, such as prune). */
   options: Record<string, unknown>;

@@ -1,7 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { plainReporter } from '../report/reporter.js';
-import { configureStores } from '../stores/configure.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { abortOnSignals } from './interrupt.js';
@@ -12,7 +11,7 @@ const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; hand
   { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: async () => (await import('./commands/install.js')).installCommand },
   { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).keyCommand },
   { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).hashCommand },
-  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: async () => (await import('./commands/key.js')).existsCommand },
+  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: async () => (await import('./commands/exists.js')).existsCommand },
   { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: async () => (await import('./commands/revert.js')).revertCommand },
   { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: async () => (await import('./commands/doctor.js')).doctorCommand },
   { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: async () => (await import('./commands/archives.js')).lsCommand },
@@ -60,9 +59,8 @@ export async function main(argv: string[], context: CliContext = processContext(
       const reporter = plainReporter(context, verbosityOf(raw), secretsOf(raw, context.env));
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
-        const stores = configureStores(settings.storage, reporter);
         const handler = await spec.handler();
-        status = await handler({ settings, stores, files, options: command.opts(), context, reporter });
+        status = await handler({ settings, files, options: command.opts(), context, reporter });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;

@@ -6,7 +6,8 @@ import { TerrariumError } from '../errors.js';
 import type { Verbosity } from '../report/reporter.js';
 import { makeHash } from '../requirements/digest.js';
 import { DEFAULT_KEY_FORMAT, formatKey } from '../requirements/key-format.js';
-import { cacheDirFrom, type StoreSettings } from '../stores/configure.js';
+import { cacheDirFrom } from '../stores/cache-dir.js';
+import type { StoreSettings } from '../stores/configure.js';
 import { parseNonNegative, parseSize } from './units.js';
 
 /** Options shared by every command, as the original terrarium spelled them (plus a few of our own). */
@@ -92,6 +93,8 @@ export interface Settings {
   digestType: string;
   keyFormat: string;
   python: string;
+  /** Kept in the cache folder even with --no-cache: a few hundred bytes that save running Python on every key. */
+  interpreterCache: string | undefined;
   codec: Codec;
   builder: Builder | undefined;
   allowOutsidePaths: boolean;
@@ -124,6 +127,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     digestType: raw.digestType,
     keyFormat: raw.remoteKeyFormat,
     python: raw.python,
+    interpreterCache: interpreterCacheFile(raw.cacheDir, cwd, env),
     codec: raw.compress ? raw.compression : 'none',
     builder: raw.builder,
     allowOutsidePaths: raw.allowOutsidePaths ?? false,
@@ -165,6 +169,11 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
     cacheDir: cacheDirFrom(raw.cacheDir, raw.cache, cwd, env),
     cacheMaxBytes: raw.cacheMaxSize === undefined ? undefined : parseSize(raw.cacheMaxSize, '--cache-max-size'),
   };
+}
+
+function interpreterCacheFile(cacheDir: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  const dir = cacheDirFrom(cacheDir, true, cwd, env);
+  return dir && path.join(dir, 'interpreters.json');
 }
 
 /** A yes/no environment variable (commander would take any value, even 0, as yes). */

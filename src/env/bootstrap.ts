@@ -1,9 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RequirementSet } from '../requirements/parse.js';
-
-const TEMPLATE = fileURLToPath(new URL('../../python/bootstrap.py', import.meta.url));
+import { pythonScript } from '../python/scripts.js';
 
 export const BOOTSTRAP_PATH = 'bin/terrarium_bootstrap.py';
 
@@ -20,7 +18,7 @@ export function embeddedRequirementFiles(set: RequirementSet): { files: Record<s
 /** The script's text: JSON documents embedded as Python string literals (JSON escapes are valid Python). */
 export async function bootstrapScript(set: RequirementSet): Promise<string> {
   const { files, roots } = embeddedRequirementFiles(set);
-  const template = await fs.readFile(TEMPLATE, 'utf8');
+  const template = await fs.readFile(pythonScript('bootstrap.py'), 'utf8');
   return template
     .replace('__TERRARIUM_FILES__', () => JSON.stringify(JSON.stringify(files)))
     .replace('__TERRARIUM_ROOTS__', () => JSON.stringify(JSON.stringify(roots)));

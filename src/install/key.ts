@@ -10,6 +10,8 @@ export interface KeyOptions {
   digestType: string;
   keyFormat: string;
   python: string;
+  /** Where interpreter fingerprints are remembered between runs (undefined: always ask the interpreter). */
+  interpreterCache?: string | undefined;
   cwd: string;
   env: NodeJS.ProcessEnv;
 }
@@ -29,7 +31,7 @@ export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestT
 /** Requirements, digest, interpreter and key: everything that names an environment. */
 export async function resolveKey(options: KeyOptions): Promise<ResolvedKey> {
   const { requirements, digest } = digestOf(options);
-  const python = await fingerprintPython(options.python, options.env, options.cwd);
+  const python = await fingerprintPython(options.python, options.env, options.cwd, options.interpreterCache);
   const [major, minor, patch] = python.version.map(String) as [string, string, string];
   const key = formatKey(options.keyFormat, { arch: python.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest });
   return { requirements, digest, python, key };

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
+import { pythonScript } from '../python/scripts.js';
 import { run } from './exec.js';
 
-const SCRIPT = fileURLToPath(new URL('../../python/exchange.py', import.meta.url));
 
 /**
  * Swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run through `python`), so a
@@ -11,7 +10,7 @@ const SCRIPT = fileURLToPath(new URL('../../python/exchange.py', import.meta.url
 export async function exchangePaths(python: string, a: string, b: string): Promise<boolean> {
   let result;
   try {
-    result = await run(python, ['-E', '-s', '-S', SCRIPT, a, b]);
+    result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), a, b]);
   } catch {
     return false;
   }

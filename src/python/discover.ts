@@ -1,11 +1,11 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run } from '../io/exec.js';
 import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
+import { cachedFingerprint } from './fingerprint-cache.js';
+import { pythonScript } from './scripts.js';
 
-const SCRIPT = fileURLToPath(new URL('../../python/fingerprint.py', import.meta.url));
 
 /** Finds a program the way a shell would: a path is taken as is, a bare name is looked up on PATH. */
 export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -27,16 +27,23 @@ export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string):
  * Runs the interpreter once with a bundled script that prints JSON (never parses `--version` text).
  * `-E -s` keep the user's PYTHON* variables and user site out, and work on Python 2.7 too.
  */
-export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cwd: string): Promise<Fingerprint> {
+export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cwd: string, cacheFile?: string): Promise<Fingerprint> {
   const program = whichProgram(spec, env, cwd);
   const notFound = () =>
     new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${spec}`, {
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',
     });
   if (!program) throw notFound();
+  const fingerprint = await cachedFingerprint(program, cacheFile, () => probe(program, env, cwd, notFound));
+  const tooOld = unsupportedVersion(fingerprint.version);
+  if (tooOld) throw new TerrariumError('PYTHON_TOO_OLD', `${program}: ${tooOld}`, { hint: 'pass a newer interpreter with --python (or set TERRARIUM_PYTHON)' });
+  return fingerprint;
+}
+
+async function probe(program: string, env: NodeJS.ProcessEnv, cwd: string, notFound: () => TerrariumError): Promise<Fingerprint> {
   let result;
   try {
-    result = await run(program, ['-E', '-s', SCRIPT], { env, cwd });
+    result = await run(program, ['-E', '-s', pythonScript('fingerprint.py')], { env, cwd });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound();
     throw new TerrariumError('PYTHON_FAILED', `cannot run ${program}: ${describeCause(error)}`, {
@@ -50,8 +57,5 @@ export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cw
       hint: 'pass a working interpreter with --python',
     });
   }
-  const fingerprint = JSON.parse(last) as Fingerprint;
-  const tooOld = unsupportedVersion(fingerprint.version);
-  if (tooOld) throw new TerrariumError('PYTHON_TOO_OLD', `${program}: ${tooOld}`, { hint: 'pass a newer interpreter with --python (or set TERRARIUM_PYTHON)' });
-  return fingerprint;
+  return JSON.parse(last) as Fingerprint;
 }

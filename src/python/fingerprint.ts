@@ -13,6 +13,8 @@ export interface Fingerprint {
   executable: string;
   /** Its sys.prefix (virtualenv records it in pyvenv.cfg); absent in archives of terrarium 0.1. */
   prefix?: string;
+  /** Its standard library folder (absent in archives of terrarium 0.1). */
+  stdlib?: string;
   hasVenv: boolean;
 }
 

@@ -1,13 +1,6 @@
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { DirectoryStore } from './dir.js';
 import type { ArchiveRecord, LocalArchive, PublishResult } from './store.js';
-
-/** `$XDG_CACHE_HOME/terrarium/v1`, else `~/.cache/terrarium/v1` (the `v1` is the layout's version). */
-export function defaultCacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  const base = env.XDG_CACHE_HOME || (env.HOME ? path.join(env.HOME, '.cache') : undefined);
-  return base ? path.join(base, 'terrarium', 'v1') : undefined;
-}
 
 /**
  * The local read-through cache: a directory store that remembers when each archive was last used (the

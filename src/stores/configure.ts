@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { Reporter } from '../report/reporter.js';
-import { CacheStore, defaultCacheDir } from './cache.js';
+import { CacheStore } from './cache.js';
 import { DirectoryStore } from './dir.js';
 import { HttpStore } from './http.js';
 import { S3Store, type S3Options } from './s3.js';
@@ -37,9 +36,4 @@ export function configureStores(settings: StoreSettings, reporter: Reporter): Co
   if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.retries, settings.timeoutSeconds, reporter));
   const cache = settings.cacheDir && stores.some((store) => store.remote) ? new CacheStore(settings.cacheDir, settings.cacheMaxBytes) : undefined;
   return { stores, cache };
-}
-
-export function cacheDirFrom(option: string | undefined, enabled: boolean, cwd: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (!enabled) return undefined;
-  return option ? path.resolve(cwd, option) : defaultCacheDir(env);
 }

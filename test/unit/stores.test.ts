@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
-import { CacheStore, defaultCacheDir } from '../../src/stores/cache.js';
+import { CacheStore } from '../../src/stores/cache.js';
+import { defaultCacheDir } from '../../src/stores/cache-dir.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
 import type { LocalArchive } from '../../src/stores/store.js';
 

@@ -1,11 +1,11 @@
 import { EXIT, TerrariumError, describeCause } from '../../errors.js';
-import { lookupOrder } from '../../stores/configure.js';
+import { configureStores, lookupOrder } from '../../stores/configure.js';
 import type { ArchiveRecord, Store } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 import { parseDuration, parseNonNegative } from '../units.js';
 
-function configured({ stores }: CommandInput): Store[] {
-  const all = lookupOrder(stores);
+function configured({ settings, reporter }: CommandInput): Store[] {
+  const all = lookupOrder(configureStores(settings.storage, reporter));
   if (!all.length) throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
   return all;
 }

@@ -1,12 +1,13 @@
 import { EXIT } from '../../errors.js';
 import { install } from '../../install/install.js';
+import { configureStores } from '../../stores/configure.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
 
-export const installCommand: CommandHandler = async ({ settings, stores, files, context, reporter }) => {
+export const installCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
   const result = await install({
     ...settings,
-    ...stores,
+    ...configureStores(settings.storage, reporter),
     target: requireTarget(settings),
     requirementFiles: files,
     cwd: context.cwd,

@@ -47,5 +47,6 @@ print(json.dumps({
     "libcVersion": libc[1] or "",
     "executable": base_executable(),
     "prefix": base_prefix(),
+    "stdlib": sysconfig.get_paths()["stdlib"],
     "hasVenv": has_module("venv") and has_module("ensurepip"),
 }))

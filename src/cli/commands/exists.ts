@@ -1,0 +1,17 @@
+import { EXIT } from '../../errors.js';
+import { resolveKey } from '../../install/key.js';
+import { configureStores, lookupOrder } from '../../stores/configure.js';
+import type { CommandHandler } from '../context.js';
+
+export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
+  const searched = lookupOrder(configureStores(settings.storage, reporter));
+  for (const store of searched) {
+    if (await store.lookup(key)) {
+      reporter.detail(`${key} is in ${store.description}`);
+      return EXIT.ok;
+    }
+  }
+  reporter.detail(`${key} is not in ${searched.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
+  return EXIT.notStored;
+};

@@ -1,0 +1,74 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cachedFingerprint } from '../../src/python/fingerprint-cache.js';
+import type { Fingerprint } from '../../src/python/fingerprint.js';
+
+let dir: string;
+let probes: number;
+let stdlib: string;
+const fingerprint = (): Fingerprint => ({
+  implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
+  machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/opt/py/bin/python3.11', prefix: '/opt/py', stdlib, hasVenv: true,
+});
+const probe = async () => {
+  probes += 1;
+  return fingerprint();
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'terrarium-fp-'));
+  stdlib = path.join(dir, 'lib', 'python3.11');
+  mkdirSync(stdlib, { recursive: true });
+  probes = 0;
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function executable(name: string, head: Buffer | string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, Buffer.concat([Buffer.from(head), Buffer.alloc(64)]), { mode: 0o755 });
+  return file;
+}
+const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+describe('interpreter fingerprint cache', () => {
+  it('asks a real binary once, then answers from the cache (also through a symlink to it)', async () => {
+    const binary = executable('python3.11', ELF);
+    symlinkSync(binary, path.join(dir, 'python3'));
+    const cache = path.join(dir, 'cache', 'interpreters.json');
+    expect(await cachedFingerprint(binary, cache, probe)).toEqual(fingerprint());
+    expect(await cachedFingerprint(binary, cache, probe)).toEqual(fingerprint());
+    expect(await cachedFingerprint(path.join(dir, 'python3'), cache, probe)).toEqual(fingerprint());
+    expect(probes).toBe(1);
+  });
+
+  it.each([
+    ['the binary is replaced', (binary: string) => writeFileSync(binary, Buffer.concat([ELF, Buffer.alloc(128)]))],
+    ['the binary is touched', (binary: string) => utimesSync(binary, new Date(2001, 1, 1), new Date(2001, 1, 1))],
+    ['the standard library gains a module (python3-venv installed)', () => mkdirSync(path.join(stdlib, 'ensurepip'))],
+    ['the cache file is damaged', () => writeFileSync(path.join(dir, 'interpreters.json'), '{"half')],
+  ])('asks again when %s', async (_why, change) => {
+    const binary = executable('python3.11', ELF);
+    const cache = path.join(dir, 'interpreters.json');
+    await cachedFingerprint(binary, cache, probe);
+    change(binary);
+    await cachedFingerprint(binary, cache, probe);
+    expect(probes).toBe(2);
+    await cachedFingerprint(binary, cache, probe);
+    expect(probes).toBe(2);
+  });
+
+  it.each([
+    ['a script such as a pyenv shim (it picks an interpreter on each run)', () => executable('python3', '#!/usr/bin/env bash\n'), path.join('x', 'interpreters.json')],
+    ['no cache file given', () => executable('python3.11', ELF), undefined],
+    ['an unwritable cache location', () => executable('python3.11', ELF), path.join('not-a-dir', 'interpreters.json')],
+  ])('always asks for %s', async (_why, make, cacheName) => {
+    const program = make();
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    const cache = cacheName && path.join(dir, cacheName);
+    await cachedFingerprint(program, cache, probe);
+    await cachedFingerprint(program, cache, probe);
+    expect(probes).toBe(2);
+  });
+});
