@@ -7,7 +7,7 @@ import { failpoint } from '../io/failpoint.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
 import { EntryGuard } from './entry-check.js';
-import { TreeWriter } from './tree-writer.js';
+import { TreeWriter, type KeptCopy, type TreeEntry } from './tree-writer.js';
 
 /** Entries up to this size are gathered in memory and written in one go; larger ones stream through. */
 const SMALL_FILE = 1 << 20;
@@ -18,21 +18,29 @@ export interface ExtractResult {
   manifest: Manifest;
   files: number;
   bytes: number;
+  /** With a kept copy: every entry written there, in order (what it takes to link it elsewhere later). */
+  entries: TreeEntry[] | undefined;
+  /** With a kept copy: how root's files were made from it. */
+  method: KeptCopy['method'] | undefined;
 }
 
 /**
  * Unpacks a terrarium tar (the last of `source`, a stream and its decoders) into `root` (an empty staging directory), checking every entry first and
  * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
- * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid.
+ * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. With `keep`,
+ * the tree is also written, as archived, to a second empty directory, and root's files are linked
+ * (cloned, copied) from there, except those relocated.
  */
 export async function extractEnvironment(
   source: [Readable, ...Transform[]],
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
+  keep?: KeptCopy,
 ): Promise<ExtractResult> {
   const extract = tar.extract();
   const guard = new EntryGuard();
-  const writer = new TreeWriter(root);
+  const writer = new TreeWriter(root, keep);
+  const entries: TreeEntry[] | undefined = keep ? [] : undefined;
   const directories = new Set<string>(['.']);
   let manifest: Manifest | undefined;
   let relocator: Relocator | undefined;
@@ -43,6 +51,7 @@ export async function extractEnvironment(
     if (directories.has(rel)) return;
     await ensureDirectory(path.posix.dirname(rel));
     directories.add(rel);
+    entries?.push({ path: rel, type: 'directory', mode });
     await writer.dir(rel, mode);
   };
 
@@ -68,15 +77,22 @@ export async function extractEnvironment(
     await ensureDirectory(path.posix.dirname(entry.path));
     if (entry.type === 'symlink') {
       stream.resume();
+      entries?.push({ path: entry.path, type: 'symlink', linkname: entry.linkname! });
       await writer.symlink(entry.path, entry.linkname!);
       return;
     }
     files += 1;
     bytes += header.size ?? 0;
+    entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: mtime.getTime() });
     const rewrite = relocator!.needs(entry.path);
-    if (rewrite || (header.size ?? 0) <= SMALL_FILE) {
+    if (rewrite) {
       const content = await collect(stream);
-      await writer.file(entry.path, entry.mode, mtime, rewrite ? relocator!.apply(entry.path, content) : content);
+      const rewritten = relocator!.apply(entry.path, content);
+      await (keep ? writer.file(entry.path, entry.mode, mtime, content, rewritten) : writer.file(entry.path, entry.mode, mtime, rewritten));
+      return;
+    }
+    if ((header.size ?? 0) <= SMALL_FILE) {
+      await writer.file(entry.path, entry.mode, mtime, await collect(stream));
       return;
     }
     await writer.begin(entry.path, entry.mode);
@@ -108,7 +124,7 @@ export async function extractEnvironment(
     throw asArchiveError(error);
   }
   if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint: 'rebuild the archive with --no-download' });
-  return { manifest, files, bytes };
+  return { manifest, files, bytes, entries, method: writer.method };
 }
 
 async function collect(stream: EntryStream): Promise<Buffer> {

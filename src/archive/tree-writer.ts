@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
+import type { LinkMethod } from '../io/file-ops.js';
 
 export type Op =
   | { kind: 'dir'; path: string; mode: number }
   | { kind: 'symlink'; path: string; target: string }
-  | { kind: 'file'; path: string; mode: number; mtime: number; offset: number; length: number }
+  | { kind: 'file'; path: string; mode: number; mtime: number; offset: number; length: number; rewritten?: { offset: number; length: number } }
   | { kind: 'begin'; path: string; mode: number }
   | { kind: 'chunk'; offset: number; length: number }
   | { kind: 'end'; mtime: number };
@@ -14,8 +15,30 @@ export interface Batch {
   data: ArrayBuffer;
 }
 
-/** The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per 4 KiB. */
-export type WriterReply = { data: ArrayBuffer; ok: true } | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
+/**
+ * The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per
+ * 4 KiB. `method` says how files were put into the root from the kept copy (once probed).
+ */
+export type WriterReply =
+  | { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined }
+  | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
+
+/** One entry of a tree as written: enough to recreate it elsewhere without reading the directories. */
+export type TreeEntry =
+  | { path: string; type: 'directory'; mode: number }
+  | { path: string; type: 'symlink'; linkname: string }
+  | { path: string; type: 'file'; mode: number; mtime: number };
+
+/** A second, pristine copy of the tree (kept in the cache): files land there and are linked into root. */
+export interface KeptCopy {
+  root: string;
+  method: LinkMethod;
+}
+
+export interface WriterSetup {
+  root: string;
+  keep?: KeptCopy | undefined;
+}
 
 const BATCH_BYTES = 4 << 20;
 const BATCH_OPS = 512;
@@ -25,7 +48,8 @@ const IN_FLIGHT = 4;
 /**
  * Writes a tree under `root` on a worker thread, in the order the operations are given. Paths are
  * relative and already checked; every file is created with O_EXCL. Failures surface on a later call
- * or on `finish`, as the first file system error (with its errno code).
+ * or on `finish`, as the first file system error (with its errno code). With `keep`, the tree is also
+ * written there as given, and root gets links (clones, copies) of it, except for rewritten files.
  */
 export class TreeWriter {
   private readonly worker: Worker;
@@ -36,9 +60,12 @@ export class TreeWriter {
   private readonly waiting: Array<(reply: WriterReply | undefined) => void> = [];
   private inFlight: Array<Promise<void>> = [];
   private failure: Error | undefined;
+  /** How files went from the kept copy into root (the method the file system accepted). */
+  method: LinkMethod | undefined;
 
-  constructor(root: string) {
-    this.worker = new Worker(new URL('./tree-writer-worker.js', import.meta.url), { workerData: { root } });
+  constructor(root: string, keep?: KeptCopy) {
+    const setup: WriterSetup = { root, keep };
+    this.worker = new Worker(new URL('./tree-writer-worker.js', import.meta.url), { workerData: setup });
     this.worker.on('message', (reply: WriterReply) => this.waiting.shift()!(reply));
     this.worker.on('error', (error) => {
       this.failure ??= error;
@@ -54,7 +81,14 @@ export class TreeWriter {
     await this.push({ kind: 'symlink', path, target });
   }
 
-  async file(path: string, mode: number, mtime: Date, content: Uint8Array): Promise<void> {
+  /** `rewritten`: what root gets instead of `content` (which the kept copy gets), for relocated files. */
+  async file(path: string, mode: number, mtime: Date, content: Uint8Array, rewritten?: Uint8Array): Promise<void> {
+    if (rewritten) {
+      const offset = this.append(content, content.length + rewritten.length);
+      const second = this.append(rewritten);
+      await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
+      return;
+    }
     if (content.length > BATCH_BYTES) {
       await this.push({ kind: 'begin', path, mode });
       await this.chunk(content);
@@ -99,8 +133,10 @@ export class TreeWriter {
     for (const settle of this.waiting.splice(0)) settle(undefined);
   }
 
-  private append(bytes: Uint8Array): number {
-    if (this.used + bytes.length > this.data.length) this.send();
+  /** `room`: bytes that must fit in the same batch (a file and its rewritten form travel together). */
+  private append(bytes: Uint8Array, room = bytes.length): number {
+    if (this.used + room > this.data.length) this.send();
+    if (room > this.data.length) this.data = new Uint8Array(room);
     const offset = this.used;
     this.data.set(bytes, offset);
     this.used += bytes.length;
@@ -126,6 +162,7 @@ export class TreeWriter {
     this.inFlight.push(
       new Promise<WriterReply | undefined>((resolve) => this.waiting.push(resolve)).then((reply) => {
         if (reply) this.spare.push(new Uint8Array(reply.data));
+        if (reply?.ok && reply.method) this.method = reply.method;
         if (!reply?.ok) this.failure ??= reply?.error ? errnoError(reply.error) : new Error('the file writer stopped');
       }),
     );

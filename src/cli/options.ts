@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CODECS, type Codec } from '../archive/codecs.js';
+import { LINK_METHODS, type LinkMethod } from '../io/file-ops.js';
 import { BUILDERS, type Builder } from '../env/build.js';
 import { TerrariumError } from '../errors.js';
 import type { Verbosity } from '../report/reporter.js';
@@ -25,9 +26,10 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT (env: S3_PATH_STYLE=1)'))
     .addOption(new Option('--s3-timeout <seconds>', 'give up on a connection that stays silent this long (then retry)').env('S3_TIMEOUT').default('30'))
     .addOption(new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'))
-    .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
-    .addOption(new Option('--no-cache', 'do not keep downloaded archives in the local cache'))
-    .addOption(new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives go first').env('TERRARIUM_CACHE_MAX_SIZE'))
+    .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
+    .addOption(new Option('--no-cache', 'keep nothing in the local cache: unpack every install from its archive'))
+    .addOption(new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives and copies go first').env('TERRARIUM_CACHE_MAX_SIZE'))
+    .addOption(new Option('--link-mode <mode>', 'how repeat installs take files from the unpacked copy in the cache (auto: clone, else hardlink, else copy)').choices(LINK_MODES).env('TERRARIUM_LINK_MODE').default('auto'))
     .addOption(new Option('--no-download', 'do not look for an archive; always build'))
     .addOption(new Option('--no-upload', 'do not publish a newly built archive'))
     .addOption(new Option('--require-download', 'fail instead of building when no archive is found'))
@@ -78,9 +80,13 @@ export interface RawOptions {
   allowOutsidePaths?: boolean;
   force?: boolean;
   lockTimeout: string;
+  linkMode: LinkMode;
   verbose: number;
   quiet?: boolean;
 }
+
+const LINK_MODES = ['auto', ...LINK_METHODS] as const;
+type LinkMode = (typeof LINK_MODES)[number];
 
 export interface Settings {
   target: string | undefined;
@@ -100,6 +106,8 @@ export interface Settings {
   allowOutsidePaths: boolean;
   force: boolean;
   lockTimeoutSeconds: number;
+  /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). */
+  link: { method: LinkMethod; explicit: boolean };
   verbosity: Verbosity;
 }
 
@@ -133,6 +141,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     allowOutsidePaths: raw.allowOutsidePaths ?? false,
     force: raw.force ?? false,
     lockTimeoutSeconds,
+    link: raw.linkMode === 'auto' ? { method: LINK_METHODS[0], explicit: false } : { method: raw.linkMode, explicit: true },
     verbosity: verbosityOf(raw),
   };
 }

@@ -4,12 +4,14 @@ import type { Codec } from '../archive/codecs.js';
 import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
+import type { LinkMethod } from '../io/file-ops.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
 import { lookupOrder } from '../stores/configure.js';
+import type { LocalCache } from '../stores/local-cache.js';
 import type { Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
@@ -23,6 +25,9 @@ export interface InstallOptions extends KeyOptions {
   stores: Store[];
   /** The local read-through cache (only when a remote store is configured). */
   cache: Store | undefined;
+  /** Archives and unpacked copies on this machine (undefined with --no-cache). */
+  local: LocalCache | undefined;
+  link: { method: LinkMethod; explicit: boolean };
   download: boolean;
   upload: boolean;
   requireDownload: boolean;
@@ -76,14 +81,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         failpoint('install-staged');
         signal?.throwIfAborted();
         const backup = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
+        // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
+        // the interpreter's location, so the same check there could only cost another Python start.
         const swap = await swapIn(staging, target, backup, resolved.python.executable);
-        try {
-          await smokeCheck(target, options.env);
-          failpoint('install-checked');
-        } catch (error) {
-          await swap.rollback();
-          throw error;
-        }
         await swap.commit();
         return { key: resolved.key, target, source, published, seconds: (performance.now() - started) / 1000 };
       } finally {
@@ -102,9 +102,12 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
   const { cache, reporter, signal } = options;
   const searched = lookupOrder(options);
   const source = options.download
-    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, cache, requireDownload: options.requireDownload, signal, reporter })
+    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, cache, local: options.local, link: options.link, requireDownload: options.requireDownload, signal, reporter })
     : undefined;
-  if (source) return { source, published: [] };
+  if (source) {
+    failpoint('install-restored');
+    return { source, published: [] };
+  }
   if (options.requireDownload) {
     throw new TerrariumError('ARCHIVE_REQUIRED', `no archive for ${resolved.key} in ${describeStores(searched)}`, {
       hint: 'run once without --require-download (or with --no-download) to build and publish it',

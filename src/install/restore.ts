@@ -1,17 +1,22 @@
 import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
 import { PassThrough, addAbortSignal, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ChecksumStream } from '../archive/checksum.js';
 import { decompressor } from '../archive/codecs.js';
 import { extractEnvironment } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
-import { failpoint } from '../io/failpoint.js';
+import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from '../relocate/apply.js';
-import { makeRelocator } from '../relocate/relocator.js';
+import type { Manifest } from '../relocate/manifest.js';
+import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import type { Reporter } from '../report/reporter.js';
+import type { LocalCache } from '../stores/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
+import { UNPACKED_FORMAT, type UnpackedTrees } from '../stores/unpacked.js';
+import { linkTree } from './link-tree.js';
 
 export interface RestoreJob {
   key: string;
@@ -22,6 +27,9 @@ export interface RestoreJob {
   stores: Store[];
   /** Where archives from remote stores are kept, as they stream past. */
   cache: Store | undefined;
+  /** With a local cache, an unpacked copy of each archive is kept there and repeat installs link from it. */
+  local: LocalCache | undefined;
+  link: { method: LinkMethod; explicit: boolean };
   requireDownload: boolean;
   signal: AbortSignal | undefined;
   reporter: Reporter;
@@ -29,16 +37,17 @@ export interface RestoreJob {
 
 const UNUSABLE = new Set(['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE', 'ARCHIVE_UNSUPPORTED']);
 
-/** Restores the first usable archive into staging; returns the store it came from, or undefined on a miss. */
+/** Restores the first usable archive into staging; returns where it came from, or undefined on a miss. */
 export async function restoreFromStores(job: RestoreJob): Promise<string | undefined> {
   const { reporter } = job;
+  const linked = await restoreFromUnpacked(job);
+  if (linked) return linked;
   for (const store of job.stores) {
     const record = await store.lookup(job.key);
     reporter.detail(`${store.description}: ${record ? `found ${job.key} (${record.size} bytes)` : `no ${job.key}`}`);
     if (!record) continue;
     try {
       await restore(job, store, record);
-      failpoint('install-restored');
       return store.description;
     } catch (error) {
       await removeTree(job.staging);
@@ -60,54 +69,121 @@ export async function restoreFromStores(job: RestoreJob): Promise<string | undef
 }
 
 /**
+ * Link mode: the unpacked copy of this key in the local cache, linked (cloned, copied) into staging.
+ * Returns undefined when there is none; a copy that cannot be used is dropped (the stores serve instead).
+ */
+async function restoreFromUnpacked(job: RestoreJob): Promise<string | undefined> {
+  const trees = job.local?.trees;
+  const tree = await trees?.find(job.key);
+  if (!trees || !tree) return undefined;
+  const where = `unpacked copy in the cache ${job.local!.dir}`;
+  try {
+    const relocator = relocatorFor(tree.index.manifest, job);
+    await fs.mkdir(job.staging, { mode: 0o755 });
+    const method = linkTree(tree, job.staging, relocator, job.link.method);
+    noteLinkMethod(job, method);
+    await finishRelocation(job.staging, tree.index.manifest, job.target, job.python);
+    return `${where} (${method})`;
+  } catch (error) {
+    await removeTree(job.staging);
+    job.signal?.throwIfAborted();
+    job.reporter.warn(`${where}: ${job.key} is unusable (${describeCause(error)}); dropped it, using the stores`);
+    await trees.discard(job.key).catch(() => undefined);
+    return undefined;
+  }
+}
+
+function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
+  const mismatch = incompatibility(manifest.python, job.python);
+  if (mismatch) {
+    throw new TerrariumError('PYTHON_INCOMPATIBLE', `archive ${job.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${job.python.executable}: ${mismatch}`, {
+      hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
+    });
+  }
+  return makeRelocator(manifest, job.target, job.python);
+}
+
+function noteLinkMethod(job: RestoreJob, method: LinkMethod): void {
+  if (job.link.explicit && method !== job.link.method) job.reporter.warn(`--link-mode ${job.link.method} is not possible between ${job.local!.dir} and ${job.target}; used ${method}`);
+  else job.reporter.detail(`files linked from the cache by ${method}`);
+}
+
+/**
  * Streams one archive through sha256, decompression and the entry checks into staging. From a remote
  * store with a cache, the same bytes are also written to a file beside staging and, once verified,
- * added to the cache: the next install of this key downloads nothing.
+ * added to the cache: the next install of this key downloads nothing. With a local cache, the tree is
+ * also unpacked there as archived (staging's files are linked from it), for the next install to link.
  */
 async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<void> {
   const { staging, target, python } = job;
   await fs.mkdir(staging, { mode: 0o755 });
-  const download = await store.open(record);
-  if (job.signal) addAbortSignal(job.signal, download);
-  const keep = store.remote && job.cache ? siblingPath(target, 'download') : undefined;
-  let source: Readable = download;
+  const stream = await store.open(record);
+  if (job.signal) addAbortSignal(job.signal, stream);
+  const download = store.remote && job.cache ? siblingPath(target, 'download') : undefined;
+  let source: Readable = stream;
   let copy: Writable | undefined;
   let kept: Promise<unknown> | undefined;
-  if (keep) {
-    source = download.pipe(new PassThrough());
-    copy = download.pipe(createWriteStream(keep, { flags: 'wx', mode: 0o644 }));
+  if (download) {
+    source = stream.pipe(new PassThrough());
+    copy = stream.pipe(createWriteStream(download, { flags: 'wx', mode: 0o644 }));
     kept = finished(copy).then(() => undefined, (error: unknown) => error ?? new Error('copy failed'));
   }
+  const trees = job.local?.trees;
+  const unpackTo = trees && (await reserveUnpacked(job, trees));
   try {
     const checksum = new ChecksumStream();
-    const { manifest } = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => {
-      const mismatch = incompatibility(manifest.python, python);
-      if (mismatch) {
-        throw new TerrariumError('PYTHON_INCOMPATIBLE', `archive ${record.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${python.executable}: ${mismatch}`, {
-          hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
-        });
-      }
-      return makeRelocator(manifest, target, python);
-    });
+    const keep = unpackTo ? { root: unpackTo, method: job.link.method } : undefined;
+    const extracted = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => relocatorFor(manifest, job), keep);
+    const { manifest } = extracted;
     if (checksum.hex() !== record.sha256) {
       throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
         hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
       });
     }
     await finishRelocation(staging, manifest, target, python);
-    if (keep && (await kept) === undefined) {
-      await job.cache!.publish(record.key, { path: keep, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec }, record.tool).then(
+    if (download && (await kept) === undefined) {
+      await job.cache!.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec }, record.tool).then(
         () => job.reporter.detail(`kept ${record.key} in the ${job.cache!.description}`),
         (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
       );
     }
+    if (unpackTo) {
+      noteLinkMethod(job, extracted.method ?? job.link.method);
+      await trees!.commit(record.key, unpackTo, { format: UNPACKED_FORMAT, key: record.key, manifest, entries: extracted.entries!, bytes: extracted.bytes }).then(
+        () => job.reporter.detail(`kept an unpacked copy of ${record.key} in the cache`),
+        (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
+      );
+    }
+    if (download || unpackTo) {
+      const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
+      if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
+    }
   } finally {
-    if (keep) {
+    if (unpackTo) await removeTree(unpackTo);
+    if (download) {
       // After a failure the download may still be flowing into the copy: stop both before removing it.
-      download.destroy();
+      stream.destroy();
       copy!.destroy();
       await kept;
-      await fs.rm(keep, { force: true });
+      await fs.rm(download, { force: true });
     }
   }
+}
+
+/**
+ * A directory in the cache to unpack into, or undefined when a copy there would not pay: on another
+ * file system than the target nothing can be linked or cloned, and copying every file twice makes this
+ * install slower (unless --link-mode copy asks for exactly that).
+ */
+async function reserveUnpacked(job: RestoreJob, trees: UnpackedTrees): Promise<string | undefined> {
+  try {
+    const dir = await trees.reserve(job.key);
+    const [cache, here] = await Promise.all([fs.stat(dir), fs.stat(path.dirname(job.target))]);
+    if (cache.dev === here.dev || job.link.method === 'copy') return dir;
+    await removeTree(dir);
+    job.reporter.detail(`no unpacked copy kept: the cache (${job.local!.dir}) is on another file system than ${job.target}`);
+  } catch (error) {
+    job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);
+  }
+  return undefined;
 }

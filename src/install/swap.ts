@@ -9,8 +9,6 @@ import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoStep
 export interface Swap {
   /** The point of no return: drops the journal, then what the swap set aside. */
   commit(): Promise<void>;
-  /** Puts everything back as it was (when the new environment fails its check in place). */
-  rollback(): Promise<void>;
 }
 
 export async function isEnvironment(dir: string): Promise<boolean> {
@@ -64,10 +62,6 @@ export async function swapIn(staging: string, target: string, backup: string | u
       await fs.rm(journalPath(target));
       failpoint('swap-committed');
       for (const name of journal.discard) await removeTree(path.join(dir, name));
-    },
-    rollback: async () => {
-      await applySteps(dir, undoSteps(journal, journal.steps.length), python);
-      await fs.rm(journalPath(target));
     },
   };
 }

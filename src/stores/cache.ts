@@ -1,18 +1,15 @@
 import { promises as fs } from 'node:fs';
 import { DirectoryStore } from './dir.js';
-import type { ArchiveRecord, LocalArchive, PublishResult } from './store.js';
+import type { ArchiveRecord } from './store.js';
 
 /**
- * The local read-through cache: a directory store that remembers when each archive was last used (the
- * record's mtime) and, when given a size cap, evicts the least recently used archives after each
- * addition. Eviction removes the record before the archive, so a reader either finds both or neither;
- * one that already opened the archive keeps reading it (unlinked files live while open).
+ * The archives of the local read-through cache: a directory store that remembers when each archive was
+ * last used (the record's mtime), for LocalCache's eviction. Eviction removes the record before the
+ * archive, so a reader either finds both or neither; one that already opened the archive keeps reading
+ * it (unlinked files live while open).
  */
 export class CacheStore extends DirectoryStore {
-  constructor(
-    root: string,
-    private readonly maxBytes: number | undefined,
-  ) {
+  constructor(root: string) {
     super(root, { what: 'cache', title: 'cache', hint: 'check --cache-dir (or TERRARIUM_CACHE_DIR), or pass --no-cache' });
   }
 
@@ -25,28 +22,8 @@ export class CacheStore extends DirectoryStore {
     return record;
   }
 
-  override async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
-    const result = await super.publish(key, archive, tool);
-    if (this.maxBytes !== undefined) await this.evict(this.maxBytes, key);
-    return result;
-  }
-
-  /** Drops least recently used archives until the total fits; `keep` (just added) is never dropped. */
-  async evict(maxBytes: number, keep: string): Promise<string[]> {
-    const entries: Array<{ record: ArchiveRecord; used: number }> = [];
-    for (const record of await this.list()) {
-      const stat = await fs.stat(this.recordPath(record.key)).catch(() => undefined);
-      if (stat) entries.push({ record, used: stat.mtimeMs });
-    }
-    let total = entries.reduce((sum, e) => sum + e.record.size, 0);
-    const evicted: string[] = [];
-    for (const { record } of entries.sort((a, b) => a.used - b.used)) {
-      if (total <= maxBytes) break;
-      if (record.key === keep) continue;
-      await this.discard(record);
-      total -= record.size;
-      evicted.push(record.key);
-    }
-    return evicted;
+  /** When the archive was last looked up (or added), in ms; 0 once it is gone. */
+  async lastUsed(key: string): Promise<number> {
+    return (await fs.stat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0;
   }
 }

@@ -1,7 +1,8 @@
 import type { Reporter } from '../report/reporter.js';
-import { CacheStore } from './cache.js';
+import type { CacheStore } from './cache.js';
 import { DirectoryStore } from './dir.js';
 import { HttpStore } from './http.js';
+import { LocalCache } from './local-cache.js';
 import { S3Store, type S3Options } from './s3.js';
 import type { Store } from './store.js';
 
@@ -22,6 +23,8 @@ export interface ConfiguredStores {
   stores: Store[];
   /** Only with a remote store: a local one gains nothing from a second copy. */
   cache: CacheStore | undefined;
+  /** Downloaded archives and unpacked copies (undefined with --no-cache). */
+  local: LocalCache | undefined;
 }
 
 /** Every store in lookup order: the cache first, then the configured ones. */
@@ -34,6 +37,7 @@ export function configureStores(settings: StoreSettings, reporter: Reporter): Co
   if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));
   if (settings.s3) stores.push(new S3Store(settings.s3, reporter));
   if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.retries, settings.timeoutSeconds, reporter));
-  const cache = settings.cacheDir && stores.some((store) => store.remote) ? new CacheStore(settings.cacheDir, settings.cacheMaxBytes) : undefined;
-  return { stores, cache };
+  const local = settings.cacheDir ? new LocalCache(settings.cacheDir, settings.cacheMaxBytes) : undefined;
+  const cache = stores.some((store) => store.remote) ? local?.archives : undefined;
+  return { stores, cache, local };
 }

@@ -18,7 +18,10 @@ describe('crash safety', () => {
   const target = path.join(dir, 'env');
   const backup = `${target}.bak`;
   const pristine = { [A]: box.path('pristine-a'), [B]: box.path('pristine-b') };
-  const store = (...args: string[]) => ['--storage-dir', box.store, '-t', target, ...args];
+  // Unpacking archives (no cache); link mode's own kill points are below.
+  const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', '-t', target, ...args];
+  const cache = box.path('cache');
+  const linked = (...args: string[]) => ['--storage-dir', box.store, '--cache-dir', cache, '-t', target, ...args];
 
   beforeAll(async () => {
     box.write('a.txt', 'terra-demo\n');
@@ -50,7 +53,6 @@ describe('crash safety', () => {
     'install-step-1',
     'install-step-2',
     'install-step-3',
-    'install-checked',
     'swap-committed',
   ])('install of a stored archive killed at %s', async (point) => {
     reset();
@@ -73,7 +75,7 @@ describe('crash safety', () => {
   it.each(['install-built', 'publish-uploaded', 'publish-recorded'])('install that builds, killed at %s', async (point) => {
     reset();
     const fresh = box.path(`store-${point}`);
-    const build = ['--storage-dir', fresh, '-t', target, 'install', 'b.txt'];
+    const build = ['--storage-dir', fresh, '--no-cache', '-t', target, 'install', 'b.txt'];
     const killed = await killedAt(point, build);
     expect(killed.signal).toBe('SIGKILL');
     expect([envState(target), envState(backup)]).toEqual([A, B]);
@@ -84,6 +86,27 @@ describe('crash safety', () => {
     // The store holds complete archives only: no temporary upload survives the next publication.
     expect(leftoversIn(fresh)).toEqual([]);
     expect(readdirSync(fresh).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it.each([
+    ['extract-entry@40', 'while unpacking the archive and keeping a copy'],
+    ['link-entry@40', 'while linking from the kept copy'],
+    ['install-restored', 'once linked'],
+  ])('link-mode install killed at %s (%s)', async (point) => {
+    reset();
+    rmSync(cache, { recursive: true, force: true });
+    // Linking needs a kept copy: one install makes it, then the pair is reset again.
+    if (point !== 'extract-entry@40') expect((await box.terrarium(linked('install', 'b.txt'))).code).toBe(0);
+    reset();
+    const killed = await killedAt(point, linked('install', 'b.txt'));
+    expect(killed.signal).toBe('SIGKILL');
+    expect([envState(target), envState(backup)]).toEqual([A, B]);
+    const next = await box.terrarium(linked('-V', 'install', 'b.txt'));
+    expect(next.code, next.stderr).toBe(0);
+    expect([envState(target), envState(backup)]).toEqual([B, A]);
+    expect(leftoversIn(dir)).toEqual([]);
+    expect(leftoversIn(path.join(cache, 'unpacked'))).toEqual([]);
+    expect(readdirSync(path.join(cache, 'unpacked')).filter((name) => name.endsWith('.json'))).toHaveLength(1);
   });
 
   it.each(['revert-journal', 'revert-step-1'])('revert killed at %s', async (point) => {

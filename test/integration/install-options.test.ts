@@ -7,7 +7,8 @@ import { Sandbox } from '../helpers/cli.js';
 describe('install options and failures', () => {
   const box = new Sandbox();
   const main = box.path('main');
-  const store = (...args: string[]) => ['--storage-dir', box.store, ...args];
+  // These tests are about the store: without the cache, every hit unpacks its archive (link mode has its own tests).
+  const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', ...args];
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\n');
@@ -117,10 +118,10 @@ describe('install options and failures', () => {
     ['none (--no-compress)', ['--no-compress'], '.tar'],
   ])('publishes and restores with %s', async (_, flags, extension) => {
     const other = box.path(`store-${extension}`);
-    const build = await box.terrarium(['--storage-dir', other, ...flags, '-t', box.path(`built${extension}`), 'install', 'requirements.txt']);
+    const build = await box.terrarium(['--storage-dir', other, '--no-cache', ...flags, '-t', box.path(`built${extension}`), 'install', 'requirements.txt']);
     expect(build.code).toBe(0);
     expect(readdirSync(other).some((name) => name.endsWith(extension))).toBe(true);
-    const restore = await box.terrarium(['--storage-dir', other, '-t', box.path(`restored${extension}`), 'install', 'requirements.txt']);
+    const restore = await box.terrarium(['--storage-dir', other, '--no-cache', '-t', box.path(`restored${extension}`), 'install', 'requirements.txt']);
     expect(restore.stderr).toContain('restored');
     expect((await box.exec(box.path(`restored${extension}`, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
   });

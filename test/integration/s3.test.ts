@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox, type CliResult } from '../helpers/cli.js';
@@ -61,7 +61,12 @@ describe('S3 store', () => {
     // The second install on that machine downloads nothing: it works with S3 unreachable.
     const offline = await terrarium(['-t', box.path('offline'), '--s3-max-retries', '0', 'install', 'requirements.txt'], { ...machine, S3_ENDPOINT: 'http://127.0.0.1:9' });
     expect(offline.code, offline.stderr).toBe(0);
-    expect(offline.stderr).toContain('from cache ');
+    expect(offline.stderr).toContain('from unpacked copy in the cache ');
+    // Without the unpacked copy, the downloaded archive serves.
+    rmSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1', 'unpacked'), { recursive: true });
+    const archived = await terrarium(['-t', box.path('offline 2'), '--s3-max-retries', '0', 'install', 'requirements.txt'], { ...machine, S3_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(archived.code, archived.stderr).toBe(0);
+    expect(archived.stderr).toContain('from cache ');
   });
 
   it("without explicit keys, uses the SDK's credential chain (here: AWS_* variables)", async () => {

@@ -5,7 +5,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
-import { CacheStore } from '../../src/stores/cache.js';
+import type { TreeEntry } from '../../src/archive/tree-writer.js';
+import type { Manifest } from '../../src/relocate/manifest.js';
+import { LocalCache } from '../../src/stores/local-cache.js';
+import { UNPACKED_FORMAT } from '../../src/stores/unpacked.js';
 import { defaultCacheDir } from '../../src/stores/cache-dir.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
 import type { LocalArchive } from '../../src/stores/store.js';
@@ -35,22 +38,39 @@ describe('directory store', () => {
 });
 
 describe('cache', () => {
-  it('evicts the least recently used archives beyond its cap, never the one just added', async () => {
+  it('evicts the least recently used archives and unpacked copies beyond its cap, never the one just added', async () => {
     const root = path.join(dir, 'cache');
-    const cache = new CacheStore(root, 250);
-    const used = (key: string, secondsAgo: number) => {
+    const local = new LocalCache(root, 250);
+    const cache = local.archives;
+    const used = (file: string, secondsAgo: number) => {
       const when = new Date(Date.now() - secondsAgo * 1000);
-      utimesSync(path.join(root, `${key}.json`), when, when);
+      utimesSync(path.join(root, file), when, when);
     };
-    await cache.publish('a', archive('a'.repeat(100)), 'test');
-    used('a', 30);
-    await cache.publish('b', archive('b'.repeat(100)), 'test');
-    used('b', 20);
+    const add = async (key: string, bytes: number) => {
+      await cache.publish(key, archive(key[0]!.repeat(bytes)), 'test');
+      return local.evict(key);
+    };
+    const unpack = async (key: string, bytes: number) => {
+      const tree = await local.trees.reserve(key);
+      writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
+      const entries: TreeEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0 }];
+      await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: {} as Manifest, entries, bytes });
+      return local.evict(key);
+    };
+    await add('a', 100);
+    used('a.json', 30);
+    await add('b', 100);
+    used('b.json', 20);
     expect(await cache.lookup('a')).toBeDefined(); // using a makes b the least recently used
-    await cache.publish('c', archive('c'.repeat(100)), 'test');
+    expect(await add('c', 100)).toEqual(['archive b']);
     expect((await cache.list()).map((r) => r.key).sort()).toEqual(['a', 'c']);
-    await cache.publish('huge', archive('h'.repeat(1000)), 'test');
+    used('c.json', 10);
+    expect(await unpack('t', 100)).toEqual(['archive c']);
+    expect(await local.trees.find('t')).toBeDefined();
+    expect(await add('huge', 1000)).toEqual(['archive a', 'unpacked t']);
     expect((await cache.list()).map((r) => r.key)).toEqual(['huge']);
+    expect(await local.trees.find('t')).toBeUndefined();
+    expect(readdirSync(path.join(root, 'unpacked'))).toEqual([]);
   });
 
   it.each<[NodeJS.ProcessEnv, string | undefined]>([

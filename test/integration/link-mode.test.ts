@@ -1,0 +1,178 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+import { leftoversIn } from '../helpers/env-state.js';
+
+const SITE_FILE = /^lib\/python3\.\d+\/site-packages\/terra_demo\/__init__\.py$/;
+
+/** The unpacked copy of the one key in this cache: its folder and index. */
+function unpacked(cache: string): { dir: string; index: string; file: (pattern: RegExp) => string } {
+  const root = path.join(cache, 'unpacked');
+  const index = readdirSync(root).find((name) => name.endsWith('.json'));
+  expect(index, `an indexed tree in ${root}`).toBeDefined();
+  const dir = path.join(root, index!.slice(0, -'.json'.length));
+  const entries = (JSON.parse(readFileSync(path.join(root, index!), 'utf8')) as { entries: Array<{ path: string }> }).entries;
+  return { dir, index: path.join(root, index!), file: (pattern) => entries.find((e) => pattern.test(e.path))!.path };
+}
+
+async function works(box: Sandbox, env: string): Promise<void> {
+  const demo = await box.exec(path.join(env, 'bin', 'terra-demo'), []);
+  expect(demo.stdout, `${env}/bin/terra-demo`).toBe(`hello, terrarium\n${env}\n`);
+  const cext = await box.exec(path.join(env, 'bin', 'python'), ['-c', 'import sys, terra_cext; print(terra_cext.add(2, 3), sys.prefix)']);
+  expect(cext.stdout).toBe(`5 ${env}\n`);
+}
+
+describe('link mode: repeat installs link from an unpacked copy in the cache', () => {
+  const box = new Sandbox();
+  const cache = box.path('cache');
+  const built = box.path('built');
+  const args = (...rest: string[]) => ['-V', '--storage-dir', box.store, '--cache-dir', cache, ...rest];
+  let first: Awaited<ReturnType<Sandbox['terrarium']>>;
+  let second: Awaited<ReturnType<Sandbox['terrarium']>>;
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo\nterra-cext\n');
+    expect((await box.terrarium(['--storage-dir', box.store, '--no-cache', '-t', built, 'install', 'requirements.txt'])).code).toBe(0);
+    // Every later install must come from the archive or the cache: pip has nothing to install from.
+    rmSync(box.wheels, { recursive: true });
+    first = await box.terrarium(args('-t', box.path('first'), 'install', 'requirements.txt'));
+    second = await box.terrarium(args('-t', box.path('second env'), 'install', 'requirements.txt'));
+  });
+  afterAll(() => box.cleanup());
+
+  it('the first install unpacks the archive and keeps a copy; the second links from it', async () => {
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('kept an unpacked copy of');
+    expect(first.stderr).toMatch(/restored \S+ from .*store at/);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/restored \S+ from unpacked copy in the cache .* \((clone|hardlink)\) at/);
+    await works(box, box.path('first'));
+    await works(box, box.path('second env'));
+  });
+
+  it('shares unchanged files with the cache and writes relocated ones anew, leaving the cache as archived', () => {
+    const tree = unpacked(cache);
+    const site = tree.file(SITE_FILE);
+    const target = box.path('second env');
+    expect(statSync(path.join(target, site)).ino).toBe(statSync(path.join(tree.dir, site)).ino);
+    for (const relocated of ['bin/terra-demo', 'bin/activate', 'pyvenv.cfg']) {
+      expect(statSync(path.join(target, relocated)).nlink, relocated).toBe(1);
+      expect(statSync(path.join(target, relocated)).ino).not.toBe(statSync(path.join(tree.dir, relocated)).ino);
+    }
+    expect(readFileSync(path.join(tree.dir, 'bin', 'terra-demo'), 'utf8')).not.toContain(target);
+    expect(readFileSync(path.join(target, 'bin', 'terra-demo'), 'utf8')).toContain(target);
+    expect(existsSync(path.join(tree.dir, 'bin', 'python')), 'the interpreter links are made per install').toBe(false);
+    expect(leftoversIn(path.join(cache, 'unpacked'))).toEqual([]);
+  });
+
+  it('--link-mode copy shares nothing with the cache', async () => {
+    const result = await box.terrarium(args('--link-mode', 'copy', '-t', box.path('copied'), 'install', 'requirements.txt'));
+    expect(result.stderr).toMatch(/from unpacked copy in the cache .* \(copy\)/);
+    const tree = unpacked(cache);
+    const site = tree.file(SITE_FILE);
+    expect(statSync(path.join(box.path('copied'), site)).nlink).toBe(1);
+    expect(statSync(path.join(box.path('copied'), site)).mtimeMs).toBe(statSync(path.join(tree.dir, site)).mtimeMs);
+    await works(box, box.path('copied'));
+  });
+
+  it('an installed environment outlives the cache', async () => {
+    const elsewhere = box.path('cache-to-clear');
+    const own = ['-V', '--storage-dir', box.store, '--cache-dir', elsewhere];
+    expect((await box.terrarium([...own, '-t', box.path('outlives'), 'install', 'requirements.txt'])).code).toBe(0);
+    expect((await box.terrarium([...own, '-t', box.path('outlives 2'), 'install', 'requirements.txt'])).stderr).toContain('from unpacked copy');
+    rmSync(elsewhere, { recursive: true });
+    await works(box, box.path('outlives 2'));
+  });
+
+  it('a damaged copy is dropped, the archive serves, and the copy is made again', async () => {
+    const tree = unpacked(cache);
+    rmSync(path.join(tree.dir, tree.file(SITE_FILE)));
+    const result = await box.terrarium(args('-t', box.path('after damage'), 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/unpacked copy in the cache .* is unusable .*ENOENT.*dropped it, using the stores/);
+    expect(result.stderr).toMatch(/restored \S+ from .*store at/);
+    await works(box, box.path('after damage'));
+    expect(existsSync(path.join(unpacked(cache).dir, tree.file(SITE_FILE)))).toBe(true);
+  });
+
+  it('a tampered index cannot make it write outside the target', async () => {
+    const tree = unpacked(cache);
+    const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { entries: unknown[] };
+    index.entries.unshift({ path: '../../escaped', type: 'file', mode: 0o644, mtime: 0 });
+    writeFileSync(tree.index, JSON.stringify(index));
+    writeFileSync(path.join(tree.dir, '..', '..', 'escaped'), 'planted');
+    const result = await box.terrarium(args('-t', box.path('tampered'), 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/is unusable .*"\.\.\/\.\.\/escaped" rejected/);
+    // Relative to staging (a sibling of the target in the sandbox), ../../escaped is beside the sandbox.
+    expect(existsSync(path.join(path.dirname(box.dir), 'escaped'))).toBe(false);
+    await works(box, box.path('tampered'));
+  });
+
+  it('--no-cache keeps no copy', async () => {
+    const unused = box.path('unused-cache');
+    const result = await box.terrarium(['--storage-dir', box.store, '--cache-dir', unused, '--no-cache', '-t', box.path('no-cache'), 'install', 'requirements.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(unused)).toBe(false);
+  });
+});
+
+/** XFS made in a file and mounted through a loop device: needs mkfs.xfs (xfsprogs) and mount rights. */
+function mountXfs(image: string, dir: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(image, '');
+  truncateSync(image, 400 * 1024 * 1024);
+  return spawnSync('mkfs.xfs', ['-q', '-f', image]).status === 0 && spawnSync('mount', ['-o', 'loop', image, dir]).status === 0;
+}
+
+describe('link mode on a file system with copy-on-write clones', () => {
+  const box = new Sandbox();
+  const xfs = box.path('xfs');
+  const mounted = mountXfs(box.path('xfs.img'), xfs);
+  const args = (...rest: string[]) => ['-V', '--storage-dir', box.store, '--cache-dir', path.join(xfs, 'cache'), ...rest];
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo\nterra-cext\n');
+    expect((await box.terrarium(['--storage-dir', box.store, '--no-cache', '-t', box.path('built'), 'install', 'requirements.txt'])).code).toBe(0);
+  });
+  afterAll(() => {
+    if (mounted) spawnSync('umount', [xfs]);
+    box.cleanup();
+  });
+
+  it.skipIf(!mounted)('clones by default: nothing shared that a write could reach', async () => {
+    expect((await box.terrarium(args('-t', path.join(xfs, 'first'), 'install', 'requirements.txt'))).code).toBe(0);
+    const result = await box.terrarium(args('-t', path.join(xfs, 'second'), 'install', 'requirements.txt'));
+    expect(result.stderr).toMatch(/from unpacked copy in the cache .* \(clone\)/);
+    const tree = unpacked(path.join(xfs, 'cache'));
+    const site = tree.file(SITE_FILE);
+    expect(statSync(path.join(xfs, 'second', site)).nlink).toBe(1);
+    expect(readFileSync(path.join(xfs, 'second', site))).toEqual(readFileSync(path.join(tree.dir, site)));
+    await works(box, path.join(xfs, 'second'));
+  });
+
+  it('asked to clone where the file system cannot, it says so and hard-links', async () => {
+    const cache = box.path('ext-cache');
+    const own = ['-V', '--storage-dir', box.store, '--cache-dir', cache, '--link-mode', 'clone'];
+    expect((await box.terrarium([...own, '-t', box.path('one'), 'install', 'requirements.txt'])).code).toBe(0);
+    const probe = box.path('probe');
+    cpSync(path.join(box.path('one'), 'pyvenv.cfg'), probe);
+    const canClone = spawnSync('cp', ['--reflink=always', probe, `${probe}.clone`]).status === 0;
+    const result = await box.terrarium([...own, '-t', box.path('two'), 'install', 'requirements.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    if (canClone) expect(result.stderr).toMatch(/\(clone\)/);
+    else expect(result.stderr).toMatch(/--link-mode clone is not possible between .* used hardlink/);
+  });
+
+  it.skipIf(!mounted)('with the cache on another file system, installs unpack the archive and keep no copy', async () => {
+    const cache = path.join(xfs, 'other-cache');
+    const result = await box.terrarium(['-V', '--storage-dir', box.store, '--cache-dir', cache, '-t', box.path('elsewhere'), 'install', 'requirements.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/no unpacked copy kept: the cache .* is on another file system/);
+    expect(result.stderr).toMatch(/restored \S+ from .*store at/);
+    expect(readdirSync(path.join(cache, 'unpacked'))).toEqual([]);
+    await works(box, box.path('elsewhere'));
+  });
+});
