@@ -5,7 +5,12 @@
 45 packages, 180 modules each (about 8,100 .py files, ~10 KB each, plus the .pyc pip compiles for
 them), a data file per package, a console script in every fifth and a compiled extension module in
 every fifth: about 170 MB installed. The content is deterministic, so a run can reuse OUTDIR.
+Also bench-bigdata (32 data files, 26 MB each, half random, half repetitive) and
+requirements-1g.txt: the corpus plus that package, about 1 GB installed, for the memory measurement.
 """
+import hashlib
+import base64
+import zipfile
 import os
 import random
 import sys
@@ -55,7 +60,30 @@ def main(argv):
         build_wheels.write_wheel(outdir, name, "1.0", tag if compiled else "py2.py3-none-any", files, [], scripts, "false" if compiled else "true")
     with open(os.path.join(outdir, "requirements.txt"), "w") as handle:
         handle.write("".join("bench-pkg-%02d\n" % p for p in range(PACKAGES)))
+    big_wheel(outdir)
+    with open(os.path.join(outdir, "requirements-1g.txt"), "w") as handle:
+        handle.write("".join("bench-pkg-%02d\n" % p for p in range(PACKAGES)) + "bench-bigdata\n")
     return 0
+
+
+def big_wheel(outdir, files=32, size=26 << 20):
+    """Written file by file, stored uncompressed: 830 MB never sits in memory at once."""
+    rng = random.Random(1)
+    info = "bench_bigdata-1.0.dist-info"
+    records = []
+    with zipfile.ZipFile(os.path.join(outdir, "bench_bigdata-1.0-py3-none-any.whl"), "w", zipfile.ZIP_STORED) as archive:
+        def add(path, data):
+            archive.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+            records.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+        add("bench_bigdata/__init__.py", b"")
+        for i in range(files):
+            # Model weights and the like: some incompressible, some highly repetitive.
+            data = rng.randbytes(size) if i % 2 == 0 else rng.randbytes(1 << 16) * (size >> 16)
+            add("bench_bigdata/blob_%02d.bin" % i, data)
+        add(info + "/METADATA", b"Metadata-Version: 2.1\nName: bench-bigdata\nVersion: 1.0\n")
+        add(info + "/WHEEL", b"Wheel-Version: 1.0\nGenerator: terrarium-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(info + "/RECORD", "\n".join(records + [info + "/RECORD,,"]) + "\n")
 
 
 if __name__ == "__main__":

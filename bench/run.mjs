@@ -14,10 +14,10 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 const pyVersion = execFileSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
 const cacheBase = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-const corpus = path.join(cacheBase, 'terrarium-bench', `corpus-v1-py${pyVersion}`);
+const corpus = path.join(cacheBase, 'terrarium-bench', `corpus-v2-py${pyVersion}`);
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
-if (!existsSync(path.join(corpus, 'requirements.txt'))) {
+if (!existsSync(path.join(corpus, 'requirements-1g.txt'))) {
   console.log(`generating the corpus in ${corpus} (cached for later runs)`);
   execFileSync(python, [path.join(ROOT, 'bench', 'corpus.py'), corpus], { stdio: 'inherit' });
 }
@@ -52,6 +52,8 @@ async function repeat(name, prepare, run) {
   const runs = [];
   for (let i = 0; i < REPS; i++) {
     await prepare?.(i);
+    // Dirty pages of the previous run are written back now, not in the middle of this one.
+    execFileSync('sync');
     runs.push(await run(i));
   }
   const result = { name, seconds: median(runs.map((r) => r.seconds)), runs: runs.map((r) => Number(r.seconds.toFixed(3))) };
@@ -94,10 +96,15 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${server.address().port}`;
-const cached = ['--storage-url', url, '--cache-dir', at('cache'), '--require-download', 'install', requirements];
+const cached = ['--storage-url', url, '--cache-dir', at('cache'), '--link-mode', 'none', '--require-download', 'install', requirements];
 await terrarium(['-t', at('cache-fill'), ...cached]);
 results.cache = await repeat('terrarium warm: archive in the local cache', undefined, (i) => terrarium(['-t', at(`cached-${i}`), ...cached]));
 server.close();
+
+// Link mode, the default with a cache: the first install keeps an unpacked copy, repeats link from it.
+const linked = ['--storage-dir', store, '--cache-dir', at('link-cache'), '--require-download', 'install', requirements];
+await terrarium(['-t', at('link-fill'), ...linked]);
+results.link = await repeat('terrarium warm repeat: link mode', undefined, (i) => terrarium(['-t', at(`link-${i}`), ...linked]));
 
 results.tar = await repeat('floor: tar -x with zstd -d, same archive', (i) => mkdirSync(at(`tar-${i}`)), (i) =>
   timed('sh', ['-c', `tar -C "${at(`tar-${i}`)}" -x -I 'zstd -d' -f "${archive}"`]),
@@ -106,7 +113,7 @@ results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) =
 
 // Pack time and size per codec, in-process, of the environment as installed.
 const { scanEnvironment, packEnvironment, compressor, saveArchive } = await import(path.join(ROOT, 'dist/index.js'));
-const scan = await scanEnvironment(at('warm-0'), python);
+const scan = scanEnvironment(at('warm-0'), python);
 const manifest = { format: 1, tool: 'bench', created: new Date().toISOString(), key: 'bench', prefix: at('warm-0'), python: {}, requirements: [], ...scan, entries: undefined };
 results.codecs = {};
 for (const codec of ['zstd', 'gzip', 'none']) {
@@ -120,8 +127,30 @@ for (const codec of ['zstd', 'gzip', 'none']) {
 
 // key and hash on a 500-line requirements file: what every CI job pays before anything else.
 writeFileSync(at('500.txt'), Array.from({ length: 500 }, (_, i) => `package-${i}==1.${i}\n`).join(''));
+const keyArgs = [BIN, '--python', python, 'key', at('500.txt')];
+await timed(process.execPath, keyArgs); // the first run on a machine asks the interpreter; later ones read its fingerprint from the cache
 results.hash = await repeat('hash, 500 requirement lines', undefined, () => timed(process.execPath, [BIN, 'hash', at('500.txt')]));
-results.key = await repeat('key, 500 requirement lines', undefined, () => timed(process.execPath, [BIN, '--python', python, 'key', at('500.txt')]));
+results.key = await repeat('key, 500 requirement lines', undefined, () => timed(process.execPath, keyArgs));
+
+// Peak memory on a 1 GB environment (the corpus plus 830 MB of data files): once each, cold and warm.
+console.log('');
+const big = path.join(corpus, 'requirements-1g.txt');
+results.memory = {};
+results.memory.cold = await repeatOnce('1 GB environment: cold (build, pack, publish)', () =>
+  terrarium(['--storage-dir', at('store-1g'), '--no-cache', '-t', at('big-cold'), 'install', big]),
+);
+results.memory.bytes = dirSize(at('big-cold'));
+results.memory.warm = await repeatOnce('1 GB environment: warm (unpack)', () =>
+  terrarium(['--storage-dir', at('store-1g'), '--no-cache', '--require-download', '-t', at('big-warm'), 'install', big]),
+);
+console.log(`  (installed: ${(results.memory.bytes / 1e9).toFixed(2)} GB)`);
+
+async function repeatOnce(name, run) {
+  execFileSync('sync');
+  const r = await run();
+  console.log(`  ${name.padEnd(44)} ${r.seconds.toFixed(2).padStart(7)} s   peak RSS ${Math.round(r.rssMB)} MB`);
+  return { seconds: r.seconds, peakRssMB: Math.round(r.rssMB) };
+}
 
 const ratio = (a, b) => Number((results[a].seconds / results[b].seconds).toFixed(2));
 const ratios = {
@@ -129,6 +158,7 @@ const ratios = {
   'warm / tar floor': ratio('warm', 'tar'),
   'cache / tar floor': ratio('cache', 'tar'),
   'cold / pip': ratio('cold', 'pip'),
+  'link / tar floor': ratio('link', 'tar'),
 };
 console.log('\nratios');
 for (const [name, value] of Object.entries(ratios)) console.log(`  ${name.padEnd(20)} ${value}`);
@@ -137,11 +167,13 @@ for (const [codec, c] of Object.entries(results.codecs)) console.log(`  ${codec.
 
 const targets = [
   ['warm install <= 1.2 x tar floor', ratios['warm / tar floor'] <= 1.2],
+  ['link-mode repeat install <= 0.3 x tar floor', ratios['link / tar floor'] <= 0.3],
   ['warm install >= 10 x faster than pip', ratios['warm / pip'] <= 0.1],
   ['cold install <= 1.3 x pip', ratios['cold / pip'] <= 1.3],
   ['zstd smaller than gzip -6', results.codecs.zstd.bytes < results.codecs.gzip.bytes],
   ['zstd faster to pack than gzip -6', results.codecs.zstd.seconds < results.codecs.gzip.seconds],
   ['key under 150 ms', results.key.seconds < 0.15],
+  ['peak RSS <= 200 MB for a 1 GB environment', Math.max(results.memory.cold.peakRssMB, results.memory.warm.peakRssMB) <= 200],
 ];
 console.log('\ntargets (issue 6)');
 for (const [name, ok] of targets) console.log(`  ${ok ? 'met    ' : 'NOT met'} ${name}`);
@@ -154,6 +186,7 @@ writeFileSync(path.join(ROOT, 'docs', 'bench.svg'), chart([
   ['terrarium cold', results.cold.seconds],
   ['terrarium warm', results.warm.seconds],
   ['terrarium from cache', results.cache.seconds],
+  ['terrarium link mode', results.link.seconds],
   ['tar + zstd -d (floor)', results.tar.seconds],
   ['cp -a (floor)', results.cp.seconds],
 ], `Installing ${(size / 1e6).toFixed(0)} MB, ${files} entries (${os.cpus().length} cores, median of ${REPS})`));

@@ -15,8 +15,16 @@ export const CODEC_EXTENSION: Record<Codec, string> = { zstd: '.tar.zst', gzip: 
 export function compressor(codec: Codec): Transform {
   switch (codec) {
     case 'zstd':
-      // Level 3 with one worker per core: zstd's own default level, and packing keeps up with pip's disk I/O.
-      return new (zstd().CompressStream)({ compressionLevel: 3, nbWorkers: availableParallelism(), checksumFlag: true });
+      // Measured on the benchmark corpus (203 MB of tar): level 3 made 28.9 MB in 1.0 s, larger than gzip -6
+      // (25.2 MB in 5.5 s); level 6 with long-distance matching over a 16 MiB window makes 21.1 MB in
+      // 1.5 s and decompresses faster (less to read). The window bounds the decoder's memory at 16 MiB.
+      return new (zstd().CompressStream)({
+        compressionLevel: 6,
+        enableLongDistanceMatching: true,
+        windowLog: 24,
+        nbWorkers: availableParallelism(),
+        checksumFlag: true,
+      });
     case 'gzip':
       return zlib.createGzip({ level: 6 });
     case 'none':

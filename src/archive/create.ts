@@ -1,62 +1,84 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
-import type { Readable, Transform } from 'node:stream';
-import tar from 'tar-stream';
-
-type TarHeader = Partial<tar.Header> & { name: string };
+import { Readable, type Transform } from 'node:stream';
+import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from '../relocate/manifest.js';
 import type { TreeEntry } from '../relocate/scan.js';
+import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
 
-/** Files up to this size are read whole, several at a time; bigger ones are streamed. */
-const SMALL_FILE = 1 << 20;
-const READ_AHEAD = 32;
+/** Small entries are gathered into chunks of about this size; bigger files are read in pieces of it. */
+const CHUNK = 1 << 20;
 
 /**
- * Streams an environment as a tar through `encoder` (the codec), the manifest first so that a restore knows what to rewrite
- * before the files arrive. Owner names and ids are left out: an environment belongs to whoever unpacks it.
+ * Streams an environment as a tar through `encoder` (the codec), the manifest first so that a restore
+ * knows what to rewrite before the files arrive. Files are read with synchronous calls as the encoder
+ * asks for more (one stream of chunks, not one per entry): the encoder's backpressure bounds memory,
+ * and zstd compresses on its own threads meanwhile. Owner names and ids are left out: an environment
+ * belongs to whoever unpacks it.
  */
 export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform): Readable {
-  const pack = tar.pack();
+  const tar = Readable.from(tarChunks(root, entries, manifest), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
-  pack.once('error', (error) => encoder.destroy(error));
-  pack.pipe(encoder);
-  const add = (header: TarHeader, content?: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry(header, content ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve())));
+  tar.once('error', (error) => encoder.destroy(error));
+  return tar.pipe(encoder);
+}
 
-  const pending = new Map<number, Promise<Buffer>>();
-  const readAhead = (from: number) => {
-    for (let j = from; j < Math.min(entries.length, from + READ_AHEAD); j++) {
-      const entry = entries[j]!;
-      if (entry.type === 'file' && entry.size <= SMALL_FILE && !pending.has(j)) {
-        const read = fs.readFile(path.join(root, entry.path));
-        read.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-        pending.set(j, read);
-      }
-    }
+function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest): Generator<Buffer> {
+  let parts: Buffer[] = [];
+  let gathered = 0;
+  const take = () => {
+    const chunk = Buffer.concat(parts, gathered);
+    parts = [];
+    gathered = 0;
+    return chunk;
+  };
+  const add = (bytes: Buffer) => {
+    parts.push(bytes);
+    gathered += bytes.length;
   };
 
-  const run = async () => {
-    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-    await add({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(manifest.created), size: manifestBytes.length }, manifestBytes);
-    for (let i = 0; i < entries.length; i++) {
-      readAhead(i);
-      const entry = entries[i]!;
-      const header: TarHeader = { name: entry.path, type: entry.type, mode: entry.mode, mtime: entry.mtime, uid: 0, gid: 0 };
-      if (entry.type === 'directory') await add(header);
-      else if (entry.type === 'symlink') await add({ ...header, linkname: entry.linkname ?? '' });
-      else if (pending.has(i)) {
-        const content = await pending.get(i)!;
-        pending.delete(i);
-        await add({ ...header, size: content.length }, content);
-      } else {
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...header, size: entry.size }, (error) => (error ? reject(error) : resolve()));
-          createReadStream(path.join(root, entry.path)).once('error', reject).pipe(sink);
-        });
-      }
+  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  add(encodeHeader({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(manifest.created), size: manifestBytes.length }));
+  add(manifestBytes);
+  add(padding(manifestBytes.length));
+  for (const entry of entries) {
+    const header = { name: entry.path, type: entry.type, mode: entry.mode, mtime: entry.mtime, size: 0, linkname: entry.linkname };
+    if (entry.type !== 'file') {
+      add(encodeHeader(header));
+    } else if (entry.size <= CHUNK) {
+      const content = readFileSync(path.join(root, entry.path));
+      add(encodeHeader({ ...header, size: content.length }));
+      add(content);
+      add(padding(content.length));
+    } else {
+      add(encodeHeader({ ...header, size: entry.size }));
+      yield take();
+      yield* fileChunks(root, entry);
+      add(padding(entry.size));
     }
-    pack.finalize();
-  };
-  run().catch((error: unknown) => pack.destroy(error as Error));
-  return encoder;
+    if (gathered >= CHUNK) yield take();
+  }
+  add(END_OF_ARCHIVE);
+  yield take();
+}
+
+/** A big file in pieces, exactly as many bytes as its header announced (or an error: it changed under us). */
+function* fileChunks(root: string, entry: TreeEntry): Generator<Buffer> {
+  const file = path.join(root, entry.path);
+  const fd = openSync(file, 'r');
+  try {
+    let left = entry.size;
+    while (left > 0) {
+      const piece = Buffer.allocUnsafe(Math.min(CHUNK, left));
+      const read = readSync(fd, piece, 0, piece.length, null);
+      if (read === 0) break;
+      left -= read;
+      yield read === piece.length ? piece : piece.subarray(0, read);
+    }
+    if (left !== 0 || readSync(fd, Buffer.alloc(1), 0, 1, null) !== 0) {
+      throw new TerrariumError('BUILD_PACK_FAILED', `${file} changed while it was being packed`, { hint: 'run again once nothing else writes to the environment' });
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

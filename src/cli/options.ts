@@ -29,7 +29,7 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
     .addOption(new Option('--no-cache', 'keep nothing in the local cache: unpack every install from its archive'))
     .addOption(new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives and copies go first').env('TERRARIUM_CACHE_MAX_SIZE'))
-    .addOption(new Option('--link-mode <mode>', 'how repeat installs take files from the unpacked copy in the cache (auto: clone, else hardlink, else copy)').choices(LINK_MODES).env('TERRARIUM_LINK_MODE').default('auto'))
+    .addOption(new Option('--link-mode <mode>', 'how repeat installs take files from the unpacked copy kept in the cache (auto: clone, else hardlink, else copy; none: keep no copy, unpack every install)').choices(LINK_MODES).env('TERRARIUM_LINK_MODE').default('auto'))
     .addOption(new Option('--no-download', 'do not look for an archive; always build'))
     .addOption(new Option('--no-upload', 'do not publish a newly built archive'))
     .addOption(new Option('--require-download', 'fail instead of building when no archive is found'))
@@ -85,7 +85,7 @@ export interface RawOptions {
   quiet?: boolean;
 }
 
-const LINK_MODES = ['auto', ...LINK_METHODS] as const;
+const LINK_MODES = ['auto', ...LINK_METHODS, 'none'] as const;
 type LinkMode = (typeof LINK_MODES)[number];
 
 export interface Settings {
@@ -106,8 +106,8 @@ export interface Settings {
   allowOutsidePaths: boolean;
   force: boolean;
   lockTimeoutSeconds: number;
-  /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). */
-  link: { method: LinkMethod; explicit: boolean };
+  /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). Undefined: no link mode. */
+  link: { method: LinkMethod; explicit: boolean } | undefined;
   verbosity: Verbosity;
 }
 
@@ -141,7 +141,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     allowOutsidePaths: raw.allowOutsidePaths ?? false,
     force: raw.force ?? false,
     lockTimeoutSeconds,
-    link: raw.linkMode === 'auto' ? { method: LINK_METHODS[0], explicit: false } : { method: raw.linkMode, explicit: true },
+    link: linkSettings(raw.linkMode),
     verbosity: verbosityOf(raw),
   };
 }
@@ -178,6 +178,11 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
     cacheDir: cacheDirFrom(raw.cacheDir, raw.cache, cwd, env),
     cacheMaxBytes: raw.cacheMaxSize === undefined ? undefined : parseSize(raw.cacheMaxSize, '--cache-max-size'),
   };
+}
+
+function linkSettings(mode: LinkMode): Settings['link'] {
+  if (mode === 'none') return undefined;
+  return mode === 'auto' ? { method: LINK_METHODS[0], explicit: false } : { method: mode, explicit: true };
 }
 
 function interpreterCacheFile(cacheDir: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string | undefined {

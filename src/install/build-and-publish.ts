@@ -46,7 +46,7 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   await buildEnvironment({ python: resolved.python, builder: job.builder, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
   failpoint('install-built');
   if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
-  const scan = await scanEnvironment(staging, resolved.python.executable);
+  const scan = scanEnvironment(staging, resolved.python.executable);
   for (const file of scan.binary) reporter.warn(`${file} names the build path in binary data: rewritten on restore where the new path is not longer than ${staging.length} bytes, left as it is elsewhere (terrarium doctor lists it then)`);
   for (const link of scan.externalLinks) reporter.detail(`${link.path} links outside the environment, to ${link.target}`);
   const manifest: Manifest = {

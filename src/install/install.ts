@@ -27,7 +27,8 @@ export interface InstallOptions extends KeyOptions {
   cache: Store | undefined;
   /** Archives and unpacked copies on this machine (undefined with --no-cache). */
   local: LocalCache | undefined;
-  link: { method: LinkMethod; explicit: boolean };
+  /** Undefined: keep no unpacked copies (--link-mode none). */
+  link: { method: LinkMethod; explicit: boolean } | undefined;
   download: boolean;
   upload: boolean;
   requireDownload: boolean;

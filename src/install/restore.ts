@@ -29,7 +29,7 @@ export interface RestoreJob {
   cache: Store | undefined;
   /** With a local cache, an unpacked copy of each archive is kept there and repeat installs link from it. */
   local: LocalCache | undefined;
-  link: { method: LinkMethod; explicit: boolean };
+  link: { method: LinkMethod; explicit: boolean } | undefined;
   requireDownload: boolean;
   signal: AbortSignal | undefined;
   reporter: Reporter;
@@ -73,24 +73,36 @@ export async function restoreFromStores(job: RestoreJob): Promise<string | undef
  * Returns undefined when there is none; a copy that cannot be used is dropped (the stores serve instead).
  */
 async function restoreFromUnpacked(job: RestoreJob): Promise<string | undefined> {
-  const trees = job.local?.trees;
-  const tree = await trees?.find(job.key);
-  if (!trees || !tree) return undefined;
-  const where = `unpacked copy in the cache ${job.local!.dir}`;
+  const link = linkMode(job);
+  const tree = link && (await link.trees.find(job.key));
+  if (!link || !tree) return undefined;
+  const where = `unpacked copy in the cache ${link.cacheDir}`;
   try {
     const relocator = relocatorFor(tree.index.manifest, job);
     await fs.mkdir(job.staging, { mode: 0o755 });
-    const method = linkTree(tree, job.staging, relocator, job.link.method);
-    noteLinkMethod(job, method);
+    const method = linkTree(tree, job.staging, relocator, link.method);
+    noteLinkMethod(job, link, method);
     await finishRelocation(job.staging, tree.index.manifest, job.target, job.python);
     return `${where} (${method})`;
   } catch (error) {
     await removeTree(job.staging);
     job.signal?.throwIfAborted();
     job.reporter.warn(`${where}: ${job.key} is unusable (${describeCause(error)}); dropped it, using the stores`);
-    await trees.discard(job.key).catch(() => undefined);
+    await link.trees.discard(job.key).catch(() => undefined);
     return undefined;
   }
+}
+
+interface LinkMode {
+  trees: UnpackedTrees;
+  cacheDir: string;
+  method: LinkMethod;
+  explicit: boolean;
+}
+
+/** Link mode is on with a local cache, unless --link-mode none. */
+function linkMode(job: RestoreJob): LinkMode | undefined {
+  return job.link && job.local ? { trees: job.local.trees, cacheDir: job.local.dir, ...job.link } : undefined;
 }
 
 function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
@@ -103,8 +115,8 @@ function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
   return makeRelocator(manifest, job.target, job.python);
 }
 
-function noteLinkMethod(job: RestoreJob, method: LinkMethod): void {
-  if (job.link.explicit && method !== job.link.method) job.reporter.warn(`--link-mode ${job.link.method} is not possible between ${job.local!.dir} and ${job.target}; used ${method}`);
+function noteLinkMethod(job: RestoreJob, link: LinkMode, method: LinkMethod): void {
+  if (link.explicit && method !== link.method) job.reporter.warn(`--link-mode ${link.method} is not possible between ${link.cacheDir} and ${job.target}; used ${method}`);
   else job.reporter.detail(`files linked from the cache by ${method}`);
 }
 
@@ -128,11 +140,11 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
     copy = stream.pipe(createWriteStream(download, { flags: 'wx', mode: 0o644 }));
     kept = finished(copy).then(() => undefined, (error: unknown) => error ?? new Error('copy failed'));
   }
-  const trees = job.local?.trees;
-  const unpackTo = trees && (await reserveUnpacked(job, trees));
+  const link = linkMode(job);
+  const unpackTo = link && (await reserveUnpacked(job, link));
   try {
     const checksum = new ChecksumStream();
-    const keep = unpackTo ? { root: unpackTo, method: job.link.method } : undefined;
+    const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
     const extracted = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => relocatorFor(manifest, job), keep);
     const { manifest } = extracted;
     if (checksum.hex() !== record.sha256) {
@@ -147,9 +159,9 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
         (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
       );
     }
-    if (unpackTo) {
-      noteLinkMethod(job, extracted.method ?? job.link.method);
-      await trees!.commit(record.key, unpackTo, { format: UNPACKED_FORMAT, key: record.key, manifest, entries: extracted.entries!, bytes: extracted.bytes }).then(
+    if (link && unpackTo) {
+      noteLinkMethod(job, link, extracted.method ?? link.method);
+      await link.trees.commit(record.key, unpackTo, { format: UNPACKED_FORMAT, key: record.key, manifest, entries: extracted.entries!, bytes: extracted.bytes }).then(
         () => job.reporter.detail(`kept an unpacked copy of ${record.key} in the cache`),
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );
@@ -175,13 +187,13 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
  * file system than the target nothing can be linked or cloned, and copying every file twice makes this
  * install slower (unless --link-mode copy asks for exactly that).
  */
-async function reserveUnpacked(job: RestoreJob, trees: UnpackedTrees): Promise<string | undefined> {
+async function reserveUnpacked(job: RestoreJob, link: LinkMode): Promise<string | undefined> {
   try {
-    const dir = await trees.reserve(job.key);
+    const dir = await link.trees.reserve(job.key);
     const [cache, here] = await Promise.all([fs.stat(dir), fs.stat(path.dirname(job.target))]);
-    if (cache.dev === here.dev || job.link.method === 'copy') return dir;
+    if (cache.dev === here.dev || link.method === 'copy') return dir;
     await removeTree(dir);
-    job.reporter.detail(`no unpacked copy kept: the cache (${job.local!.dir}) is on another file system than ${job.target}`);
+    job.reporter.detail(`no unpacked copy kept: the cache (${link.cacheDir}) is on another file system than ${job.target}`);
   } catch (error) {
     job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);
   }

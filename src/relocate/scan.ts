@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import type { Manifest } from './manifest.js';
@@ -24,36 +24,34 @@ export interface ScanResult extends Relocations {
 /** terrarium's own folder inside an environment; rewritten at every pack, never scanned. */
 export const TERRARIUM_DIR = '.terrarium';
 
-const READ_AHEAD = 32;
-
 /**
  * Walks a freshly built environment and finds everything that names its path: text files (scripts,
  * activate, pyvenv.cfg), binaries, and the symlinks to the base interpreter. Bytecode is skipped:
  * CPython replaces a .pyc's recorded source path with the real one when it loads it.
+ * Synchronous calls throughout: one promise per lstat and read cost more than the calls themselves
+ * (2.9 s against about 0.5 s for the benchmark's 18,000 files).
  */
-export async function scanEnvironment(root: string, interpreter: string): Promise<ScanResult> {
+export function scanEnvironment(root: string, interpreter: string): ScanResult {
   const prefix = Buffer.from(root);
-  const interpreterReal = await fs.realpath(interpreter);
+  const interpreterReal = realpathSync(interpreter);
   const result: ScanResult = { entries: [], text: [], binary: [], interpreterLinks: [], externalLinks: [] };
-  const toRead: TreeEntry[] = [];
 
-  const walk = async (relDir: string): Promise<void> => {
-    const names = (await fs.readdir(path.join(root, relDir))).sort();
+  const walk = (relDir: string): void => {
+    const names = readdirSync(path.join(root, relDir)).sort();
     for (const name of names) {
       const rel = relDir ? `${relDir}/${name}` : name;
       if (rel === TERRARIUM_DIR) continue;
       const abs = path.join(root, rel);
-      const stat = await fs.lstat(abs);
+      const stat = lstatSync(abs);
       const base = { path: rel, mode: stat.mode & 0o777, mtime: stat.mtime, size: 0 };
       if (stat.isDirectory()) {
         result.entries.push({ ...base, type: 'directory' });
-        await walk(rel);
+        walk(rel);
       } else if (stat.isFile()) {
-        const entry: TreeEntry = { ...base, type: 'file', size: stat.size };
-        result.entries.push(entry);
-        if (!name.endsWith('.pyc')) toRead.push(entry);
+        result.entries.push({ ...base, type: 'file', size: stat.size });
+        if (!name.endsWith('.pyc')) classifyFile(rel, abs);
       } else if (stat.isSymbolicLink()) {
-        await classifyLink(rel, abs, base);
+        classifyLink(rel, abs, base);
       } else {
         throw new TerrariumError('RELOCATE_FAILED', `cannot pack ${abs}: not a file, directory or symlink`, {
           hint: 'remove sockets, FIFOs and device files from the environment',
@@ -62,8 +60,16 @@ export async function scanEnvironment(root: string, interpreter: string): Promis
     }
   };
 
-  const classifyLink = async (rel: string, abs: string, base: Omit<TreeEntry, 'type'>): Promise<void> => {
-    const target = await fs.readlink(abs);
+  // Reading every file is the cost of a faithful relocation.
+  const classifyFile = (rel: string, abs: string): void => {
+    const content = readFileSync(abs);
+    if (content.indexOf(prefix) < 0) return;
+    const isBinary = content.subarray(0, 8192).includes(0);
+    (isBinary ? result.binary : result.text).push(rel);
+  };
+
+  const classifyLink = (rel: string, abs: string, base: Omit<TreeEntry, 'type'>): void => {
+    const target = readlinkSync(abs);
     const absoluteTarget = path.resolve(path.dirname(abs), target);
     const inside = absoluteTarget === root || absoluteTarget.startsWith(`${root}/`);
     if (inside) {
@@ -72,22 +78,16 @@ export async function scanEnvironment(root: string, interpreter: string): Promis
       result.entries.push({ ...base, type: 'symlink', linkname: relative });
       return;
     }
-    const real = await fs.realpath(absoluteTarget).catch(() => undefined);
+    let real: string | undefined;
+    try {
+      real = realpathSync(absoluteTarget);
+    } catch {
+      // a dangling link: kept as an external link, as it was
+    }
     if (real === interpreterReal) result.interpreterLinks.push(rel);
     else result.externalLinks.push({ path: rel, target: absoluteTarget });
   };
 
-  await walk('');
-
-  // Reading every file is the cost of a faithful relocation; overlap the reads to hide disk latency.
-  for (let i = 0; i < toRead.length; i += READ_AHEAD) {
-    const batch = toRead.slice(i, i + READ_AHEAD);
-    const contents = await Promise.all(batch.map((entry) => fs.readFile(path.join(root, entry.path))));
-    contents.forEach((content, j) => {
-      if (content.indexOf(prefix) < 0) return;
-      const isBinary = content.subarray(0, 8192).includes(0);
-      (isBinary ? result.binary : result.text).push(batch[j]!.path);
-    });
-  }
+  walk('');
   return result;
 }

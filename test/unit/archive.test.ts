@@ -131,7 +131,7 @@ describe('pack and extract', () => {
     const mtime = new Date('2020-01-02T03:04:05Z');
     for (const f of ['bin/tool', 'lib/python3.11/site-packages/big.bin']) utimesSync(path.join(src, f), mtime, mtime);
 
-    const scan = await scanEnvironment(src, process.execPath);
+    const scan = scanEnvironment(src, process.execPath);
     expect(scan.text.sort()).toEqual(['bin/tool', 'pyvenv.cfg']);
     expect(scan.binary).toEqual(['lib/python3.11/site-packages/ext.so']);
     expect(scan.interpreterLinks).toEqual(['bin/python']);
