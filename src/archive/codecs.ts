@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
+import { ZstdDecompressStream } from './zstd-decompress.js';
 
 // The native zstd binding is loaded when an archive is first packed or unpacked, not by commands that
 // never touch one (key, hash): start-up time is what those commands cost.
@@ -35,7 +36,7 @@ export function compressor(codec: Codec): Transform {
 export function decompressor(codec: Codec): Transform {
   switch (codec) {
     case 'zstd':
-      return new (zstd().DecompressStream)();
+      return new ZstdDecompressStream();
     case 'gzip':
       return zlib.createGunzip();
     case 'none':

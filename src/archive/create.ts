@@ -16,14 +16,20 @@ const CHUNK = 1 << 20;
  * and zstd compresses on its own threads meanwhile. Owner names and ids are left out: an environment
  * belongs to whoever unpacks it.
  */
-export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform): Readable {
-  const tar = Readable.from(tarChunks(root, entries, manifest), { objectMode: false, highWaterMark: CHUNK });
+export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform, progress: PackProgress = { files: 0, bytes: 0 }): Readable {
+  const tar = Readable.from(tarChunks(root, entries, manifest, progress), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
   tar.once('error', (error) => encoder.destroy(error));
   return tar.pipe(encoder);
 }
 
-function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest): Generator<Buffer> {
+/** Files and bytes read so far (for a progress line). */
+export interface PackProgress {
+  files: number;
+  bytes: number;
+}
+
+function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest, progress: PackProgress): Generator<Buffer> {
   let parts: Buffer[] = [];
   let gathered = 0;
   const take = () => {
@@ -55,6 +61,10 @@ function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manif
       yield take();
       yield* fileChunks(root, entry);
       add(padding(entry.size));
+    }
+    if (entry.type === 'file') {
+      progress.files += 1;
+      progress.bytes += entry.size;
     }
     if (gathered >= CHUNK) yield take();
   }

@@ -14,6 +14,12 @@ const SMALL_FILE = 1 << 20;
 
 type EntryStream = AsyncIterable<unknown> & { resume(): unknown };
 
+/** Files and bytes written so far, updated as extraction goes (for a progress line). */
+export interface ExtractProgress {
+  files: number;
+  bytes: number;
+}
+
 export interface ExtractResult {
   manifest: Manifest;
   files: number;
@@ -35,8 +41,10 @@ export async function extractEnvironment(
   source: [Readable, ...Transform[]],
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
-  keep?: KeptCopy,
+  options: { keep?: KeptCopy | undefined; progress?: ExtractProgress } = {},
 ): Promise<ExtractResult> {
+  const { keep } = options;
+  const counts = options.progress ?? { files: 0, bytes: 0 };
   const extract = tar.extract();
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
@@ -44,8 +52,6 @@ export async function extractEnvironment(
   const directories = new Set<string>(['.']);
   let manifest: Manifest | undefined;
   let relocator: Relocator | undefined;
-  let files = 0;
-  let bytes = 0;
 
   const ensureDirectory = async (rel: string, mode = 0o755): Promise<void> => {
     if (directories.has(rel)) return;
@@ -81,8 +87,8 @@ export async function extractEnvironment(
       await writer.symlink(entry.path, entry.linkname!);
       return;
     }
-    files += 1;
-    bytes += header.size ?? 0;
+    counts.files += 1;
+    counts.bytes += header.size ?? 0;
     entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: mtime.getTime() });
     const rewrite = relocator!.needs(entry.path);
     if (rewrite) {
@@ -92,7 +98,7 @@ export async function extractEnvironment(
       return;
     }
     if ((header.size ?? 0) <= SMALL_FILE) {
-      await writer.file(entry.path, entry.mode, mtime, await collect(stream));
+      await writer.file(entry.path, entry.mode, mtime, await pieces(stream));
       return;
     }
     await writer.begin(entry.path, entry.mode);
@@ -124,13 +130,17 @@ export async function extractEnvironment(
     throw asArchiveError(error);
   }
   if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint: 'rebuild the archive with --no-download' });
-  return { manifest, files, bytes, entries, method: writer.method };
+  return { manifest, files: counts.files, bytes: counts.bytes, entries, method: writer.method };
+}
+
+async function pieces(stream: EntryStream): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return chunks;
 }
 
 async function collect(stream: EntryStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return Buffer.concat(await pieces(stream));
 }
 
 function asArchiveError(error: unknown): unknown {

@@ -81,22 +81,28 @@ export class TreeWriter {
     await this.push({ kind: 'symlink', path, target });
   }
 
-  /** `rewritten`: what root gets instead of `content` (which the kept copy gets), for relocated files. */
-  async file(path: string, mode: number, mtime: Date, content: Uint8Array, rewritten?: Uint8Array): Promise<void> {
+  /**
+   * A whole file. `content` may come in pieces (as the archive delivered them: copied once, into the
+   * batch, not first joined). `rewritten`: what root gets instead (the kept copy gets `content`), for
+   * relocated files.
+   */
+  async file(path: string, mode: number, mtime: Date, content: Uint8Array | readonly Uint8Array[], rewritten?: Uint8Array): Promise<void> {
+    const parts = content instanceof Uint8Array ? [content] : content;
+    const length = parts.reduce((sum, part) => sum + part.length, 0);
     if (rewritten) {
-      const offset = this.append(content, content.length + rewritten.length);
-      const second = this.append(rewritten);
-      await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
+      const offset = this.append(parts, length + rewritten.length);
+      const second = this.append([rewritten], rewritten.length);
+      await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length, rewritten: { offset: second, length: rewritten.length } });
       return;
     }
-    if (content.length > BATCH_BYTES) {
+    if (length > BATCH_BYTES) {
       await this.push({ kind: 'begin', path, mode });
-      await this.chunk(content);
+      for (const part of parts) await this.chunk(part);
       await this.end(mtime);
       return;
     }
-    const offset = this.append(content);
-    await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length });
+    const offset = this.append(parts, length);
+    await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length });
   }
 
   /** A large file in pieces: begin, chunks, end, with nothing else in between. */
@@ -107,7 +113,7 @@ export class TreeWriter {
   async chunk(bytes: Uint8Array): Promise<void> {
     for (let at = 0; at < bytes.length; at += BATCH_BYTES) {
       const piece = bytes.subarray(at, at + BATCH_BYTES);
-      const offset = this.append(piece);
+      const offset = this.append([piece], piece.length);
       await this.push({ kind: 'chunk', offset, length: piece.length });
     }
   }
@@ -133,13 +139,15 @@ export class TreeWriter {
     for (const settle of this.waiting.splice(0)) settle(undefined);
   }
 
-  /** `room`: bytes that must fit in the same batch (a file and its rewritten form travel together). */
-  private append(bytes: Uint8Array, room = bytes.length): number {
+  /** Copies `parts` into the batch, one after the other; `room`: bytes that must fit in the same batch (a file and its rewritten form travel together). */
+  private append(parts: readonly Uint8Array[], room: number): number {
     if (this.used + room > this.data.length) this.send();
     if (room > this.data.length) this.data = new Uint8Array(room);
     const offset = this.used;
-    this.data.set(bytes, offset);
-    this.used += bytes.length;
+    for (const part of parts) {
+      this.data.set(part, this.used);
+      this.used += part.length;
+    }
     return offset;
   }
 

@@ -1,5 +1,6 @@
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { Settings } from './options.js';
+import type { EffectiveSetting } from './settings-sources.js';
 
 /** Everything a command reads from the outside world, passed in so tests can run the real code. */
 export interface CliContext extends ReporterStreams {
@@ -16,6 +17,10 @@ export interface CommandInput {
   options: Record<string, unknown>;
   context: CliContext;
   reporter: Reporter;
+  /** Every global option's value and where it came from (for `terrarium config`). */
+  effective: () => EffectiveSetting[];
+  /** The terrarium.toml or pyproject.toml that supplied defaults, if any. */
+  configFile: string | undefined;
 }
 
 /** A command returns its exit status; failures are thrown as TerrariumError. */

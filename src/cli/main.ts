@@ -1,10 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
-import { plainReporter } from '../report/reporter.js';
+import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CliContext, CommandHandler } from './context.js';
+import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals } from './interrupt.js';
 import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
+import { applyConfigFile, effectiveSettings } from './settings-sources.js';
 
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
 const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: () => Promise<CommandHandler>; options?: Option[] }> = [
@@ -14,6 +16,7 @@ const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; hand
   { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: async () => (await import('./commands/exists.js')).existsCommand },
   { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: async () => (await import('./commands/revert.js')).revertCommand },
   { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: async () => (await import('./commands/doctor.js')).doctorCommand },
+  { name: 'config', summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)', takesFiles: false, handler: async () => (await import('./commands/config.js')).configCommand },
   { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: async () => (await import('./commands/archives.js')).lsCommand },
   {
     name: 'prune',
@@ -56,16 +59,32 @@ export async function main(argv: string[], context: CliContext = processContext(
     command.action(async (...args: unknown[]) => {
       const files = spec.takesFiles ? (args[0] as string[]) : [];
       const raw = command.optsWithGlobals<RawOptions>();
-      const reporter = plainReporter(context, verbosityOf(raw), secretsOf(raw, context.env));
+      const reporter = createReporter(context, verbosityOf(raw), {
+        secrets: secretsOf(raw, context.env),
+        live: raw.progress && context.stderr.isTTY === true,
+        // https://no-color.org: set and not empty means no colour.
+        color: !context.env.NO_COLOR,
+      });
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
         const handler = await spec.handler();
-        status = await handler({ settings, files, options: command.opts(), context, reporter });
+        status = await handler({ settings, files, options: command.opts(), context, reporter, effective: () => effectiveSettings(program, config), configFile: config?.path });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
+        // A CI script reading stdout gets a document either way.
+        if (raw.json) reporter.document({ ok: false, error: errorDocument(error, status) });
       }
     });
+  }
+
+  let config: ConfigFile | undefined;
+  try {
+    config = findConfigFile(context.cwd);
+    if (config) applyConfigFile(program, config);
+  } catch (error) {
+    createReporter(context, 0).error(error);
+    return error instanceof TerrariumError ? error.exitCode : EXIT.internal;
   }
 
   try {
@@ -77,11 +96,16 @@ export async function main(argv: string[], context: CliContext = processContext(
       if (error.code === 'commander.executeSubCommandAsync') return status;
       return EXIT.usage;
     }
-    plainReporter(context, 0).error(error);
+    createReporter(context, 0).error(error);
     return EXIT.internal;
   }
 }
 
 function processContext(): CliContext {
   return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: abortOnSignals(process.stderr) };
+}
+
+function errorDocument(error: unknown, exitCode: number): { code: string; message: string; hint: string | null; exitCode: number } {
+  if (error instanceof TerrariumError) return { code: error.code, message: error.message, hint: error.hint ?? null, exitCode };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), hint: null, exitCode };
 }

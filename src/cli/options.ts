@@ -45,6 +45,8 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
     .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
     .addOption(new Option('--lock-timeout <seconds>', 'how long to wait while another terrarium works on the same target (0: fail at once)').env('TERRARIUM_LOCK_TIMEOUT').default('600'))
+    .addOption(new Option('--no-progress', 'plain lines instead of a live progress line, even on a terminal'))
+    .addOption(new Option('--json', 'print the result as one JSON document on stdout (key, hash, exists, ls, install, doctor; errors too)'))
     .addOption(new Option('-V, --verbose', 'more detail; repeat (-VV) for everything').argParser((_: string, count: number) => count + 1).default(0))
     .addOption(new Option('-q, --quiet', 'print only errors'));
 }
@@ -81,6 +83,8 @@ export interface RawOptions {
   force?: boolean;
   lockTimeout: string;
   linkMode: LinkMode;
+  progress: boolean;
+  json?: boolean;
   verbose: number;
   quiet?: boolean;
 }
@@ -109,6 +113,7 @@ export interface Settings {
   /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). Undefined: no link mode. */
   link: { method: LinkMethod; explicit: boolean } | undefined;
   verbosity: Verbosity;
+  json: boolean;
 }
 
 export function verbosityOf(raw: Pick<RawOptions, 'verbose' | 'quiet'>): Verbosity {
@@ -143,6 +148,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     lockTimeoutSeconds,
     link: linkSettings(raw.linkMode),
     verbosity: verbosityOf(raw),
+    json: raw.json ?? false,
   };
 }
 

@@ -3,6 +3,7 @@ import { TerrariumError, describeCause } from '../errors.js';
 import { run, type RunResult } from '../io/exec.js';
 import { whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
+import { formatCount } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
@@ -30,28 +31,43 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   delete env.PYTHONHOME;
   const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
   const stepOptions = { env, cwd: options.cwd, signal: options.signal };
-  if (builder === 'venv') {
-    if (!python.hasVenv) {
-      throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) has no working venv module`, {
-        hint: 'install it (Debian/Ubuntu: apt install python3-venv), or pass --builder virtualenv',
-      });
+  const phase = reporter.phase(builder);
+  try {
+    if (builder === 'venv') {
+      if (!python.hasVenv) {
+        throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) has no working venv module`, {
+          hint: 'install it (Debian/Ubuntu: apt install python3-venv), or pass --builder virtualenv',
+        });
+      }
+      check(await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions), `${python.executable} -m venv`, reporter, 'on Debian/Ubuntu, apt install python3-venv');
+    } else {
+      // virtualenv runs under its own Python and creates environments for another one. Without seeding it
+      // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
+      const virtualenv = whichProgram('virtualenv', env, options.cwd);
+      if (!virtualenv) {
+        throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) needs virtualenv, which is not installed`, {
+          hint: 'install it (Debian/Ubuntu: apt install python3-virtualenv; elsewhere: pipx install virtualenv)',
+        });
+      }
+      check(await step(reporter, virtualenv, ['--no-seed', '--no-periodic-update', '-p', python.executable, dir], stepOptions), 'virtualenv', reporter, 'check that this virtualenv supports the interpreter');
+      check(await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions), 'python -m ensurepip', reporter, 'the interpreter needs its ensurepip module (Debian: python3-venv)');
     }
-    check(await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions), `${python.executable} -m venv`, reporter, 'on Debian/Ubuntu, apt install python3-venv');
-  } else {
-    // virtualenv runs under its own Python and creates environments for another one. Without seeding it
-    // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
-    const virtualenv = whichProgram('virtualenv', env, options.cwd);
-    if (!virtualenv) {
-      throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) needs virtualenv, which is not installed`, {
-        hint: 'install it (Debian/Ubuntu: apt install python3-virtualenv; elsewhere: pipx install virtualenv)',
-      });
-    }
-    check(await step(reporter, virtualenv, ['--no-seed', '--no-periodic-update', '-p', python.executable, dir], stepOptions), 'virtualenv', reporter, 'check that this virtualenv supports the interpreter');
-    check(await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions), 'python -m ensurepip', reporter, 'the interpreter needs its ensurepip module (Debian: python3-venv)');
+    phase.done(`Python ${python.version.join('.')} environment created`);
+  } finally {
+    phase.end();
   }
   const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
-  const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, { env, cwd: options.cwd, signal: options.signal });
-  if (pip.code !== 0) {
+  const output = { last: '' };
+  const pipPhase = reporter.phase('pip install', () => output.last);
+  const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, output).catch((error: unknown) => {
+    pipPhase.end();
+    throw error;
+  });
+  if (pip.code === 0) {
+    const installed = /^Successfully installed (.+)$/m.exec(pip.stdout)?.[1]?.split(' ').length ?? 0;
+    pipPhase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
+  } else {
+    pipPhase.end();
     options.signal?.throwIfAborted();
     if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
     throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
@@ -67,10 +83,16 @@ function check(result: RunResult, what: string, reporter: Reporter, hint: string
   throw new TerrariumError('BUILD_VENV_FAILED', `${what} failed (exit ${result.code})`, { hint: `see the output above; ${hint}` });
 }
 
-async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined }): Promise<RunResult> {
+/** Runs one step of the build; `output.last` follows the program's latest line (pip's current step). */
+async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined }, output = { last: '' }): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
+  const onOutput = (chunk: string) => {
+    reporter.debug(chunk.trimEnd());
+    const lines = chunk.split('\n').map((text) => text.trim()).filter(Boolean);
+    if (lines.length) output.last = lines[lines.length - 1]!.slice(0, 160);
+  };
   try {
-    return await run(program, args, { ...options, onOutput: (chunk) => reporter.debug(chunk.trimEnd()) });
+    return await run(program, args, { ...options, onOutput });
   } catch (error) {
     if (options.signal?.aborted) throw error;
     throw new TerrariumError('BUILD_VENV_FAILED', `cannot run ${program}: ${describeCause(error)}`, {

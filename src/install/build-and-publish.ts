@@ -12,6 +12,7 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from '../relocate/apply.js';
 import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
 import { scanEnvironment } from '../relocate/scan.js';
+import { formatBytes, formatCount } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Store } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
@@ -65,16 +66,26 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   const published: string[] = [];
   if (job.publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, job.allowOutsidePaths, reporter);
-    const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec));
+    const progress = { files: 0, bytes: 0 };
+    const files = scan.entries.filter((entry) => entry.type === 'file');
+    const total = files.reduce((sum, entry) => sum + entry.size, 0);
+    const packPhase = reporter.phase('pack', () => `${formatCount(progress.files, 'file')} of ${files.length.toLocaleString('en-US')}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`);
+    const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
     if (job.signal) addAbortSignal(job.signal, packed);
-    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec);
+    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec).catch((error: unknown) => {
+      packPhase.end();
+      throw error;
+    });
+    packPhase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(archive.size)} (${job.codec})`);
     try {
       for (const store of job.publishTo) {
+        const phase = reporter.phase(`publish to ${store.description}`);
         try {
           const result = await store.publish(resolved.key, archive, TOOL_VERSION);
-          reporter.detail(`${store.description}: ${result.published ? 'published' : 'already had'} ${resolved.key} (${result.record.size} bytes)`);
+          phase.done(result.published ? `${formatBytes(result.record.size)}` : 'another run published it first');
           published.push(store.description);
         } catch (error) {
+          phase.end();
           job.signal?.throwIfAborted();
           reporter.warn(`could not publish ${resolved.key} to ${store.description}: ${describeCause(error)}`);
         }

@@ -12,6 +12,7 @@ import { describeInterpreter, incompatibility, type Fingerprint } from '../pytho
 import { finishRelocation } from '../relocate/apply.js';
 import type { Manifest } from '../relocate/manifest.js';
 import { makeRelocator, type Relocator } from '../relocate/relocator.js';
+import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { LocalCache } from '../stores/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
@@ -80,9 +81,16 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<string | undefined>
   try {
     const relocator = relocatorFor(tree.index.manifest, job);
     await fs.mkdir(job.staging, { mode: 0o755 });
-    const method = linkTree(tree, job.staging, relocator, link.method);
-    noteLinkMethod(job, link, method);
-    await finishRelocation(job.staging, tree.index.manifest, job.target, job.python);
+    const phase = job.reporter.phase('link');
+    let method: LinkMethod;
+    try {
+      method = linkTree(tree, job.staging, relocator, link.method);
+      noteLinkMethod(job, link, method);
+      await finishRelocation(job.staging, tree.index.manifest, job.target, job.python);
+      phase.done(`${formatCount(tree.index.entries.length, 'entry', 'entries')} from the cache (${method})`);
+    } finally {
+      phase.end();
+    }
     return `${where} (${method})`;
   } catch (error) {
     await removeTree(job.staging);
@@ -142,10 +150,13 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
   }
   const link = linkMode(job);
   const unpackTo = link && (await reserveUnpacked(job, link));
+  const checksum = new ChecksumStream();
+  const progress = { files: 0, bytes: 0 };
+  const started = Date.now();
+  const phase = job.reporter.phase(store.remote ? 'download' : 'unpack', () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`);
   try {
-    const checksum = new ChecksumStream();
     const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
-    const extracted = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => relocatorFor(manifest, job), keep);
+    const extracted = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => relocatorFor(manifest, job), { keep, progress });
     const { manifest } = extracted;
     if (checksum.hex() !== record.sha256) {
       throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
@@ -153,6 +164,7 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
       });
     }
     await finishRelocation(staging, manifest, target, python);
+    phase.done(`${formatBytes(record.size)} from ${store.description}, verified; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`);
     if (download && (await kept) === undefined) {
       await job.cache!.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec }, record.tool).then(
         () => job.reporter.detail(`kept ${record.key} in the ${job.cache!.description}`),
@@ -171,6 +183,7 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
       if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
     }
   } finally {
+    phase.end();
     if (unpackTo) await removeTree(unpackTo);
     if (download) {
       // After a failure the download may still be flowing into the copy: stop both before removing it.

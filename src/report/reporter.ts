@@ -2,10 +2,20 @@ import { TerrariumError } from '../errors.js';
 
 export type Verbosity = -1 | 0 | 1 | 2;
 
+/** A step of a command (download, build, pack…) that takes long enough to be watched. */
+export interface Phase {
+  /** Ends the phase with its one-line summary; the duration is added. */
+  done(summary: string): void;
+  /** Ends the phase without a line (it failed, and the error says why). */
+  end(): void;
+}
+
 /** Everything the tool says goes through here; stdout carries only a command's answer. */
 export interface Reporter {
   /** The command's answer (a key, a digest): stdout, shown even with --quiet. */
   result(text: string): void;
+  /** The command's answer as one JSON document (--json): stdout, shown even with --quiet. */
+  document(value: object): void;
   info(text: string): void;
   warn(text: string): void;
   /** -V: commands run, store lookups, timings. */
@@ -15,26 +25,84 @@ export interface Reporter {
   /** Output of a program that failed, shown before the error that reports it. */
   failureOutput(text: string): void;
   error(error: unknown): void;
+  /**
+   * Starts a phase. On a terminal, a live line shows `status()` (polled ten times a second) until the
+   * phase ends and its summary replaces it; elsewhere the status is printed every 10 s, so that a CI
+   * log shows a long download moving, and the summary as one timestamped line.
+   */
+  phase(name: string, status?: () => string): Phase;
   readonly verbosity: Verbosity;
 }
 
 export interface ReporterStreams {
   stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
 }
 
-/** Plain lines on stderr; secrets (S3 keys) are replaced before anything is written. */
-export function plainReporter(streams: ReporterStreams, verbosity: Verbosity, secrets: readonly string[] = []): Reporter {
-  const mask = (text: string) => secrets.filter((s) => s.length > 0).reduce((out, secret) => out.split(secret).join('***'), text);
-  const line = (text: string) => streams.stderr.write(`${mask(text)}\n`);
+export interface ReporterOptions {
+  /** Never printed: replaced by *** wherever they appear (S3 keys). */
+  secrets?: readonly string[];
+  /** A live progress line (stderr is a terminal, and no --no-progress). */
+  live?: boolean;
+  /** Colours on the live line's summaries (a terminal, and no NO_COLOR). */
+  color?: boolean;
+  /** For tests: the clock behind durations and timestamps. */
+  now?: () => number;
+}
+
+const LIVE_MS = 100;
+const PLAIN_MS = 10_000;
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const CLEAR_LINE = '\r\x1b[2K';
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Lines on stderr (a live progress line on a terminal); secrets are replaced before anything is written. */
+export function createReporter(streams: ReporterStreams, verbosity: Verbosity, options: ReporterOptions = {}): Reporter {
+  const secrets = (options.secrets ?? []).filter((s) => s.length > 0);
+  const now = options.now ?? Date.now;
+  const live = Boolean(options.live) && verbosity >= 0;
+  const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const mask = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+  const clock = () => new Date(now()).toTimeString().slice(0, 8);
+
+  let current: { name: string; status?: (() => string) | undefined; started: number; frame: number; timer: NodeJS.Timeout; shown: boolean } | undefined;
+  const clearLive = () => {
+    if (current?.shown) streams.stderr.write(CLEAR_LINE);
+    if (current) current.shown = false;
+  };
+  const drawLive = () => {
+    if (!live || !current) return;
+    const status = current.status?.() ?? '';
+    const text = `${SPINNER[current.frame++ % SPINNER.length]} ${current.name}${status ? `: ${status}` : ''} (${formatDuration(now() - current.started)})`;
+    // Never wider than the terminal: a wrapped line could not be redrawn in place.
+    const width = Math.max(20, (streams.stderr.columns || 80) - 1);
+    streams.stderr.write(`${CLEAR_LINE}${mask(text).slice(0, width)}`);
+    current.shown = true;
+  };
+  const line = (text: string) => {
+    clearLive();
+    streams.stderr.write(`${mask(text)}\n`);
+    drawLive();
+  };
+
   return {
     verbosity,
-    result: (text) => streams.stdout.write(`${mask(text)}\n`),
+    result: (text) => {
+      clearLive();
+      streams.stdout.write(`${mask(text)}\n`);
+      drawLive();
+    },
+    document(value) {
+      this.result(JSON.stringify(value, null, 2));
+    },
     info: (text) => verbosity >= 0 && line(`terrarium: ${text}`),
     warn: (text) => verbosity >= 0 && line(`terrarium: warning: ${text}`),
     detail: (text) => verbosity >= 1 && line(`terrarium: ${text}`),
     debug: (text) => verbosity >= 2 && line(`terrarium: ${text}`),
-    failureOutput: (text) => text.trim() && streams.stderr.write(mask(text.endsWith('\n') ? text : `${text}\n`)),
+    failureOutput: (text) => text.trim() && line(text.replace(/\n$/, '')),
     error: (error) => {
       if (error instanceof TerrariumError) {
         line(`terrarium: error: ${error.message}`);
@@ -46,6 +114,36 @@ export function plainReporter(streams: ReporterStreams, verbosity: Verbosity, se
       line(`terrarium: internal error: ${message}`);
       if (verbosity >= 2 && error instanceof Error && error.stack) line(error.stack);
       else line('terrarium: hint: run again with -VV for details, and report it if it persists');
+    },
+    phase: (name, status) => {
+      if (verbosity < 0) return { done: () => undefined, end: () => undefined };
+      const started = now();
+      const timer = setInterval(
+        () => {
+          if (live) drawLive();
+          else if (status) line(`terrarium: ${clock()} ${name}: ${status()}`);
+        },
+        live ? LIVE_MS : PLAIN_MS,
+      );
+      timer.unref();
+      clearLive();
+      const phase = { name, status, started, frame: 0, timer, shown: false };
+      current = phase;
+      drawLive();
+      let ended = false;
+      const finish = (summary: string | undefined) => {
+        if (ended) return;
+        ended = true;
+        clearInterval(timer);
+        if (current === phase) clearLive();
+        const took = formatDuration(now() - started);
+        if (summary !== undefined) {
+          if (live) streams.stderr.write(`${mask(`${paint('32', '✓')} ${name}: ${summary} ${paint('2', `(${took})`)}`)}\n`);
+          else streams.stderr.write(`${mask(`terrarium: ${clock()} ${name}: ${summary} (${took})`)}\n`);
+        }
+        if (current === phase) current = undefined;
+      };
+      return { done: (summary) => finish(summary), end: () => finish(undefined) };
     },
   };
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { secretsOf } from '../../src/cli/options.js';
 import { TerrariumError } from '../../src/errors.js';
-import { plainReporter, type Verbosity } from '../../src/report/reporter.js';
+import { createReporter, type Verbosity } from '../../src/report/reporter.js';
 
 function capture(verbosity: Verbosity, secrets: string[]) {
   const out = { stdout: '', stderr: '' };
-  const reporter = plainReporter({ stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } }, verbosity, secrets);
+  const reporter = createReporter({ stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } }, verbosity, { secrets });
   return { out, reporter };
 }
 
@@ -31,5 +31,45 @@ describe('secrets in output', () => {
 
   it('include the credentials of the AWS chain found in the environment', () => {
     expect(secretsOf({}, { AWS_SECRET_ACCESS_KEY: secret, AWS_ACCESS_KEY_ID: keyId, AWS_SESSION_TOKEN: 'token-value' }).sort()).toEqual([secret, keyId, 'token-value'].sort());
+  });
+});
+
+describe('phases', () => {
+  const at = new Date(2026, 10, 24, 9, 30, 5).getTime();
+  function run(options: { live: boolean; color?: boolean; verbosity?: Verbosity }) {
+    const out = { stdout: '', stderr: '' };
+    let now = at;
+    const reporter = createReporter(
+      { stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t), columns: 60 } },
+      options.verbosity ?? 0,
+      { live: options.live, color: options.color, secrets: ['s3cr3t-value'], now: () => now },
+    );
+    const phase = reporter.phase('download', () => 'half of s3cr3t-value');
+    now += 1500;
+    reporter.info('in between');
+    phase.done('29.0 MiB from s3://bucket?key=s3cr3t-value');
+    phase.done('a second end changes nothing');
+    reporter.phase('pack').end();
+    return out;
+  }
+
+  it('in a log: one timestamped summary with its duration, no escape codes, secrets masked', () => {
+    const out = run({ live: false });
+    expect(out.stderr).toBe('terrarium: in between\nterrarium: 09:30:06 download: 29.0 MiB from s3://bucket?key=*** (1.5 s)\n');
+    expect(out.stdout).toBe('');
+  });
+
+  it('on a terminal: a live line drawn, cleared around other output, replaced by a ticked summary', () => {
+    const out = run({ live: true, color: true });
+    expect(out.stderr).toBe(
+      '\r\x1b[2K⠋ download: half of *** (0 ms)' +
+        '\r\x1b[2Kterrarium: in between\n\r\x1b[2K⠙ download: half of *** (1.5 s)' +
+        '\r\x1b[2K\x1b[32m✓\x1b[0m download: 29.0 MiB from s3://bucket?key=*** \x1b[2m(1.5 s)\x1b[0m\n' +
+        '\r\x1b[2K⠋ pack (0 ms)\r\x1b[2K',
+    );
+  });
+
+  it('with --quiet: nothing at all', () => {
+    expect(run({ live: true, verbosity: -1 })).toEqual({ stdout: '', stderr: '' });
   });
 });

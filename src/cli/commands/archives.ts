@@ -1,4 +1,5 @@
 import { EXIT, TerrariumError, describeCause } from '../../errors.js';
+import { formatBytes } from '../../report/format.js';
 import { configureStores, lookupOrder } from '../../stores/configure.js';
 import type { ArchiveRecord, Store } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
@@ -12,34 +13,28 @@ function configured({ settings, reporter }: CommandInput): Store[] {
 
 const newestFirst = (a: ArchiveRecord, b: ArchiveRecord) => b.created.localeCompare(a.created);
 
-function humanSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
-}
-
 /** `terrarium ls`: every archive in every configured store, newest first. */
 export const lsCommand: CommandHandler = async (input) => {
-  const { reporter } = input;
+  const { reporter, settings } = input;
   let status: number = EXIT.ok;
+  const listed: Array<{ store: string; archives: ArchiveRecord[] } | { store: string; error: string }> = [];
   for (const store of configured(input)) {
     let records: ArchiveRecord[];
     try {
       records = (await store.list()).sort(newestFirst);
     } catch (error) {
       reporter.warn(`${store.description}: ${describeCause(error)}`);
+      listed.push({ store: store.description, error: describeCause(error) });
       if (store.writable) status = EXIT.storage;
       continue;
     }
-    reporter.result(`${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${humanSize(records.reduce((sum, r) => sum + r.size, 0))})`);
+    listed.push({ store: store.description, archives: records });
+    if (settings.json) continue;
+    reporter.result(`${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${formatBytes(records.reduce((sum, r) => sum + r.size, 0))})`);
     const width = Math.max(0, ...records.map((r) => r.key.length));
-    for (const r of records) reporter.result(`  ${r.key.padEnd(width)}  ${humanSize(r.size).padStart(10)}  ${r.created}`);
+    for (const r of records) reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}`);
   }
+  if (settings.json) reporter.document({ stores: listed });
   return status;
 };
 
@@ -58,7 +53,7 @@ export const pruneCommand: CommandHandler = async (input) => {
     const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
     for (const record of doomed) {
       if (!options.dryRun) await store.discard(record);
-      reporter.result(`${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${humanSize(record.size)}, ${record.created}) from ${store.description}`);
+      reporter.result(`${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`);
       removed += 1;
     }
   }

@@ -7,7 +7,8 @@ import { requireTarget } from '../options.js';
 export const doctorCommand: CommandHandler = async ({ settings, context, reporter }) => {
   const target = requireTarget(settings);
   const findings = await diagnose(target, context.env);
-  for (const finding of findings) reporter.result(`${finding.path}: ${finding.problem}`);
+  if (settings.json) reporter.document({ target, clean: findings.length === 0, problems: findings });
+  else for (const finding of findings) reporter.result(`${finding.path}: ${finding.problem}`);
   if (!findings.length) {
     reporter.info(`${target} is clean: nothing in it depends on another location`);
     return EXIT.ok;

@@ -6,12 +6,16 @@ import type { CommandHandler } from '../context.js';
 export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
   const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
   const searched = lookupOrder(configureStores(settings.storage, reporter));
+  const answer = (store: string | undefined) => {
+    if (settings.json) reporter.document({ key, stored: store !== undefined, store: store ?? null, searched: searched.map((s) => s.description) });
+    return store === undefined ? EXIT.notStored : EXIT.ok;
+  };
   for (const store of searched) {
     if (await store.lookup(key)) {
       reporter.detail(`${key} is in ${store.description}`);
-      return EXIT.ok;
+      return answer(store.description);
     }
   }
   reporter.detail(`${key} is not in ${searched.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
-  return EXIT.notStored;
+  return answer(undefined);
 };

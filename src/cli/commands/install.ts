@@ -15,6 +15,18 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
     signal: context.signal,
     reporter,
   });
+  if (settings.json) {
+    reporter.document({
+      ok: true,
+      key: result.key,
+      target: result.target,
+      hit: result.source !== 'build',
+      source: result.source,
+      published: result.published,
+      backup: settings.backupSuffix === undefined ? null : result.target + settings.backupSuffix,
+      seconds: Number(result.seconds.toFixed(3)),
+    });
+  }
   const seconds = result.seconds.toFixed(1);
   if (result.source === 'build') {
     const where = result.published.length ? `, published to ${result.published.join(', ')}` : '';

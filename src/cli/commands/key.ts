@@ -3,12 +3,23 @@ import { digestOf, resolveKey } from '../../install/key.js';
 import type { CommandHandler } from '../context.js';
 
 export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
-  const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
-  reporter.result(key);
+  const { key, digest, python, requirements } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
+  if (!settings.json) reporter.result(key);
+  else {
+    reporter.document({
+      key,
+      digest,
+      digestType: settings.digestType,
+      python: { executable: python.executable, implementation: python.implementation, version: python.version.join('.'), machine: python.machine },
+      files: requirements.files.map((file) => file.path),
+    });
+  }
   return EXIT.ok;
 };
 
 export const hashCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
-  reporter.result(digestOf({ ...settings, requirementFiles: files, cwd: context.cwd }).digest);
+  const { digest, requirements } = digestOf({ ...settings, requirementFiles: files, cwd: context.cwd });
+  if (!settings.json) reporter.result(digest);
+  else reporter.document({ digest, digestType: settings.digestType, files: requirements.files.map((file) => file.path), lines: requirements.lines.length });
   return EXIT.ok;
 };

@@ -1,0 +1,74 @@
+import type { Command, Option } from 'commander';
+import { closest as closestOf, distance } from 'fastest-levenshtein';
+import { badFile, type ConfigFile } from './config-file.js';
+
+/** Options a configuration file may not set: they describe one run, not a project. */
+const RUN_ONLY = new Set(['help', 'version', 'target', 'json']);
+
+/** Where an option's value came from, for `terrarium config`. */
+export interface EffectiveSetting {
+  option: string;
+  value: unknown;
+  source: string;
+}
+
+/** The key a file uses for an option: its long name without dashes (`storage-dir`; `cache` for `--no-cache`). */
+function keyOf(option: Option): string {
+  const long = option.long!.slice(2);
+  return option.negate ? long.slice('no-'.length) : long;
+}
+
+/**
+ * Gives every option the file sets that value, marked as coming from the file. Commander then lets an
+ * environment variable override it, and the command line override both: command line > environment >
+ * file > built-in default. Keys may use dashes or underscores; unknown keys and wrong types are errors
+ * (a typo in a shared file should not be silently ignored).
+ */
+export function applyConfigFile(program: Command, file: ConfigFile): void {
+  const settable = program.options.filter((option) => option.long && !RUN_ONLY.has(keyOf(option)));
+  const byKey = new Map(settable.map((option) => [keyOf(option), option]));
+  for (const [rawKey, value] of Object.entries(file.values)) {
+    const key = rawKey.replace(/_/g, '-');
+    const option = byKey.get(key);
+    if (!option) {
+      const guess = closest(key, [...byKey.keys()]);
+      throw badFile(file.path, `unknown setting "${rawKey}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+    }
+    program.setOptionValueWithSource(option.attributeName(), valueFor(option, key, value, file.path), 'config');
+  }
+}
+
+function valueFor(option: Option, key: string, value: unknown, file: string): unknown {
+  if (option.negate || option.isBoolean()) {
+    if (typeof value !== 'boolean') throw badFile(file, `"${key}" takes true or false`);
+    return value;
+  }
+  if (key === 'verbose') {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw badFile(file, '"verbose" takes 0, 1 or 2');
+    return value;
+  }
+  if (typeof value !== 'string' && typeof value !== 'number') throw badFile(file, `"${key}" takes a string or a number`);
+  const text = String(value);
+  if (option.argChoices && !option.argChoices.includes(text)) throw badFile(file, `"${key}" must be one of ${option.argChoices.join(', ')} (not "${text}")`);
+  return text;
+}
+
+/** Every option's value and its source, secrets left to the reporter's masking. */
+export function effectiveSettings(program: Command, file: ConfigFile | undefined): EffectiveSetting[] {
+  const values = program.opts();
+  return program.options
+    .filter((option) => option.long && !['help', 'version'].includes(keyOf(option)))
+    .map((option) => {
+      const attribute = option.attributeName();
+      const source = program.getOptionValueSource(attribute);
+      const describe =
+        source === 'env' ? `environment ${option.envVar}` : source === 'config' ? file!.path : source === 'cli' ? 'command line' : source === 'default' ? 'default' : 'not set';
+      return { option: keyOf(option), value: values[attribute], source: describe };
+    });
+}
+
+/** The candidate within two edits of `word`, if any (for "did you mean"). */
+export function closest(word: string, candidates: string[]): string | undefined {
+  const best = candidates.length ? closestOf(word, candidates) : undefined;
+  return best !== undefined && distance(word, best) <= 2 ? best : undefined;
+}

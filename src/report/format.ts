@@ -1,0 +1,26 @@
+/** Sizes as people read them: 1024-based units with one decimal (`28.9 MiB`). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+/** `12.0 MiB / 28.9 MiB · 45.1 MiB/s · 1 s left`: how far a transfer of a known size has come. */
+export function formatTransfer(done: number, total: number | undefined, elapsedMs: number): string {
+  const parts = [total ? `${formatBytes(done)} / ${formatBytes(total)}` : formatBytes(done)];
+  if (elapsedMs >= 500 && done > 0) {
+    const rate = done / (elapsedMs / 1000);
+    parts.push(`${formatBytes(rate)}/s`);
+    if (total && total > done) parts.push(`${Math.ceil((total - done) / rate)} s left`);
+  }
+  return parts.join(' · ');
+}
+
+export function formatCount(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+}

@@ -1,0 +1,87 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/io/exec.js';
+import { Sandbox } from '../helpers/cli.js';
+
+const BIN = path.resolve('bin/terrarium.js');
+
+type Effective = { configFile: string | null; settings: Record<string, { value: unknown; source: string }> };
+
+describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
+  const box = new Sandbox();
+  afterAll(() => box.cleanup());
+  const project = box.path('project');
+  const nested = path.join(project, 'src', 'deep');
+  const other = box.path('other');
+  mkdirSync(nested, { recursive: true });
+  mkdirSync(other, { recursive: true });
+  const cli = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [BIN, ...args], { cwd, env: { ...box.env, ...env } });
+  const effective = async (cwd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Effective> => {
+    const result = await cli(cwd, [...args, '--json', 'config'], env);
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout) as Effective;
+  };
+
+  it('supplies defaults anywhere below it; the environment overrides it, the command line overrides both', async () => {
+    const file = path.join(project, 'terrarium.toml');
+    writeFileSync(file, 'storage-dir = "/srv/envs"\ncompression = "gzip"\nlock_timeout = 30\nupload = false\ns3-bucket = "team-envs"\n');
+    const doc = await effective(nested, ['--storage-dir', box.path('cli-store')], { TERRARIUM_LOCK_TIMEOUT: '5' });
+    expect(doc.configFile).toBe(file);
+    expect(doc.settings['storage-dir']).toEqual({ value: box.path('cli-store'), source: 'command line' });
+    expect(doc.settings['lock-timeout']).toEqual({ value: '5', source: 'environment TERRARIUM_LOCK_TIMEOUT' });
+    expect(doc.settings.compression).toEqual({ value: 'gzip', source: file });
+    expect(doc.settings.upload).toEqual({ value: false, source: file });
+    expect(doc.settings['s3-bucket']).toEqual({ value: 'team-envs', source: file });
+    expect(doc.settings.python).toEqual({ value: 'python3', source: 'default' });
+    const plain = await cli(nested, ['config']);
+    expect(plain.stderr).toContain(`defaults from ${file}`);
+    expect(plain.stdout).toMatch(/^compression\s+"gzip"\s+.*terrarium\.toml$/m);
+  });
+
+  it('is really used: a store named only in the file receives the archive', async () => {
+    const store = box.path('file-store');
+    writeFileSync(path.join(other, 'terrarium.toml'), `storage-dir = ${JSON.stringify(store)}\n`);
+    writeFileSync(path.join(other, 'requirements.txt'), 'terra-dep\n');
+    const result = await cli(other, ['-t', path.join(other, 'env'), 'install', 'requirements.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`published to ${store}`);
+  });
+
+  it('reads [tool.terrarium] from pyproject.toml', async () => {
+    const dir = box.path('pyproject');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'pyproject.toml'), '[project]\nname = "app"\n\n[tool.terrarium]\ndigest_type = "sha256"\ncache = false\n');
+    const doc = await effective(dir);
+    expect(doc.configFile).toBe(path.join(dir, 'pyproject.toml'));
+    expect(doc.settings['digest-type']?.value).toBe('sha256');
+    expect(doc.settings.cache?.value).toBe(false);
+  });
+
+  it('never prints a secret it holds', async () => {
+    const dir = box.path('secret');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'terrarium.toml'), 's3-access-key = "AKIAIOSFODNN7EXAMPLE"\ns3-secret-key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n');
+    for (const args of [['config'], ['--json', 'config'], ['-VV', 'config']]) {
+      const result = await cli(dir, args);
+      expect(result.stdout + result.stderr).not.toMatch(/AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/);
+      expect(result.stdout).toContain('***');
+    }
+  });
+
+  it.each([
+    ['an unknown key, with a suggestion', 'storage-dri = "/x"\n', /unknown setting "storage-dri" \(did you mean "storage-dir"\?\)/],
+    ['a wrong type', 'upload = "no"\n', /"upload" takes true or false/],
+    ['a value outside the choices', 'compression = "lz4"\n', /"compression" must be one of zstd, gzip, none/],
+    ['a run-only option', 'target = "/env"\n', /unknown setting "target"/],
+    ['broken TOML', 'storage-dir = \n', /terrarium\.toml: /],
+  ])('refuses %s: exit 2, naming the file', async (_, text, message) => {
+    const dir = box.path(`bad-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'terrarium.toml'), text);
+    const result = await cli(dir, ['hash', 'x.txt']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain(path.join(dir, 'terrarium.toml'));
+  });
+});

@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+
+const BIN = path.resolve('bin/terrarium.js');
+const ESC = '\x1b';
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+/** Volatile parts of output (the sandbox path, times, durations, sizes) replaced, so that the rest can be compared as is. */
+function normalise(text: string, box: Sandbox): string {
+  return text
+    .split(box.dir).join('<box>')
+    .replace(/x86_64-3\.\d+-[0-9a-f]{32}/g, '<key>')
+    .replace(/\/\S*\/bin\/python[\d.]*/g, '<python>')
+    .replace(/Python 3\.\d+\.\d+/g, 'Python <version>')
+    .replace(/\b\d\d:\d\d:\d\d\b/g, '<time>')
+    .replace(/\(\d+(\.\d+)? (ms|s)\)/g, '(<duration>)')
+    .replace(/ in \d+\.\d s/g, ' in <seconds> s')
+    .replace(/"seconds": [\d.]+/g, '"seconds": 0')
+    .replace(/"size": \d+/g, '"size": 0')
+    .replace(/"created": "[^"]+"/g, '"created": "<date>"')
+    .replace(/"version": "\d+\.\d+\.\d+"/g, '"version": "<version>"')
+    .replace(/\d+(\.\d)? (B|KiB|MiB)\b/g, '<size>')
+    .replace(/[0-9a-f]{32}/g, '<digest>');
+}
+
+/** Runs terrarium in a pseudo-terminal (util-linux script), as a person at a terminal would; returns what the terminal got. */
+function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols 120; ${quoted}`, '/dev/null'], { cwd: box.dir, env: { ...box.env, ...env }, encoding: 'utf8' });
+  expect(result.status, result.stdout + result.stderr).toBe(0);
+  return result.stdout;
+}
+
+describe('what a person and a CI script see', () => {
+  const box = new Sandbox();
+  const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', ...args];
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo\n');
+    box.write('other.txt', 'terra-dep\n');
+  });
+  afterAll(() => box.cleanup());
+
+  it('plain output in a log: one timestamped line per phase with its duration, no escape codes', async () => {
+    const built = await box.terrarium(store('-t', box.path('built'), 'install', 'requirements.txt'));
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).not.toContain(ESC);
+    expect(normalise(built.stderr, box)).toMatchSnapshot();
+    const restored = await box.terrarium(store('-t', box.path('restored'), 'install', 'requirements.txt'));
+    expect(normalise(restored.stderr, box)).toMatchSnapshot();
+  });
+
+  it('--json: one document on stdout for each command, errors included', async () => {
+    const docs: Record<string, unknown> = {};
+    for (const [name, args] of [
+      ['key', ['key', 'requirements.txt']],
+      ['hash', ['hash', 'requirements.txt']],
+      ['exists (stored)', store('exists', 'requirements.txt')],
+      ['exists (not stored)', store('exists', 'other.txt')],
+      ['install (hit)', store('-t', box.path('json-env'), 'install', 'requirements.txt')],
+      ['ls', store('ls')],
+      ['doctor', ['-t', box.path('json-env'), 'doctor']],
+      ['error: missing requirements file', ['key', 'missing.txt']],
+    ] as const) {
+      const result = await box.terrarium(['--json', ...args]);
+      docs[name] = JSON.parse(normalise(result.stdout, box));
+    }
+    expect(docs).toMatchSnapshot();
+    expect((docs['error: missing requirements file'] as { error: { exitCode: number } }).error.exitCode).toBe(3);
+  });
+
+  it.skipIf(!hasScript)('on a terminal: a live line per phase, replaced by its summary; the answer alone on stdout', () => {
+    const screen = inTerminal(box, store('-t', box.path('tty'), 'install', 'requirements.txt'));
+    expect(screen).toContain(`\r${ESC}[2K`); // the live line is redrawn in place
+    expect(screen).toMatch(/⠋ unpack/); // its spinner and phase name
+    expect(screen).toMatch(new RegExp(`${ESC}\\[32m✓${ESC}\\[0m unpack: .* verified; [\\d,]+ files`)); // the summary, with a green tick
+    expect(screen).toMatch(/terrarium: restored x86_64-3\.\d+-[0-9a-f]{32} from .* in \d+\.\d s/);
+  });
+
+  it.skipIf(!hasScript)('NO_COLOR drops the colours, --no-progress every escape code, -q everything but errors', () => {
+    const plainColours = inTerminal(box, store('-t', box.path('tty-nc'), 'install', 'requirements.txt'), { NO_COLOR: '1' });
+    expect(plainColours).not.toContain(`${ESC}[32m`);
+    expect(plainColours).toContain('✓ unpack');
+    const noProgress = inTerminal(box, store('--no-progress', '-t', box.path('tty-np'), 'install', 'requirements.txt'));
+    expect(noProgress).not.toContain(ESC);
+    expect(noProgress).toMatch(/terrarium: \d\d:\d\d:\d\d unpack: /);
+    expect(inTerminal(box, store('-q', '-t', box.path('tty-q'), 'install', 'requirements.txt'))).toBe('');
+  });
+});
