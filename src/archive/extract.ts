@@ -143,7 +143,8 @@ async function collect(stream: EntryStream): Promise<Buffer> {
   return Buffer.concat(await pieces(stream));
 }
 
-function asArchiveError(error: unknown): unknown {
+/** Failures of reading an archive as the error users see: corrupt, hostile, or (disk errors) as they are. */
+export function asArchiveError(error: unknown): unknown {
   if (error instanceof TerrariumError) return error;
   if (isErrno(error, 'ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EMFILE')) return error;
   if (isErrno(error, 'EEXIST')) {

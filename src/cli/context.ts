@@ -1,5 +1,6 @@
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { Settings } from './options.js';
+import type { CliDescription } from './completion.js';
 import type { EffectiveSetting } from './settings-sources.js';
 
 /** Everything a command reads from the outside world, passed in so tests can run the real code. */
@@ -21,6 +22,8 @@ export interface CommandInput {
   effective: () => EffectiveSetting[];
   /** The terrarium.toml or pyproject.toml that supplied defaults, if any. */
   configFile: string | undefined;
+  /** The command line's commands and options (for completion scripts). */
+  cli: () => CliDescription;
 }
 
 /** A command returns its exit status; failures are thrown as TerrariumError. */

@@ -3,25 +3,30 @@ import { EXIT, TerrariumError } from '../errors.js';
 import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CliContext, CommandHandler } from './context.js';
+import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals } from './interrupt.js';
 import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
 import { applyConfigFile, effectiveSettings } from './settings-sources.js';
 
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
-const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; handler: () => Promise<CommandHandler>; options?: Option[] }> = [
-  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', takesFiles: true, handler: async () => (await import('./commands/install.js')).installCommand },
-  { name: 'key', summary: 'print the archive key for these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).keyCommand },
-  { name: 'hash', summary: 'print the digest of these requirements', takesFiles: true, handler: async () => (await import('./commands/key.js')).hashCommand },
-  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', takesFiles: true, handler: async () => (await import('./commands/exists.js')).existsCommand },
-  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', takesFiles: false, handler: async () => (await import('./commands/revert.js')).revertCommand },
-  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', takesFiles: false, handler: async () => (await import('./commands/doctor.js')).doctorCommand },
-  { name: 'config', summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)', takesFiles: false, handler: async () => (await import('./commands/config.js')).configCommand },
-  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', takesFiles: false, handler: async () => (await import('./commands/archives.js')).lsCommand },
+const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
+
+const COMMANDS: Array<{ name: string; summary: string; argument?: [string, string]; handler: () => Promise<CommandHandler>; options?: Option[]; examples?: string[] }> = [
+  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', argument: REQUIREMENTS, examples: ['terrarium -t .venv --storage-dir /mnt/envs install requirements.txt', 'S3_BUCKET=team-envs terrarium -t /srv/app/venv install requirements.txt dev.txt', 'terrarium -t .venv --require-download --json install requirements.txt'], handler: async () => (await import('./commands/install.js')).installCommand },
+  { name: 'key', summary: 'print the archive key for these requirements', argument: REQUIREMENTS, examples: ['terrarium key requirements.txt', 'terrarium --python python3.12 --json key requirements.txt'], handler: async () => (await import('./commands/key.js')).keyCommand },
+  { name: 'hash', summary: 'print the digest of these requirements', argument: REQUIREMENTS, examples: ['terrarium hash requirements.txt constraints.txt'], handler: async () => (await import('./commands/key.js')).hashCommand },
+  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', argument: REQUIREMENTS, examples: ['terrarium --storage-dir /mnt/envs exists requirements.txt && echo cached'], handler: async () => (await import('./commands/exists.js')).existsCommand },
+  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', examples: ['terrarium -t .venv revert'], handler: async () => (await import('./commands/revert.js')).revertCommand },
+  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', examples: ['terrarium -t .venv doctor'], handler: async () => (await import('./commands/doctor.js')).doctorCommand },
+  { name: 'config', summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)', examples: ['terrarium config', 'terrarium --json config'], handler: async () => (await import('./commands/config.js')).configCommand },
+  { name: 'inspect', summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it', argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'], examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'], handler: async () => (await import('./commands/inspect.js')).inspectCommand },
+  { name: 'completion', summary: 'print a shell completion script (bash, zsh or fish)', argument: ['<shell>', 'bash, zsh or fish'], examples: ['terrarium completion bash > ~/.local/share/bash-completion/completions/terrarium', 'terrarium completion fish > ~/.config/fish/completions/terrarium.fish'], handler: async () => (await import('./commands/completion.js')).completionCommand },
+  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', examples: ['terrarium --s3-bucket team-envs ls'], handler: async () => (await import('./commands/archives.js')).lsCommand },
   {
     name: 'prune',
     summary: 'delete old archives from each writable store',
-    takesFiles: false,
+    examples: ['terrarium --storage-dir /mnt/envs prune --older-than 30d --dry-run', 'terrarium --s3-bucket team-envs prune --keep 50'],
     handler: async () => (await import('./commands/archives.js')).pruneCommand,
     options: [
       new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
@@ -32,6 +37,14 @@ const COMMANDS: Array<{ name: string; summary: string; takesFiles: boolean; hand
 ];
 
 const EXIT_CODES_HELP = `
+Examples:
+  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt
+  $ terrarium key requirements.txt
+  $ terrarium help install
+
+Defaults for any option can live in terrarium.toml (or [tool.terrarium] in pyproject.toml);
+terrarium config shows every setting and where it comes from.
+
 Exit codes:
   0 success; 1 exists: not stored; 2 usage error; 3 requirements file error; 4 Python interpreter error;
   5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
@@ -48,16 +61,19 @@ export async function main(argv: string[], context: CliContext = processContext(
     .usage('[options] COMMAND [requirements files...]')
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true)
+    // `terrarium help install` lists the options that apply to install: nearly all of them are global.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run terrarium --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: (text) => context.stderr.write(text) });
 
   for (const spec of COMMANDS) {
     const command = program.command(spec.name).description(spec.summary).exitOverride();
-    if (spec.takesFiles) command.argument('<requirements...>', 'requirements files (-r/-c includes are followed)');
+    if (spec.argument) command.argument(...spec.argument);
     for (const option of spec.options ?? []) command.addOption(option);
+    if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
     command.action(async (...args: unknown[]) => {
-      const files = spec.takesFiles ? (args[0] as string[]) : [];
+      const files = spec.argument ? [args[0] as string | string[]].flat() : [];
       const raw = command.optsWithGlobals<RawOptions>();
       const reporter = createReporter(context, verbosityOf(raw), {
         secrets: secretsOf(raw, context.env),
@@ -68,7 +84,7 @@ export async function main(argv: string[], context: CliContext = processContext(
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
         const handler = await spec.handler();
-        status = await handler({ settings, files, options: command.opts(), context, reporter, effective: () => effectiveSettings(program, config), configFile: config?.path });
+        status = await handler({ settings, files, options: command.opts(), context, reporter, effective: () => effectiveSettings(program, config), configFile: config?.path, cli: () => describeCli(program) });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
@@ -92,7 +108,7 @@ export async function main(argv: string[], context: CliContext = processContext(
     return status;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return status;
       return EXIT.usage;
     }

@@ -12,7 +12,7 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from '../relocate/apply.js';
 import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
 import { scanEnvironment } from '../relocate/scan.js';
-import { formatBytes, formatCount } from '../report/format.js';
+import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Store } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
@@ -79,9 +79,11 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
     packPhase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(archive.size)} (${job.codec})`);
     try {
       for (const store of job.publishTo) {
-        const phase = reporter.phase(`publish to ${store.description}`);
+        const sent = { bytes: 0 };
+        const started = Date.now();
+        const phase = reporter.phase(`publish to ${store.description}`, () => formatTransfer(sent.bytes, archive.size, Date.now() - started));
         try {
-          const result = await store.publish(resolved.key, archive, TOOL_VERSION);
+          const result = await store.publish(resolved.key, archive, TOOL_VERSION, sent);
           phase.done(result.published ? `${formatBytes(result.record.size)}` : 'another run published it first');
           published.push(store.description);
         } catch (error) {

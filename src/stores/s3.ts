@@ -5,7 +5,7 @@ import { TerrariumError, describeCause } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
-import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store } from './store.js';
+import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store, type TransferProgress } from './store.js';
 
 export interface S3Options {
   bucket: string;
@@ -107,7 +107,7 @@ export class S3Store implements Store {
     });
   }
 
-  async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
+  async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
     const existing = await this.lookup(key);
     if (existing) return { record: existing, published: false };
     const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
@@ -115,13 +115,17 @@ export class S3Store implements Store {
     const { client, sdk } = await this.connect();
     const { Upload } = await import('@aws-sdk/lib-storage');
     try {
-      await new Upload({
+      const upload = new Upload({
         client,
         partSize: PART_SIZE,
         queueSize: 4,
         leavePartsOnError: false,
         params: { Bucket: this.options.bucket, Key: blob, Body: createReadStream(archive.path), ContentLength: archive.size, Metadata: { sha256: archive.sha256 } },
-      }).done();
+      });
+      upload.on('httpUploadProgress', (sent) => {
+        if (progress && sent.loaded !== undefined) progress.bytes = sent.loaded;
+      });
+      await upload.done();
     } catch (error) {
       throw this.failure('upload', blob, error);
     }

@@ -28,6 +28,11 @@ export interface PublishResult {
   published: boolean;
 }
 
+/** Bytes sent so far, updated while an upload runs (for a progress line). */
+export interface TransferProgress {
+  bytes: number;
+}
+
 /** The one interface install logic sees; every kind of storage hides behind it. */
 export interface Store {
   /** For messages: where archives are, never with credentials. */
@@ -40,7 +45,7 @@ export interface Store {
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
   /** Stores a packed archive under `key` unless one is there already (the first publisher wins). */
-  publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult>;
+  publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
   /** Removes an archive (found damaged, or pruned), if the store still holds exactly that one. */
   discard(record: ArchiveRecord): Promise<void>;
   /** Every archive's record, for `ls` and `prune`. */

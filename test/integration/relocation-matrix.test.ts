@@ -44,7 +44,9 @@ describe('relocation matrix', () => {
     };
     const store = box.path(`store-${slug}`);
     const built = box.path(`built-${slug}`);
-    const common = ['--python', python, '--builder', builder, '--storage-dir', store];
+    // Each cell is a machine of its own: venv and virtualenv builds of one interpreter share a key, and
+    // a shared cache would hand one cell the other's unpacked copy.
+    const common = ['--python', python, '--builder', builder, '--storage-dir', store, '--cache-dir', box.path(`cache-${slug}`)];
     const build = terrarium([...common, '-t', built, 'install', 'requirements.txt']);
     expect(build.code, build.out).toBe(0);
     // An unrewritten script would silently run the original: it must be gone.

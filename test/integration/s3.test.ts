@@ -42,6 +42,7 @@ describe('S3 store', () => {
     const built = await terrarium(['-VV', '-t', box.path('built'), 'install', 'requirements.txt']);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`published to s3://${BUCKET}/${prefix}`);
+    expect(built.stderr).toMatch(new RegExp(`publish to s3://${BUCKET}/${prefix}: [\\d.]+ (KiB|MiB) \\(`));
     const objects = await s3.keys();
     expect(objects).toEqual([`${prefix}${key}.json`, expect.stringMatching(new RegExp(`^${prefix}${key}\\.[0-9a-f]{16}\\.tar\\.zst$`))].sort());
     // The archive object is what its record says.

@@ -1,0 +1,82 @@
+import { createReadStream, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ChecksumStream } from '../../archive/checksum.js';
+import { codecOfFile, decompressor, type Codec } from '../../archive/codecs.js';
+import { inspectArchive } from '../../archive/inspect.js';
+import { EXIT, TerrariumError } from '../../errors.js';
+import { describeInterpreter } from '../../python/fingerprint.js';
+import { formatBytes, formatCount } from '../../report/format.js';
+import { configureStores, lookupOrder } from '../../stores/configure.js';
+import type { ArchiveRecord } from '../../stores/store.js';
+import type { CommandHandler, CommandInput } from '../context.js';
+
+interface Opened {
+  stream: Readable;
+  where: string;
+  size: number;
+  codec: Codec;
+  record?: ArchiveRecord;
+}
+
+/** `terrarium inspect KEY|ARCHIVE`: what an archive holds, read as it streams; nothing is unpacked. */
+export const inspectCommand: CommandHandler = async (input) => {
+  const { settings, reporter } = input;
+  const opened = await open(input);
+  const checksum = new ChecksumStream();
+  const contents = await inspectArchive([opened.stream, checksum, decompressor(opened.codec)]);
+  if (opened.record && checksum.hex() !== opened.record.sha256) {
+    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, { hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it' });
+  }
+  const { manifest } = contents;
+  const summary = {
+    key: manifest.key,
+    archive: { where: opened.where, size: opened.size, codec: opened.codec, sha256: checksum.hex() },
+    created: manifest.created,
+    tool: manifest.tool,
+    python: manifest.python,
+    builtAt: manifest.origin ?? manifest.prefix,
+    requirements: manifest.requirements,
+    files: contents.files,
+    bytes: contents.bytes,
+    packages: contents.packages,
+  };
+  if (settings.json) {
+    reporter.document(summary);
+    return EXIT.ok;
+  }
+  const lines = [
+    `key           ${summary.key}`,
+    `archive       ${opened.where} (${formatBytes(opened.size)}, ${opened.codec}, sha256 ${summary.archive.sha256})`,
+    `created       ${summary.created} by terrarium ${summary.tool}`,
+    `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
+    `built at      ${summary.builtAt}`,
+    `contents      ${formatCount(contents.files, 'file')}, ${formatBytes(contents.bytes)} unpacked`,
+    `requirements  (${formatCount(manifest.requirements.length, 'line')})`,
+    ...manifest.requirements.map((line) => `  ${line}`),
+    `packages      (${contents.packages.length}, as pip freeze --all lists them)`,
+    ...contents.packages.map((release) => `  ${release}`),
+  ];
+  for (const line of lines) reporter.result(line);
+  return EXIT.ok;
+};
+
+/** A file path names an archive on disk; anything else is a key, looked up in the cache and the stores. */
+async function open({ files, settings, context, reporter }: CommandInput): Promise<Opened> {
+  const what = files[0]!;
+  const file = path.resolve(context.cwd, what);
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (stat?.isFile()) {
+    const codec = codecOfFile(file);
+    if (!codec) throw new TerrariumError('USAGE', `cannot tell how ${what} is compressed`, { hint: 'archives end in .tar.zst, .tar.gz or .tar' });
+    return { stream: createReadStream(file), where: file, size: stat.size, codec };
+  }
+  const stores = lookupOrder(configureStores(settings.storage, reporter));
+  for (const store of stores) {
+    const record = await store.lookup(what);
+    if (record) return { stream: await store.open(record), where: store.description, size: record.size, codec: record.codec, record };
+  }
+  throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" (searched ${stores.map((s) => s.description).join(', ') || 'no store: none configured'})`, {
+    hint: 'pass an archive file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',
+  });
+}

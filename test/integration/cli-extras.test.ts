@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+
+const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
+
+describe('inspect, completion, help', () => {
+  const box = new Sandbox();
+  const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', ...args];
+  let key: string;
+  let archive: string;
+
+  beforeAll(async () => {
+    box.write('requirements.txt', 'terra-demo  # the app\n');
+    const built = await box.terrarium(store('-t', box.path('env'), 'install', 'requirements.txt'));
+    expect(built.code, built.stderr).toBe(0);
+    key = (await box.terrarium(['key', 'requirements.txt'])).stdout.trim();
+    archive = path.join(box.store, readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!);
+  });
+  afterAll(() => box.cleanup());
+
+  it('inspect KEY: interpreter, requirements, installed packages and sizes, without installing', async () => {
+    const result = await box.terrarium(store('--json', 'inspect', key));
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toMatchObject({ key, archive: { where: box.store, codec: 'zstd' }, requirements: ['terra-demo'], python: { implementation: 'cpython' } });
+    expect(doc.packages).toEqual(expect.arrayContaining(['terra-demo==1.0', 'terra-dep==1.0']));
+    expect(doc.packages.some((p: string) => p.startsWith('pip=='))).toBe(true);
+    expect(doc.files).toBeGreaterThan(100);
+    expect(doc.builtAt).toMatch(/\.env\.staging-/);
+    const plain = await box.terrarium(store('inspect', key));
+    expect(plain.stdout).toMatch(/^packages +\(\d+, as pip freeze --all lists them\)\n(?:.*\n)*  terra-demo==1\.0$/m);
+  });
+
+  it('inspect ARCHIVE reads a file directly; a damaged or unknown one is an error with its exit code', async () => {
+    const direct = await box.terrarium(['--json', 'inspect', archive]);
+    expect(JSON.parse(direct.stdout).key).toBe(key);
+    const bytes = readFileSync(archive);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(box.path('damaged.tar.zst'), bytes);
+    expect((await box.terrarium(['inspect', 'damaged.tar.zst'])).code).toBe(6);
+    writeFileSync(box.path('notes.txt'), 'hello');
+    const unknown = await box.terrarium(['inspect', 'notes.txt']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('cannot tell how notes.txt is compressed');
+    const missing = await box.terrarium(store('inspect', 'x86_64-3.11-00000000000000000000000000000000'));
+    expect(missing.code).toBe(10);
+    expect(missing.stderr).toContain('terrarium ls');
+  });
+
+  it.skipIf(!has('bash'))('bash completion completes commands, options and option values', async () => {
+    const script = box.write('terrarium.bash', (await box.terrarium(['completion', 'bash'])).stdout);
+    const complete = (line: string) => {
+      const words = line.split(' ');
+      const program = `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _terrarium; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      return spawnSync('bash', ['-c', program], { encoding: 'utf8' }).stdout.trim().split('\n');
+    };
+    expect(complete('terrarium ins').sort()).toEqual(['inspect', 'install']);
+    expect(complete('terrarium --storage')).toEqual(['--storage-dir', '--storage-url']);
+    expect(complete('terrarium --compression ')).toEqual(['zstd', 'gzip', 'none']);
+    expect(complete('terrarium --link-mode h')).toEqual(['hardlink']);
+  });
+
+  it.skipIf(!has('fish'))('fish completion completes commands and options', async () => {
+    const script = box.write('terrarium.fish', (await box.terrarium(['completion', 'fish'])).stdout);
+    const complete = (line: string) => spawnSync('fish', ['-c', `source ${script}; complete -C '${line}'`], { encoding: 'utf8' }).stdout;
+    expect(complete('terrarium ins')).toMatch(/^inspect\t.*\ninstall\t/m);
+    expect(complete('terrarium --compr')).toMatch(/^--compression\t/m);
+  });
+
+  it.skipIf(!has('zsh'))('the zsh completion script is valid zsh', async () => {
+    const script = box.write('_terrarium', (await box.terrarium(['completion', 'zsh'])).stdout);
+    const check = spawnSync('zsh', ['-n', script], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(readFileSync(script, 'utf8')).toContain("--link-mode'[");
+  });
+
+  it('help shows examples, and every option with its environment variable and default', async () => {
+    const help = await box.terrarium(['help', 'install']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:\n  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt');
+    // Help text wraps to the terminal: any run of white space may separate the words.
+    expect(help.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
+    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(default:\s+"600",\s+env:\s+TERRARIUM_LOCK_TIMEOUT\)/);
+    const top = await box.terrarium(['--help']);
+    for (const command of ['install', 'key', 'hash', 'exists', 'revert', 'doctor', 'config', 'inspect', 'completion', 'ls', 'prune']) expect(top.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    expect(top.stdout).toContain('Exit codes:');
+  });
+
+  it.each([
+    [['instal', 'requirements.txt'], /unknown command 'instal'\n\(Did you mean install\?\)/],
+    [['--storge-dir', 'x', 'key', 'requirements.txt'], /unknown option '--storge-dir'\n\(Did you mean --storage-dir\?\)/],
+  ])('a typo gets a suggestion and exit 2: %j', async (args, message) => {
+    const result = await box.terrarium(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+});
