@@ -14,7 +14,8 @@ const wheels = path.join(work, 'wheels');
 const store = path.join(work, 'store');
 
 // pip sees only the wheels built here: no index, no machine-wide pip configuration.
-const env = { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels };
+// A cache of its own: with the user's, a second run of the demo would find both installs already unpacked there.
+const env = { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels, XDG_CACHE_HOME: path.join(work, 'cache') };
 for (const name of Object.keys(env)) if (name.startsWith('PIP_') && !['PIP_CONFIG_FILE', 'PIP_NO_INDEX', 'PIP_FIND_LINKS'].includes(name)) delete env[name];
 
 function install(target) {
