@@ -63,12 +63,7 @@ export async function extractEnvironment(
 
   const onEntry = async (header: tar.Header, stream: EntryStream): Promise<void> => {
     if (!manifest) {
-      if (header.name !== MANIFEST_PATH || header.type !== 'file') {
-        throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', {
-          hint: 'rebuild the archive with --no-download',
-        });
-      }
-      manifest = parseManifest((await collect(stream)).toString('utf8'));
+      manifest = await readManifestEntry(header, stream, 'rebuild the archive with --no-download');
       relocator = onManifest(manifest);
       return;
     }
@@ -133,14 +128,23 @@ export async function extractEnvironment(
   return { manifest, files: counts.files, bytes: counts.bytes, entries, method: writer.method };
 }
 
-async function pieces(stream: EntryStream): Promise<Buffer[]> {
+async function pieces(stream: AsyncIterable<unknown>): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return chunks;
 }
 
-async function collect(stream: EntryStream): Promise<Buffer> {
+/** A whole entry's content. */
+export async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
   return Buffer.concat(await pieces(stream));
+}
+
+/** The first entry of every terrarium archive, its manifest; anything else there is not one of ours. */
+export async function readManifestEntry(header: tar.Header, stream: AsyncIterable<unknown>, hint: string): Promise<Manifest> {
+  if (header.name !== MANIFEST_PATH || header.type !== 'file') {
+    throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint });
+  }
+  return parseManifest((await collect(stream)).toString('utf8'));
 }
 
 /** Failures of reading an archive as the error users see: corrupt, hostile, or (disk errors) as they are. */

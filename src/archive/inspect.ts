@@ -2,9 +2,9 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import type { Manifest } from '../relocate/manifest.js';
 import { EntryGuard } from './entry-check.js';
-import { asArchiveError } from './extract.js';
+import { asArchiveError, collect, readManifestEntry } from './extract.js';
 
 /** What an archive holds, read without unpacking it anywhere. */
 export interface ArchiveContents {
@@ -31,8 +31,7 @@ export async function inspectArchive(source: [Readable, ...Transform[]]): Promis
     stream.on('error', () => undefined);
     void (async () => {
       if (!manifest) {
-        if (header.name !== MANIFEST_PATH) throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint: 'pass an archive made by terrarium' });
-        manifest = parseManifest((await read(stream)).toString('utf8'));
+        manifest = await readManifestEntry(header, stream, 'pass an archive made by terrarium');
         return;
       }
       // Every entry passes the same checks as on install: a hostile archive is reported, not described.
@@ -41,7 +40,7 @@ export async function inspectArchive(source: [Readable, ...Transform[]]): Promis
         files += 1;
         bytes += header.size ?? 0;
         if (METADATA.test(entry.path)) {
-          const release = distribution((await read(stream)).toString('utf8'));
+          const release = distribution((await collect(stream)).toString('utf8'));
           if (release) packages.push(release);
           return;
         }
@@ -64,10 +63,4 @@ export function distribution(metadata: string): string | undefined {
   const name = field('Name');
   const version = field('Version');
   return name && version ? `${name}==${version}` : undefined;
-}
-
-async function read(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
