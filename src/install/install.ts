@@ -61,8 +61,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const { reporter, signal } = options;
   const target = path.resolve(options.cwd, options.target);
   checkPrefixUsable(target);
-  const resolved = await resolveKey(options);
-  reporter.detail(`key ${resolved.key} (interpreter ${resolved.python.executable}, ${describeInterpreter(resolved.python)})`);
+  const keyPhase = reporter.phase('key');
+  const resolved = await resolveKey(options).catch((error: unknown) => {
+    keyPhase.end();
+    throw error;
+  });
+  keyPhase.done(`${resolved.key} (${describeInterpreter(resolved.python)}, ${resolved.python.executable})`);
   await fs.mkdir(path.dirname(target), { recursive: true }).catch((error: unknown) => {
     throw new TerrariumError('TARGET_UNWRITABLE', `cannot create ${path.dirname(target)}: ${describeCause(error)}`, {
       hint: 'choose a --target whose parent directory you can write to',

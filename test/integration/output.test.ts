@@ -13,7 +13,7 @@ function normalise(text: string, box: Sandbox): string {
     .split(box.dir).join('<box>')
     .replace(/x86_64-3\.\d+-[0-9a-f]{32}/g, '<key>')
     .replace(/\/\S*\/bin\/python[\d.]*/g, '<python>')
-    .replace(/Python 3\.\d+\.\d+/g, 'Python <version>')
+    .replace(/([Pp]ython) 3\.\d+\.\d+/g, '$1 <version>')
     .replace(/\b\d\d:\d\d:\d\d\b/g, '<time>')
     .replace(/\(\d+(\.\d+)? (ms|s)\)/g, '(<duration>)')
     .replace(/ in \d+\.\d s/g, ' in <seconds> s')
