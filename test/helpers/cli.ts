@@ -59,3 +59,8 @@ export class Sandbox {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** stderr without the timestamped progress lines (`terrarium: 08:37:53 key: …`): what is left is what went wrong. */
+export function withoutProgress(stderr: string): string[] {
+  return stderr.trim().split('\n').filter((line) => !/^terrarium: \d\d:\d\d:\d\d \S+: /.test(line));
+}
