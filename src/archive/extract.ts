@@ -84,7 +84,7 @@ export async function extractEnvironment(
     }
     counts.files += 1;
     counts.bytes += header.size ?? 0;
-    entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: mtime.getTime() });
+    entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: mtime.getTime(), size: header.size ?? 0 });
     const rewrite = relocator!.needs(entry.path);
     if (rewrite) {
       const content = await collect(stream);

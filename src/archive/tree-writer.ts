@@ -27,7 +27,7 @@ export type WriterReply =
 export type TreeEntry =
   | { path: string; type: 'directory'; mode: number }
   | { path: string; type: 'symlink'; linkname: string }
-  | { path: string; type: 'file'; mode: number; mtime: number };
+  | { path: string; type: 'file'; mode: number; mtime: number; size: number };
 
 /** A second, pristine copy of the tree (kept in the cache): files land there and are linked into root. */
 export interface KeptCopy {

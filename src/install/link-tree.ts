@@ -1,6 +1,7 @@
-import { readFileSync, symlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { EntryGuard } from '../archive/entry-check.js';
+import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { linkFile, makeDirectory, writeNewFile, type LinkMethod } from '../io/file-ops.js';
 import type { Relocator } from '../relocate/relocator.js';
@@ -25,7 +26,23 @@ export function linkTree(tree: UnpackedTree, root: string, relocator: Relocator,
     if (entry.type === 'directory') makeDirectory(at, entry.mode);
     else if (entry.type === 'symlink') symlinkSync(entry.linkname!, at);
     else if (relocator.needs(entry.path)) writeNewFile(at, entry.mode, relocator.apply(entry.path, readFileSync(path.join(tree.dir, entry.path))), mtime);
-    else method = linkFile(path.join(tree.dir, entry.path), at, method, mtime);
+    else {
+      const from = path.join(tree.dir, entry.path);
+      method = linkFile(from, at, method, mtime);
+      if (item.type === 'file') checkAsArchived(from, item.size, item.mtime);
+    }
   }
   return method;
+}
+
+/**
+ * A hard link shares the file with every environment linked from it: one edited in place (not replaced,
+ * as pip and editors do) changes the copy in the cache. Its size or mtime then differs from the index,
+ * and the copy is not used again. One lstat per file, about 20 ms for 18,000 files.
+ */
+function checkAsArchived(file: string, size: number, mtimeMs: number): void {
+  const stat = lstatSync(file);
+  if (stat.size !== size || Math.trunc(stat.mtimeMs / 1000) !== Math.trunc(mtimeMs / 1000)) {
+    throw new TerrariumError('ARCHIVE_CORRUPT', `${file} is no longer as archived (size or mtime changed: edited in place through a hard link?)`);
+  }
 }

@@ -6,7 +6,8 @@ import { removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import type { Manifest } from '../relocate/manifest.js';
 
-export const UNPACKED_FORMAT = 1;
+/** 2: file entries carry their size, for the check that a kept file is as archived. */
+export const UNPACKED_FORMAT = 2;
 
 /** What is known of an unpacked tree without reading it: enough to link it into a new place. */
 export interface UnpackedIndex {
@@ -48,13 +49,17 @@ export class UnpackedTrees {
       this.swept = true;
       await removeLeftovers(this.root).catch(() => undefined);
     }
-    let index: UnpackedIndex;
+    let index: UnpackedIndex | undefined;
     try {
       index = JSON.parse(await fs.readFile(this.indexPath(key), 'utf8')) as UnpackedIndex;
-    } catch {
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return undefined;
+    }
+    if (index?.format !== UNPACKED_FORMAT || index.key !== key || !Array.isArray(index.entries)) {
+      // Unreadable, or written by another version: the archive will be unpacked again, and kept anew.
+      await this.discard(key).catch(() => undefined);
       return undefined;
     }
-    if (index.format !== UNPACKED_FORMAT || index.key !== key || !Array.isArray(index.entries)) return undefined;
     const now = new Date();
     await fs.utimes(this.indexPath(key), now, now).catch(() => undefined);
     return { dir: this.treePath(key), index };

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
@@ -97,10 +97,36 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     expect(existsSync(path.join(unpacked(cache).dir, tree.file(SITE_FILE)))).toBe(true);
   });
 
+  it('a file edited in place through a hard link is noticed: the copy is dropped, not linked again', async () => {
+    const target = box.path('hard-linked');
+    expect((await box.terrarium(args('--link-mode', 'hardlink', '-t', target, 'install', 'requirements.txt'))).code).toBe(0);
+    const tree = unpacked(cache);
+    const site = tree.file(SITE_FILE);
+    expect(statSync(path.join(target, site)).ino).toBe(statSync(path.join(tree.dir, site)).ino);
+    appendFileSync(path.join(target, site), 'raise SystemExit("edited")\n');
+    const result = await box.terrarium(args('--link-mode', 'hardlink', '-t', box.path('after edit'), 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/unpacked copy in the cache .* is unusable .*terra_demo\/__init__\.py is no longer as archived.*dropped it, using the stores/);
+    await works(box, box.path('after edit'));
+    expect(readFileSync(path.join(unpacked(cache).dir, site), 'utf8')).not.toContain('edited');
+  });
+
+  it('an index from another version of terrarium is dropped, and the copy made again', async () => {
+    const tree = unpacked(cache);
+    const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { format: number };
+    writeFileSync(tree.index, JSON.stringify({ ...index, format: 1 }));
+    const result = await box.terrarium(args('-t', box.path('old index'), 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/restored \S+ from .*store at/);
+    expect(result.stderr).toContain('kept an unpacked copy of');
+    const again = await box.terrarium(args('-t', box.path('old index 2'), 'install', 'requirements.txt'));
+    expect(again.stderr).toMatch(/from unpacked copy in the cache/);
+  });
+
   it('a tampered index cannot make it write outside the target', async () => {
     const tree = unpacked(cache);
     const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { entries: unknown[] };
-    index.entries.unshift({ path: '../../escaped', type: 'file', mode: 0o644, mtime: 0 });
+    index.entries.unshift({ path: '../../escaped', type: 'file', mode: 0o644, mtime: 0, size: 7 });
     writeFileSync(tree.index, JSON.stringify(index));
     writeFileSync(path.join(tree.dir, '..', '..', 'escaped'), 'planted');
     const result = await box.terrarium(args('-t', box.path('tampered'), 'install', 'requirements.txt'));

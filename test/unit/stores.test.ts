@@ -53,7 +53,7 @@ describe('cache', () => {
     const unpack = async (key: string, bytes: number) => {
       const tree = await local.trees.reserve(key);
       writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
-      const entries: TreeEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0 }];
+      const entries: TreeEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
       await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: {} as Manifest, entries, bytes });
       return local.evict(key);
     };
