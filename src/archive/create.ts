@@ -4,6 +4,7 @@ import { Readable, type Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from '../relocate/manifest.js';
 import type { TreeEntry } from '../relocate/scan.js';
+import type { TreeProgress } from './tree-writer.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
 
 /** Small entries are gathered into chunks of about this size; bigger files are read in pieces of it. */
@@ -16,20 +17,14 @@ const CHUNK = 1 << 20;
  * and zstd compresses on its own threads meanwhile. Owner names and ids are left out: an environment
  * belongs to whoever unpacks it.
  */
-export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform, progress: PackProgress = { files: 0, bytes: 0 }): Readable {
+export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform, progress: TreeProgress = { files: 0, bytes: 0 }): Readable {
   const tar = Readable.from(tarChunks(root, entries, manifest, progress), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
   tar.once('error', (error) => encoder.destroy(error));
   return tar.pipe(encoder);
 }
 
-/** Files and bytes read so far (for a progress line). */
-export interface PackProgress {
-  files: number;
-  bytes: number;
-}
-
-function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest, progress: PackProgress): Generator<Buffer> {
+function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest, progress: TreeProgress): Generator<Buffer> {
   let parts: Buffer[] = [];
   let gathered = 0;
   const take = () => {

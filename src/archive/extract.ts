@@ -7,25 +7,19 @@ import { failpoint } from '../io/failpoint.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
 import { EntryGuard } from './entry-check.js';
-import { TreeWriter, type KeptCopy, type TreeEntry } from './tree-writer.js';
+import { TreeWriter, type KeptCopy, type UnpackedEntry, type TreeProgress } from './tree-writer.js';
 
 /** Entries up to this size are gathered in memory and written in one go; larger ones stream through. */
 const SMALL_FILE = 1 << 20;
 
 type EntryStream = AsyncIterable<unknown> & { resume(): unknown };
 
-/** Files and bytes written so far, updated as extraction goes (for a progress line). */
-export interface ExtractProgress {
-  files: number;
-  bytes: number;
-}
-
 export interface ExtractResult {
   manifest: Manifest;
   files: number;
   bytes: number;
   /** With a kept copy: every entry written there, in order (what it takes to link it elsewhere later). */
-  entries: TreeEntry[] | undefined;
+  entries: UnpackedEntry[] | undefined;
   /** With a kept copy: how root's files were made from it. */
   method: KeptCopy['method'] | undefined;
 }
@@ -41,14 +35,14 @@ export async function extractEnvironment(
   source: [Readable, ...Transform[]],
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
-  options: { keep?: KeptCopy | undefined; progress?: ExtractProgress } = {},
+  options: { keep?: KeptCopy | undefined; progress?: TreeProgress } = {},
 ): Promise<ExtractResult> {
   const { keep } = options;
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const extract = tar.extract();
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
-  const entries: TreeEntry[] | undefined = keep ? [] : undefined;
+  const entries: UnpackedEntry[] | undefined = keep ? [] : undefined;
   const directories = new Set<string>(['.']);
   let manifest: Manifest | undefined;
   let relocator: Relocator | undefined;

@@ -107,7 +107,7 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
   const { cache, reporter, signal } = options;
   const searched = lookupOrder(options);
   const source = options.download
-    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, cache, local: options.local, link: options.link, requireDownload: options.requireDownload, signal, reporter })
+    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, local: options.local, link: options.link, requireDownload: options.requireDownload, signal, reporter })
     : undefined;
   if (source) {
     failpoint('install-restored');

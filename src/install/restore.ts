@@ -26,9 +26,10 @@ export interface RestoreJob {
   target: string;
   /** Searched in order; the first usable archive wins. */
   stores: Store[];
-  /** Where archives from remote stores are kept, as they stream past. */
-  cache: Store | undefined;
-  /** With a local cache, an unpacked copy of each archive is kept there and repeat installs link from it. */
+  /**
+   * The local cache: archives from remote stores are kept there as they stream past, and (in link mode)
+   * an unpacked copy of each archive, which repeat installs link from.
+   */
   local: LocalCache | undefined;
   link: { method: LinkMethod; explicit: boolean } | undefined;
   requireDownload: boolean;
@@ -139,7 +140,7 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
   await fs.mkdir(staging, { mode: 0o755 });
   const stream = await store.open(record);
   if (job.signal) addAbortSignal(job.signal, stream);
-  const download = store.remote && job.cache ? siblingPath(target, 'download') : undefined;
+  const download = store.remote && job.local ? siblingPath(target, 'download') : undefined;
   let source: Readable = stream;
   let copy: Writable | undefined;
   let kept: Promise<unknown> | undefined;
@@ -166,8 +167,9 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
     await finishRelocation(staging, manifest, target, python);
     phase.done(`${formatBytes(record.size)} from ${store.description}, verified; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`);
     if (download && (await kept) === undefined) {
-      await job.cache!.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec }, record.tool).then(
-        () => job.reporter.detail(`kept ${record.key} in the ${job.cache!.description}`),
+      const cache = job.local!.archives;
+      await cache.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec }, record.tool).then(
+        () => job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
         (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
       );
     }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { TreeEntry } from '../archive/tree-writer.js';
+import type { UnpackedEntry } from '../archive/tree-writer.js';
 import { isErrno } from '../errors.js';
 import { removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
@@ -15,7 +15,7 @@ export interface UnpackedIndex {
   key: string;
   /** The archive's manifest, as packed (the tree is not relocated: it still names the build path). */
   manifest: Manifest;
-  entries: TreeEntry[];
+  entries: UnpackedEntry[];
   bytes: number;
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
-import type { TreeEntry } from '../../src/archive/tree-writer.js';
+import type { UnpackedEntry } from '../../src/archive/tree-writer.js';
 import type { Manifest } from '../../src/relocate/manifest.js';
 import { LocalCache } from '../../src/stores/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/stores/unpacked.js';
@@ -53,7 +53,7 @@ describe('cache', () => {
     const unpack = async (key: string, bytes: number) => {
       const tree = await local.trees.reserve(key);
       writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
-      const entries: TreeEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
+      const entries: UnpackedEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
       await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: {} as Manifest, entries, bytes });
       return local.evict(key);
     };
