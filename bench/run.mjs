@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'terrarium.js');
+const BIN = path.join(ROOT, 'bin', 'terrarium.cjs');
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 const pyVersion = execFileSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
@@ -112,7 +112,7 @@ results.tar = await repeat('floor: tar -x with zstd -d, same archive', (i) => mk
 results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) => timed('cp', ['-a', at('warm-0'), at(`cp-${i}`)]));
 
 // Pack time and size per codec, in-process, of the environment as installed.
-const { scanEnvironment, packEnvironment, compressor, saveArchive } = await import(path.join(ROOT, 'dist/index.js'));
+const { scanEnvironment, packEnvironment, compressor, saveArchive } = await import(path.join(ROOT, 'dist/index.cjs'));
 const scan = scanEnvironment(at('warm-0'), python);
 const manifest = { format: 1, tool: 'bench', created: new Date().toISOString(), key: 'bench', prefix: at('warm-0'), python: {}, requirements: [], ...scan, entries: undefined };
 results.codecs = {};

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const terrarium = path.join(here, '..', 'bin', 'terrarium.js');
+const terrarium = path.join(here, '..', 'bin', 'terrarium.cjs');
 const work = mkdtempSync(path.join(tmpdir(), 'terrarium-demo-'));
 const wheels = path.join(work, 'wheels');
 const store = path.join(work, 'store');

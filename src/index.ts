@@ -7,5 +7,6 @@ export { TerrariumError, EXIT } from './errors.js';
 // Building blocks of an archive: scan a built environment, pack it, write it to a file.
 export { scanEnvironment } from './relocate/scan.js';
 export { packEnvironment } from './archive/create.js';
-export { compressor, CODECS, type Codec } from './archive/codecs.js';
+export { compressor } from './archive/codecs.js';
+export { CODECS, type Codec } from './archive/codec-names.js';
 export { saveArchive } from './archive/save.js';

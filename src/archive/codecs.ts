@@ -2,23 +2,12 @@ import { availableParallelism } from 'node:os';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
+import type { Codec } from './codec-names.js';
 import { ZstdDecompressStream } from './zstd-decompress.js';
 
 // The native zstd binding is loaded when an archive is first packed or unpacked, not by commands that
 // never touch one (key, hash): start-up time is what those commands cost.
 const zstd = () => createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi');
-
-export const CODECS = ['zstd', 'gzip', 'none'] as const;
-export type Codec = (typeof CODECS)[number];
-
-export const CODEC_EXTENSION: Record<Codec, string> = { zstd: '.tar.zst', gzip: '.tar.gz', none: '.tar' };
-
-/** The codec an archive file's name says it has (`.tar.zst`, `.tar.gz`/`.tgz`, `.tar`), or undefined. */
-export function codecOfFile(name: string): Codec | undefined {
-  if (/\.(tar\.zst|tzst|zst)$/.test(name)) return 'zstd';
-  if (/\.(tar\.gz|tgz)$/.test(name)) return 'gzip';
-  return name.endsWith('.tar') ? 'none' : undefined;
-}
 
 export function compressor(codec: Codec): Transform {
   switch (codec) {

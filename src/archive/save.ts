@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LocalArchive } from '../stores/store.js';
 import { ChecksumStream } from './checksum.js';
-import type { Codec } from './codecs.js';
+import type { Codec } from './codec-names.js';
 
 /** Writes an archive stream to a new file, measuring it on the way: the form every store publishes from. */
 export async function saveArchive(source: Readable, file: string, codec: Codec): Promise<LocalArchive> {

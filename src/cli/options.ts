@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { CODECS, type Codec } from '../archive/codecs.js';
+import { CODECS, type Codec } from '../archive/codec-names.js';
 import { LINK_METHODS, type LinkMethod } from '../io/file-ops.js';
 import { BUILDERS, type Builder } from '../env/build.js';
 import { TerrariumError } from '../errors.js';

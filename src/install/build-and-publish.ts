@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { addAbortSignal } from 'node:stream';
-import { compressor, type Codec } from '../archive/codecs.js';
+import type { Codec } from '../archive/codec-names.js';
+import { compressor } from '../archive/codecs.js';
 import { packEnvironment } from '../archive/create.js';
 import { saveArchive } from '../archive/save.js';
 import { writeBootstrap } from '../env/bootstrap.js';

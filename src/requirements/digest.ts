@@ -7,7 +7,10 @@ import { TerrariumError } from '../errors.js';
  * compares UTF-16 units and differs for characters beyond U+FFFF).
  */
 export function requirementsDigest(lines: readonly string[], digestType: string): string {
-  const sorted = [...lines].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const sorted = lines
+    .map((line) => ({ line, bytes: Buffer.from(line) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((entry) => entry.line);
   return makeHash(digestType).update(sorted.join('\n')).digest('hex');
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codecs.js';
+import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 
 export const RECORD_FORMAT = 1;
 

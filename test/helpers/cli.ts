@@ -4,7 +4,8 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
 
-const BIN = path.resolve('bin/terrarium.js');
+/** The command as installed by npm: the bin script, which loads the bundle in dist. */
+export const BIN = path.resolve('bin/terrarium.cjs');
 
 export type CliResult = RunResult;
 

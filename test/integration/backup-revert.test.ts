@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { BIN, Sandbox } from '../helpers/cli.js';
 
 describe('backups and revert', () => {
   const box = new Sandbox();
@@ -47,9 +47,8 @@ describe('backups and revert', () => {
   });
 
   it('replaces the activated environment; the shell keeps working with the new one', async () => {
-    const bin = path.resolve('bin/terrarium.js');
     const script = `source "${target}/bin/activate"
-node "${bin}" install a.txt --storage-dir "${box.store}" -q
+node "${BIN}" install a.txt --storage-dir "${box.store}" -q
 echo "code=$?"
 python -c "import sys; print(sys.prefix)"
 pip list --format=freeze`;

@@ -2,9 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/io/exec.js';
-import { Sandbox } from '../helpers/cli.js';
+import { BIN, Sandbox } from '../helpers/cli.js';
 
-const BIN = path.resolve('bin/terrarium.js');
 
 type Effective = { configFile: string | null; settings: Record<string, { value: unknown; source: string }> };
 

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { BIN, Sandbox } from '../helpers/cli.js';
 
-const BIN = path.resolve('bin/terrarium.js');
 const ESC = '\x1b';
 const hasScript = spawnSync('script', ['--version']).status === 0;
 

@@ -2,11 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { BIN, Sandbox } from '../helpers/cli.js';
 import { checkEnvironment } from '../helpers/env-checks.js';
 import { interpreters } from '../helpers/python.js';
 
-const BIN = path.resolve('bin/terrarium.js');
 const hasVirtualenv = spawnSync('sh', ['-c', 'command -v virtualenv']).status === 0;
 
 /**
