@@ -13,7 +13,7 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from '../relocate/apply.js';
 import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
 import { scanEnvironment } from '../relocate/scan.js';
-import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
+import { formatBytes, formatCount, formatTransfer, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Store } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
@@ -70,7 +70,7 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
     const progress = { files: 0, bytes: 0 };
     const files = scan.entries.filter((entry) => entry.type === 'file');
     const total = files.reduce((sum, entry) => sum + entry.size, 0);
-    const packPhase = reporter.phase('pack', () => `${formatCount(progress.files, 'file')} of ${files.length.toLocaleString('en-US')}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`);
+    const packPhase = reporter.phase('pack', () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`);
     const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
     if (job.signal) addAbortSignal(job.signal, packed);
     const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec).catch((error: unknown) => {

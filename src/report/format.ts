@@ -22,5 +22,13 @@ export function formatTransfer(done: number, total: number | undefined, elapsedM
 }
 
 export function formatCount(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+  return `${groupDigits(n)} ${n === 1 ? noun : plural}`;
+}
+
+/**
+ * `18,443`. Not toLocaleString: its first call loads ICU's number formatting, 15-20 ms of an install
+ * that takes under a second from the cache.
+ */
+export function groupDigits(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
