@@ -23,15 +23,18 @@ if (!existsSync(path.join(corpus, 'requirements-1g.txt'))) {
 }
 const work = mkdtempSync(path.join(os.tmpdir(), 'terrarium-bench-'));
 const requirements = path.join(corpus, 'requirements.txt');
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_)/.test(k)));
+// A user's environment: no pip configuration or local indexes of this machine, and no
+// NODE_EXTRA_CA_CERTS, which makes Node parse a certificate bundle before running any code (about
+// 50 ms on the machines this was written on, which set it; printed below when set).
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|NODE_EXTRA_CA_CERTS$)/.test(k)));
 Object.assign(env, { PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: corpus, PIP_DISABLE_PIP_VERSION_CHECK: '1', HOME: work });
 
 /** Runs a command; returns seconds and, for terrarium runs, peak RSS in MB (via /usr/bin/time). */
-function timed(command, args, { rss = false } = {}) {
+function timed(command, args, { rss = false, environment = env } = {}) {
   const [cmd, argv] = rss && timeBin ? [timeBin, ['-f', 'RSS %M', command, ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, argv, { env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code) => {
@@ -56,6 +59,10 @@ async function repeat(name, prepare, run) {
     execFileSync('sync');
     runs.push(await run(i));
   }
+  return summarise(name, runs);
+}
+
+function summarise(name, runs) {
   const result = { name, seconds: median(runs.map((r) => r.seconds)), runs: runs.map((r) => Number(r.seconds.toFixed(3))) };
   const rss = runs.map((r) => r.rssMB).filter((v) => v !== undefined);
   if (rss.length) result.peakRssMB = Math.round(Math.max(...rss));
@@ -83,12 +90,11 @@ results.cold = await repeat('terrarium cold: build, pack, publish', undefined, (
 const store = at('store-0');
 const archive = path.join(store, readdirSync(store).find((n) => n.endsWith('.tar.zst')));
 
-results.warm = await repeat('terrarium warm: storage dir, new path', undefined, (i) =>
-  terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]),
-);
-
-// The cache is filled from a remote store: serve the storage directory over loopback HTTP.
+// The runs that are compared with the tar floor go in rounds (warm, cache, link, floor; the order
+// rotates), so that each ratio is taken between runs that met the same state of a shared, noisy disk:
+// a ratio's median is the median of the per-round ratios.
 const server = http.createServer((req, res) => {
+  // The cache is filled from a remote store: the storage directory served over loopback HTTP.
   const file = path.join(store, decodeURIComponent(req.url.slice(1)));
   if (!existsSync(file)) return void res.writeHead(404).end();
   res.writeHead(200, { 'content-length': statSync(file).size });
@@ -98,17 +104,33 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${server.address().port}`;
 const cached = ['--storage-url', url, '--cache-dir', at('cache'), '--link-mode', 'none', '--require-download', 'install', requirements];
 await terrarium(['-t', at('cache-fill'), ...cached]);
-results.cache = await repeat('terrarium warm: archive in the local cache', undefined, (i) => terrarium(['-t', at(`cached-${i}`), ...cached]));
-server.close();
-
 // Link mode, the default with a cache: the first install keeps an unpacked copy, repeats link from it.
 const linked = ['--storage-dir', store, '--cache-dir', at('link-cache'), '--require-download', 'install', requirements];
 await terrarium(['-t', at('link-fill'), ...linked]);
-results.link = await repeat('terrarium warm repeat: link mode', undefined, (i) => terrarium(['-t', at(`link-${i}`), ...linked]));
 
-results.tar = await repeat('floor: tar -x with zstd -d, same archive', (i) => mkdirSync(at(`tar-${i}`)), (i) =>
-  timed('sh', ['-c', `tar -C "${at(`tar-${i}`)}" -x -I 'zstd -d' -f "${archive}"`]),
-);
+const rounds = {
+  warm: { label: 'terrarium warm: storage dir, new path', run: (i) => terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]) },
+  cache: { label: 'terrarium warm: archive in the local cache', run: (i) => terrarium(['-t', at(`cached-${i}`), ...cached]) },
+  link: { label: 'terrarium warm repeat: link mode', run: (i) => terrarium(['-t', at(`link-${i}`), ...linked]) },
+  tar: {
+    label: 'floor: tar -x with zstd -d, same archive',
+    run: (i) => {
+      mkdirSync(at(`tar-${i}`));
+      return timed('sh', ['-c', `tar -C "${at(`tar-${i}`)}" -x -I 'zstd -d' -f "${archive}"`]);
+    },
+  },
+};
+const names = Object.keys(rounds);
+const perRound = Object.fromEntries(names.map((name) => [name, []]));
+for (let i = 0; i < REPS; i++) {
+  for (let j = 0; j < names.length; j++) {
+    const name = names[(i + j) % names.length];
+    execFileSync('sync');
+    perRound[name].push(await rounds[name].run(i));
+  }
+}
+for (const name of names) results[name] = summarise(rounds[name].label, perRound[name]);
+server.close();
 results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) => timed('cp', ['-a', at('warm-0'), at(`cp-${i}`)]));
 
 // Pack time and size per codec, in-process, of the environment as installed.
@@ -129,8 +151,20 @@ for (const codec of ['zstd', 'gzip', 'none']) {
 writeFileSync(at('500.txt'), Array.from({ length: 500 }, (_, i) => `package-${i}==1.${i}\n`).join(''));
 const keyArgs = [BIN, '--python', python, 'key', at('500.txt')];
 await timed(process.execPath, keyArgs); // the first run on a machine asks the interpreter; later ones read its fingerprint from the cache
-results.hash = await repeat('hash, 500 requirement lines', undefined, () => timed(process.execPath, [BIN, 'hash', at('500.txt')]));
-results.key = await repeat('key, 500 requirement lines', undefined, () => timed(process.execPath, keyArgs));
+// Start-up is what key and hash cost: more runs, and Node's own start measured beside them.
+const startReps = Math.max(REPS, 9);
+async function startup(name, args) {
+  const runs = [];
+  for (let i = 0; i < startReps; i++) runs.push(await timed(process.execPath, args));
+  return summarise(name, runs);
+}
+results.node = await startup(`node alone (node -e 0), ${startReps} runs`, ['-e', '0']);
+results.hash = await startup('hash, 500 requirement lines', [BIN, 'hash', at('500.txt')]);
+results.key = await startup('key, 500 requirement lines', keyArgs);
+if (process.env.NODE_EXTRA_CA_CERTS) {
+  const withCerts = await timed(process.execPath, ['-e', '0'], { environment: { ...env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } });
+  console.log(`  (NODE_EXTRA_CA_CERTS is set here: node alone takes ${withCerts.seconds.toFixed(2)} s with it)`);
+}
 
 // Peak memory on a 1 GB environment (the corpus plus 830 MB of data files): once each, cold and warm.
 console.log('');
@@ -153,12 +187,14 @@ async function repeatOnce(name, run) {
 }
 
 const ratio = (a, b) => Number((results[a].seconds / results[b].seconds).toFixed(2));
+// Against the floor: the median of the ratios within each round.
+const floorRatio = (a) => Number(median(results[a].runs.map((seconds, i) => seconds / results.tar.runs[i])).toFixed(2));
 const ratios = {
   'warm / pip': ratio('warm', 'pip'),
-  'warm / tar floor': ratio('warm', 'tar'),
-  'cache / tar floor': ratio('cache', 'tar'),
+  'warm / tar floor': floorRatio('warm'),
+  'cache / tar floor': floorRatio('cache'),
   'cold / pip': ratio('cold', 'pip'),
-  'link / tar floor': ratio('link', 'tar'),
+  'link / tar floor': floorRatio('link'),
 };
 console.log('\nratios');
 for (const [name, value] of Object.entries(ratios)) console.log(`  ${name.padEnd(20)} ${value}`);
