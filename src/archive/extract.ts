@@ -1,18 +1,12 @@
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
-import { TerrariumError, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import type { Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
 import { EntryGuard } from './entry-check.js';
+import { asArchiveError, readArchive } from './read.js';
+import type { TarSink } from './tar-parse.js';
 import { TreeWriter, type KeptCopy, type UnpackedEntry, type TreeProgress } from './tree-writer.js';
-
-/** Entries up to this size are gathered in memory and written in one go; larger ones stream through. */
-const SMALL_FILE = 1 << 20;
-
-type EntryStream = AsyncIterable<unknown> & { resume(): unknown };
 
 export interface ExtractResult {
   manifest: Manifest;
@@ -29,7 +23,8 @@ export interface ExtractResult {
  * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
  * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. With `keep`,
  * the tree is also written, as archived, to a second empty directory, and root's files are linked
- * (cloned, copied) from there, except those relocated.
+ * (cloned, copied) from there, except those relocated. Entries are parsed and handed to the writer
+ * synchronously as input arrives; the writer's thread does the file system calls meanwhile.
  */
 export async function extractEnvironment(
   source: [Readable, ...Transform[]],
@@ -39,121 +34,77 @@ export async function extractEnvironment(
 ): Promise<ExtractResult> {
   const { keep } = options;
   const counts = options.progress ?? { files: 0, bytes: 0 };
-  const extract = tar.extract();
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
   const entries: UnpackedEntry[] | undefined = keep ? [] : undefined;
   const directories = new Set<string>(['.']);
-  let manifest: Manifest | undefined;
   let relocator: Relocator | undefined;
 
-  const ensureDirectory = async (rel: string, mode = 0o755): Promise<void> => {
+  const ensureDirectory = (rel: string, mode = 0o755): void => {
     if (directories.has(rel)) return;
-    await ensureDirectory(path.posix.dirname(rel));
+    ensureDirectory(path.posix.dirname(rel));
     directories.add(rel);
     entries?.push({ path: rel, type: 'directory', mode });
-    await writer.dir(rel, mode);
+    writer.dir(rel, mode);
   };
 
-  const onEntry = async (header: tar.Header, stream: EntryStream): Promise<void> => {
-    if (!manifest) {
-      manifest = await readManifestEntry(header, stream, 'rebuild the archive with --no-download');
-      relocator = onManifest(manifest);
-      return;
-    }
-    const entry = guard.check(header);
-    failpoint('extract-entry');
-    const mtime = header.mtime ?? new Date();
-    if (entry.type === 'directory') {
-      stream.resume();
-      await ensureDirectory(entry.path, entry.mode);
-      return;
-    }
-    await ensureDirectory(path.posix.dirname(entry.path));
-    if (entry.type === 'symlink') {
-      stream.resume();
-      entries?.push({ path: entry.path, type: 'symlink', linkname: entry.linkname! });
-      await writer.symlink(entry.path, entry.linkname!);
-      return;
-    }
-    counts.files += 1;
-    counts.bytes += header.size ?? 0;
-    entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: mtime.getTime(), size: header.size ?? 0 });
-    const rewrite = relocator!.needs(entry.path);
-    if (rewrite) {
-      const content = await collect(stream);
-      const rewritten = relocator!.apply(entry.path, content);
-      await (keep ? writer.file(entry.path, entry.mode, mtime, content, rewritten) : writer.file(entry.path, entry.mode, mtime, rewritten));
-      return;
-    }
-    if ((header.size ?? 0) <= SMALL_FILE) {
-      await writer.file(entry.path, entry.mode, mtime, await pieces(stream));
-      return;
-    }
-    await writer.begin(entry.path, entry.mode);
-    for await (const chunk of stream) await writer.chunk(chunk as Buffer);
-    await writer.end(mtime);
+  /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
+  let file: { path: string; mode: number; mtime: Date; gathered: Buffer[] | undefined } | undefined;
+  const sink: TarSink = {
+    entry(header) {
+      const entry = guard.check(header);
+      failpoint('extract-entry');
+      if (entry.type === 'directory') {
+        ensureDirectory(entry.path, entry.mode);
+        return;
+      }
+      ensureDirectory(path.posix.dirname(entry.path));
+      if (entry.type === 'symlink') {
+        entries?.push({ path: entry.path, type: 'symlink', linkname: entry.linkname! });
+        writer.symlink(entry.path, entry.linkname!);
+        return;
+      }
+      counts.files += 1;
+      counts.bytes += header.size;
+      entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: header.mtime.getTime(), size: header.size });
+      const rewrite = relocator!.needs(entry.path);
+      file = { path: entry.path, mode: entry.mode, mtime: header.mtime, gathered: rewrite ? [] : undefined };
+      if (!rewrite) writer.open(entry.path, entry.mode, header.size);
+    },
+    data(bytes) {
+      if (!file) return; // a directory's or symlink's: the parser refuses any with a size
+      if (file.gathered) file.gathered.push(Buffer.from(bytes));
+      else writer.write(bytes);
+    },
+    end() {
+      if (!file) return;
+      const { path: rel, mode, mtime, gathered } = file;
+      file = undefined;
+      if (!gathered) {
+        writer.close(mtime);
+        return;
+      }
+      const content = Buffer.concat(gathered);
+      const rewritten = relocator!.apply(rel, content);
+      if (keep) writer.file(rel, mode, mtime, content, rewritten);
+      else writer.file(rel, mode, mtime, rewritten);
+    },
   };
 
-  // The entry being handled: when the stream fails under it, it may still create a file or folder, so
-  // nothing returns (and no caller removes the root) before it has settled.
-  let current: Promise<void> = Promise.resolve();
-  extract.on('entry', (header, stream, next) => {
-    // A failed entry is destroyed with the error that the pipeline reports; without a listener it would also crash the process.
-    stream.on('error', () => undefined);
-    current = onEntry(header, stream).then(
-      () => next(),
-      (error: unknown) => {
-        stream.resume();
-        next(error as Error);
-      },
-    );
-  });
-
+  let manifest: Manifest;
   try {
-    await pipeline([...source, extract]);
+    const reader = {
+      manifest: (read: Manifest) => {
+        relocator = onManifest(read);
+        return sink;
+      },
+      drain: () => writer.ready(),
+    };
+    manifest = await readArchive(source, reader, 'rebuild the archive with --no-download');
     await writer.finish();
   } catch (error) {
-    await current;
     await writer.abort();
     throw asArchiveError(error);
   }
-  if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint: 'rebuild the archive with --no-download' });
   return { manifest, files: counts.files, bytes: counts.bytes, entries, method: writer.method };
-}
-
-async function pieces(stream: AsyncIterable<unknown>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return chunks;
-}
-
-/** A whole entry's content. */
-export async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  return Buffer.concat(await pieces(stream));
-}
-
-/** The first entry of every terrarium archive, its manifest; anything else there is not one of ours. */
-export async function readManifestEntry(header: tar.Header, stream: AsyncIterable<unknown>, hint: string): Promise<Manifest> {
-  if (header.name !== MANIFEST_PATH || header.type !== 'file') {
-    throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint });
-  }
-  return parseManifest((await collect(stream)).toString('utf8'));
-}
-
-/** Failures of reading an archive as the error users see: corrupt, hostile, or (disk errors) as they are. */
-export function asArchiveError(error: unknown): unknown {
-  if (error instanceof TerrariumError) return error;
-  if (isErrno(error, 'ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EMFILE')) return error;
-  if (isErrno(error, 'EEXIST')) {
-    return new TerrariumError('ARCHIVE_HOSTILE', `archive holds the same path twice (${(error as NodeJS.ErrnoException).path ?? ''})`, {
-      hint: 'the archive was not made by terrarium or was tampered with; delete it and rebuild with --no-download',
-      cause: error,
-    });
-  }
-  const reason = error instanceof Error ? error.message : String(error);
-  return new TerrariumError('ARCHIVE_CORRUPT', `archive cannot be unpacked: ${reason}`, {
-    hint: 'the stored archive is damaged; it will be rebuilt with --no-download',
-    cause: error,
-  });
 }

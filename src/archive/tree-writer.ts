@@ -66,6 +66,8 @@ export class TreeWriter {
   private readonly waiting: Array<(reply: WriterReply | undefined) => void> = [];
   private inFlight: Array<Promise<void>> = [];
   private failure: Error | undefined;
+  /** The file being written by open/write/close. */
+  private current: { path: string; mode: number; streamed: boolean; offset: number } | undefined;
   /** How files went from the kept copy into root (the method the file system accepted). */
   method: LinkMethod | undefined;
 
@@ -79,53 +81,72 @@ export class TreeWriter {
     });
   }
 
-  async dir(path: string, mode: number): Promise<void> {
-    await this.push({ kind: 'dir', path, mode });
+  dir(path: string, mode: number): void {
+    this.push({ kind: 'dir', path, mode });
   }
 
-  async symlink(path: string, target: string): Promise<void> {
-    await this.push({ kind: 'symlink', path, target });
+  symlink(path: string, target: string): void {
+    this.push({ kind: 'symlink', path, target });
   }
 
   /**
-   * A whole file. `content` may come in pieces (as the archive delivered them: copied once, into the
-   * batch, not first joined). `rewritten`: what root gets instead (the kept copy gets `content`), for
+   * A whole file given at once. `rewritten`: what root gets instead (the kept copy gets `content`), for
    * relocated files.
    */
-  async file(path: string, mode: number, mtime: Date, content: Uint8Array | readonly Uint8Array[], rewritten?: Uint8Array): Promise<void> {
-    const parts = content instanceof Uint8Array ? [content] : content;
-    const length = parts.reduce((sum, part) => sum + part.length, 0);
+  file(path: string, mode: number, mtime: Date, content: Uint8Array, rewritten?: Uint8Array): void {
     if (rewritten) {
-      const offset = this.append(parts, length + rewritten.length);
-      const second = this.append([rewritten], rewritten.length);
-      await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length, rewritten: { offset: second, length: rewritten.length } });
+      const offset = this.append(content, content.length + rewritten.length);
+      const second = this.append(rewritten, rewritten.length);
+      this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
       return;
     }
-    if (length > BATCH_BYTES) {
-      await this.push({ kind: 'begin', path, mode });
-      for (const part of parts) await this.chunk(part);
-      await this.end(mtime);
+    this.open(path, mode, content.length);
+    this.write(content);
+    this.close(mtime);
+  }
+
+  /**
+   * A file whose content follows in pieces (`write`, then `close`), copied straight into the batch as
+   * it comes. One that fits in a batch travels in one; a larger one is streamed in batch-sized chunks.
+   */
+  open(path: string, mode: number, size: number): void {
+    if (size > BATCH_BYTES) {
+      this.push({ kind: 'begin', path, mode });
+      this.current = { path, mode, streamed: true, offset: 0 };
       return;
     }
-    const offset = this.append(parts, length);
-    await this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length });
+    if (this.used + size > this.data.length) this.send();
+    this.current = { path, mode, streamed: false, offset: this.used };
   }
 
-  /** A large file in pieces: begin, chunks, end, with nothing else in between. */
-  async begin(path: string, mode: number): Promise<void> {
-    await this.push({ kind: 'begin', path, mode });
-  }
-
-  async chunk(bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.length; at += BATCH_BYTES) {
-      const piece = bytes.subarray(at, at + BATCH_BYTES);
-      const offset = this.append([piece], piece.length);
-      await this.push({ kind: 'chunk', offset, length: piece.length });
+  write(bytes: Uint8Array): void {
+    if (!this.current!.streamed) {
+      this.append(bytes, bytes.length);
+      return;
+    }
+    for (let at = 0; at < bytes.length; ) {
+      if (this.used === this.data.length) this.send();
+      const piece = bytes.subarray(at, at + this.data.length - this.used);
+      const offset = this.append(piece, piece.length);
+      this.push({ kind: 'chunk', offset, length: piece.length });
+      at += piece.length;
     }
   }
 
-  async end(mtime: Date): Promise<void> {
-    await this.push({ kind: 'end', mtime: mtime.getTime() });
+  close(mtime: Date): void {
+    const { path, mode, streamed, offset } = this.current!;
+    this.current = undefined;
+    if (streamed) this.push({ kind: 'end', mtime: mtime.getTime() });
+    else this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: this.used - offset });
+  }
+
+  /**
+   * Resolves once few enough batches are in flight to take more: callers wait here between pieces of
+   * input, which bounds memory at about IN_FLIGHT batches. Throws the first failure.
+   */
+  async ready(): Promise<void> {
+    while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
+    if (this.failure) throw this.failure;
   }
 
   /** Waits until everything is written, then stops the worker; throws the first failure. */
@@ -145,26 +166,24 @@ export class TreeWriter {
     for (const settle of this.waiting.splice(0)) settle(undefined);
   }
 
-  /** Copies `parts` into the batch, one after the other; `room`: bytes that must fit in the same batch (a file and its rewritten form travel together). */
-  private append(parts: readonly Uint8Array[], room: number): number {
-    if (this.used + room > this.data.length) this.send();
+  /** Copies `bytes` into the batch; `room`: bytes that must fit in the same batch (a file and its rewritten form travel together). */
+  private append(bytes: Uint8Array, room: number): number {
+    if (this.used + room > this.data.length) {
+      // Never in the middle of a file being written into the batch: open() made room for all of it.
+      if (this.current && !this.current.streamed) throw new Error('file content beyond its size');
+      this.send();
+    }
     if (room > this.data.length) this.data = new Uint8Array(room);
     const offset = this.used;
-    for (const part of parts) {
-      this.data.set(part, this.used);
-      this.used += part.length;
-    }
+    this.data.set(bytes, offset);
+    this.used += bytes.length;
     return offset;
   }
 
-  private async push(op: Op): Promise<void> {
+  private push(op: Op): void {
     if (this.failure) throw this.failure;
     this.ops.push(op);
-    if (this.ops.length >= BATCH_OPS || this.used >= BATCH_BYTES) {
-      this.send();
-      while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
-      if (this.failure) throw this.failure;
-    }
+    if (this.ops.length >= BATCH_OPS || this.used >= BATCH_BYTES) this.send();
   }
 
   private send(): void {

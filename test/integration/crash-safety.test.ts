@@ -137,7 +137,7 @@ describe('crash safety', () => {
       const next = await box.terrarium(store('install', 'b.txt'));
       expect(next.code, next.stderr).toBe(0);
       expect(envState(target)).toBe(B);
-      expect(leftoversIn(dir)).toEqual([]);
+      expect(leftoversIn(dir), `after a kill at ${delay} ms (exit ${killed.code}): ${killed.stderr}`).toEqual([]);
     }
   });
 });

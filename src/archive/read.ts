@@ -1,0 +1,85 @@
+import { Writable, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TerrariumError, isErrno } from '../errors.js';
+import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
+
+export interface ArchiveReader {
+  /** Called with the archive's manifest (its first entry); returns where the other entries go. */
+  manifest(manifest: Manifest): TarSink;
+  /** Awaited after each piece of input: the reader's backpressure (a writer with batches in flight). */
+  drain?(): Promise<void>;
+}
+
+/**
+ * Reads a terrarium tar (the last of `source`, a stream and its decoders): checks that it starts with
+ * a manifest, hands the manifest to `reader`, then every other entry to the sink it returns, all
+ * synchronously as each piece of input arrives. Failures come out as the errors users see.
+ */
+export async function readArchive(source: [Readable, ...Transform[]], reader: ArchiveReader, hint: string): Promise<Manifest> {
+  let manifest: Manifest | undefined;
+  let entries: TarSink | undefined;
+  let manifestBytes: Buffer[] | undefined;
+  const first: TarSink = {
+    entry(header: TarHeader) {
+      if (header.name !== MANIFEST_PATH || header.type !== 'file') {
+        throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint });
+      }
+      manifestBytes = [];
+    },
+    data(bytes) {
+      manifestBytes!.push(Buffer.from(bytes));
+    },
+    end() {
+      manifest = parseManifest(Buffer.concat(manifestBytes!).toString('utf8'));
+      entries = reader.manifest(manifest);
+    },
+  };
+  const parser = new TarParser({
+    entry: (header) => (entries ?? first).entry(header),
+    data: (bytes) => (entries ?? first).data(bytes),
+    end: () => (entries ?? first).end(),
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        parser.write(chunk);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      if (!reader.drain) done();
+      else reader.drain().then(() => done(), done);
+    },
+    final(done) {
+      try {
+        parser.finish();
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  });
+  await pipeline([...source, sink]).catch((error: unknown) => {
+    throw asArchiveError(error);
+  });
+  if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint });
+  return manifest;
+}
+
+/** Failures of reading an archive as the error users see: corrupt, hostile, or (disk errors) as they are. */
+export function asArchiveError(error: unknown): unknown {
+  if (error instanceof TerrariumError) return error;
+  if (isErrno(error, 'ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EMFILE')) return error;
+  if (isErrno(error, 'EEXIST')) {
+    return new TerrariumError('ARCHIVE_HOSTILE', `archive holds the same path twice (${(error as NodeJS.ErrnoException).path ?? ''})`, {
+      hint: 'the archive was not made by terrarium or was tampered with; delete it and rebuild with --no-download',
+      cause: error,
+    });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TerrariumError('ARCHIVE_CORRUPT', `archive cannot be unpacked: ${reason}`, {
+    hint: 'the stored archive is damaged; it will be rebuilt with --no-download',
+    cause: error,
+  });
+}
