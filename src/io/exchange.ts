@@ -1,7 +1,6 @@
 import { pythonScript } from '../python/scripts.js';
 import { run } from './exec.js';
 
-
 /**
  * Swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run through `python`), so a
  * path is never missing in between. Returns false, having changed nothing, where the kernel, libc or
@@ -10,7 +9,7 @@ import { run } from './exec.js';
 export async function exchangePaths(python: string, a: string, b: string): Promise<boolean> {
   let result;
   try {
-    result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), a, b]);
+    result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), String(process.pid), a, b]);
   } catch {
     return false;
   }
