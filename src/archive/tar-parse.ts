@@ -81,7 +81,8 @@ export class TarParser {
 
   private onHeader(): void {
     const block = this.header;
-    if (block.every((byte) => byte === 0)) {
+    // A header's checksum field is never empty: only then can this be the all-zero end block.
+    if (block[148] === 0 && block.every((byte) => byte === 0)) {
       if (this.overrides) throw new Error('pax header without an entry after it');
       this.ended = true;
       return;
