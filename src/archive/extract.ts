@@ -3,6 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { failpoint } from '../io/failpoint.js';
 import type { Manifest } from '../relocate/manifest.js';
 import type { Relocator } from '../relocate/relocator.js';
+import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import { asArchiveError, readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
@@ -19,7 +20,8 @@ export interface ExtractResult {
 }
 
 /**
- * Unpacks a terrarium tar (the last of `source`, a stream and its decoders) into `root` (an empty staging directory), checking every entry first and
+ * Unpacks a terrarium archive (`source`: its bytes as stored, `codec`: their compression) into `root`
+ * (an empty staging directory), checking every entry first and
  * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
  * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. With `keep`,
  * the tree is also written, as archived, to a second empty directory, and root's files are linked
@@ -28,6 +30,7 @@ export interface ExtractResult {
  */
 export async function extractEnvironment(
   source: [Readable, ...Transform[]],
+  codec: Codec,
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
   options: { keep?: KeptCopy | undefined; progress?: TreeProgress } = {},
@@ -100,7 +103,7 @@ export async function extractEnvironment(
       },
       drain: () => writer.ready(),
     };
-    manifest = await readArchive(source, reader, 'rebuild the archive with --no-download');
+    manifest = await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
     await writer.finish();
   } catch (error) {
     await writer.abort();

@@ -1,5 +1,6 @@
 import type { Readable, Transform } from 'node:stream';
 import type { Manifest } from '../relocate/manifest.js';
+import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import { readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
@@ -16,8 +17,8 @@ export interface ArchiveContents {
 
 const METADATA = /^lib\/[^/]+\/site-packages\/[^/]+\.dist-info\/METADATA$/;
 
-/** Reads a terrarium tar (the last of `source` and its decoders): the manifest, sizes, and each installed distribution's METADATA. */
-export async function inspectArchive(source: [Readable, ...Transform[]]): Promise<ArchiveContents> {
+/** Reads a terrarium archive (its bytes as stored, and their compression): the manifest, sizes, and each installed distribution's METADATA. */
+export async function inspectArchive(source: [Readable, ...Transform[]], codec: Codec): Promise<ArchiveContents> {
   const guard = new EntryGuard();
   let files = 0;
   let bytes = 0;
@@ -42,7 +43,7 @@ export async function inspectArchive(source: [Readable, ...Transform[]]): Promis
       if (release) packages.push(release);
     },
   };
-  const manifest = await readArchive(source, { manifest: () => entries }, 'pass an archive made by terrarium');
+  const manifest = await readArchive(source, codec, { manifest: () => entries }, 'pass an archive made by terrarium');
   return { manifest, files, bytes, packages: packages.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())) };
 }
 

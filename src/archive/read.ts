@@ -2,7 +2,10 @@ import { Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TerrariumError, isErrno } from '../errors.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import type { Codec } from './codec-names.js';
+import { decompressor } from './codecs.js';
 import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
+import { ZstdDecoder } from './zstd-decompress.js';
 
 export interface ArchiveReader {
   /** Called with the archive's manifest (its first entry); returns where the other entries go. */
@@ -12,11 +15,16 @@ export interface ArchiveReader {
 }
 
 /**
- * Reads a terrarium tar (the last of `source`, a stream and its decoders): checks that it starts with
+ * Reads a terrarium archive (`source`: its bytes as stored, through any checks; `codec`: their
+ * compression): checks that it starts with
  * a manifest, hands the manifest to `reader`, then every other entry to the sink it returns, all
  * synchronously as each piece of input arrives. Failures come out as the errors users see.
  */
-export async function readArchive(source: [Readable, ...Transform[]], reader: ArchiveReader, hint: string): Promise<Manifest> {
+export async function readArchive(source: [Readable, ...Transform[]], codec: Codec, reader: ArchiveReader, hint: string): Promise<Manifest> {
+  // zstd (every archive terrarium makes) is decompressed here, piece by piece into one reused buffer,
+  // each piece parsed before the next; the other codecs come through a stream.
+  const decoder = codec === 'zstd' ? new ZstdDecoder() : undefined;
+  const streams: [Readable, ...Transform[]] = decoder ? source : [...source, decompressor(codec)];
   let manifest: Manifest | undefined;
   let entries: TarSink | undefined;
   let manifestBytes: Buffer[] | undefined;
@@ -40,19 +48,19 @@ export async function readArchive(source: [Readable, ...Transform[]], reader: Ar
     data: (bytes) => (entries ?? first).data(bytes),
     end: () => (entries ?? first).end(),
   });
+  const consume = async (chunk: Buffer): Promise<void> => {
+    for (const piece of decoder ? decoder.decode(chunk) : [chunk]) {
+      parser.write(piece);
+      if (reader.drain) await reader.drain();
+    }
+  };
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      try {
-        parser.write(chunk);
-      } catch (error) {
-        done(error as Error);
-        return;
-      }
-      if (!reader.drain) done();
-      else reader.drain().then(() => done(), done);
+      consume(chunk).then(() => done(), done);
     },
     final(done) {
       try {
+        decoder?.finish();
         parser.finish();
         done();
       } catch (error) {
@@ -60,7 +68,7 @@ export async function readArchive(source: [Readable, ...Transform[]], reader: Ar
       }
     },
   });
-  await pipeline([...source, sink]).catch((error: unknown) => {
+  await pipeline([...streams, sink]).catch((error: unknown) => {
     throw asArchiveError(error);
   });
   if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint });

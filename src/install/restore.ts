@@ -3,7 +3,6 @@ import path from 'node:path';
 import { PassThrough, addAbortSignal, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ChecksumStream } from '../archive/checksum.js';
-import { decompressor } from '../archive/codecs.js';
 import { extractEnvironment } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
@@ -157,7 +156,7 @@ async function restore(job: RestoreJob, store: Store, record: ArchiveRecord): Pr
   const phase = job.reporter.phase(store.remote ? 'download' : 'unpack', () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`);
   try {
     const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
-    const extracted = await extractEnvironment([source, checksum, decompressor(record.codec)], staging, (manifest) => relocatorFor(manifest, job), { keep, progress });
+    const extracted = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), { keep, progress });
     const { manifest } = extracted;
     if (checksum.hex() !== record.sha256) {
       throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {

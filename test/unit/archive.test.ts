@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CODECS } from '../../src/archive/codec-names.js';
-import { compressor, decompressor } from '../../src/archive/codecs.js';
+import { compressor } from '../../src/archive/codecs.js';
 import { packEnvironment } from '../../src/archive/create.js';
 import { EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
@@ -47,7 +47,7 @@ afterEach(() => rmSync(work, { recursive: true, force: true }));
 async function extractInto(bytes: Buffer): Promise<string> {
   const root = path.join(work, 'root');
   mkdirSync(root);
-  await extractEnvironment([Readable.from([bytes])], root, (m) => makeRelocator(m, '/new', python));
+  await extractEnvironment([Readable.from([bytes])], 'none', root, (m) => makeRelocator(m, '/new', python));
   return root;
 }
 
@@ -140,7 +140,7 @@ describe('pack and extract', () => {
     const stream = packEnvironment(src, scan.entries, manifest(src, scan), compressor(codec));
     const root = path.join(work, 'out');
     mkdirSync(root);
-    const result = await extractEnvironment([stream, decompressor(codec)], root, (m) => makeRelocator(m, '/new/place', python));
+    const result = await extractEnvironment([stream], codec, root, (m) => makeRelocator(m, '/new/place', python));
     expect(result.manifest.prefix).toBe(src);
     expect(readFileSync(path.join(root, 'bin/tool'), 'utf8')).toBe('#!/new/place/bin/python\nprint(1)\n');
     expect(statSync(path.join(root, 'bin/tool')).mode & 0o111).not.toBe(0);

@@ -139,7 +139,7 @@ describe('extraction of mutated archives', () => {
         const root = path.join(sandbox, 'root');
         mkdirSync(root, { recursive: true });
         try {
-          await extractEnvironment([Readable.from([bytes])], root, (m) => makeRelocator(m, '/new/env', python));
+          await extractEnvironment([Readable.from([bytes])], 'none', root, (m) => makeRelocator(m, '/new/env', python));
           outcomes.unpacked += 1;
         } catch (error) {
           if (!isError(error, 'ARCHIVE_') && !isError(error, 'PYTHON_')) throw error;

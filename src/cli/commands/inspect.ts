@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ChecksumStream } from '../../archive/checksum.js';
 import { codecOfFile, type Codec } from '../../archive/codec-names.js';
-import { decompressor } from '../../archive/codecs.js';
 import { inspectArchive } from '../../archive/inspect.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { describeInterpreter } from '../../python/fingerprint.js';
@@ -25,7 +24,7 @@ export const inspectCommand: CommandHandler = async (input) => {
   const { settings, reporter } = input;
   const opened = await open(input);
   const checksum = new ChecksumStream();
-  const contents = await inspectArchive([opened.stream, checksum, decompressor(opened.codec)]);
+  const contents = await inspectArchive([opened.stream, checksum], opened.codec);
   if (opened.record && checksum.hex() !== opened.record.sha256) {
     throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, { hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it' });
   }
