@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import { compressor } from '../../src/archive/codecs.js';
+import { readArchive } from '../../src/archive/read.js';
+import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/archive/tar-format.js';
+import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
+
+async function zstd(data: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(Readable.from([data]), compressor('zstd'), new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+  return Buffer.concat(chunks);
+}
+
+function entry(name: string, content: Buffer): Buffer[] {
+  return [encodeHeader({ name, type: 'file', mode: 0o644, mtime: new Date(0), size: content.length }), content, padding(content.length)];
+}
+
+describe('archive reader', () => {
+  it('hands a highly compressible archive over in small pieces, waiting for the reader between them', async () => {
+    // A 64 KiB pattern repeated to 48 MiB compresses to a few KiB: one chunk of input holds it all.
+    const pattern = randomBytes(64 * 1024);
+    const big = Buffer.concat(Array.from({ length: 768 }, () => pattern));
+    const python = { implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false, machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/usr/bin/python3', hasVenv: true };
+    const manifest = Buffer.from(JSON.stringify({ format: 1, tool: 'test', created: new Date(0).toISOString(), key: 'k', prefix: '/old', python, requirements: [], text: [], binary: [], interpreterLinks: [], externalLinks: [] }));
+    const archive = await zstd(Buffer.concat([...entry(MANIFEST_PATH, manifest), ...entry('big', big), END_OF_ARCHIVE]));
+    let sinceDrain = 0;
+    let most = 0;
+    let received = 0;
+    await readArchive([Readable.from([archive])], 'zstd', {
+      manifest: () => ({
+        entry: () => undefined,
+        data: (bytes) => {
+          received += bytes.length;
+          sinceDrain += bytes.length;
+          most = Math.max(most, sinceDrain);
+        },
+        end: () => undefined,
+      }),
+      drain: async () => {
+        sinceDrain = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    }, 'test');
+    expect(received).toBe(big.length);
+    expect(most).toBeLessThanOrEqual(256 * 1024);
+  });
+});
