@@ -7,6 +7,8 @@ import { decompressor } from './codecs.js';
 import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
 import { ZstdDecoder } from './zstd-decompress.js';
 
+const MAX_MANIFEST = 16 << 20;
+
 export interface ArchiveReader {
   /** Called with the archive's manifest (its first entry); returns where the other entries go. */
   manifest(manifest: Manifest): TarSink;
@@ -33,6 +35,8 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
       if (header.name !== MANIFEST_PATH || header.type !== 'file') {
         throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint });
       }
+      // Read whole into memory: a few KiB in any archive terrarium makes.
+      if (header.size > MAX_MANIFEST) throw new TerrariumError('ARCHIVE_CORRUPT', `archive manifest of ${header.size} bytes`, { hint });
       manifestBytes = [];
     },
     data(bytes) {

@@ -46,4 +46,10 @@ describe('archive reader', () => {
     expect(received).toBe(big.length);
     expect(most).toBeLessThanOrEqual(256 * 1024);
   });
+
+  it('refuses a manifest too large to be one, before reading it', async () => {
+    const header = encodeHeader({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(0), size: 64 << 20 });
+    const error = await readArchive([Readable.from([header])], 'none', { manifest: () => ({ entry: () => undefined, data: () => undefined, end: () => undefined }) }, 'test').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ARCHIVE_CORRUPT', message: 'archive manifest of 67108864 bytes' });
+  });
 });
