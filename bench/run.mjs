@@ -51,9 +51,9 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const dirSize = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 const fileCount = (dir) => Number(execFileSync('sh', ['-c', `find "${dir}" | wc -l`], { encoding: 'utf8' }).trim());
 
-async function repeat(name, prepare, run) {
+async function repeat(name, prepare, run, reps = REPS) {
   const runs = [];
-  for (let i = 0; i < REPS; i++) {
+  for (let i = 0; i < reps; i++) {
     await prepare?.(i);
     // Dirty pages of the previous run are written back now, not in the middle of this one.
     execFileSync('sync');
@@ -153,11 +153,7 @@ const keyArgs = [BIN, '--python', python, 'key', at('500.txt')];
 await timed(process.execPath, keyArgs); // the first run on a machine asks the interpreter; later ones read its fingerprint from the cache
 // Start-up is what key and hash cost: more runs, and Node's own start measured beside them.
 const startReps = Math.max(REPS, 9);
-async function startup(name, args) {
-  const runs = [];
-  for (let i = 0; i < startReps; i++) runs.push(await timed(process.execPath, args));
-  return summarise(name, runs);
-}
+const startup = (name, args) => repeat(name, undefined, () => timed(process.execPath, args), startReps);
 results.node = await startup(`node alone (node -e 0), ${startReps} runs`, ['-e', '0']);
 results.hash = await startup('hash, 500 requirement lines', [BIN, 'hash', at('500.txt')]);
 results.key = await startup('key, 500 requirement lines', keyArgs);
