@@ -10,7 +10,7 @@ import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
-import { lookupOrder } from '../stores/configure.js';
+import { describeStores, lookupOrder } from '../stores/configure.js';
 import type { LocalCache } from '../stores/local-cache.js';
 import type { Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
@@ -144,6 +144,3 @@ function asStagingError(error: unknown, target: string): unknown {
   return error;
 }
 
-function describeStores(stores: Store[]): string {
-  return stores.length ? stores.map((s) => s.description).join(', ') : 'any store (none configured: pass --storage-dir, --s3-bucket or --storage-url)';
-}

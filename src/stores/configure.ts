@@ -32,6 +32,11 @@ export function lookupOrder({ stores, cache }: { stores: Store[]; cache: Store |
   return cache ? [cache, ...stores] : stores;
 }
 
+/** Where a key was looked for, for messages; with no store at all, how to name one. */
+export function describeStores(stores: Store[]): string {
+  return stores.length ? stores.map((s) => s.description).join(', ') : 'any store (none configured: pass --storage-dir, --s3-bucket or --storage-url)';
+}
+
 export function configureStores(settings: StoreSettings, reporter: Reporter): ConfiguredStores {
   const stores: Store[] = [];
   if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));

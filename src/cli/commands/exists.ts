@@ -1,6 +1,6 @@
 import { EXIT } from '../../errors.js';
 import { resolveKey } from '../../install/key.js';
-import { configureStores, lookupOrder } from '../../stores/configure.js';
+import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
 import type { CommandHandler } from '../context.js';
 
 export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
@@ -16,6 +16,6 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
       return answer(store.description);
     }
   }
-  reporter.detail(`${key} is not in ${searched.map((s) => s.description).join(', ') || 'any store (none configured)'}`);
+  reporter.detail(`${key} is not in ${describeStores(searched)}`);
   return answer(undefined);
 };

@@ -7,7 +7,7 @@ import { inspectArchive } from '../../archive/inspect.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { describeInterpreter } from '../../python/fingerprint.js';
 import { formatBytes, formatCount } from '../../report/format.js';
-import { configureStores, lookupOrder } from '../../stores/configure.js';
+import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
 import type { ArchiveRecord } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
@@ -76,7 +76,7 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
     const record = await store.lookup(what);
     if (record) return { stream: await store.open(record), where: store.description, size: record.size, codec: record.codec, record };
   }
-  throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" (searched ${stores.map((s) => s.description).join(', ') || 'no store: none configured'})`, {
+  throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {
     hint: 'pass an archive file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',
   });
 }
