@@ -18,6 +18,8 @@ export const EXIT = {
   internal: 70,
   /** 128 + the signal number, as shells report a process killed by that signal. */
   interrupted: 130,
+  /** 128 + SIGPIPE: the reader of the output went away (`terrarium ls | head`), as a C program would stop. */
+  brokenPipe: 141,
 } as const;
 
 export const CODES = {

@@ -50,7 +50,8 @@ Exit codes:
   5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
   passed through when pip fails); 8 target error; 9 relocation or smoke check failed;
   10 no archive with --require-download; 11 target locked by another run beyond --lock-timeout;
-  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged).`;
+  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged);
+  141 the output's reader went away (terrarium ls | head).`;
 
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
@@ -118,6 +119,13 @@ export async function main(argv: string[], context: CliContext = processContext(
 }
 
 function processContext(): CliContext {
+  // A reader that stops early closes the pipe: stop quietly, not with Node's stack trace for EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(EXIT.brokenPipe);
+    });
+  }
   return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: abortOnSignals(process.stderr) };
 }
 

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { BIN, Sandbox } from '../helpers/cli.js';
 
 const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 
@@ -20,6 +20,17 @@ describe('inspect, completion, help', () => {
     archive = path.join(box.store, readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!);
   });
   afterAll(() => box.cleanup());
+
+  it('stops quietly with 141 when the reader of its output has gone (terrarium help | head)', async () => {
+    // The reading end is closed before the child writes anything: every write meets EPIPE.
+    const child = spawn(process.execPath, [BIN, 'help', 'install'], { cwd: box.dir, env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(141);
+  });
 
   it('inspect KEY: interpreter, requirements, installed packages and sizes, without installing', async () => {
     const result = await box.terrarium(store('--json', 'inspect', key));
