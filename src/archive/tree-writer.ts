@@ -7,7 +7,8 @@ export type Op =
   | { kind: 'file'; path: string; mode: number; mtime: number; offset: number; length: number; rewritten?: { offset: number; length: number } }
   | { kind: 'begin'; path: string; mode: number }
   | { kind: 'chunk'; offset: number; length: number }
-  | { kind: 'end'; mtime: number };
+  | { kind: 'end'; mtime: number }
+  | { kind: 'link'; path: string; mtime: number };
 
 /** Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not copied). */
 export interface Batch {
@@ -35,12 +36,18 @@ export interface TreeProgress {
   bytes: number;
 }
 
-/** A second, pristine copy of the tree (kept in the cache): files land there and are linked into root. */
+/**
+ * A second, pristine copy of the tree (kept in the cache): files land there and are linked into root.
+ * `existing`: the copy is complete already (a repeat install in link mode); root gets links of its
+ * files (`link`), folders and symlinks of its own, and new files only for those rewritten (`file`).
+ */
 export interface KeptCopy {
   root: string;
   method: LinkMethod;
+  existing?: boolean;
 }
 
+/** The first message a writer's thread gets: it may have been started before its root was known. */
 export interface WriterSetup {
   root: string;
   keep?: KeptCopy | undefined;
@@ -72,13 +79,15 @@ export class TreeWriter {
   method: LinkMethod | undefined;
 
   constructor(root: string, keep?: KeptCopy) {
-    const setup: WriterSetup = { root, keep };
-    this.worker = new Worker(new URL('./tree-writer-worker.js', import.meta.url), { workerData: setup });
+    this.worker = takeWorker();
+    this.worker.ref();
     this.worker.on('message', (reply: WriterReply) => this.waiting.shift()!(reply));
     this.worker.on('error', (error) => {
       this.failure ??= error;
       for (const settle of this.waiting.splice(0)) settle(undefined);
     });
+    const setup: WriterSetup = { root, keep };
+    this.worker.postMessage(setup);
   }
 
   dir(path: string, mode: number): void {
@@ -87,6 +96,11 @@ export class TreeWriter {
 
   symlink(path: string, target: string): void {
     this.push({ kind: 'symlink', path, target });
+  }
+
+  /** A file of the existing kept copy, linked (cloned, copied) into root. */
+  link(path: string, mtime: number): void {
+    this.push({ kind: 'link', path, mtime });
   }
 
   /**
@@ -201,6 +215,32 @@ export class TreeWriter {
     );
     this.worker.postMessage(batch, [batch.data]);
   }
+}
+
+let prestarted: { worker: Worker; usable: boolean } | undefined;
+
+const startWorker = (): Worker => new Worker(new URL('./tree-writer-worker.js', import.meta.url));
+
+/**
+ * Starts a writer's thread ahead of need: Node takes about 70 ms to start one, which an install can
+ * spend finding its key and archive instead. The next TreeWriter takes it; unused, it does not keep
+ * the process alive.
+ */
+export function prestartTreeWriter(): void {
+  if (prestarted) return;
+  const worker = startWorker();
+  const entry = { worker, usable: true };
+  const unusable = () => (entry.usable = false);
+  worker.once('error', unusable).once('exit', unusable).unref();
+  prestarted = entry;
+}
+
+function takeWorker(): Worker {
+  const taken = prestarted;
+  prestarted = undefined;
+  if (taken?.usable) return taken.worker;
+  if (taken) void taken.worker.terminate();
+  return startWorker();
 }
 
 function errnoError({ message, code, path }: { message: string; code?: string | undefined; path?: string | undefined }): Error {

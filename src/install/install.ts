@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Codec } from '../archive/codec-names.js';
+import { prestartTreeWriter } from '../archive/tree-writer.js';
 import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
@@ -59,6 +60,8 @@ export interface InstallResult {
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const started = performance.now();
   const { reporter, signal } = options;
+  // Restoring or linking writes the tree on a thread of its own; its start-up overlaps the key and the lookup.
+  if (options.download) prestartTreeWriter();
   const target = path.resolve(options.cwd, options.target);
   checkPrefixUsable(target);
   const keyPhase = reporter.phase('key');

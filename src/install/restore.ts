@@ -84,7 +84,7 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<string | undefined>
     const phase = job.reporter.phase('link');
     let method: LinkMethod;
     try {
-      method = linkTree(tree, job.staging, relocator, link.method);
+      method = await linkTree(tree, job.staging, relocator, link.method);
       noteLinkMethod(job, link, method);
       await finishRelocation(job.staging, tree.index.manifest, job.target, job.python);
       phase.done(`${formatCount(tree.index.entries.length, 'entry', 'entries')} from the cache (${method})`);

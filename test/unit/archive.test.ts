@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CODECS } from '../../src/archive/codec-names.js';
 import { compressor } from '../../src/archive/codecs.js';
 import { packEnvironment } from '../../src/archive/create.js';
-import { EntryGuard } from '../../src/archive/entry-check.js';
+import { EntryGuard, normalizeEntryPath } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
@@ -56,6 +56,42 @@ async function extractError(bytes: Buffer): Promise<TerrariumError> {
   expect(error).toBeInstanceOf(TerrariumError);
   return error as TerrariumError;
 }
+
+describe('entry paths', () => {
+  it.each([
+    ['lib/python3.11/site-packages/a.py', 'lib/python3.11/site-packages/a.py'],
+    ['.hidden/..dots/x..', '.hidden/..dots/x..'],
+    ['./bin/python', 'bin/python'],
+    ['lib//a', 'lib/a'],
+    ['lib/./a', 'lib/a'],
+    ['lib/', 'lib'],
+    ['lib/.', 'lib'],
+  ])('normalises %j to %j', (name, normal) => {
+    expect(normalizeEntryPath(name)).toBe(normal);
+  });
+
+  it.each([
+    ['', 'empty name'],
+    ['.', 'names the root itself'],
+    ['./', 'names the root itself'],
+    ['/etc/passwd', 'absolute path'],
+    ['..', '".." in path'],
+    ['a/../../b', '".." in path'],
+    ['a/..', '".." in path'],
+    ['a\0b', 'NUL byte'],
+  ])('refuses %j', (name, why) => {
+    expect(() => normalizeEntryPath(name)).toThrow(why);
+  });
+
+  it('refuses any entry under a symlink, at any depth, and only those', () => {
+    const guard = new EntryGuard();
+    guard.check({ name: 'lib64', type: 'symlink', linkname: 'lib' });
+    expect(() => guard.check({ name: 'lib64/a/b/c.py', type: 'file' })).toThrow('lies under the symlink lib64');
+    expect(() => guard.check({ name: 'lib64', type: 'directory' })).toThrow('replaces a symlink');
+    expect(guard.check({ name: 'lib64x/a', type: 'file' }).path).toBe('lib64x/a');
+    expect(guard.check({ name: 'lib/lib64', type: 'file' }).path).toBe('lib/lib64');
+  });
+});
 
 describe('hostile archives', () => {
   it.each<[string, Entry[], string]>([
