@@ -4,8 +4,8 @@ import { TerrariumError, describeCause } from '../errors.js';
 import { run } from '../io/exec.js';
 import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
 import { cachedFingerprint } from './fingerprint-cache.js';
+import { resolvePyenvShim } from './pyenv.js';
 import { pythonScript } from './scripts.js';
-
 
 /** Finds a program the way a shell would: a path is taken as is, a bare name is looked up on PATH. */
 export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -28,7 +28,9 @@ export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string):
  * `-E -s` keep the user's PYTHON* variables and user site out, and work on Python 2.7 too.
  */
 export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cwd: string, cacheFile?: string): Promise<Fingerprint> {
-  const program = whichProgram(spec, env, cwd);
+  const found = whichProgram(spec, env, cwd);
+  // A pyenv shim picks its interpreter anew each run; the one it would pick can be probed once and cached.
+  const program = found && (resolvePyenvShim(found, env, cwd) ?? found);
   const notFound = () =>
     new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${spec}`, {
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',

@@ -21,7 +21,8 @@ export function stamp(stat: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ct
  * The fingerprint of `program`, from `cacheFile` when the interpreter's binary and its standard library
  * folder are unchanged since it was taken (the folder changes when, say, Debian's python3-venv adds
  * ensurepip), else from `probe`, then remembered. Running Python costs 30-100 ms; this costs a few stats,
- * which is what makes `key` fast. Wrappers (pyenv shims, scripts) pick an interpreter each run: never cached.
+ * which is what makes `key` fast. Wrappers (scripts) pick an interpreter each run: never cached (pyenv
+ * shims are resolved to the binary they would run before this, see pyenv.ts).
  */
 export async function cachedFingerprint(program: string, cacheFile: string | undefined, probe: () => Promise<Fingerprint>): Promise<Fingerprint> {
   const binary = cacheFile ? binaryPath(program) : undefined;

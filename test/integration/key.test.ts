@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
 import { python3, pythonVersion } from '../helpers/python.js';
 
@@ -87,6 +88,27 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
       expect(help.stdout).toContain(text);
     }
     expect((await box.terrarium(['help', 'install'])).stdout).toContain('Usage: terrarium install');
+  });
+
+  it('takes the interpreter a pyenv shim would run without running pyenv (whose answer cannot be cached)', async () => {
+    // A pyenv root whose shim cannot run (there is no libexec/pyenv): only the resolution can succeed.
+    const root = box.path('pyenv');
+    const shim = path.join(root, 'shims', 'python3');
+    mkdirSync(path.dirname(shim), { recursive: true });
+    box.write('pyenv/shims/python3', `#!/usr/bin/env bash\nset -e\nprogram="\${0##*/}"\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`);
+    chmodSync(shim, 0o755);
+    mkdirSync(path.join(root, 'versions', 'pinned', 'bin'), { recursive: true });
+    symlinkSync(python3(), path.join(root, 'versions', 'pinned', 'bin', 'python3'));
+    // Removed at the end: the sandbox's other runs use the real pyenv, which would read it too.
+    box.write('.python-version', 'pinned\n');
+    onTestFinished(() => rmSync(box.path('.python-version')));
+    const resolved = await box.terrarium(['--python', shim, 'key', 'requirements.txt']);
+    expect(resolved.stderr).toBe('');
+    expect(resolved.stdout).toMatch(new RegExp(`^[a-z0-9_]+-${version.replace('.', '\\.')}-[0-9a-f]{32}\n$`));
+    // `system` is pyenv's own business: then the shim runs (and here fails, naming itself).
+    const system = await box.terrarium(['--python', shim, 'key', 'requirements.txt'], { PYENV_VERSION: 'system' });
+    expect(system.code).not.toBe(0);
+    expect(system.stderr).toContain(shim);
   });
 
   it('reads the interpreter from TERRARIUM_PYTHON', async () => {
