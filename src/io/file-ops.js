@@ -1,6 +1,6 @@
 // @ts-check
-// Synchronous file creation shared by the extraction worker and link-mode installs. Plain JavaScript
-// (type-checked by tsc): the worker imports it, and the worker runs from src in tests.
+// Synchronous file creation shared by the writer's threads and the writer itself (folders). Plain
+// JavaScript (type-checked by tsc): the worker imports it, and the worker runs from src in tests.
 import { closeSync, constants, copyFileSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, utimesSync, writeSync } from 'node:fs';
 
 /**
