@@ -107,11 +107,15 @@ await terrarium(['-t', at('cache-fill'), ...cached]);
 // Link mode, the default with a cache: the first install keeps an unpacked copy, repeats link from it.
 const linked = ['--storage-dir', store, '--cache-dir', at('link-cache'), '--require-download', 'install', requirements];
 await terrarium(['-t', at('link-fill'), ...linked]);
+// What a CI job or deploy script does each time: the same target again (the one there becomes the
+// backup, the backup before it is removed). Twice first, so that there is a backup to remove.
+for (let i = 0; i < 2; i++) await terrarium(['-t', at('replaced'), ...linked]);
 
 const rounds = {
   warm: { label: 'terrarium warm: storage dir, new path', run: (i) => terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]) },
   cache: { label: 'terrarium warm: archive in the local cache', run: (i) => terrarium(['-t', at(`cached-${i}`), ...cached]) },
   link: { label: 'terrarium warm repeat: link mode', run: (i) => terrarium(['-t', at(`link-${i}`), ...linked]) },
+  replace: { label: 'terrarium repeat into the same target', run: () => terrarium(['-t', at('replaced'), ...linked]) },
   tar: {
     label: 'floor: tar -x with zstd -d, same archive',
     run: (i) => {
@@ -191,6 +195,7 @@ const ratios = {
   'cache / tar floor': floorRatio('cache'),
   'cold / pip': ratio('cold', 'pip'),
   'link / tar floor': floorRatio('link'),
+  'replace / tar floor': floorRatio('replace'),
 };
 console.log('\nratios');
 for (const [name, value] of Object.entries(ratios)) console.log(`  ${name.padEnd(20)} ${value}`);
@@ -219,6 +224,7 @@ writeFileSync(path.join(ROOT, 'docs', 'bench.svg'), chart([
   ['terrarium warm', results.warm.seconds],
   ['terrarium from cache', results.cache.seconds],
   ['terrarium link mode', results.link.seconds],
+  ['terrarium same target', results.replace.seconds],
   ['tar + zstd -d (floor)', results.tar.seconds],
   ['cp -a (floor)', results.cp.seconds],
 ], `Installing ${(size / 1e6).toFixed(0)} MB, ${files} entries (${os.cpus().length} cores, median of ${REPS})`));
