@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { makeDirectory, type LinkMethod } from '../io/file-ops.js';
+import { makeDirectory, pathUnder, type LinkMethod } from '../io/file-ops.js';
 
 export type Op =
   | { kind: 'symlink'; path: string; target: string }
@@ -112,8 +112,8 @@ export class TreeWriter {
 
   dir(path: string, mode: number): void {
     if (this.failure) throw this.failure;
-    makeDirectory(`${this.root}/${path}`, mode);
-    if (this.copy) makeDirectory(`${this.copy}/${path}`, mode);
+    makeDirectory(pathUnder(this.root, path), mode);
+    if (this.copy) makeDirectory(pathUnder(this.copy, path), mode);
   }
 
   symlink(path: string, target: string): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { HOST_TAG, type Owner } from './owner.js';
@@ -54,6 +54,17 @@ export async function pathKind(p: string): Promise<'missing' | 'directory' | 'fi
     return stat.isFile() ? 'file' : 'other';
   } catch {
     return 'missing';
+  }
+}
+
+/** Up to `length` bytes from the start of a file (to tell what kind of file it is without reading it all). */
+export function readStart(file: string, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    return head.subarray(0, readSync(fd, head, 0, length, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,6 +1,6 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/fs.js';
+import { readStart, writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from './fingerprint.js';
 
 /** First bytes of ELF and Mach-O executables: only real binaries are cached, never scripts such as pyenv's shims. */
@@ -49,14 +49,7 @@ export async function cachedFingerprint(program: string, cacheFile: string | und
 function binaryPath(program: string): string | undefined {
   try {
     const real = realpathSync(program);
-    const fd = openSync(real, 'r');
-    try {
-      const head = Buffer.alloc(4);
-      readSync(fd, head, 0, 4, 0);
-      return BINARY_MAGIC.includes(head.toString('hex')) ? real : undefined;
-    } finally {
-      closeSync(fd);
-    }
+    return BINARY_MAGIC.includes(readStart(real, 4).toString('hex')) ? real : undefined;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
-import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { readStart } from '../io/fs.js';
 
 /** A pyenv shim is a small bash script ending in `exec ".../libexec/pyenv" exec "$program" "$@"`. */
 const SHIM_SIGNATURE = /^exec "[^"\n]*\/libexec\/pyenv" exec "\$program"/m;
@@ -57,13 +58,7 @@ export function resolvePyenvShim(program: string, env: NodeJS.ProcessEnv, cwd: s
 /** The start of a file (a shim is a few hundred bytes; the interpreter binary behind it megabytes). */
 function readHead(file: string): string {
   try {
-    const fd = openSync(file, 'r');
-    try {
-      const head = Buffer.alloc(4096);
-      return head.toString('utf8', 0, readSync(fd, head, 0, head.length, 0));
-    } finally {
-      closeSync(fd);
-    }
+    return readStart(file, 4096).toString('utf8');
   } catch {
     return '';
   }
