@@ -94,8 +94,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const swap = await swapIn(staging, target, backup, resolved.python.executable);
         await swap.commit();
         return { key: resolved.key, target, source, published, seconds: (performance.now() - started) / 1000 };
-      } finally {
+      } catch (error) {
+        // After a commit there is no staging left here (without a backup, the old environment under
+        // that name is being removed in the background).
         await removeTree(staging);
+        throw error;
       }
     } finally {
       await lock.release();

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { exchangePaths } from '../io/exchange.js';
 import { failpoint } from '../io/failpoint.js';
-import { pathKind, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import { pathKind, removeTreesLater, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from './swap-plan.js';
 
 export interface Swap {
-  /** The point of no return: drops the journal, then what the swap set aside. */
+  /** The point of no return: drops the journal; what the swap set aside is removed in the background. */
   commit(): Promise<void>;
 }
 
@@ -61,7 +61,7 @@ export async function swapIn(staging: string, target: string, backup: string | u
     commit: async () => {
       await fs.rm(journalPath(target));
       failpoint('swap-committed');
-      for (const name of journal.discard) await removeTree(path.join(dir, name));
+      await removeTreesLater(journal.discard.map((name) => path.join(dir, name)));
     },
   };
 }

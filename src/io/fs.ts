@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -81,6 +82,24 @@ export async function removeTree(p: string): Promise<void> {
   } catch {
     await fs.rm(p, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/**
+ * Removes trees that nothing needs any more (a displaced backup) after this process has gone, by a
+ * detached `rm -rf`: a repeat install into the same target no longer waits for the old backup's
+ * unlinks (0.25 s of 1.0 s for 18,000 files on ext4). The paths must be siblingPath names, so that
+ * what rm leaves (killed, a file it may not remove) is swept by a later run like any leftover. Where rm
+ * cannot be started, they are removed here and now.
+ */
+export async function removeTreesLater(paths: readonly string[]): Promise<void> {
+  if (!paths.length) return;
+  const child = spawn('rm', ['-rf', '--', ...paths], { detached: true, stdio: 'ignore' });
+  child.on('error', () => undefined);
+  if (child.pid === undefined) {
+    for (const p of paths) await removeTree(p);
+    return;
+  }
+  child.unref();
 }
 
 function removeTreeSync(p: string): void {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { expect, vi } from 'vitest';
 
 const PROBE = 'import sys, importlib.util as u; print(sys.prefix); print(",".join(m for m in ("terra_demo", "terra_cext") if u.find_spec(m)))';
 
@@ -22,4 +23,13 @@ export function envState(dir: string): string {
 /** Names beside a target that only an unfinished run leaves: staging, set-aside trees, temp files, lock, journal. */
 export function leftoversIn(dir: string): string[] {
   return readdirSync(dir).filter((name) => /-[0-9a-f]{8}-\d+-[0-9a-f]{8}$/.test(name) || /\.(lock|swap\.json|lock\.break)$/.test(name));
+}
+
+/**
+ * No leftovers beside a target once the backup an install displaced is gone: that one is removed by a
+ * detached rm after the command returns (milliseconds for these environments). Anything still there
+ * after 10 s is a real leftover.
+ */
+export async function expectNoLeftovers(dir: string, message?: string): Promise<void> {
+  await vi.waitFor(() => expect(leftoversIn(dir), message).toEqual([]), { timeout: 10_000, interval: 50 });
 }

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, Sandbox } from '../helpers/cli.js';
+import { expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
+import { python3 } from '../helpers/python.js';
 
 describe('backups and revert', () => {
   const box = new Sandbox();
@@ -38,6 +40,21 @@ describe('backups and revert', () => {
     expect((await box.terrarium(['-t', other, '--storage-dir', box.store, '--no-backup', 'install', 'a.txt'])).code).toBe(0);
     expect(existsSync(`${other}.bak`)).toBe(false);
     expect(await packages(other)).not.toContain('terra-demo');
+  });
+
+  it('drops the backup it displaces after returning (a detached rm), or before, where rm cannot run', async () => {
+    const rotated = box.path('rotated');
+    const install = (file: string, env = {}) => box.terrarium(['-t', rotated, '--python', python3(), '--storage-dir', box.store, 'install', file], env);
+    for (const file of ['a.txt', 'b.txt', 'a.txt']) expect((await install(file)).code).toBe(0);
+    expect(await packages(`${rotated}.bak`)).toContain('terra-demo==1.0');
+    // The first environment, set aside under a leftover's name, goes away without another run's sweep.
+    await expectNoLeftovers(box.dir);
+    // Without rm on PATH (the interpreter is named in full), the command removes it itself.
+    const result = await install('b.txt', { PATH: box.path('no-tools') });
+    expect(result.code, result.stderr).toBe(0);
+    expect(leftoversIn(box.dir)).toEqual([]);
+    expect(await packages(rotated)).toContain('terra-demo==1.0');
+    expect(await packages(`${rotated}.bak`)).not.toContain('terra-demo');
   });
 
   it('revert without a backup is a clear error', async () => {

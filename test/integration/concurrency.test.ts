@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
 import { Sandbox } from '../helpers/cli.js';
-import { envState, leftoversIn } from '../helpers/env-state.js';
+import { envState, expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
 
 /** Locks, parallel installs, and interruption by signals: real processes racing on real directories. */
 describe('concurrency and interruption', () => {
@@ -31,7 +31,7 @@ describe('concurrency and interruption', () => {
     expect(runs.filter((run) => run.stderr.includes('waiting for')).length).toBeGreaterThanOrEqual(1);
     expect(envState(target)).toBe('terra_demo');
     expect(envState(`${target}.bak`)).toBe('terra_demo');
-    expect(leftoversIn(box.dir)).toEqual([]);
+    await expectNoLeftovers(box.dir);
   });
 
   it('installs of one key into different targets run in parallel and publish one archive', async () => {

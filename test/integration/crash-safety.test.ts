@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
-import { envState, leftoversIn } from '../helpers/env-state.js';
+import { envState, expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
 
 const A = 'terra_demo';
 const B = 'terra_cext';
@@ -69,7 +69,7 @@ describe('crash safety', () => {
     expect(next.code, next.stderr).toBe(0);
     if (/^install-(journal|step|checked)/.test(point)) expect(next.stderr).toMatch(/interrupted install/);
     expect([envState(target), envState(backup)]).toEqual([B, committed ? B : A]);
-    expect(leftoversIn(dir)).toEqual([]);
+    await expectNoLeftovers(dir);
   });
 
   it.each(['install-built', 'publish-uploaded', 'publish-recorded'])('install that builds, killed at %s', async (point) => {
@@ -82,7 +82,7 @@ describe('crash safety', () => {
     const next = await box.terrarium(build);
     expect(next.code, next.stderr).toBe(0);
     expect([envState(target), envState(backup)]).toEqual([B, A]);
-    expect(leftoversIn(dir)).toEqual([]);
+    await expectNoLeftovers(dir);
     // The store holds complete archives only: no temporary upload survives the next publication.
     expect(leftoversIn(fresh)).toEqual([]);
     expect(readdirSync(fresh).filter((name) => name.endsWith('.json'))).toHaveLength(1);
@@ -104,7 +104,7 @@ describe('crash safety', () => {
     const next = await box.terrarium(linked('-V', 'install', 'b.txt'));
     expect(next.code, next.stderr).toBe(0);
     expect([envState(target), envState(backup)]).toEqual([B, A]);
-    expect(leftoversIn(dir)).toEqual([]);
+    await expectNoLeftovers(dir);
     expect(leftoversIn(path.join(cache, 'unpacked'))).toEqual([]);
     expect(readdirSync(path.join(cache, 'unpacked')).filter((name) => name.endsWith('.json'))).toHaveLength(1);
   });
@@ -118,7 +118,7 @@ describe('crash safety', () => {
     const next = await box.terrarium(['-t', target, 'revert']);
     expect(next.code, next.stderr).toBe(0);
     expect([envState(target), envState(backup)]).toEqual([B, A]);
-    expect(leftoversIn(dir)).toEqual([]);
+    await expectNoLeftovers(dir);
   });
 
   it('install killed at random moments: always a complete environment, and the next run succeeds', async () => {
@@ -137,7 +137,7 @@ describe('crash safety', () => {
       const next = await box.terrarium(store('install', 'b.txt'));
       expect(next.code, next.stderr).toBe(0);
       expect(envState(target)).toBe(B);
-      expect(leftoversIn(dir), `after a kill at ${delay} ms (exit ${killed.code}): ${killed.stderr}`).toEqual([]);
+      await expectNoLeftovers(dir, `after a kill at ${delay} ms (exit ${killed.code}): ${killed.stderr}`);
     }
   });
 });
