@@ -6,6 +6,7 @@ import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
+import { startExchanger } from '../io/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
@@ -79,19 +80,26 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const lock = await lockTarget(target, { command: 'install', lockTimeoutSeconds: options.lockTimeoutSeconds, backupSuffix: options.backupSuffix, signal, reporter });
     failpoint('install-locked');
     try {
-      await checkTarget(target, options.force);
+      const replacing = await checkTarget(target, options.force);
       const staging = siblingPath(target, 'staging');
       try {
         const { source, published } = await prepareStaging(options, resolved, staging, target).catch((error: unknown) => {
           throw asStagingError(error, target);
         });
-        await smokeCheck(staging, options.env);
-        failpoint('install-staged');
-        signal?.throwIfAborted();
+        // The helper that will exchange staging and target starts its Python beside the smoke check's.
+        const exchanger = replacing ? startExchanger(resolved.python.executable) : undefined;
+        try {
+          await smokeCheck(staging, options.env);
+          failpoint('install-staged');
+          signal?.throwIfAborted();
+        } catch (error) {
+          await exchanger?.close();
+          throw error;
+        }
         const backup = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
-        const swap = await swapIn(staging, target, backup, resolved.python.executable);
+        const swap = await swapIn(staging, target, backup, resolved.python.executable, exchanger);
         await swap.commit();
         return { key: resolved.key, target, source, published, seconds: (performance.now() - started) / 1000 };
       } catch (error) {

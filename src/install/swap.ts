@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { exchangePaths } from '../io/exchange.js';
+import { startExchanger, type Exchanger } from '../io/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { pathKind, removeTreesLater, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from './swap-plan.js';
@@ -15,16 +15,19 @@ export async function isEnvironment(dir: string): Promise<boolean> {
   return (await pathKind(path.join(dir, 'pyvenv.cfg'))) === 'file';
 }
 
-/** Refuses targets whose replacement would lose something that is not an environment. */
-export async function checkTarget(target: string, force: boolean): Promise<void> {
+/**
+ * Refuses targets whose replacement would lose something that is not an environment; returns whether
+ * there is something to replace.
+ */
+export async function checkTarget(target: string, force: boolean): Promise<boolean> {
   const kind = await pathKind(target);
-  if (kind === 'missing') return;
+  if (kind === 'missing') return false;
   if (kind !== 'directory') {
     throw new TerrariumError('TARGET_IS_FILE', `target ${target} exists and is not a directory`, {
       hint: 'choose another --target, or remove that file',
     });
   }
-  if (force || (await isEnvironment(target)) || (await fs.readdir(target)).length === 0) return;
+  if (force || (await isEnvironment(target)) || (await fs.readdir(target)).length === 0) return true;
   throw new TerrariumError('TARGET_NOT_ENV', `target ${target} is a directory with files but not a Python environment`, {
     hint: 'choose another --target, or pass --force to replace it (it is kept as the backup unless --no-backup)',
   });
@@ -40,13 +43,26 @@ const asideOf = (dir: string) => (name: string) => path.basename(siblingPath(pat
 
 class ExchangeUnsupported extends Error {}
 
+type Exchange = (a: string, b: string) => Promise<boolean>;
+
+/** Exchanges through `prepared` (a helper started ahead) first, then through helpers started on demand. */
+function exchangeWith(python: string, prepared?: Exchanger): Exchange {
+  let next = prepared;
+  return (a, b) => {
+    const helper = next ?? startExchanger(python);
+    next = undefined;
+    return helper.exchange(a, b);
+  };
+}
+
 /**
  * Puts `staging` at `target`; the old target becomes `backup` (an older backup is dropped) or, without
  * a backup, is set aside until commit. Where the system can exchange two paths atomically, the target
  * is never absent; every step is recorded in a journal first, so that if the process dies part-way,
- * the next run puts the old environment back (recoverInterruptedSwap). `python` runs the exchange.
+ * the next run puts the old environment back (recoverInterruptedSwap). `python` runs the exchange,
+ * through `prepared` when given (which is closed in any case).
  */
-export async function swapIn(staging: string, target: string, backup: string | undefined, python: string): Promise<Swap> {
+export async function swapIn(staging: string, target: string, backup: string | undefined, python: string, prepared?: Exchanger): Promise<Swap> {
   const dir = path.dirname(target);
   const input = {
     staging: path.basename(staging),
@@ -56,7 +72,12 @@ export async function swapIn(staging: string, target: string, backup: string | u
     backupExists: backup !== undefined && (await exists(backup)),
     aside: asideOf(dir),
   };
-  const journal = await runWithFallback(dir, target, python, (exchange) => planInstallSwap({ ...input, exchange }));
+  let journal: Journal;
+  try {
+    journal = await runWithFallback(dir, target, python, exchangeWith(python, prepared), (exchange) => planInstallSwap({ ...input, exchange }));
+  } finally {
+    await prepared?.close();
+  }
   return {
     commit: async () => {
       await fs.rm(journalPath(target));
@@ -75,20 +96,21 @@ export async function revertTarget(target: string, backup: string, python: strin
   }
   const dir = path.dirname(target);
   const targetExists = await exists(target);
-  await runWithFallback(dir, target, python, (exchange) => planRevert(path.basename(target), path.basename(backup), targetExists, exchange, asideOf(dir)));
+  await runWithFallback(dir, target, python, exchangeWith(python), (exchange) => planRevert(path.basename(target), path.basename(backup), targetExists, exchange, asideOf(dir)));
   await fs.rm(journalPath(target));
 }
 
-async function runWithFallback(dir: string, target: string, python: string, plan: (exchange: boolean) => SwapPlan): Promise<Journal> {
+async function runWithFallback(dir: string, target: string, python: string, exchange: Exchange, plan: (exchange: boolean) => SwapPlan): Promise<Journal> {
   try {
-    return await runPlan(dir, target, plan(true), python);
+    return await runPlan(dir, target, plan(true), python, exchange);
   } catch (error) {
     if (!(error instanceof ExchangeUnsupported)) throw error;
-    return runPlan(dir, target, plan(false), python);
+    return runPlan(dir, target, plan(false), python, exchange);
   }
 }
 
-async function runPlan(dir: string, target: string, plan: SwapPlan, python: string): Promise<Journal> {
+/** `python` is recorded in the journal, for a later run to undo an exchange with. */
+async function runPlan(dir: string, target: string, plan: SwapPlan, python: string, exchange: Exchange): Promise<Journal> {
   const before: Record<string, string> = {};
   for (const name of namesOf(plan)) {
     const id = await identity(path.join(dir, name));
@@ -104,22 +126,22 @@ async function runPlan(dir: string, target: string, plan: SwapPlan, python: stri
   let done = 0;
   try {
     for (const step of plan.steps) {
-      await applySteps(dir, [step], python);
+      await applySteps(dir, [step], exchange);
       done += 1;
       failpoint(`${plan.operation}-step-${done}`);
     }
   } catch (error) {
-    await applySteps(dir, undoSteps(plan, done), python);
+    await applySteps(dir, undoSteps(plan, done), exchange);
     await fs.rm(journalPath(target), { force: true });
     throw error instanceof ExchangeUnsupported ? error : unwritable(target, error);
   }
   return journal;
 }
 
-async function applySteps(dir: string, steps: Step[], python: string): Promise<void> {
+async function applySteps(dir: string, steps: Step[], exchange: Exchange): Promise<void> {
   for (const step of steps) {
     if (step.op === 'rename') await fs.rename(path.join(dir, step.from), path.join(dir, step.to));
-    else if (!(await exchangePaths(python, path.join(dir, step.a), path.join(dir, step.b)))) throw new ExchangeUnsupported();
+    else if (!(await exchange(path.join(dir, step.a), path.join(dir, step.b)))) throw new ExchangeUnsupported();
   }
 }
 
@@ -165,7 +187,7 @@ export async function recoverInterruptedSwap(target: string): Promise<string | u
   const done = stepsDone(journal, now);
   if (done === undefined) throw unrecoverable(file, 'the directory no longer matches it');
   try {
-    await applySteps(dir, undoSteps(journal, done), journal.python);
+    await applySteps(dir, undoSteps(journal, done), exchangeWith(journal.python));
     await fs.rm(file);
   } catch (error) {
     throw unrecoverable(file, error instanceof ExchangeUnsupported ? `${journal.python} can no longer exchange paths` : describeCause(error));

@@ -1,20 +1,44 @@
+import type { ChildProcess } from 'node:child_process';
 import { pythonScript } from '../python/scripts.js';
-import { run } from './exec.js';
+import { run, type RunResult } from './exec.js';
 
 /**
- * Swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run through `python`), so a
- * path is never missing in between. Returns false, having changed nothing, where the kernel, libc or
- * file system cannot do it; throws when it could but failed.
+ * A helper process that swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run
+ * through `python`), so a path is never missing in between. Started ahead of need, it waits for the
+ * paths: its Python start-up (~40 ms) overlaps other work instead of being added to the swap.
  */
-export async function exchangePaths(python: string, a: string, b: string): Promise<boolean> {
-  let result;
-  try {
-    result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), String(process.pid), a, b]);
-  } catch {
-    return false;
-  }
-  if (result.code === 0) return true;
-  // 3 is the script's "not supported"; anything else but 4 means it stopped before the call (no ctypes).
-  if (result.code !== 4) return false;
-  throw Object.assign(new Error(`cannot exchange ${a} and ${b}: ${result.stderr.trim() || `exit ${result.code}`}`), { code: 'EXCHANGE' });
+export interface Exchanger {
+  /**
+   * Returns false, having changed nothing, where the kernel, libc or file system cannot exchange;
+   * throws when it could but failed. Once per helper.
+   */
+  exchange(a: string, b: string): Promise<boolean>;
+  /** Lets an unused helper go: it exits without changing anything (resolves once it has). */
+  close(): Promise<void>;
+}
+
+export function startExchanger(python: string): Exchanger {
+  let child: ChildProcess | undefined;
+  const result: Promise<RunResult | undefined> = run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), String(process.pid)], {
+    stdin: true,
+    onSpawn: (started) => {
+      child = started;
+      // A helper that stopped early (no ctypes, no renameat2) no longer reads: its exit code says why.
+      started.stdin?.on('error', () => undefined);
+    },
+  }).catch(() => undefined);
+  return {
+    async exchange(a, b) {
+      child?.stdin?.end(`${a}\0${b}\0`);
+      const done = await result;
+      if (done?.code === 0) return true;
+      // 3 is the script's "not supported"; anything else but 4 means it stopped before the call (no ctypes).
+      if (done?.code !== 4) return false;
+      throw Object.assign(new Error(`cannot exchange ${a} and ${b}: ${done.stderr.trim() || `exit ${done.code}`}`), { code: 'EXCHANGE' });
+    },
+    async close() {
+      child?.stdin?.end();
+      await result;
+    },
+  };
 }

@@ -16,6 +16,8 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** Receives the started process (the crash tests use it to signal terrarium at chosen moments). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Give the program a pipe on stdin (written through onSpawn's child) instead of nothing. */
+  stdin?: boolean;
 }
 
 /**
@@ -24,15 +26,15 @@ export interface RunOptions {
  */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], signal: options.signal });
     options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       options.onOutput?.(chunk);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
       options.onOutput?.(chunk);
     });
