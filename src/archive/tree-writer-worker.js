@@ -81,8 +81,7 @@ const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPor
 
 port.on('message', (/** @type {Batch | WriterSetup} */ message) => {
   if ('root' in message) {
-    ({ root, keep } = message);
-    copy = keep && !keep.existing ? keep.root : undefined;
+    ({ root, keep, copy } = message);
     first = copy ?? root;
     method = keep?.method;
     return;

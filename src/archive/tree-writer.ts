@@ -50,6 +50,8 @@ export interface KeptCopy {
 export interface WriterSetup {
   root: string;
   keep?: KeptCopy | undefined;
+  /** The kept copy's root when this run writes it (not `existing`): everything goes there too. */
+  copy: string | undefined;
 }
 
 const BATCH_BYTES = 4 << 20;
@@ -105,7 +107,7 @@ export class TreeWriter {
   constructor(root: string, keep?: KeptCopy, { threads = 1 } = {}) {
     this.root = root;
     this.copy = keep && !keep.existing ? keep.root : undefined;
-    this.setup = { root, keep };
+    this.setup = { root, keep, copy: this.copy };
     this.threads = [this.thread(takeWorker())];
     while (this.threads.length < threads) this.threads.push(this.thread(startWorker()));
   }
