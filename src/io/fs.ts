@@ -93,7 +93,8 @@ export async function removeTree(p: string): Promise<void> {
  */
 export async function removeTreesLater(paths: readonly string[]): Promise<void> {
   if (!paths.length) return;
-  const child = spawn('rm', ['-rf', '--', ...paths], { detached: true, stdio: 'ignore' });
+  // Only PATH: nothing else of this run's environment (S3 credentials among it) outlives the run.
+  const child = spawn('rm', ['-rf', '--', ...paths], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH } });
   child.on('error', () => undefined);
   if (child.pid === undefined) {
     for (const p of paths) await removeTree(p);
