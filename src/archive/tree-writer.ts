@@ -84,10 +84,8 @@ const SLOW_BATCHES = 2;
  */
 export class TreeWriter {
   private readonly threads: WriterThread[];
+  /** What every thread is told first; also where this thread makes folders (root, and the copy being written). */
   private readonly setup: WriterSetup;
-  private readonly root: string;
-  /** Where folders are made too: the kept copy when this run writes it. */
-  private readonly copy: string | undefined;
   /** The thread to take the next batch. */
   private next = 0;
   /** Batches in a row that the disk slowed down. */
@@ -105,17 +103,16 @@ export class TreeWriter {
 
   /** `threads`: how many to start with (more join, up to MAX_WRITERS, when the disk is the limit). */
   constructor(root: string, keep?: KeptCopy, { threads = 1 } = {}) {
-    this.root = root;
-    this.copy = keep && !keep.existing ? keep.root : undefined;
-    this.setup = { root, keep, copy: this.copy };
+    this.setup = { root, keep, copy: keep && !keep.existing ? keep.root : undefined };
     this.threads = [this.thread(takeWorker())];
     while (this.threads.length < threads) this.threads.push(this.thread(startWorker()));
   }
 
   dir(path: string, mode: number): void {
     if (this.failure) throw this.failure;
-    makeDirectory(pathUnder(this.root, path), mode);
-    if (this.copy) makeDirectory(pathUnder(this.copy, path), mode);
+    const { root, copy } = this.setup;
+    makeDirectory(pathUnder(root, path), mode);
+    if (copy) makeDirectory(pathUnder(copy, path), mode);
   }
 
   symlink(path: string, target: string): void {
