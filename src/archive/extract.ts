@@ -1,18 +1,47 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
+import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import type { Manifest } from '../relocate/manifest.js';
-import type { Relocator } from '../relocate/relocator.js';
+import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import { asArchiveError, readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
 import { TreeWriter, type KeptCopy, type UnpackedEntry, type TreeProgress } from './tree-writer.js';
 
+/** How much an archive may unpack to: past either, it is a bomb and extraction stops at once. */
+export interface UnpackLimits {
+  bytes: number;
+  entries: number;
+}
+
+/**
+ * Bytes of unpacked files per byte of archive beyond which an archive is a bomb. Environments compress
+ * 3-6x with zstd -3 (the benchmark's: 4.2x); 40x leaves room for unusual ones (large text data) and
+ * stops a small archive of zeros long before it fills a disk. SLACK lets tiny archives unpack.
+ */
+export const MAX_EXPANSION = 40;
+const SLACK_BYTES = 64 << 20;
+/** Entries allowed beyond any record's count: the floor, and one per this many archive bytes. */
+const ENTRY_FLOOR = 100_000;
+const BYTES_PER_ENTRY = 64;
+
+/** What an archive with this record may unpack to: what the record says, and never beyond the ratios above. */
+export function unpackLimits(record: { size: number; unpackedSize?: number | undefined; entries?: number | undefined }): UnpackLimits {
+  return {
+    bytes: Math.min(record.unpackedSize ?? Infinity, record.size * MAX_EXPANSION + SLACK_BYTES),
+    entries: Math.min(record.entries ?? Infinity, ENTRY_FLOOR + Math.floor(record.size / BYTES_PER_ENTRY)),
+  };
+}
+
 export interface ExtractResult {
   manifest: Manifest;
   files: number;
   bytes: number;
+  /** Tar entries after the manifest (what a record's `entries` counts). */
+  entryCount: number;
   /** With a kept copy: every entry written there, in order (what it takes to link it elsewhere later). */
   entries: UnpackedEntry[] | undefined;
   /** With a kept copy: how root's files were made from it. */
@@ -33,9 +62,11 @@ export async function extractEnvironment(
   codec: Codec,
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
-  options: { keep?: KeptCopy | undefined; progress?: TreeProgress } = {},
+  options: { keep?: KeptCopy | undefined; progress?: TreeProgress; limits?: UnpackLimits } = {},
 ): Promise<ExtractResult> {
   const { keep } = options;
+  const limits = options.limits ?? { bytes: Infinity, entries: Infinity };
+  let entryCount = 0;
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
@@ -52,11 +83,13 @@ export async function extractEnvironment(
   };
 
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
-  let file: { path: string; mode: number; mtime: Date; gathered: Buffer[] | undefined } | undefined;
+  let file: { path: string; mode: number; mtime: Date; gathered: { content: Buffer; length: number; item: { sha256: string | undefined } } | undefined } | undefined;
   const sink: TarSink = {
     entry(header) {
       const entry = guard.check(header);
       failpoint('extract-entry');
+      entryCount += 1;
+      if (entryCount > limits.entries) throw bomb(`holds more than ${limits.entries} entries`);
       if (entry.type === 'directory') {
         ensureDirectory(entry.path, entry.mode);
         return;
@@ -69,15 +102,23 @@ export async function extractEnvironment(
       }
       counts.files += 1;
       counts.bytes += header.size;
-      entries?.push({ path: entry.path, type: 'file', mode: entry.mode, mtime: header.mtime.getTime(), size: header.size });
+      if (counts.bytes > limits.bytes) throw bomb(`unpacks to more than ${limits.bytes} bytes`);
+      const item = { path: entry.path, type: 'file' as const, mode: entry.mode, mtime: header.mtime.getTime(), size: header.size, sha256: undefined as string | undefined };
+      entries?.push(item);
       const rewrite = relocator!.needs(entry.path);
-      file = { path: entry.path, mode: entry.mode, mtime: header.mtime, gathered: rewrite ? [] : undefined };
+      if (rewrite && header.size > MAX_RELOCATED_BYTES) throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
+      file = { path: entry.path, mode: entry.mode, mtime: header.mtime, gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0, item } : undefined };
       if (!rewrite) writer.open(entry.path, entry.mode, header.size);
     },
     data(bytes) {
       if (!file) return; // a directory's or symlink's: the parser refuses any with a size
-      if (file.gathered) file.gathered.push(Buffer.from(bytes));
-      else writer.write(bytes);
+      const { gathered } = file;
+      if (!gathered) writer.write(bytes);
+      else {
+        // The parser never passes more than the header's size: the buffer was sized for it.
+        gathered.content.set(bytes, gathered.length);
+        gathered.length += bytes.length;
+      }
     },
     end() {
       if (!file) return;
@@ -87,7 +128,9 @@ export async function extractEnvironment(
         writer.close(mtime);
         return;
       }
-      const content = Buffer.concat(gathered);
+      const { content } = gathered;
+      // An unpacked copy's relocated files are read again by every link-mode install: their digest says they are as archived.
+      if (keep) gathered.item.sha256 = createHash('sha256').update(content).digest('hex');
       const rewritten = relocator!.apply(rel, content);
       if (keep) writer.file(rel, mode, mtime, content, rewritten);
       else writer.file(rel, mode, mtime, rewritten);
@@ -109,5 +152,11 @@ export async function extractEnvironment(
     await writer.abort();
     throw asArchiveError(error);
   }
-  return { manifest, files: counts.files, bytes: counts.bytes, entries, method: writer.method };
+  return { manifest, files: counts.files, bytes: counts.bytes, entryCount, entries, method: writer.method };
+}
+
+function bomb(why: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_HOSTILE', `archive ${why}: more than its record says, or beyond what any environment compresses to`, {
+    hint: 'the archive was not made by terrarium or was tampered with; it is removed and rebuilt without --require-download',
+  });
 }

@@ -1,7 +1,9 @@
 import type { Readable, Transform } from 'node:stream';
+import { TerrariumError } from '../errors.js';
 import type { Manifest } from '../relocate/manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
+import type { UnpackLimits } from './extract.js';
 import { readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
 
@@ -16,25 +18,43 @@ export interface ArchiveContents {
 }
 
 const METADATA = /^lib\/[^/]+\/site-packages\/[^/]+\.dist-info\/METADATA$/;
+/** Name and Version come first in METADATA: its start is all that is read. */
+const METADATA_HEAD = 64 << 10;
 
-/** Reads a terrarium archive (its bytes as stored, and their compression): the manifest, sizes, and each installed distribution's METADATA. */
-export async function inspectArchive(source: [Readable, ...Transform[]], codec: Codec): Promise<ArchiveContents> {
+/**
+ * Reads a terrarium archive (its bytes as stored, and their compression): the manifest, sizes, and each
+ * installed distribution's METADATA. Every entry passes the checks of an install, within `limits`: a
+ * hostile archive is reported, not described (and this is how a stored archive is verified without
+ * unpacking it).
+ */
+export async function inspectArchive(source: [Readable, ...Transform[]], codec: Codec, limits: UnpackLimits = { bytes: Infinity, entries: Infinity }): Promise<ArchiveContents> {
   const guard = new EntryGuard();
   let files = 0;
   let bytes = 0;
+  let count = 0;
+  let gathered = 0;
   const packages: string[] = [];
   let metadata: Buffer[] | undefined;
   const entries: TarSink = {
     entry(header) {
-      // Every entry passes the same checks as on install: a hostile archive is reported, not described.
       const entry = guard.check(header);
+      if (++count > limits.entries || bytes + header.size > limits.bytes) {
+        throw new TerrariumError('ARCHIVE_HOSTILE', `archive unpacks to more than its record says (over ${limits.entries} entries or ${limits.bytes} bytes)`, {
+          hint: 'the archive was not made by terrarium or was tampered with',
+        });
+      }
       if (entry.type !== 'file') return;
       files += 1;
       bytes += header.size;
-      if (METADATA.test(entry.path)) metadata = [];
+      if (METADATA.test(entry.path)) {
+        metadata = [];
+        gathered = 0;
+      }
     },
     data(chunk) {
-      metadata?.push(Buffer.from(chunk));
+      if (!metadata || gathered >= METADATA_HEAD) return;
+      metadata.push(Buffer.from(chunk.subarray(0, METADATA_HEAD - gathered)));
+      gathered += chunk.length;
     },
     end() {
       if (!metadata) return;

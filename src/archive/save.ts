@@ -5,8 +5,11 @@ import type { LocalArchive } from '../stores/store.js';
 import { ChecksumStream } from './checksum.js';
 import type { Codec } from './codec-names.js';
 
-/** Writes an archive stream to a new file, measuring it on the way: the form every store publishes from. */
-export async function saveArchive(source: Readable, file: string, codec: Codec): Promise<LocalArchive> {
+/**
+ * Writes an archive stream to a new file, measuring it on the way: the form every store publishes from.
+ * `counts`: what it unpacks to (file bytes, tar entries), recorded for restores to hold it to.
+ */
+export async function saveArchive(source: Readable, file: string, codec: Codec, counts: { unpackedSize: number; entries: number }): Promise<LocalArchive> {
   const checksum = new ChecksumStream();
   try {
     await pipeline(source, checksum, createWriteStream(file, { flags: 'wx', mode: 0o644 }));
@@ -14,5 +17,5 @@ export async function saveArchive(source: Readable, file: string, codec: Codec):
     await fs.rm(file, { force: true });
     throw error;
   }
-  return { path: file, sha256: checksum.hex(), size: checksum.bytes, codec };
+  return { path: file, sha256: checksum.hex(), size: checksum.bytes, codec, ...counts };
 }

@@ -27,7 +27,7 @@ export type WriterReply =
 export type UnpackedEntry =
   | { path: string; type: 'directory'; mode: number }
   | { path: string; type: 'symlink'; linkname: string }
-  | { path: string; type: 'file'; mode: number; mtime: number; size: number };
+  | { path: string; type: 'file'; mode: number; mtime: number; size: number; sha256?: string | undefined };
 
 /** Files and bytes handled so far, updated as a tree is packed or unpacked (for a progress line). */
 export interface TreeProgress {

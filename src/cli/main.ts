@@ -7,7 +7,7 @@ import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals } from './interrupt.js';
 import { addGlobalOptions, resolveSettings, secretsOf, verbosityOf, type RawOptions } from './options.js';
-import { applyConfigFile, effectiveSettings } from './settings-sources.js';
+import { applyConfigFile, effectiveSettings, withoutEmptyEnvironment } from './settings-sources.js';
 
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
 const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
@@ -22,6 +22,8 @@ const COMMANDS: Array<{ name: string; summary: string; argument?: [string, strin
   { name: 'config', summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)', examples: ['terrarium config', 'terrarium --json config'], handler: async () => (await import('./commands/config.js')).configCommand },
   { name: 'inspect', summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it', argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'], examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'], handler: async () => (await import('./commands/inspect.js')).inspectCommand },
   { name: 'completion', summary: 'print a shell completion script (bash, zsh or fish)', argument: ['<shell>', 'bash, zsh or fish'], examples: ['terrarium completion bash > ~/.local/share/bash-completion/completions/terrarium', 'terrarium completion fish > ~/.config/fish/completions/terrarium.fish'], handler: async () => (await import('./commands/completion.js')).completionCommand },
+  { name: 'keygen', summary: 'write a key pair for signing archives: FILE (minisign secret key, mode 0600) and FILE.pub', argument: ['<file>', 'where the secret key goes (the public key goes to FILE.pub)'], examples: ['terrarium keygen ~/.config/terrarium/sign.key', 'terrarium --sign-key ~/.config/terrarium/sign.key -t .venv install requirements.txt'], handler: async () => (await import('./commands/keygen.js')).keygenCommand },
+  { name: 'cache verify', summary: 'check the local cache: archives rehashed, unpacked copies against their index; drops what differs (exit 6 if any)', examples: ['terrarium cache verify', 'terrarium --cache-dir /ci/cache --json cache verify'], handler: async () => (await import('./commands/cache.js')).cacheVerifyCommand },
   { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', examples: ['terrarium --s3-bucket team-envs ls'], handler: async () => (await import('./commands/archives.js')).lsCommand },
   {
     name: 'prune',
@@ -46,10 +48,12 @@ Defaults for any option can live in terrarium.toml (or [tool.terrarium] in pypro
 terrarium config shows every setting and where it comes from.
 
 Exit codes:
-  0 success; 1 exists: not stored; 2 usage error; 3 requirements file error; 4 Python interpreter error;
-  5 storage error; 6 corrupt or hostile archive; 7 environment build failed (pip's own exit code is
-  passed through when pip fails); 8 target error; 9 relocation or smoke check failed;
-  10 no archive with --require-download; 11 target locked by another run beyond --lock-timeout;
+  0 success; 1 exists: not stored; 2 usage error (and a bad signing or trusted key);
+  3 requirements file error; 4 Python interpreter error; 5 storage error;
+  6 corrupt, hostile or (with --require-download) untrusted archive;
+  7 environment build failed (pip's own exit code is passed through when pip fails); 8 target error;
+  9 relocation or smoke check failed; 10 no archive with --require-download;
+  11 target locked by another run beyond --lock-timeout, or its lock taken over while this run worked;
   70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged);
   141 the output's reader went away (terrarium ls | head).`;
 
@@ -69,13 +73,16 @@ export async function main(argv: string[], context: CliContext = processContext(
     .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: (text) => context.stderr.write(text) });
 
   for (const spec of COMMANDS) {
-    const command = program.command(spec.name).description(spec.summary).exitOverride();
+    // `cache verify`: a command of the `cache` group.
+    const [group, name] = spec.name.includes(' ') ? spec.name.split(' ') as [string, string] : [undefined, spec.name];
+    const parent = group ? (program.commands.find((c) => c.name() === group) ?? program.command(group).description(`${group} commands (terrarium ${group} --help)`).exitOverride()) : program;
+    const command = parent.command(name).description(spec.summary).exitOverride();
     if (spec.argument) command.argument(...spec.argument);
     for (const option of spec.options ?? []) command.addOption(option);
     if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
     command.action(async (...args: unknown[]) => {
       const files = spec.argument ? [args[0] as string | string[]].flat() : [];
-      const raw = command.optsWithGlobals<RawOptions>();
+      const raw = withoutEmptyEnvironment(program, command.optsWithGlobals<RawOptions>());
       const reporter = createReporter(context, verbosityOf(raw), {
         secrets: secretsOf(raw, context.env),
         live: raw.progress && context.stderr.isTTY === true,

@@ -40,7 +40,9 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--remote-key-format <format>', 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s').default(DEFAULT_KEY_FORMAT))
     .addOption(new Option('--python <interpreter>', 'Python to build and restore with (name on PATH or path)').env('TERRARIUM_PYTHON').default('python3'))
     .addOption(new Option('--builder <builder>', 'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)').choices(BUILDERS))
-    .addOption(new Option('--allow-outside-paths', 'pack environments with editable installs or .pth entries outside them (they must exist wherever restored)'))
+    .addOption(new Option('--allow-outside-paths', 'pack environments whose editable installs, .pth entries or symlinks name paths outside them, and restore archives with such symlinks (those paths must exist here)'))
+    .addOption(new Option('--sign-key <file>', 'sign every archive published with this minisign secret key (terrarium keygen makes one)').env('TERRARIUM_SIGN_KEY'))
+    .addOption(new Option('--trust-key <key>', 'install only archives signed by this minisign public key (the key, or its .pub file); repeatable (env: TERRARIUM_TRUSTED_KEYS, comma-separated)').argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]))
     .addOption(new Option('--compression <codec>', 'archive compression').choices(CODECS).default('zstd'))
     .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
     .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
@@ -80,6 +82,8 @@ export interface RawOptions {
   compress: boolean;
   builder?: Builder;
   allowOutsidePaths?: boolean;
+  signKey?: string;
+  trustKey?: string[] | string;
   force?: boolean;
   lockTimeout: string;
   linkMode: LinkMode;
@@ -108,6 +112,10 @@ export interface Settings {
   codec: Codec;
   builder: Builder | undefined;
   allowOutsidePaths: boolean;
+  /** The minisign secret key file new archives are signed with. */
+  signKey: string | undefined;
+  /** minisign public keys (as given: a key or a file); when any, only archives signed by one are installed. */
+  trustKeys: string[];
   force: boolean;
   lockTimeoutSeconds: number;
   /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). Undefined: no link mode. */
@@ -128,6 +136,10 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     throw new TerrariumError('USAGE', `bad --backup-suffix "${raw.backupSuffix}"`, { hint: 'use a non-empty suffix without "/", such as .bak' });
   }
   const lockTimeoutSeconds = parseNonNegative(raw.lockTimeout, '--lock-timeout');
+  for (const [option, value] of [['--target', raw.target], ['--storage-dir', raw.storageDir], ['--cache-dir', raw.cacheDir], ['--python', raw.python], ['--sign-key', raw.signKey]] as const) {
+    // path.resolve(cwd, '') is the current directory: an empty --target would replace it.
+    if (value !== undefined && value.trim() === '') throw new TerrariumError('USAGE', `empty ${option}`, { hint: `give ${option} a path, or leave the option out` });
+  }
   const target = raw.target ?? (env.VIRTUAL_ENV || undefined);
   return {
     target: target === undefined ? undefined : path.resolve(cwd, target),
@@ -144,6 +156,9 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     codec: raw.compress ? raw.compression : 'none',
     builder: raw.builder,
     allowOutsidePaths: raw.allowOutsidePaths ?? false,
+    signKey: raw.signKey === undefined ? undefined : path.resolve(cwd, raw.signKey),
+    // One value from a configuration file, a list from repeated options, a comma-separated list from the environment.
+    trustKeys: [...[raw.trustKey ?? []].flat(), ...(env.TERRARIUM_TRUSTED_KEYS ?? '').split(',')].map((key) => key.trim()).filter(Boolean),
     force: raw.force ?? false,
     lockTimeoutSeconds,
     link: linkSettings(raw.linkMode),
@@ -161,7 +176,14 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
     });
   }
   for (const [option, url] of [['--s3-endpoint', raw.s3Endpoint], ['--storage-url', raw.storageUrl]] as const) {
-    if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) throw new TerrariumError('USAGE', `bad ${option} "${url}"`, { hint: 'give an http:// or https:// URL' });
+    if (url === undefined) continue;
+    if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) throw new TerrariumError('USAGE', `bad ${option} "${withoutCredentials(url)}"`, { hint: 'give an http:// or https:// URL' });
+    const parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      throw new TerrariumError('USAGE', `${option} holds credentials (${withoutCredentials(url)}); they are not read from URLs, where logs and process lists would show them`, {
+        hint: 'put credentials in S3_ACCESS_KEY and S3_SECRET_KEY or the AWS credential chain; --storage-url takes only stores readable without any',
+      });
+    }
   }
   return {
     storageDir: raw.storageDir ? path.resolve(cwd, raw.storageDir) : undefined,
@@ -204,9 +226,21 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new TerrariumError('USAGE', `bad ${name} "${env[name]}"`, { hint: 'set it to 1 (or true) or 0 (or false)' });
 }
 
-/** What must never be printed: every credential given, wherever it came from. */
+/** Options whose values are credentials: `config` shows them as *** whatever they hold. */
+export const SECRET_OPTIONS: ReadonlySet<string> = new Set(['s3-access-key', 's3-secret-key']);
+
+/** What must never be printed: every credential given, wherever it came from, whatever its length. */
 export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
-  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => Boolean(s && s.length >= 4));
+  const fromUrls = [raw.storageUrl, raw.s3Endpoint].flatMap((url) => {
+    const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
+    return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
+  });
+  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string => Boolean(s));
+}
+
+/** A URL as it may be printed: any user name or password in it replaced by ***. */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
 }
 
 export function requireTarget(settings: Settings): string {

@@ -1,6 +1,7 @@
 import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
 import { badFile, type ConfigFile } from './config-file.js';
+import { SECRET_OPTIONS } from './options.js';
 
 /** Options a configuration file may not set: they describe one run, not a project. */
 const RUN_ONLY = new Set(['help', 'version', 'target', 'json']);
@@ -63,7 +64,10 @@ export function effectiveSettings(program: Command, file: ConfigFile | undefined
       const source = program.getOptionValueSource(attribute);
       const describe =
         source === 'env' ? `environment ${option.envVar}` : source === 'config' ? file!.path : source === 'cli' ? 'command line' : source === 'default' ? 'default' : 'not set';
-      return { option: keyOf(option), value: values[attribute], source: describe };
+      const key = keyOf(option);
+      // Masked here, before anything serialises it: no secret's length or characters can slip past.
+      const value = SECRET_OPTIONS.has(key) && values[attribute] !== undefined ? '***' : values[attribute];
+      return { option: key, value, source: describe };
     });
 }
 
@@ -71,4 +75,17 @@ export function effectiveSettings(program: Command, file: ConfigFile | undefined
 export function closest(word: string, candidates: string[]): string | undefined {
   const best = candidates.length ? closestOf(word, candidates) : undefined;
   return best !== undefined && distance(word, best) <= 2 ? best : undefined;
+}
+
+/**
+ * An environment variable set to nothing (`TERRARIUM_CACHE_DIR=` in a CI file) means "not set", as shells
+ * and most tools read it; an empty value on the command line stays, to be refused as a usage error.
+ */
+export function withoutEmptyEnvironment<T extends object>(program: Command, raw: T): T {
+  const out = { ...raw } as Record<string, unknown>;
+  for (const option of program.options) {
+    const attribute = option.attributeName();
+    if (program.getOptionValueSource(attribute) === 'env' && out[attribute] === '') out[attribute] = option.defaultValue;
+  }
+  return out as T;
 }

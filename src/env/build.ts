@@ -2,6 +2,7 @@ import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run, type RunResult } from '../io/exec.js';
 import { whichProgram } from '../python/discover.js';
+import { pythonScript } from '../python/scripts.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { formatCount } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
@@ -30,7 +31,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
   const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
-  const stepOptions = { env, cwd: options.cwd, signal: options.signal };
+  const stepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
   const phase = reporter.phase(builder);
   try {
     if (builder === 'venv') {
@@ -83,8 +84,11 @@ function check(result: RunResult, what: string, reporter: Reporter, hint: string
   throw new TerrariumError('BUILD_VENV_FAILED', `${what} failed (exit ${result.code})`, { hint: `see the output above; ${hint}` });
 }
 
-/** Runs one step of the build; `output.last` follows the program's latest line (pip's current step). */
-async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined }, output = { last: '' }): Promise<RunResult> {
+/**
+ * Runs one step of the build under supervise.py (run by `options.python`), so that the step and all it
+ * starts die with terrarium; `output.last` follows the program's latest line (pip's current step).
+ */
+async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined; python: string }, output = { last: '' }): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
   const onOutput = (chunk: string) => {
     reporter.debug(chunk.trimEnd());
@@ -92,7 +96,8 @@ async function step(reporter: Reporter, program: string, args: string[], options
     if (lines.length) output.last = lines[lines.length - 1]!.slice(0, 160);
   };
   try {
-    return await run(program, args, { ...options, onOutput });
+    const { python, ...runOptions } = options;
+    return await run(python, ['-E', '-s', '-S', pythonScript('supervise.py'), String(process.pid), program, ...args], { ...runOptions, onOutput });
   } catch (error) {
     if (options.signal?.aborted) throw error;
     throw new TerrariumError('BUILD_VENV_FAILED', `cannot run ${program}: ${describeCause(error)}`, {

@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import { MANIFEST_PATH, TERRARIUM_DIR, parseManifest, type Manifest } from '../relocate/manifest.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
-import { TERRARIUM_DIR } from '../relocate/scan.js';
 import { findOutsidePaths } from './outside-paths.js';
 import { probeEnvironment } from './smoke.js';
 
@@ -16,7 +15,7 @@ export interface Finding {
 /**
  * Everything that ties an environment to a place it is not: files naming an earlier location of it
  * (text or binary), scripts run by a Python outside it, symlinks that are broken or lead outside (the
- * base interpreter excepted), sys.path entries outside it, and an interpreter that does not see it as
+ * base interpreter excepted; those its manifest declares too), sys.path entries outside it, and an interpreter that does not see it as
  * itself. An empty list means it works where it is.
  */
 export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Finding[]> {
@@ -49,7 +48,10 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
         const target = path.resolve(path.dirname(abs), await fs.readlink(abs));
         const real = await fs.realpath(abs).catch(() => undefined);
         if (!real) findings.push({ path: rel, problem: `broken symlink to ${target}` });
-        else if (!isInside(target) && !isInside(real) && !isAllowed(real) && !declaredLinks.has(rel)) findings.push({ path: rel, problem: `symlink leads outside the environment, to ${target}` });
+        else if (!isInside(target) && !isInside(real) && !isAllowed(real)) {
+          const declared = declaredLinks.has(rel) ? ' (packed with --allow-outside-paths)' : '';
+          findings.push({ path: rel, problem: `symlink leads outside the environment, to ${target}${declared}` });
+        }
       } else if (stat.isFile() && !name.endsWith('.pyc')) {
         const content = await fs.readFile(abs);
         for (const prefix of earlier) {
@@ -82,7 +84,8 @@ async function readManifest(root: string): Promise<Manifest | undefined> {
 async function checkInterpreter(root: string, cfg: Map<string, string>, env: NodeJS.ProcessEnv): Promise<Finding[]> {
   let probe;
   try {
-    probe = await probeEnvironment(root, env);
+    const declared = (cfg.get('version') ?? cfg.get('version_info'))?.split('.').map(Number);
+    probe = await probeEnvironment(root, env, declared);
   } catch (error) {
     return [{ path: 'bin/python', problem: `does not run: ${(error as Error).message}` }];
   }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
-import { run } from '../io/exec.js';
+import { archiveCodeEnv, isolatedPythonFlags, run } from '../io/exec.js';
 
 // NUL-separated bytes rather than JSON: importing json (and re with it) was 15 of the probe's 51 ms,
 // paid by every install. Paths go out as the file system's bytes, so no locale can fail to encode them.
@@ -20,11 +20,16 @@ export interface EnvironmentProbe {
   seesItself: boolean;
 }
 
-/** Runs the environment's own python once and reports how it sees itself; throws with the reason when it cannot run. */
-export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv): Promise<EnvironmentProbe> {
+/**
+ * Runs the environment's own python once and reports how it sees itself; throws with the reason when it
+ * cannot run. That python executes the environment's .pth files (site does, to find the venv), so it is
+ * archive code: it gets only archiveCodeEnv's variables, isolated mode where the `declared` version has it, and `/`
+ * as its working directory (nothing importable planted beside the caller).
+ */
+export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv, declared: readonly number[] | undefined): Promise<EnvironmentProbe> {
   let result;
   try {
-    result = await run(path.join(root, 'bin', 'python'), ['-E', '-s', '-c', PROBE], { env: { ...env, VIRTUAL_ENV: '' } });
+    result = await run(path.join(root, 'bin', 'python'), [...isolatedPythonFlags(declared), '-c', PROBE], { env: archiveCodeEnv(env), cwd: '/' });
   } catch (error) {
     throw new Error(`cannot run bin/python: ${describeCause(error)}`);
   }
@@ -40,12 +45,12 @@ export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv): Pr
  * Checks that the environment's own python sees itself as a virtual environment rooted at `root`: the
  * cheapest proof that pyvenv.cfg, the interpreter links and the stdlib fit together.
  */
-export async function smokeCheck(root: string, env: NodeJS.ProcessEnv): Promise<void> {
+export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: readonly number[]): Promise<void> {
   const fail = (why: string) =>
     new TerrariumError('SMOKE_CHECK_FAILED', `the new environment does not work (${why}); nothing was replaced`, {
       hint: 'run again with -VV; if it came from storage, rebuild it with --no-download',
     });
-  const probe = await probeEnvironment(root, env).catch((error: unknown) => {
+  const probe = await probeEnvironment(root, env, version).catch((error: unknown) => {
     throw fail((error as Error).message);
   });
   if (!probe.seesItself) throw fail(`sys.prefix is ${probe.prefix}, expected ${root}`);

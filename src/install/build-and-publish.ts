@@ -7,17 +7,21 @@ import { saveArchive } from '../archive/save.js';
 import { writeBootstrap } from '../env/bootstrap.js';
 import { buildEnvironment, type Builder } from '../env/build.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
-import { TerrariumError, describeCause } from '../errors.js';
+import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from '../relocate/apply.js';
 import { MANIFEST_FORMAT, type Manifest } from '../relocate/manifest.js';
+import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
 import { scanEnvironment } from '../relocate/scan.js';
-import { formatBytes, formatCount, formatTransfer, groupDigits } from '../report/format.js';
+import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
+import { signArchiveFile } from '../sign/archive-signature.js';
+import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import type { Store } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import type { ResolvedKey } from './key.js';
+import { publishEverywhere, type Publication } from './publish.js';
 
 export interface BuildJob {
   resolved: ResolvedKey;
@@ -33,16 +37,22 @@ export interface BuildJob {
   codec: Codec;
   /** Where a new archive goes (empty: nowhere, as with --no-upload). */
   publishTo: Store[];
+  /** A rebuild with --no-download: a stored archive in the way that fails verification is replaced. */
+  heal: boolean;
+  /** Every archive published is signed with it. */
+  signingKey: SecretKey | undefined;
+  /** --trust-key: with a signing key, a stored archive these keys do not vouch for is replaced; without one, nothing is published. */
+  trusted: readonly PublicKey[];
   signal: AbortSignal | undefined;
   reporter: Reporter;
 }
 
 /**
- * Builds the environment in staging (venv + pip), packs it once into a file beside staging and
- * publishes that file to every store; a store that fails is a warning, never a failed install.
- * Returns the stores that now hold the archive.
+ * Builds the environment in staging (venv + pip), packs it once into a file beside staging (signed with
+ * --sign-key) and publishes that file to every store; a store that fails is a warning, never a failed
+ * install. Returns what happened at each store.
  */
-export async function buildAndPublish(job: BuildJob): Promise<string[]> {
+export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   const { reporter, resolved, staging } = job;
   reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
   await buildEnvironment({ python: resolved.python, builder: job.builder, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
@@ -50,7 +60,7 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
   const scan = scanEnvironment(staging, resolved.python.executable);
   for (const file of scan.binary) reporter.warn(`${file} names the build path in binary data: rewritten on restore where the new path is not longer than ${staging.length} bytes, left as it is elsewhere (terrarium doctor lists it then)`);
-  for (const link of scan.externalLinks) reporter.detail(`${link.path} links outside the environment, to ${link.target}`);
+  for (const file of scan.tooLarge) reporter.warn(`${file} names the build path but is larger than ${MAX_RELOCATED_BYTES >> 20} MiB: left as it is on restore (terrarium doctor lists it then)`);
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     tool: TOOL_VERSION,
@@ -64,35 +74,29 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
     interpreterLinks: scan.interpreterLinks,
     externalLinks: scan.externalLinks,
   };
-  const published: string[] = [];
-  if (job.publishTo.length) {
-    await checkOutsidePaths(staging, resolved.key, job.allowOutsidePaths, reporter);
+  let published: Publication[] = [];
+  const publishTo = job.trusted.length && !job.signingKey ? [] : job.publishTo;
+  if (publishTo.length < job.publishTo.length) reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
+  if (publishTo.length) {
+    await checkOutsidePaths(staging, resolved.key, scan.externalLinks, job.allowOutsidePaths, reporter);
     const progress = { files: 0, bytes: 0 };
     const files = scan.entries.filter((entry) => entry.type === 'file');
     const total = files.reduce((sum, entry) => sum + entry.size, 0);
     const packPhase = reporter.phase('pack', () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`);
     const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
     if (job.signal) addAbortSignal(job.signal, packed);
-    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec).catch((error: unknown) => {
+    const counts = { unpackedSize: total, entries: scan.entries.length };
+    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, counts).catch((error: unknown) => {
       packPhase.end();
       throw error;
     });
     packPhase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(archive.size)} (${job.codec})`);
     try {
-      for (const store of job.publishTo) {
-        const sent = { bytes: 0 };
-        const started = Date.now();
-        const phase = reporter.phase(`publish to ${store.description}`, () => formatTransfer(sent.bytes, archive.size, Date.now() - started));
-        try {
-          const result = await store.publish(resolved.key, archive, TOOL_VERSION, sent);
-          phase.done(result.published ? `${formatBytes(result.record.size)}` : 'another run published it first');
-          published.push(store.description);
-        } catch (error) {
-          phase.end();
-          job.signal?.throwIfAborted();
-          reporter.warn(`could not publish ${resolved.key} to ${store.description}: ${describeCause(error)}`);
-        }
+      if (job.signingKey) {
+        archive.signature = await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
+        reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);
       }
+      published = await publishEverywhere(resolved.key, archive, publishTo, { heal: job.heal, trusted: job.trusted, signal: job.signal, reporter });
     } finally {
       await fs.rm(archive.path, { force: true });
     }
@@ -101,13 +105,17 @@ export async function buildAndPublish(job: BuildJob): Promise<string[]> {
   return published;
 }
 
-/** An archive cannot carry what lies outside the environment: refused, or packed anyway with a warning. */
-async function checkOutsidePaths(root: string, key: string, allow: boolean, reporter: Reporter): Promise<void> {
-  const outside = await findOutsidePaths(root);
+/**
+ * An archive cannot carry what lies outside the environment (editable installs, .pth entries, symlinks
+ * to absolute paths elsewhere): refused, or packed anyway with a warning (and restored only where
+ * --allow-outside-paths is given too).
+ */
+async function checkOutsidePaths(root: string, key: string, links: Manifest['externalLinks'], allow: boolean, reporter: Reporter): Promise<void> {
+  const outside = [...(await findOutsidePaths(root)), ...links.map((link) => ({ file: link.path, target: link.target, distribution: undefined, link: true }))];
   if (!outside.length) return;
-  const describe = (o: (typeof outside)[number]) => `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`;
+  const describe = (o: (typeof outside)[number]) => ('link' in o ? `a symlink (${o.file} -> ${o.target})` : `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`);
   if (!allow) {
-    throw new TerrariumError('RELOCATE_OUTSIDE_PATHS', `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs or .pth entries) would not exist where it is restored`, {
+    throw new TerrariumError('RELOCATE_OUTSIDE_PATHS', `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs, .pth entries or symlinks) would not exist where it is restored`, {
       hint: 'install those packages without -e (or pass --no-upload to use the environment here only), or pass --allow-outside-paths to pack it anyway',
     });
   }

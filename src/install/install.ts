@@ -6,18 +6,20 @@ import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import { startExchanger } from '../io/exchange.js';
+import { startExchanger, type Exchanger } from '../io/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
+import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import { describeStores, lookupOrder } from '../stores/configure.js';
 import type { LocalCache } from '../stores/local-cache.js';
 import type { Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
-import { restoreFromStores } from './restore.js';
+import type { Publication } from './publish.js';
+import { restoreFromStores, type Restored } from './restore.js';
 import { checkTarget, swapIn } from './swap.js';
 import { lockTarget } from './target-lock.js';
 
@@ -39,6 +41,10 @@ export interface InstallOptions extends KeyOptions {
   bootstrap: boolean;
   builder: Builder | undefined;
   allowOutsidePaths: boolean;
+  /** Sign every archive published (--sign-key). */
+  signingKey: SecretKey | undefined;
+  /** Install only archives signed by one of these (--trust-key); empty: any. */
+  trusted: readonly PublicKey[];
   force: boolean;
   codec: Codec;
   /** How long to wait for another run working on the same target. */
@@ -48,12 +54,15 @@ export interface InstallOptions extends KeyOptions {
   reporter: Reporter;
 }
 
+/** Where the installed environment came from. */
+export type InstallOutcome = Restored | { kind: 'built'; published: Publication[] };
+
 export interface InstallResult {
   key: string;
   target: string;
-  /** Where the environment came from: the store it was restored from, or 'build'. */
-  source: string;
-  published: string[];
+  outcome: InstallOutcome;
+  /** The environment this one replaced, kept as the backup; undefined when nothing was kept. */
+  backup: string | undefined;
   seconds: number;
 }
 
@@ -82,27 +91,31 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     try {
       const replacing = await checkTarget(target, options.force);
       const staging = siblingPath(target, 'staging');
+      // The helper that will exchange staging and target starts its Python beside the smoke check's.
+      let exchanger: Exchanger | undefined;
+      const check = async (dir: string) => {
+        if (replacing) exchanger ??= startExchanger(resolved.python.executable);
+        await smokeCheck(dir, options.env, resolved.python.version);
+      };
       try {
-        const { source, published } = await prepareStaging(options, resolved, staging, target).catch((error: unknown) => {
+        const outcome = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
           throw asStagingError(error, target);
         });
-        // The helper that will exchange staging and target starts its Python beside the smoke check's.
-        const exchanger = replacing ? startExchanger(resolved.python.executable) : undefined;
         try {
-          await smokeCheck(staging, options.env);
           failpoint('install-staged');
           signal?.throwIfAborted();
         } catch (error) {
           await exchanger?.close();
           throw error;
         }
-        const backup = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
+        const backup = replacing && options.backupSuffix !== undefined ? target + options.backupSuffix : undefined;
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
-        const swap = await swapIn(staging, target, backup, resolved.python.executable, exchanger);
+        const swap = await swapIn(staging, target, options.backupSuffix === undefined ? undefined : target + options.backupSuffix, resolved.python.executable, exchanger, () => lock.assertHeld());
         await swap.commit();
-        return { key: resolved.key, target, source, published, seconds: (performance.now() - started) / 1000 };
+        return { key: resolved.key, target, outcome, backup, seconds: (performance.now() - started) / 1000 };
       } catch (error) {
+        await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
         // that name is being removed in the background).
         await removeTree(staging);
@@ -116,16 +129,19 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   }
 }
 
-/** Restores or builds the new environment in `staging`, relocated for `target`. */
-async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string): Promise<{ source: string; published: string[] }> {
+/** Restores or builds the new environment in `staging`, relocated for `target` and checked by `check`. */
+async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string, check: (dir: string) => Promise<void>): Promise<InstallOutcome> {
   const { cache, reporter, signal } = options;
   const searched = lookupOrder(options);
-  const source = options.download
-    ? await restoreFromStores({ key: resolved.key, python: resolved.python, staging, target, stores: searched, local: options.local, link: options.link, requireDownload: options.requireDownload, signal, reporter })
+  const restored = options.download
+    ? await restoreFromStores({
+        key: resolved.key, python: resolved.python, staging, target, stores: searched, local: options.local, link: options.link, requireDownload: options.requireDownload,
+        allowOutsidePaths: options.allowOutsidePaths, trusted: options.trusted, check, signal, reporter,
+      })
     : undefined;
-  if (source) {
+  if (restored) {
     failpoint('install-restored');
-    return { source, published: [] };
+    return restored;
   }
   if (options.requireDownload) {
     throw new TerrariumError('ARCHIVE_REQUIRED', `no archive for ${resolved.key} in ${describeStores(searched)}`, {
@@ -136,9 +152,11 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
   const publishTo = options.upload ? searched.filter((store) => store.writable) : [];
   const published = await buildAndPublish({
     resolved, requirementFiles: options.requirementFiles, staging, target, cwd: options.cwd, env: options.env,
-    bootstrap: options.bootstrap, builder: options.builder, allowOutsidePaths: options.allowOutsidePaths, codec: options.codec, publishTo, signal, reporter,
+    bootstrap: options.bootstrap, builder: options.builder, allowOutsidePaths: options.allowOutsidePaths, codec: options.codec, publishTo,
+    heal: !options.download, signingKey: options.signingKey, trusted: options.trusted, signal, reporter,
   });
-  return { source: 'build', published: published.filter((where) => where !== cache?.description) };
+  await check(staging);
+  return { kind: 'built', published: published.filter((p) => p.store !== cache?.description) };
 }
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */

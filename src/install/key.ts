@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readBoundedSync } from '../io/fs.js';
 import { fingerprintPython } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { requirementsDigest } from '../requirements/digest.js';
 import { formatKey } from '../requirements/key-format.js';
-import { parseRequirementFiles, type RequirementSet } from '../requirements/parse.js';
+import { MAX_REQUIREMENTS_FILE, parseRequirementFiles, type RequirementSet } from '../requirements/parse.js';
 
 export interface KeyOptions {
   requirementFiles: string[];
@@ -24,7 +24,7 @@ export interface ResolvedKey {
 }
 
 export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestType' | 'cwd'>): { requirements: RequirementSet; digest: string } {
-  const requirements = parseRequirementFiles(options.requirementFiles, options.cwd, (file) => readFileSync(file, 'utf8'));
+  const requirements = parseRequirementFiles(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
   return { requirements, digest: requirementsDigest(requirements.lines, options.digestType) };
 }
 

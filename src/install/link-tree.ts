@@ -1,11 +1,13 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { EntryGuard } from '../archive/entry-check.js';
 import { TreeWriter } from '../archive/tree-writer.js';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
+import { readBoundedSync } from '../io/fs.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import type { Relocator } from '../relocate/relocator.js';
+import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { UnpackedTree } from '../stores/unpacked.js';
 
 /**
@@ -28,7 +30,7 @@ export async function linkTree(tree: UnpackedTree, root: string, relocator: Relo
       if (entry.type === 'directory') writer.dir(entry.path, entry.mode);
       else if (entry.type === 'symlink') writer.symlink(entry.path, entry.linkname!);
       else if (item.type !== 'file') throw new TerrariumError('ARCHIVE_CORRUPT', `${entry.path}: a file entry of another kind than this version writes`);
-      else if (relocator.needs(entry.path)) writer.file(entry.path, entry.mode, new Date(item.mtime), relocator.apply(entry.path, readFileSync(path.join(tree.dir, entry.path))));
+      else if (relocator.needs(entry.path)) writer.file(entry.path, entry.mode, new Date(item.mtime), relocator.apply(entry.path, readRelocated(path.join(tree.dir, entry.path), item.size, item.mtime, item.sha256)));
       else {
         checkAsArchived(path.join(tree.dir, entry.path), item.size, item.mtime);
         writer.link(entry.path, item.mtime);
@@ -49,7 +51,24 @@ export async function linkTree(tree: UnpackedTree, root: string, relocator: Relo
  */
 function checkAsArchived(file: string, size: number, mtimeMs: number): void {
   const stat = lstatSync(file);
+  // A symlink put in a file's place, with the same size and mtime, would be linked to whatever it names.
+  if (!stat.isFile()) throw notAsArchived(file, 'it is no longer a regular file');
   if (stat.size !== size || Math.trunc(stat.mtimeMs / 1000) !== Math.trunc(mtimeMs / 1000)) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `${file} is no longer as archived (size or mtime changed: edited in place through a hard link?)`);
+    throw notAsArchived(file, 'size or mtime changed: edited in place through a hard link?');
   }
+}
+
+/**
+ * A file this install rewrites (it names the build path): read from the cache, so checked whole
+ * against the digest taken when it was unpacked. These are few (scripts, pyvenv.cfg), and small.
+ */
+function readRelocated(file: string, size: number, mtimeMs: number, sha256: string | undefined): Buffer {
+  checkAsArchived(file, size, mtimeMs);
+  const content = readBoundedSync(file, MAX_RELOCATED_BYTES, { noFollow: true });
+  if (content.length !== size || createHash('sha256').update(content).digest('hex') !== sha256) throw notAsArchived(file, 'its content changed');
+  return content;
+}
+
+function notAsArchived(file: string, why: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_CORRUPT', `${file} is no longer as archived (${why})`);
 }

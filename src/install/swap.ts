@@ -62,7 +62,7 @@ function exchangeWith(python: string, prepared?: Exchanger): Exchange {
  * the next run puts the old environment back (recoverInterruptedSwap). `python` runs the exchange,
  * through `prepared` when given (which is closed in any case).
  */
-export async function swapIn(staging: string, target: string, backup: string | undefined, python: string, prepared?: Exchanger): Promise<Swap> {
+export async function swapIn(staging: string, target: string, backup: string | undefined, python: string, prepared?: Exchanger, fence: Fence = async () => undefined): Promise<Swap> {
   const dir = path.dirname(target);
   const input = {
     staging: path.basename(staging),
@@ -74,7 +74,7 @@ export async function swapIn(staging: string, target: string, backup: string | u
   };
   let journal: Journal;
   try {
-    journal = await runWithFallback(dir, target, python, exchangeWith(python, prepared), (exchange) => planInstallSwap({ ...input, exchange }));
+    journal = await runWithFallback(dir, target, python, exchangeWith(python, prepared), (exchange) => planInstallSwap({ ...input, exchange }), fence);
   } finally {
     await prepared?.close();
   }
@@ -100,17 +100,25 @@ export async function revertTarget(target: string, backup: string, python: strin
   await fs.rm(journalPath(target));
 }
 
-async function runWithFallback(dir: string, target: string, python: string, exchange: Exchange, plan: (exchange: boolean) => SwapPlan): Promise<Journal> {
+/** Throws when this run may no longer change the target (its lock was taken over). */
+type Fence = () => Promise<void>;
+
+async function runWithFallback(dir: string, target: string, python: string, exchange: Exchange, plan: (exchange: boolean) => SwapPlan, fence?: Fence): Promise<Journal> {
   try {
-    return await runPlan(dir, target, plan(true), python, exchange);
+    return await runPlan(dir, target, plan(true), python, exchange, fence);
   } catch (error) {
     if (!(error instanceof ExchangeUnsupported)) throw error;
-    return runPlan(dir, target, plan(false), python, exchange);
+    return runPlan(dir, target, plan(false), python, exchange, fence);
   }
 }
 
-/** `python` is recorded in the journal, for a later run to undo an exchange with. */
-async function runPlan(dir: string, target: string, plan: SwapPlan, python: string, exchange: Exchange): Promise<Journal> {
+/**
+ * `python` is recorded in the journal, for a later run to undo an exchange with. `fence` is asked
+ * before the journal is written and before every step: a run whose lock was taken over stops there
+ * (undoing its own steps), and never changes a target another run now owns.
+ */
+async function runPlan(dir: string, target: string, plan: SwapPlan, python: string, exchange: Exchange, fence: Fence = async () => undefined): Promise<Journal> {
+  await fence();
   const before: Record<string, string> = {};
   for (const name of namesOf(plan)) {
     const id = await identity(path.join(dir, name));
@@ -126,6 +134,7 @@ async function runPlan(dir: string, target: string, plan: SwapPlan, python: stri
   let done = 0;
   try {
     for (const step of plan.steps) {
+      await fence();
       await applySteps(dir, [step], exchange);
       done += 1;
       failpoint(`${plan.operation}-step-${done}`);
@@ -133,7 +142,7 @@ async function runPlan(dir: string, target: string, plan: SwapPlan, python: stri
   } catch (error) {
     await applySteps(dir, undoSteps(plan, done), exchange);
     await fs.rm(journalPath(target), { force: true });
-    throw error instanceof ExchangeUnsupported ? error : unwritable(target, error);
+    throw error instanceof ExchangeUnsupported || error instanceof TerrariumError ? error : unwritable(target, error);
   }
   return journal;
 }

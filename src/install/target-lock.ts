@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { LockTimeout, acquireLock, type Lock, type LockHolder } from '../io/lock.js';
+import { LockLost, LockTimeout, acquireLock, type Lock, type LockHolder } from '../io/lock.js';
 import { HOST_TAG } from '../io/owner.js';
 import type { Reporter } from '../report/reporter.js';
 import { journalPath, recoverInterruptedSwap } from './swap.js';
@@ -46,6 +46,17 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
       hint: `check that you can write to ${path.dirname(target)}`,
     });
   }
+  const held = lock;
+  lock = {
+    release: () => held.release(),
+    assertHeld: () =>
+      held.assertHeld().catch((error: unknown) => {
+        if (!(error instanceof LockLost)) throw error;
+        throw new TerrariumError('TARGET_LOCKED', `lost the lock on ${target} to ${describeHolder(error.holder)} while working (this run stalled for over a minute?); ${target} was not changed by this run`, {
+          hint: 'let that run finish, then run again if it did not install what you need',
+        });
+      }),
+  };
   try {
     const recovered = await recoverInterruptedSwap(target);
     if (recovered) reporter.warn(recovered);

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { pythonScript } from '../python/scripts.js';
-import { run, type RunResult } from './exec.js';
+import { archiveCodeEnv, run, type RunResult } from './exec.js';
 
 /**
  * A helper process that swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run
@@ -21,6 +21,9 @@ export function startExchanger(python: string): Exchanger {
   let child: ChildProcess | undefined;
   const result: Promise<RunResult | undefined> = run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), String(process.pid)], {
     stdin: true,
+    // It works on restored trees: like every such process, it gets no credential.
+    env: archiveCodeEnv(process.env),
+    cwd: '/',
     onSpawn: (started) => {
       child = started;
       // A helper that stopped early (no ctypes, no renameat2) no longer reads: its exit code says why.

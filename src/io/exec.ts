@@ -42,3 +42,21 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, stdout, stderr }));
   });
 }
+
+/** What a process started on restored content may see of terrarium's environment: nothing that can hold a credential. */
+const ARCHIVE_CODE_VARIABLES = /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z]+|TMPDIR|TZ|TERM)$/;
+
+/**
+ * The environment for programs that run code from an archive or the cache (the smoke check's Python
+ * executes the environment's .pth files): an allow-list, so no S3_*, AWS_*, TERRARIUM_*, PIP_* or any
+ * other secret reaches them.
+ */
+export function archiveCodeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => ARCHIVE_CODE_VARIABLES.test(name)));
+}
+
+/** Python's flags for such a program: isolated mode (-I, 3.4+), else no environment variables and no user site. */
+export function isolatedPythonFlags(version: readonly number[] | undefined): string[] {
+  const [major = 0, minor = 0] = version ?? [];
+  return major > 3 || (major === 3 && minor >= 4) ? ['-I'] : ['-E', '-s'];
+}

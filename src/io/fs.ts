@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { HOST_TAG, type Owner } from './owner.js';
@@ -56,6 +56,33 @@ export async function pathKind(p: string): Promise<'missing' | 'directory' | 'fi
   } catch {
     return 'missing';
   }
+}
+
+/**
+ * A whole small file, refused (errno-style codes ENOTREG, EFBIG) unless it is a regular file of at most
+ * `maxBytes`: what terrarium reads whole (requirement files, records, indexes) may be /dev/zero, a FIFO
+ * or a planted giant. Opened non-blocking, so a FIFO is refused instead of waiting for a writer;
+ * `noFollow`: a symlink is refused too (ELOOP), for files that must be the file itself.
+ */
+export function readBoundedSync(file: string, maxBytes: number, { noFollow = false } = {}): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0));
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: stat.isDirectory() ? 'EISDIR' : 'ENOTREG', path: file });
+    if (stat.size > maxBytes) throw tooLarge(file, maxBytes);
+    // One byte more than allowed: a file that grew since fstat is caught too.
+    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    let length = 0;
+    for (let got; length < buffer.length && (got = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += got;
+    if (length > maxBytes) throw tooLarge(file, maxBytes);
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(file: string, maxBytes: number): Error {
+  return Object.assign(new Error(`${file} is larger than ${maxBytes} bytes`), { code: 'EFBIG', path: file });
 }
 
 /** Up to `length` bytes from the start of a file (to tell what kind of file it is without reading it all). */

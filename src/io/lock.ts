@@ -14,6 +14,18 @@ export interface LockHolder extends Owner {
 
 export interface Lock {
   release(): Promise<void>;
+  /**
+   * The fencing check: resolves while the lock file is still this holding's, throws LockLost once
+   * another run has taken it over (this one stalled past LOCK_STALE_MS: a paused VM, a hung mount).
+   * Called before each irreversible step, so a holder that lost its lock stops instead of racing the new one.
+   */
+  assertHeld(): Promise<void>;
+}
+
+export class LockLost extends Error {
+  constructor(readonly holder: LockHolder | undefined) {
+    super('lock taken over by another run');
+  }
 }
 
 export interface LockOptions {
@@ -72,6 +84,10 @@ function held(file: string, me: LockHolder): Lock {
       clearInterval(heartbeat);
       const current = await readHolder(file);
       if (current?.holder?.nonce === me.nonce) await fs.rm(file, { force: true });
+    },
+    assertHeld: async () => {
+      const current = await readHolder(file);
+      if (current?.holder?.nonce !== me.nonce) throw new LockLost(current?.holder);
     },
   };
 }

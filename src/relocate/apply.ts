@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import { writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { MANIFEST_PATH, type Manifest } from './manifest.js';
+import { MANIFEST_PATH, TERRARIUM_DIR, type Manifest } from './manifest.js';
 import { makeRelocator, relocatedManifest } from './relocator.js';
 
 /**
@@ -22,22 +22,28 @@ export async function relocateInPlace(root: string, manifest: Manifest, target: 
   await finishRelocation(root, manifest, target, python);
 }
 
-/** The links an archive cannot carry (they name this machine's interpreter), and the manifest. */
+/**
+ * The links an archive cannot carry (they name this machine's interpreter, or paths outside the
+ * environment, restored only with --allow-outside-paths: the caller checks), and the manifest. Every
+ * path comes from the manifest, which is untrusted: each is made only under real directories of root,
+ * never through a link, and never in place of a directory.
+ */
 export async function finishRelocation(root: string, manifest: Manifest, target: string, python: Fingerprint): Promise<void> {
   const relink = async (rel: string, to: string) => {
     const link = path.join(root, rel);
     await assertRealDirectories(root, path.dirname(rel));
-    await fs.rm(link, { force: true });
+    const existing = await fs.lstat(link).catch(() => undefined);
+    if (existing?.isDirectory()) throw hostile(`asks for a link at ${rel}, which is a directory`);
+    if (existing) await fs.unlink(link);
     await fs.symlink(to, link);
   };
   for (const rel of manifest.interpreterLinks) await relink(rel, python.executable);
   for (const { path: rel, target: to } of manifest.externalLinks) await relink(rel, to);
-  const manifestFile = path.join(root, MANIFEST_PATH);
-  await fs.mkdir(path.dirname(manifestFile), { recursive: true });
-  await writeFileAtomic(manifestFile, `${JSON.stringify(relocatedManifest(manifest, target), null, 2)}\n`);
+  await assertRealDirectories(root, TERRARIUM_DIR);
+  await writeFileAtomic(path.join(root, MANIFEST_PATH), `${JSON.stringify(relocatedManifest(manifest, target), null, 2)}\n`);
 }
 
-/** The manifest is untrusted: a link it asks for must not be made through another link (out of the root). */
+/** Each folder of relDir under root: made when missing, refused when it is anything but a real directory. */
 async function assertRealDirectories(root: string, relDir: string): Promise<void> {
   let current = root;
   for (const part of relDir === '.' ? [] : relDir.split('/')) {
@@ -46,9 +52,13 @@ async function assertRealDirectories(root: string, relDir: string): Promise<void
     if (!stat) {
       await fs.mkdir(current);
     } else if (!stat.isDirectory()) {
-      throw new TerrariumError('ARCHIVE_HOSTILE', `archive manifest asks for a link under ${path.relative(root, current)}, which is not a directory`, {
-        hint: 'the archive was tampered with; delete it from storage and rebuild with --no-download',
-      });
+      throw hostile(`asks for a link under ${path.relative(root, current)}, which is not a directory`);
     }
   }
+}
+
+function hostile(why: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_HOSTILE', `archive manifest ${why}`, {
+    hint: 'the archive was tampered with; delete it from storage and rebuild with --no-download',
+  });
 }

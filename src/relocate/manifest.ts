@@ -2,7 +2,9 @@ import { TerrariumError } from '../errors.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { normalizeEntryPath } from '../archive/entry-check.js';
 
-export const MANIFEST_PATH = '.terrarium/manifest.json';
+/** terrarium's own folder inside an environment; rewritten at every pack and restore, never scanned. */
+export const TERRARIUM_DIR = '.terrarium';
+export const MANIFEST_PATH = `${TERRARIUM_DIR}/manifest.json`;
 export const MANIFEST_FORMAT = 1;
 
 /**
@@ -31,6 +33,18 @@ export interface Manifest {
   externalLinks: Array<{ path: string; target: string }>;
 }
 
+/** Larger manifests are refused unread: one lists a few hundred paths (about 40 KiB for 18,000 files). */
+export const MAX_MANIFEST_BYTES = 4 << 20;
+
+/**
+ * Names an interpreter link may have: venv and virtualenv link bin/python, pythonN or pythonN.M (a
+ * free-threaded build adds `t`) to the base interpreter. Where they point is never read from the
+ * manifest: restores point them at the local interpreter.
+ */
+const INTERPRETER_LINK = /^bin\/(?:python|pypy)(?:\d+(?:\.\d+)?t?)?$/;
+
+export const isInterpreterLinkName = (rel: string): boolean => INTERPRETER_LINK.test(rel);
+
 /** Archives come from shared storage: check the manifest's shape and paths before trusting any of it. */
 export function parseManifest(json: string): Manifest {
   let data: unknown;
@@ -39,30 +53,75 @@ export function parseManifest(json: string): Manifest {
   } catch {
     throw invalid('it is not valid JSON');
   }
+  return checkManifest(data);
+}
+
+/**
+ * The one check every manifest passes, from an archive or from an unpacked copy's index in the cache:
+ * shape, and paths that stay inside the environment and out of terrarium's own folder.
+ */
+export function checkManifest(data: unknown): Manifest {
   const m = data as Partial<Manifest>;
-  if (typeof m !== 'object' || m === null) throw invalid('it is not an object');
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid('it is not an object');
   if (m.format !== MANIFEST_FORMAT) {
     throw new TerrariumError('ARCHIVE_UNSUPPORTED', `archive manifest has format ${String(m.format)}, this terrarium reads format ${MANIFEST_FORMAT}`, {
       hint: 'upgrade terrarium, or rebuild the archive with --no-download',
     });
   }
-  if (typeof m.prefix !== 'string' || !m.prefix.startsWith('/') || m.prefix.length < 2) throw invalid('prefix is missing');
-  if (typeof m.python !== 'object' || m.python === null || !Array.isArray(m.python.version)) throw invalid('interpreter is missing');
+  if (!isAbsolutePath(m.prefix) || m.prefix.length < 2) throw invalid('prefix is missing');
+  if (m.origin !== undefined && !isAbsolutePath(m.origin)) throw invalid('origin is not an absolute path');
+  if (typeof m.key !== 'string') throw invalid('key is missing');
+  checkFingerprint(m.python);
   for (const list of ['text', 'binary', 'interpreterLinks'] as const) {
     if (!Array.isArray(m[list]) || !m[list]!.every((p) => typeof p === 'string')) throw invalid(`${list} is not a list of paths`);
-    m[list] = m[list]!.map((p) => normalizeEntryPath(p));
+    m[list] = m[list]!.map((p) => environmentPath(p, list));
+  }
+  for (const link of m.interpreterLinks!) {
+    if (!isInterpreterLinkName(link)) throw hostileManifest(`interpreterLinks names ${JSON.stringify(link)}, which is not an interpreter's name in bin/`);
   }
   if (!Array.isArray(m.externalLinks)) throw invalid('externalLinks is not a list');
-  m.externalLinks = m.externalLinks.map((link) => {
-    if (typeof link?.target !== 'string' || !link.target.startsWith('/')) throw invalid('an external link has no absolute target');
-    return { path: normalizeEntryPath(link.path), target: link.target };
+  m.externalLinks = m.externalLinks.map((link: unknown) => {
+    const { path, target } = (link ?? {}) as { path?: unknown; target?: unknown };
+    if (!isAbsolutePath(target)) throw invalid('an external link has no absolute target');
+    return { path: environmentPath(path, 'externalLinks'), target };
   });
-  if (!Array.isArray(m.requirements)) m.requirements = [];
+  if (!Array.isArray(m.requirements) || !m.requirements.every((line) => typeof line === 'string')) m.requirements = [];
   return m as Manifest;
+}
+
+function isAbsolutePath(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith('/') && !value.includes('\0');
+}
+
+/** A path inside the environment, never in terrarium's own folder (which restores write). */
+function environmentPath(value: unknown, field: string): string {
+  let normal: string;
+  try {
+    normal = normalizeEntryPath(value);
+  } catch {
+    throw hostileManifest(`${field} names ${JSON.stringify(value)}, which is not a path inside the environment`);
+  }
+  if (normal === TERRARIUM_DIR || normal.startsWith(`${TERRARIUM_DIR}/`)) throw hostileManifest(`${field} names ${JSON.stringify(value)}, inside terrarium's own folder`);
+  return normal;
+}
+
+function checkFingerprint(python: unknown): void {
+  const p = python as Partial<Fingerprint> | undefined;
+  const version = p?.version;
+  if (typeof p !== 'object' || p === null || !Array.isArray(version) || version.length !== 3 || !version.every((n) => Number.isSafeInteger(n))) throw invalid('interpreter is missing');
+  for (const field of ['implementation', 'machine', 'system', 'libc', 'executable'] as const) {
+    if (typeof p[field] !== 'string') throw invalid(`interpreter ${field} is missing`);
+  }
 }
 
 function invalid(why: string): TerrariumError {
   return new TerrariumError('ARCHIVE_CORRUPT', `archive manifest is invalid: ${why}`, {
     hint: 'the archive was not made by terrarium or is damaged; rebuild it with --no-download',
+  });
+}
+
+function hostileManifest(why: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_HOSTILE', `archive manifest rejected: ${why}`, {
+    hint: 'the archive was not made by terrarium or was tampered with; delete it from storage and rebuild with --no-download',
   });
 }

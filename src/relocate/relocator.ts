@@ -3,6 +3,13 @@ import type { Fingerprint } from '../python/fingerprint.js';
 import type { Manifest } from './manifest.js';
 import { relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
 
+/**
+ * Files a restore rewrites are read whole into memory; larger ones are refused in an archive (and left
+ * unrewritten at pack time, with a warning), so that no archive can make a restore hold gigabytes. The
+ * largest seen in real environments are compiled extensions of a few MiB.
+ */
+export const MAX_RELOCATED_BYTES = 16 << 20;
+
 const ACTIVATE = /^bin\/activate(\.csh|\.fish)?$/;
 
 export interface Relocator {

@@ -1,7 +1,8 @@
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import type { Manifest } from './manifest.js';
+import { TERRARIUM_DIR, isInterpreterLinkName, type Manifest } from './manifest.js';
+import { MAX_RELOCATED_BYTES } from './relocator.js';
 
 export interface TreeEntry {
   /** Relative to the environment root, `/`-separated. */
@@ -19,10 +20,10 @@ export type Relocations = Pick<Manifest, 'text' | 'binary' | 'interpreterLinks' 
 export interface ScanResult extends Relocations {
   /** What goes into the archive, parents before children, in a stable order. */
   entries: TreeEntry[];
+  /** Files that name the build path but are too large to be rewritten on restore (left as they are). */
+  tooLarge: string[];
 }
 
-/** terrarium's own folder inside an environment; rewritten at every pack, never scanned. */
-export const TERRARIUM_DIR = '.terrarium';
 
 /**
  * Walks a freshly built environment and finds everything that names its path: text files (scripts,
@@ -34,7 +35,7 @@ export const TERRARIUM_DIR = '.terrarium';
 export function scanEnvironment(root: string, interpreter: string): ScanResult {
   const prefix = Buffer.from(root);
   const interpreterReal = realpathSync(interpreter);
-  const result: ScanResult = { entries: [], text: [], binary: [], interpreterLinks: [], externalLinks: [] };
+  const result: ScanResult = { entries: [], text: [], binary: [], interpreterLinks: [], externalLinks: [], tooLarge: [] };
 
   const walk = (relDir: string): void => {
     const names = readdirSync(path.join(root, relDir)).sort();
@@ -64,6 +65,10 @@ export function scanEnvironment(root: string, interpreter: string): ScanResult {
   const classifyFile = (rel: string, abs: string): void => {
     const content = readFileSync(abs);
     if (content.indexOf(prefix) < 0) return;
+    if (content.length > MAX_RELOCATED_BYTES) {
+      result.tooLarge.push(rel);
+      return;
+    }
     const isBinary = content.subarray(0, 8192).includes(0);
     (isBinary ? result.binary : result.text).push(rel);
   };
@@ -84,7 +89,8 @@ export function scanEnvironment(root: string, interpreter: string): ScanResult {
     } catch {
       // a dangling link: kept as an external link, as it was
     }
-    if (real === interpreterReal) result.interpreterLinks.push(rel);
+    // Only bin/python-like names count as interpreter links (a restore points exactly those at its own interpreter).
+    if (real === interpreterReal && isInterpreterLinkName(rel)) result.interpreterLinks.push(rel);
     else result.externalLinks.push({ path: rel, target: absoluteTarget });
   };
 

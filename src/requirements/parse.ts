@@ -21,6 +21,9 @@ export interface RequirementSet {
   lines: string[];
 }
 
+/** Larger requirement files are refused: pip-compile output with hashes for 500 packages is about 0.5 MiB. */
+export const MAX_REQUIREMENTS_FILE = 4 << 20;
+
 /** Reads a file as text; throws Node's errno errors (ENOENT, EACCES, EISDIR...). */
 export type ReadText = (absolutePath: string) => string;
 
@@ -119,8 +122,14 @@ function readError(error: unknown, file: string, includedFrom: string | undefine
       { hint: includedFrom ? 'fix the -r/-c path; it is relative to the including file' : 'check the path of the requirements file' },
     );
   }
-  const reason = isErrno(error, 'EISDIR') ? 'is a directory' : `cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`;
+  const reason = isErrno(error, 'EISDIR')
+    ? 'is a directory'
+    : isErrno(error, 'ENOTREG')
+      ? 'is not a regular file (a device, FIFO or socket)'
+      : isErrno(error, 'EFBIG')
+        ? `is larger than ${MAX_REQUIREMENTS_FILE >> 20} MiB`
+        : `cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`;
   return new TerrariumError('REQUIREMENTS_UNREADABLE', `requirements file ${name}${where} ${reason}`, {
-    hint: 'pass a readable requirements file',
+    hint: 'pass a readable regular requirements file (write generated requirements to a file first)',
   });
 }

@@ -3,15 +3,29 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
-import { siblingPath } from '../io/fs.js';
+import { readBoundedSync, siblingPath } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store } from './store.js';
+import {
+  MAX_RECORD_BYTES,
+  MAX_SIGNATURE_BYTES,
+  archiveName,
+  missingArchive,
+  parseRecord,
+  recordFor,
+  recordName,
+  signatureName,
+  type ArchiveRecord,
+  type LocalArchive,
+  type PublishResult,
+  type Store,
+} from './store.js';
 
 /**
- * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record) and
- * `KEY.<sha256 prefix>.tar.zst` (the archive). The archive is content-addressed, so it is complete
- * before any record names it, and the record is published with link(2): the first publisher wins,
- * readers never see a partial archive or a record pointing at the wrong bytes.
+ * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record),
+ * `KEY.<sha256 prefix>.tar.zst` (the archive) and, when signed, the archive's name + `.minisig`. The
+ * archive and its signature are complete before any record names them, and the record is published
+ * with link(2): the first publisher wins, readers never see a partial archive or a record pointing at
+ * the wrong bytes.
  */
 export class DirectoryStore implements Store {
   readonly description: string;
@@ -34,6 +48,10 @@ export class DirectoryStore implements Store {
     return path.join(this.root, archiveName(record));
   }
 
+  private signaturePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>): string {
+    return path.join(this.root, signatureName(record));
+  }
+
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
     if (!this.swept) {
       // Publishers that died part-way leave temporary files; each run sweeps them once (a read-only share just keeps them).
@@ -46,9 +64,11 @@ export class DirectoryStore implements Store {
   protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {
     let json: string;
     try {
-      json = await fs.readFile(this.recordPath(key), 'utf8');
+      json = readBoundedSync(this.recordPath(key), MAX_RECORD_BYTES).toString('utf8');
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+      // Not a file, or too large to be one of ours: no usable record.
+      if (isErrno(error, 'ENOTREG', 'EFBIG', 'EISDIR')) return undefined;
       throw this.ioError(`cannot read ${this.recordPath(key)}`, error);
     }
     return parseRecord(json, key);
@@ -61,52 +81,97 @@ export class DirectoryStore implements Store {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     }).catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT')) throw missingArchive(file);
       throw this.ioError(`cannot open ${file}`, error);
     });
     return stream;
   }
 
+  async signature(record: ArchiveRecord): Promise<string | undefined> {
+    try {
+      return readBoundedSync(this.signaturePath(record), MAX_SIGNATURE_BYTES).toString('utf8');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR', 'ENOTREG', 'EFBIG', 'EISDIR')) return undefined;
+      throw this.ioError(`cannot read ${this.signaturePath(record)}`, error);
+    }
+  }
+
   async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
+    const record = await this.place(key, archive, tool);
     const recordFile = this.recordPath(key);
-    try {
-      await fs.mkdir(path.dirname(recordFile), { recursive: true });
-    } catch (error) {
-      throw this.ioError(`cannot create ${path.dirname(recordFile)}`, error);
-    }
-    const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
-    const tempArchive = siblingPath(recordFile, 'upload');
-    try {
-      // copyFile clones or copies in the kernel where it can; the temporary name keeps a partial copy invisible.
-      await fs.copyFile(archive.path, tempArchive, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
-      failpoint('publish-uploaded');
-      await fs.rename(tempArchive, this.archivePath(record));
-    } catch (error) {
-      await fs.rm(tempArchive, { force: true });
-      throw this.ioError(`cannot write an archive into ${this.root}`, error);
-    }
     const tempRecord = siblingPath(recordFile, 'record');
     try {
       await fs.writeFile(tempRecord, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
       await fs.link(tempRecord, recordFile);
       failpoint('publish-recorded');
-      return { record, published: true };
+      return { record, outcome: 'published' };
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) {
-        await fs.rm(this.archivePath(record), { force: true });
+        await this.removeBlobs(record);
         throw this.ioError(`cannot publish ${recordFile}`, error);
       }
       const winner = await this.readRecord(key);
-      if (!winner || this.archivePath(winner) !== this.archivePath(record)) await fs.rm(this.archivePath(record), { force: true });
-      return { record: winner ?? record, published: false };
+      if (!winner || this.archivePath(winner) !== this.archivePath(record)) await this.removeBlobs(record);
+      return { record: winner ?? record, outcome: 'present' };
     } finally {
       await fs.rm(tempRecord, { force: true });
     }
   }
 
+  async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string): Promise<PublishResult> {
+    const record = await this.place(bad.key, archive, tool);
+    const current = await this.readRecord(bad.key);
+    if (current && current.sha256 !== bad.sha256) {
+      if (this.archivePath(current) !== this.archivePath(record)) await this.removeBlobs(record);
+      return { record: current, outcome: 'present' };
+    }
+    try {
+      // rename(2) over the bad record: readers see the old record or the new one, never neither.
+      const temp = siblingPath(this.recordPath(bad.key), 'record');
+      await fs.writeFile(temp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
+      await fs.rename(temp, this.recordPath(bad.key));
+    } catch (error) {
+      await this.removeBlobs(record);
+      throw this.ioError(`cannot replace ${this.recordPath(bad.key)}`, error);
+    }
+    if (this.archivePath(bad) !== this.archivePath(record)) await this.removeBlobs(bad);
+    return { record, outcome: 'replaced' };
+  }
+
+  /** Copies the archive (and its signature) in under their final names, before any record names them. */
+  private async place(key: string, archive: LocalArchive, tool: string): Promise<ArchiveRecord> {
+    try {
+      await fs.mkdir(this.root, { recursive: true });
+    } catch (error) {
+      throw this.ioError(`cannot create ${this.root}`, error);
+    }
+    const record = recordFor(key, archive, tool);
+    const put = async (final: string, write: (temp: string) => Promise<void>) => {
+      const temp = siblingPath(final, 'upload');
+      try {
+        await write(temp);
+        await fs.rename(temp, final);
+      } catch (error) {
+        await fs.rm(temp, { force: true });
+        throw this.ioError(`cannot write an archive into ${this.root}`, error);
+      }
+    };
+    // copyFile clones or copies in the kernel where it can; the temporary name keeps a partial copy invisible.
+    await put(this.archivePath(record), (temp) => fs.copyFile(archive.path, temp, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE));
+    if (archive.signature !== undefined) await put(this.signaturePath(record), (temp) => fs.writeFile(temp, archive.signature!, { flag: 'wx' }));
+    failpoint('publish-uploaded');
+    return record;
+  }
+
+  private async removeBlobs(record: ArchiveRecord): Promise<void> {
+    await fs.rm(this.archivePath(record), { force: true });
+    await fs.rm(this.signaturePath(record), { force: true });
+  }
+
   async discard(record: ArchiveRecord): Promise<void> {
     const current = await this.readRecord(record.key);
     if (current?.sha256 === record.sha256) await fs.rm(this.recordPath(record.key), { force: true });
-    await fs.rm(this.archivePath(record), { force: true });
+    await this.removeBlobs(record);
   }
 
   async list(): Promise<ArchiveRecord[]> {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
 import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
-import { archiveName, parseRecord, recordName, type ArchiveRecord, type PublishResult, type Store } from './store.js';
+import { MAX_RECORD_BYTES, MAX_SIGNATURE_BYTES, archiveName, missingArchive, parseRecord, recordName, signatureName, type ArchiveRecord, type PublishResult, type Store } from './store.js';
 
 /**
  * A read-only store over plain HTTP(S) GETs: a web server or CDN in front of a storage directory, or a
@@ -27,16 +27,36 @@ export class HttpStore implements Store {
   }
 
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
-    const response = await this.get(recordName(key));
-    if (!response) return undefined;
-    return parseRecord(await response.text(), key);
+    const text = await this.getSmall(recordName(key), MAX_RECORD_BYTES);
+    return text === undefined ? undefined : parseRecord(text, key);
+  }
+
+  async signature(record: ArchiveRecord): Promise<string | undefined> {
+    return this.getSmall(signatureName(record), MAX_SIGNATURE_BYTES);
+  }
+
+  /** A small object's text; undefined when missing or beyond `max` bytes (read no further than that). */
+  private async getSmall(name: string, max: number): Promise<string | undefined> {
+    const response = await this.get(name);
+    if (!response?.body) return undefined;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) {
+      length += (chunk as Buffer).length;
+      if (length > max) {
+        await response.body.cancel().catch(() => undefined);
+        return undefined;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
     const name = archiveName(record);
     const body = async (offset: number, etag?: string | null) => {
       const response = await this.get(name, { ...(offset ? { range: `bytes=${offset}-` } : {}), ...(etag ? { 'if-range': etag } : {}) });
-      if (!response?.body) throw this.failure(name, new Error('the archive its record names is missing'));
+      if (!response?.body) throw offset ? this.failure(name, new Error('the archive its record names is missing')) : missingArchive(this.base + name);
       if (offset && response.status !== 206) throw this.failure(name, new Error('the server cannot resume a download (no Range support)'));
       return { stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), etag: response.headers.get('etag') };
     };
@@ -52,6 +72,10 @@ export class HttpStore implements Store {
 
   publish(): Promise<PublishResult> {
     throw new TerrariumError('USAGE', `${this.base} is read-only (--storage-url)`, { hint: 'publish through --storage-dir or --s3-bucket' });
+  }
+
+  replace(): Promise<PublishResult> {
+    return this.publish();
   }
 
   async discard(): Promise<void> {

@@ -5,7 +5,21 @@ import { TerrariumError, describeCause } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
-import { RECORD_FORMAT, archiveName, parseRecord, recordName, type ArchiveRecord, type LocalArchive, type PublishResult, type Store, type TransferProgress } from './store.js';
+import {
+  MAX_RECORD_BYTES,
+  MAX_SIGNATURE_BYTES,
+  archiveName,
+  missingArchive,
+  parseRecord,
+  recordFor,
+  recordName,
+  signatureName,
+  type ArchiveRecord,
+  type LocalArchive,
+  type PublishResult,
+  type Store,
+  type TransferProgress,
+} from './store.js';
 
 export interface S3Options {
   bucket: string;
@@ -37,6 +51,8 @@ export class S3Store implements Store {
   readonly remote = true;
   readonly writable = true;
   private connection: Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> | undefined;
+  /** The ETag each record was read with: a replacement is conditional on it (If-Match). */
+  private readonly etags = new WeakMap<ArchiveRecord, string>();
 
   constructor(
     private readonly options: S3Options,
@@ -74,10 +90,22 @@ export class S3Store implements Store {
 
   async lookup(key: string): Promise<ArchiveRecord | undefined> {
     const name = this.objectName(recordName(key));
+    const text = await this.readSmall(name, MAX_RECORD_BYTES);
+    const record = text && parseRecord(text.body, key);
+    if (record && text.etag) this.etags.set(record, text.etag);
+    return record;
+  }
+
+  /** A small object's text and ETag; undefined when it is missing or larger than `max` (then not ours). */
+  private async readSmall(name: string, max: number): Promise<{ body: string; etag: string | undefined } | undefined> {
     const { client, sdk } = await this.connect();
     try {
       const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
-      return parseRecord(await out.Body!.transformToString(), key);
+      if (out.ContentLength === undefined || out.ContentLength > max) {
+        (out.Body as Readable | undefined)?.destroy();
+        return undefined;
+      }
+      return { body: await out.Body!.transformToString(), etag: out.ETag };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw this.failure('read', name, error);
@@ -94,6 +122,7 @@ export class S3Store implements Store {
         );
         return { body: out.Body as Readable, etag: out.ETag };
       } catch (error) {
+        if (!offset && isNotFound(error)) throw missingArchive(`s3://${this.options.bucket}/${name}`);
         throw this.failure('download', name, error);
       }
     };
@@ -107,10 +136,61 @@ export class S3Store implements Store {
     });
   }
 
+  async signature(record: ArchiveRecord): Promise<string | undefined> {
+    return (await this.readSmall(this.objectName(signatureName(record)), MAX_SIGNATURE_BYTES))?.body;
+  }
+
   async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
     const existing = await this.lookup(key);
-    if (existing) return { record: existing, published: false };
-    const record: ArchiveRecord = { format: RECORD_FORMAT, key, sha256: archive.sha256, size: archive.size, codec: archive.codec, created: new Date().toISOString(), tool };
+    if (existing) return { record: existing, outcome: 'present' };
+    const record = await this.upload(key, archive, tool, progress);
+    const recordObject = this.objectName(recordName(key));
+    try {
+      await this.putRecord(record, { IfNoneMatch: '*' });
+    } catch (error) {
+      const status = (error as SdkError).$metadata?.httpStatusCode;
+      if (status !== 412 && status !== 409) throw this.failure('publish', recordObject, error);
+      // Another publisher's record got there first: theirs stands, our archive goes.
+      const winner = await this.lookup(key);
+      if (winner?.sha256 !== record.sha256) await this.deleteBlobs(record);
+      return { record: winner ?? record, outcome: 'present' };
+    }
+    failpoint('publish-recorded');
+    // Where the service ignores If-None-Match (s3rver, older MinIO), the last writer of the record wins:
+    // reading it back tells a loser to drop its archive (a loser that reads first leaves an orphan, which ls does not show).
+    const current = await this.lookup(key);
+    if (current && current.sha256 !== record.sha256) {
+      await this.deleteBlobs(record);
+      return { record: current, outcome: 'present' };
+    }
+    return { record, outcome: 'published' };
+  }
+
+  async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
+    const etag = this.etags.get(bad);
+    const record = await this.upload(bad.key, archive, tool, progress);
+    try {
+      // If-Match: only while the bad record is still the one there (another run may have healed it already).
+      await this.putRecord(record, etag ? { IfMatch: etag } : {});
+    } catch (error) {
+      const status = (error as SdkError).$metadata?.httpStatusCode;
+      await this.deleteBlobs(record);
+      if (status !== 412 && status !== 409) throw this.failure('publish', this.objectName(recordName(bad.key)), error);
+      const winner = await this.lookup(bad.key);
+      return { record: winner ?? bad, outcome: 'present' };
+    }
+    const current = await this.lookup(bad.key);
+    if (current && current.sha256 !== record.sha256) {
+      await this.deleteBlobs(record);
+      return { record: current, outcome: 'present' };
+    }
+    if (archiveName(bad) !== archiveName(record)) await this.deleteBlobs(bad);
+    return { record, outcome: 'replaced' };
+  }
+
+  /** Uploads the archive (and its signature) under their final names, before any record names them. */
+  private async upload(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<ArchiveRecord> {
+    const record = recordFor(key, archive, tool);
     const blob = this.objectName(archiveName(record));
     const { client, sdk } = await this.connect();
     const { Upload } = await import('@aws-sdk/lib-storage');
@@ -126,38 +206,32 @@ export class S3Store implements Store {
         if (progress && sent.loaded !== undefined) progress.bytes = sent.loaded;
       });
       await upload.done();
+      if (archive.signature !== undefined) {
+        await client.send(new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectName(signatureName(record)), Body: archive.signature, ContentType: 'text/plain' }));
+      }
     } catch (error) {
       throw this.failure('upload', blob, error);
     }
     failpoint('publish-uploaded');
-    const recordObject = this.objectName(recordName(key));
-    try {
-      await client.send(
-        new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: recordObject, Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }),
-      );
-    } catch (error) {
-      const status = (error as SdkError).$metadata?.httpStatusCode;
-      if (status !== 412 && status !== 409) throw this.failure('publish', recordObject, error);
-      // Another publisher's record got there first: theirs stands, our archive goes.
-      const winner = await this.lookup(key);
-      if (winner?.sha256 !== record.sha256) await this.deleteObject(blob);
-      return { record: winner ?? record, published: false };
-    }
-    failpoint('publish-recorded');
-    // Where the service ignores If-None-Match (s3rver, older MinIO), the last writer of the record wins:
-    // reading it back tells a loser to drop its archive (a loser that reads first leaves an orphan, which ls does not show).
-    const current = await this.lookup(key);
-    if (current && current.sha256 !== record.sha256) {
-      await this.deleteObject(blob);
-      return { record: current, published: false };
-    }
-    return { record, published: true };
+    return record;
+  }
+
+  private async putRecord(record: ArchiveRecord, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
+    const { client, sdk } = await this.connect();
+    await client.send(
+      new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectName(recordName(record.key)), Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', ...condition }),
+    );
+  }
+
+  private async deleteBlobs(record: ArchiveRecord): Promise<void> {
+    await this.deleteObject(this.objectName(archiveName(record)));
+    await this.deleteObject(this.objectName(signatureName(record)));
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
     const current = await this.lookup(record.key);
     if (current?.sha256 === record.sha256) await this.deleteObject(this.objectName(recordName(record.key)));
-    await this.deleteObject(this.objectName(archiveName(record)));
+    await this.deleteBlobs(record);
   }
 
   async list(): Promise<ArchiveRecord[]> {

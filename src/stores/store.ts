@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { TerrariumError } from '../errors.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 
 export const RECORD_FORMAT = 1;
@@ -12,6 +13,9 @@ export interface ArchiveRecord {
   codec: Codec;
   created: string;
   tool: string;
+  /** Bytes of the files once unpacked, and entries of the tar: a restore stops beyond either (absent before 0.2). */
+  unpackedSize?: number;
+  entries?: number;
 }
 
 /** An archive packed (or downloaded and verified) into a local file: its checksum known before publishing. */
@@ -20,13 +24,24 @@ export interface LocalArchive {
   sha256: string;
   size: number;
   codec: Codec;
+  unpackedSize: number;
+  entries: number;
+  /** Its minisign signature (the .minisig file's text), published beside it. */
+  signature?: string | undefined;
 }
 
 export interface PublishResult {
   record: ArchiveRecord;
-  /** False when another publisher got there first (its archive stays; ours is dropped). */
-  published: boolean;
+  /**
+   * published: ours is there now; present: another publisher's was there first (it stays, ours is
+   * dropped); replaced: ours took the place of a record whose archive failed verification.
+   */
+  outcome: 'published' | 'present' | 'replaced';
 }
+
+/** A record, a signature: small by definition; larger ones are not read (a store may be hostile). */
+export const MAX_RECORD_BYTES = 64 << 10;
+export const MAX_SIGNATURE_BYTES = 4 << 10;
 
 /** Bytes sent so far, updated while an upload runs (for a progress line). */
 export interface TransferProgress {
@@ -44,8 +59,15 @@ export interface Store {
   lookup(key: string): Promise<ArchiveRecord | undefined>;
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
+  /** The archive's minisign signature as stored beside it, or undefined when it has none. */
+  signature(record: ArchiveRecord): Promise<string | undefined>;
   /** Stores a packed archive under `key` unless one is there already (the first publisher wins). */
   publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
+  /**
+   * Puts a packed archive in the place of `bad` (a record whose archive failed verification), only if
+   * `bad` is still the record there; otherwise leaves whatever is there ('present').
+   */
+  replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
   /** Removes an archive (found damaged, or pruned), if the store still holds exactly that one. */
   discard(record: ArchiveRecord): Promise<void>;
   /** Every archive's record, for `ls` and `prune`. */
@@ -55,6 +77,14 @@ export interface Store {
 /** Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`. */
 export const recordName = (key: string) => `${key}.json`;
 export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`;
+/** minisign's own convention: the signature of FILE is FILE.minisig. */
+export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${archiveName(record)}.minisig`;
+
+/** The record a store writes for a packed archive. */
+export function recordFor(key: string, archive: LocalArchive, tool: string): ArchiveRecord {
+  const { sha256, size, codec, unpackedSize, entries } = archive;
+  return { format: RECORD_FORMAT, key, sha256, size, codec, created: new Date().toISOString(), tool, unpackedSize, entries };
+}
 
 /** Records come from shared storage: anything malformed is treated as absent, never trusted. */
 export function parseRecord(json: string, key: string): ArchiveRecord | undefined {
@@ -62,9 +92,20 @@ export function parseRecord(json: string, key: string): ArchiveRecord | undefine
     const r = JSON.parse(json) as Partial<ArchiveRecord>;
     if (r.format !== RECORD_FORMAT || r.key !== key) return undefined;
     if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)) return undefined;
-    if (typeof r.size !== 'number' || !CODECS.includes(r.codec as Codec)) return undefined;
+    if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return undefined;
+    if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return undefined;
+    if (typeof r.created !== 'string' || typeof r.tool !== 'string') return undefined;
     return r as ArchiveRecord;
   } catch {
     return undefined;
   }
+}
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** A record naming an archive that is not there: damaged storage, healed like a corrupt archive. */
+export function missingArchive(where: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_CORRUPT', `the archive its record names is missing (${where})`, {
+    hint: 'the store lost the archive; it is rebuilt and republished without --require-download',
+  });
 }

@@ -2,12 +2,15 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { UnpackedEntry } from '../archive/tree-writer.js';
 import { isErrno } from '../errors.js';
-import { removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import type { Manifest } from '../relocate/manifest.js';
+import { checkManifest, type Manifest } from '../relocate/manifest.js';
 
-/** 2: file entries carry their size, for the check that a kept file is as archived. */
-export const UNPACKED_FORMAT = 2;
+/** 3: relocated files carry their sha256, and the index the archive's digest and signature. */
+export const UNPACKED_FORMAT = 3;
+
+/** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB). */
+const MAX_INDEX_BYTES = 32 << 20;
 
 /** What is known of an unpacked tree without reading it: enough to link it into a new place. */
 export interface UnpackedIndex {
@@ -17,6 +20,9 @@ export interface UnpackedIndex {
   manifest: Manifest;
   entries: UnpackedEntry[];
   bytes: number;
+  /** The archive it was unpacked from, and that archive's minisign signature if it had one. */
+  sha256: string;
+  signature?: string | undefined;
 }
 
 export interface UnpackedTree {
@@ -51,12 +57,12 @@ export class UnpackedTrees {
     }
     let index: UnpackedIndex | undefined;
     try {
-      index = JSON.parse(await fs.readFile(this.indexPath(key), 'utf8')) as UnpackedIndex;
+      index = checkIndex(JSON.parse(readBoundedSync(this.indexPath(key), MAX_INDEX_BYTES).toString('utf8')), key);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
     }
-    if (index?.format !== UNPACKED_FORMAT || index.key !== key || !Array.isArray(index.entries)) {
-      // Unreadable, or written by another version: the archive will be unpacked again, and kept anew.
+    if (!index) {
+      // Unreadable, written by another version, or not what terrarium writes: the archive will be unpacked again, and kept anew.
       await this.discard(key).catch(() => undefined);
       return undefined;
     }
@@ -108,12 +114,41 @@ export class UnpackedTrees {
       const key = name.slice(0, -'.json'.length);
       try {
         const file = path.join(this.root, name);
-        const [stat, index] = await Promise.all([fs.stat(file), fs.readFile(file, 'utf8').then((json) => JSON.parse(json) as UnpackedIndex)]);
-        trees.push({ key, bytes: typeof index.bytes === 'number' ? index.bytes : 0, used: stat.mtimeMs });
+        const stat = await fs.lstat(file);
+        const index = JSON.parse(readBoundedSync(file, MAX_INDEX_BYTES).toString('utf8')) as Partial<UnpackedIndex>;
+        trees.push({ key, bytes: typeof index.bytes === 'number' && index.bytes >= 0 ? index.bytes : 0, used: stat.mtimeMs });
       } catch {
         // being removed by another run
       }
     }
     return trees;
   }
+}
+
+/**
+ * The cache is written by other programs too (a CI cache restored from elsewhere): an index passes the
+ * same manifest check as an archive's, and each entry must have the shape terrarium writes (its path
+ * is checked by the entry guard when it is linked). Undefined for anything else.
+ */
+export function checkIndex(data: unknown, key: string): UnpackedIndex | undefined {
+  const index = data as Partial<UnpackedIndex> | null;
+  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.key !== key || !Array.isArray(index.entries)) return undefined;
+  if (typeof index.sha256 !== 'string' || (index.signature !== undefined && typeof index.signature !== 'string') || !isCount(index.bytes)) return undefined;
+  if (!index.entries.every(isEntry)) return undefined;
+  try {
+    index.manifest = checkManifest(index.manifest);
+  } catch {
+    return undefined;
+  }
+  return index as UnpackedIndex;
+}
+
+const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+
+function isEntry(value: unknown): value is UnpackedEntry {
+  const e = value as Record<string, unknown> | null;
+  if (typeof e !== 'object' || e === null || typeof e.path !== 'string') return false;
+  if (e.type === 'directory') return isCount(e.mode);
+  if (e.type === 'symlink') return typeof e.linkname === 'string';
+  return e.type === 'file' && isCount(e.mode) && isCount(e.size) && Number.isFinite(e.mtime) && (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)));
 }

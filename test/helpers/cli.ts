@@ -16,7 +16,8 @@ export type CliResult = RunResult;
 export function hermeticEnv(wheels: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|VITEST|NODE_OPTIONS)/.test(name)) continue;
+    // Whatever the caller's shell holds (a cache elsewhere, credentials, a store) must not reach the tests.
+    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|XDG_|S3_|AWS_|VITEST|NODE_OPTIONS)/.test(name)) continue;
     env[name] = value;
   }
   return { ...env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels, ...extra };

@@ -51,7 +51,7 @@ describe('HTTP store', () => {
     expect(result.stderr).toContain(`from ${url}/`);
     expect(envState(box.path('from-http'))).toBe('terra_demo');
     expect(requests.every((r) => r.startsWith('GET '))).toBe(true);
-    expect(requests.filter((r) => r.includes('.tar.zst'))).toHaveLength(2);
+    expect(requests.filter((r) => r.endsWith('.tar.zst'))).toHaveLength(2);
     expect(readdirSync(path.join(box.dir, '.cache', 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'))).toHaveLength(1);
   });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
@@ -135,6 +135,66 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     // Relative to staging (a sibling of the target in the sandbox), ../../escaped is beside the sandbox.
     expect(existsSync(path.join(path.dirname(box.dir), 'escaped'))).toBe(false);
     await works(box, box.path('tampered'));
+  });
+
+  it.each<[string, (tree: ReturnType<typeof unpacked>) => void]>([
+    ['a relocated file appended to (bin/terra-demo)', (tree) => appendFileSync(path.join(tree.dir, 'bin', 'terra-demo'), 'import os; os.system("evil")\n')],
+    ['pyvenv.cfg appended to', (tree) => appendFileSync(path.join(tree.dir, 'pyvenv.cfg'), 'include-system-site-packages = true\n')],
+    ['a file swapped for a symlink of the same size and mtime', (tree) => {
+      const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { entries: Array<{ path: string; type: string; size?: number; sha256?: string }> };
+      const linked = index.entries.find((e) => e.type === 'file' && !e.sha256 && e.path.startsWith('lib/') && e.size! > 16 && e.size! < 4000)!;
+      const file = path.join(tree.dir, linked.path);
+      const { size, mtime } = statSync(file);
+      rmSync(file);
+      // A link's size is its target's length: leading slashes make /etc/shadow exactly as long as the file was.
+      spawnSync('ln', ['-s', `${'/'.repeat(size - 'etc/shadow'.length)}etc/shadow`, file]);
+      spawnSync('touch', ['-h', '-d', mtime.toISOString(), file]);
+      expect(lstatSync(file)).toMatchObject({ size });
+    }],
+  ])('a copy with %s is dropped, and the stores serve', async (_, tamper) => {
+    const fresh = box.path(`fresh-${Math.random().toString(16).slice(2)}`);
+    expect((await box.terrarium(args('-t', fresh, 'install', 'requirements.txt'))).code).toBe(0);
+    tamper(unpacked(cache));
+    const target = box.path(`after-tamper-${Math.random().toString(16).slice(2)}`);
+    const result = await box.terrarium(args('-t', target, 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/unpacked copy in the cache .* is unusable .*is no longer as archived.*dropped it, using the stores/);
+    expect(readFileSync(path.join(target, 'pyvenv.cfg'), 'utf8')).not.toContain('include-system-site-packages = true');
+    expect(readFileSync(path.join(target, 'bin', 'terra-demo'), 'utf8')).not.toContain('evil');
+    await works(box, target);
+  });
+
+  it.each<[string, (index: { manifest: { externalLinks: unknown[]; interpreterLinks: string[] } }, victim: string) => void]>([
+    ['an external link climbing out', (index, victim) => index.manifest.externalLinks.push({ path: `../../${path.basename(victim)}`, target: '/etc/passwd' })],
+    ['an interpreter link climbing out', (index, victim) => index.manifest.interpreterLinks.push(`../../${path.basename(victim)}`)],
+  ])('an index with %s deletes nothing outside: the copy is dropped', async (_, tamper) => {
+    expect((await box.terrarium(args('-t', box.path(`pre-${Math.random().toString(16).slice(2)}`), 'install', 'requirements.txt'))).code).toBe(0);
+    const tree = unpacked(cache);
+    // Relative to staging (a sibling of the target in the sandbox), ../../NAME is beside the sandbox.
+    const victim = path.join(path.dirname(box.dir), `victim-${process.pid}-${Math.random().toString(16).slice(2)}`);
+    writeFileSync(victim, 'keep me');
+    const index = JSON.parse(readFileSync(tree.index, 'utf8'));
+    tamper(index, victim);
+    writeFileSync(tree.index, JSON.stringify(index));
+    const target = box.path(`index-${Math.random().toString(16).slice(2)}`);
+    const result = await box.terrarium(args('-t', target, 'install', 'requirements.txt'));
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    rmSync(victim);
+    await works(box, target);
+  });
+
+  it('cache verify drops what differs from what was written (exit 6), and passes a clean cache', async () => {
+    expect((await box.terrarium(args('-t', box.path('pre-verify'), 'install', 'requirements.txt'))).code).toBe(0);
+    const clean = await box.terrarium(['--cache-dir', cache, 'cache', 'verify']);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/^ok +unpacked copy/m);
+    const tree = unpacked(cache);
+    truncateSync(path.join(tree.dir, tree.file(SITE_FILE)), 1);
+    const dirty = await box.terrarium(['--cache-dir', cache, '--json', 'cache', 'verify']);
+    expect(dirty.code).toBe(6);
+    expect(JSON.parse(dirty.stdout).checked).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'unpacked copy', ok: false })]));
+    expect(readdirSync(path.join(cache, 'unpacked')).filter((name) => name.endsWith('.json'))).toEqual([]);
   });
 
   it('--no-cache keeps no copy', async () => {

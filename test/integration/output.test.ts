@@ -17,7 +17,7 @@ function normalise(text: string, box: Sandbox): string {
     .replace(/\(\d+(\.\d+)? (ms|s)\)/g, '(<duration>)')
     .replace(/ in \d+\.\d s/g, ' in <seconds> s')
     .replace(/"seconds": [\d.]+/g, '"seconds": 0')
-    .replace(/"size": \d+/g, '"size": 0')
+    .replace(/"(size|unpackedSize|entries)": \d+/g, '"$1": 0')
     .replace(/"created": "[^"]+"/g, '"created": "<date>"')
     .replace(/"version": "\d+\.\d+\.\d+"/g, '"version": "<version>"')
     .replace(/\d+(\.\d)? (B|KiB|MiB)\b/g, '<size>')

@@ -10,19 +10,13 @@ import { packEnvironment } from '../../src/archive/create.js';
 import { EntryGuard, normalizeEntryPath } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
-import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { MANIFEST_PATH, type Manifest } from '../../src/relocate/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
 import { scanEnvironment } from '../../src/relocate/scan.js';
+import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
-const python = {
-  implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
-  machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: process.execPath, hasVenv: true,
-} satisfies Fingerprint as Fingerprint;
-
-function manifest(prefix: string, extra: Partial<Manifest> = {}): Manifest {
-  return { format: 1, tool: 'test', created: new Date(0).toISOString(), key: 'k', prefix, python, requirements: [], text: [], binary: [], interpreterLinks: [], externalLinks: [], ...extra };
-}
+const python = testFingerprint(process.execPath);
+const manifest = (prefix: string, extra: Partial<Manifest> = {}): Manifest => ({ ...testManifest(prefix, extra), python });
 
 type Entry = tar.Header extends infer H ? Partial<H> & { name: string; content?: string } : never;
 

@@ -8,11 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
-import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
 import { requirementsDigest } from '../../src/requirements/digest.js';
 import { parseRequirementFiles } from '../../src/requirements/parse.js';
+import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
 /**
  * Random and mutated input for the parts that read what users and shared storage hand in: the only
@@ -99,13 +99,10 @@ describe('tar entry check fuzz', () => {
 describe('extraction of mutated archives', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'terrarium-fuzz-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
-  const python = {
-    implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
-    machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/usr/bin/python3', hasVenv: true,
-  } satisfies Fingerprint as Fingerprint;
+  const python = testFingerprint();
 
   async function validArchive(): Promise<Buffer> {
-    const manifest = { format: 1, tool: 'fuzz', created: new Date(0).toISOString(), key: 'k', prefix: '/old/env', python, requirements: [], text: ['bin/tool'], binary: [], interpreterLinks: [], externalLinks: [] };
+    const manifest = testManifest('/old/env', { text: ['bin/tool'] });
     const pack = tar.pack();
     // A fixed mtime keeps the archive, and so every mutation of a given seed, the same from run to run.
     const add = (h: tar.Headers, body = '') => new Promise<void>((resolve, reject) => pack.entry({ mtime: new Date(0), ...h }, body, (e) => (e ? reject(e) : resolve())));

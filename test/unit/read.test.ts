@@ -6,6 +6,7 @@ import { compressor } from '../../src/archive/codecs.js';
 import { readArchive } from '../../src/archive/read.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/archive/tar-format.js';
 import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
+import { testManifest } from '../helpers/manifest.js';
 
 async function zstd(data: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -22,8 +23,7 @@ describe('archive reader', () => {
     // A 64 KiB pattern repeated to 48 MiB compresses to a few KiB: one chunk of input holds it all.
     const pattern = randomBytes(64 * 1024);
     const big = Buffer.concat(Array.from({ length: 768 }, () => pattern));
-    const python = { implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false, machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/usr/bin/python3', hasVenv: true };
-    const manifest = Buffer.from(JSON.stringify({ format: 1, tool: 'test', created: new Date(0).toISOString(), key: 'k', prefix: '/old', python, requirements: [], text: [], binary: [], interpreterLinks: [], externalLinks: [] }));
+    const manifest = Buffer.from(JSON.stringify(testManifest('/old')));
     const archive = await zstd(Buffer.concat([...entry(MANIFEST_PATH, manifest), ...entry('big', big), END_OF_ARCHIVE]));
     let sinceDrain = 0;
     let most = 0;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,12 +23,28 @@ function fakeEnvironment(name: string, body: string): string {
   return root;
 }
 
+const version = () => pythonVersion(python3()).split('.').map(Number);
+
 describe('smokeCheck', () => {
+  it('runs the environment\'s code (its .pth files) without any credential of the caller', async () => {
+    const root = path.join(work, 'spied');
+    execFileSync(python3(), ['-m', 'venv', '--without-pip', root]);
+    const site = path.join(root, 'lib', readdirSync(path.join(root, 'lib'))[0]!, 'site-packages');
+    const dump = path.join(work, 'seen-environment.txt');
+    writeFileSync(path.join(site, 'spy.pth'), `import os; open(${JSON.stringify(dump)}, "w").write("\\n".join(sorted(os.environ)))\n`);
+    const secrets = { S3_SECRET_KEY: 's3cret', AWS_SECRET_ACCESS_KEY: 'aws', AWS_SESSION_TOKEN: 't', TERRARIUM_SIGN_KEY: '/k', PIP_INDEX_URL: 'https://u:p@x/', GITHUB_TOKEN: 'g', PYTHONPATH: '/evil' };
+    await smokeCheck(root, { ...env, ...secrets, HOME: work, LANG: 'C.UTF-8' }, version());
+    const seen = readFileSync(dump, 'utf8').split('\n');
+    for (const name of Object.keys(secrets)) expect(seen).not.toContain(name);
+    expect(seen).toEqual(expect.arrayContaining(['PATH', 'HOME', 'LANG']));
+  });
+
+
   it('passes a real environment, whose python reports its prefix, base prefix and version', async () => {
     const root = path.join(work, 'real');
     execFileSync(python3(), ['-m', 'venv', '--without-pip', root]);
-    await expect(smokeCheck(root, env)).resolves.toBeUndefined();
-    const probe = await probeEnvironment(root, env);
+    await expect(smokeCheck(root, env, version())).resolves.toBeUndefined();
+    const probe = await probeEnvironment(root, env, version());
     expect(probe).toMatchObject({ seesItself: true });
     expect(probe.version.join('.')).toBe(pythonVersion(python3()));
     expect(probe.basePrefix).not.toBe(probe.prefix);
@@ -45,7 +61,7 @@ describe('smokeCheck', () => {
     const name = _.replace(/\W+/g, '-');
     const root = body === undefined ? path.join(work, name) : fakeEnvironment(name, body);
     mkdirSync(root, { recursive: true });
-    const failure = await smokeCheck(root, env).catch((error: unknown) => error);
+    const failure = await smokeCheck(root, env, version()).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: 'SMOKE_CHECK_FAILED' });
     expect((failure as Error).message).toMatch(why);
     expect((failure as Error).message).toContain('nothing was replaced');

@@ -6,12 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
 import type { UnpackedEntry } from '../../src/archive/tree-writer.js';
-import type { Manifest } from '../../src/relocate/manifest.js';
 import { LocalCache } from '../../src/stores/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/stores/unpacked.js';
 import { defaultCacheDir } from '../../src/stores/cache-dir.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
 import type { LocalArchive } from '../../src/stores/store.js';
+import { testManifest } from '../helpers/manifest.js';
 
 let dir: string;
 beforeEach(() => {
@@ -22,15 +22,15 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function archive(content: string): LocalArchive {
   const file = path.join(dir, `src-${createHash('md5').update(content).digest('hex')}`);
   writeFileSync(file, content);
-  return { path: file, sha256: createHash('sha256').update(content).digest('hex'), size: Buffer.byteLength(content), codec: 'zstd' };
+  return { path: file, sha256: createHash('sha256').update(content).digest('hex'), size: Buffer.byteLength(content), codec: 'zstd', unpackedSize: 0, entries: 0 };
 }
 
 describe('directory store', () => {
   it('racing publishers of one key: one record, one archive, every publisher told which', async () => {
     const store = new DirectoryStore(path.join(dir, 'store'));
     const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.publish('k', archive(`archive ${i}`), 'test')));
-    expect(results.filter((r) => r.published)).toHaveLength(1);
-    const winner = results.find((r) => r.published)!.record;
+    expect(results.filter((r) => r.outcome === 'published')).toHaveLength(1);
+    const winner = results.find((r) => r.outcome === 'published')!.record;
     for (const r of results) expect(r.record.sha256).toBe(winner.sha256);
     expect(readdirSync(path.join(dir, 'store')).sort()).toEqual(['k.json', `k.${winner.sha256.slice(0, 16)}.tar.zst`].sort());
     expect(await store.list()).toEqual([winner]);
@@ -54,7 +54,7 @@ describe('cache', () => {
       const tree = await local.trees.reserve(key);
       writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
       const entries: UnpackedEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
-      await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: {} as Manifest, entries, bytes });
+      await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: testManifest(), entries, bytes, sha256: '0'.repeat(64) });
       return local.evict(key);
     };
     await add('a', 100);

@@ -1,5 +1,6 @@
 import { EXIT, TerrariumError, describeCause } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';
+import { describeSignature } from '../../sign/archive-signature.js';
 import { configureStores, lookupOrder } from '../../stores/configure.js';
 import type { ArchiveRecord, Store } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
@@ -17,7 +18,7 @@ const newestFirst = (a: ArchiveRecord, b: ArchiveRecord) => b.created.localeComp
 export const lsCommand: CommandHandler = async (input) => {
   const { reporter, settings } = input;
   let status: number = EXIT.ok;
-  const listed: Array<{ store: string; archives: ArchiveRecord[] } | { store: string; error: string }> = [];
+  const listed: Array<{ store: string; archives: Array<ArchiveRecord & { signedBy: string | null }> } | { store: string; error: string }> = [];
   for (const store of configured(input)) {
     let records: ArchiveRecord[];
     try {
@@ -28,11 +29,13 @@ export const lsCommand: CommandHandler = async (input) => {
       if (store.writable) status = EXIT.storage;
       continue;
     }
-    listed.push({ store: store.description, archives: records });
+    const archives = [];
+    for (const record of records) archives.push({ ...record, signedBy: describeSignature(await store.signature(record).catch(() => undefined))?.keyId ?? null });
+    listed.push({ store: store.description, archives });
     if (settings.json) continue;
     reporter.result(`${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${formatBytes(records.reduce((sum, r) => sum + r.size, 0))})`);
     const width = Math.max(0, ...records.map((r) => r.key.length));
-    for (const r of records) reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}`);
+    for (const r of archives) reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`);
   }
   if (settings.json) reporter.document({ stores: listed });
   return status;

@@ -6,9 +6,12 @@ import { codecOfFile, type Codec } from '../../archive/codec-names.js';
 import { inspectArchive } from '../../archive/inspect.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { describeInterpreter } from '../../python/fingerprint.js';
+import { unpackLimits } from '../../archive/extract.js';
+import { readBoundedSync } from '../../io/fs.js';
 import { formatBytes, formatCount } from '../../report/format.js';
+import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
-import type { ArchiveRecord } from '../../stores/store.js';
+import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
 interface Opened {
@@ -17,18 +20,32 @@ interface Opened {
   size: number;
   codec: Codec;
   record?: ArchiveRecord;
+  /** The .minisig text stored beside it, if any. */
+  signature: string | undefined;
 }
 
 /** `terrarium inspect KEY|ARCHIVE`: what an archive holds, read as it streams; nothing is unpacked. */
 export const inspectCommand: CommandHandler = async (input) => {
   const { settings, reporter } = input;
   const opened = await open(input);
-  const checksum = new ChecksumStream();
-  const contents = await inspectArchive([opened.stream, checksum], opened.codec);
+  const trusted = loadTrustedKeys(settings.trustKeys, input.context.cwd);
+  const checksum = new ChecksumStream({ limit: opened.record?.size, prehash: true });
+  const contents = await inspectArchive([opened.stream, checksum], opened.codec, opened.record ? unpackLimits(opened.record) : undefined);
   if (opened.record && checksum.hex() !== opened.record.sha256) {
     throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, { hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it' });
   }
   const { manifest } = contents;
+  const signer = describeSignature(opened.signature);
+  // With --trust-key, say whether an install here would accept it (and why not).
+  let trust: string | null = null;
+  if (trusted.length) {
+    try {
+      checkArchiveSignature(opened.signature, { key: manifest.key, sha256: checksum.hex() }, trusted).confirm(checksum.prehash()!);
+      trust = 'trusted';
+    } catch (error) {
+      trust = (error as Error).message;
+    }
+  }
   const summary = {
     key: manifest.key,
     archive: { where: opened.where, size: opened.size, codec: opened.codec, sha256: checksum.hex() },
@@ -40,6 +57,7 @@ export const inspectCommand: CommandHandler = async (input) => {
     files: contents.files,
     bytes: contents.bytes,
     packages: contents.packages,
+    signature: signer ? { ...signer, trust } : null,
   };
   if (settings.json) {
     reporter.document(summary);
@@ -51,6 +69,7 @@ export const inspectCommand: CommandHandler = async (input) => {
     `created       ${summary.created} by terrarium ${summary.tool}`,
     `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
     `built at      ${summary.builtAt}`,
+    `signed        ${signer ? `by key ${signer.keyId} ("${signer.trustedComment}")${trust ? `: ${trust}` : ''}` : 'no'}`,
     `contents      ${formatCount(contents.files, 'file')}, ${formatBytes(contents.bytes)} unpacked`,
     `requirements  (${formatCount(manifest.requirements.length, 'line')})`,
     ...manifest.requirements.map((line) => `  ${line}`),
@@ -69,12 +88,13 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
   if (stat?.isFile()) {
     const codec = codecOfFile(file);
     if (!codec) throw new TerrariumError('USAGE', `cannot tell how ${what} is compressed`, { hint: 'archives end in .tar.zst, .tar.gz or .tar' });
-    return { stream: createReadStream(file), where: file, size: stat.size, codec };
+    const signature = statSync(`${file}.minisig`, { throwIfNoEntry: false })?.isFile() ? readBoundedSync(`${file}.minisig`, MAX_SIGNATURE_BYTES).toString('utf8') : undefined;
+    return { stream: createReadStream(file), where: file, size: stat.size, codec, signature };
   }
   const stores = lookupOrder(configureStores(settings.storage, reporter));
   for (const store of stores) {
     const record = await store.lookup(what);
-    if (record) return { stream: await store.open(record), where: store.description, size: record.size, codec: record.codec, record };
+    if (record) return { stream: await store.open(record), where: store.description, size: record.size, codec: record.codec, record, signature: await store.signature(record) };
   }
   throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {
     hint: 'pass an archive file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',

@@ -1,38 +1,55 @@
 import { EXIT } from '../../errors.js';
-import { install } from '../../install/install.js';
+import { install, type InstallOutcome } from '../../install/install.js';
+import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores } from '../../stores/configure.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
 
+/** Where the environment came from, in words (and as --json's `source`). */
+function sourceOf(outcome: InstallOutcome): string {
+  if (outcome.kind === 'built') return 'build';
+  return outcome.kind === 'linked' ? `unpacked copy in the cache ${outcome.cacheDir} (${outcome.method})` : outcome.store;
+}
+
 export const installCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  // Keys are read before any work starts: a bad one costs nothing.
+  const signingKey = settings.signKey === undefined ? undefined : loadSigningKey(settings.signKey);
+  const trusted = loadTrustedKeys(settings.trustKeys, context.cwd);
   const result = await install({
     ...settings,
     ...configureStores(settings.storage, reporter),
     target: requireTarget(settings),
     requirementFiles: files,
+    signingKey,
+    trusted,
     cwd: context.cwd,
     env: context.env,
     signal: context.signal,
     reporter,
   });
+  const { outcome } = result;
+  const publications = outcome.kind === 'built' ? outcome.published : [];
+  const ours = publications.filter((p) => p.outcome !== 'present').map((p) => p.store);
+  const theirs = publications.filter((p) => p.outcome === 'present').map((p) => p.store);
   if (settings.json) {
     reporter.document({
       ok: true,
       key: result.key,
       target: result.target,
-      hit: result.source !== 'build',
-      source: result.source,
-      published: result.published,
-      backup: settings.backupSuffix === undefined ? null : result.target + settings.backupSuffix,
+      hit: outcome.kind !== 'built',
+      source: sourceOf(outcome),
+      published: ours,
+      publishedByAnotherRun: theirs,
+      backup: result.backup ?? null,
       seconds: Number(result.seconds.toFixed(3)),
     });
   }
   const seconds = result.seconds.toFixed(1);
-  if (result.source === 'build') {
-    const where = result.published.length ? `, published to ${result.published.join(', ')}` : '';
-    reporter.info(`built ${result.key}${where}; installed at ${result.target} in ${seconds} s`);
+  if (outcome.kind === 'built') {
+    const where = [ours.length ? `published to ${ours.join(', ')}` : '', theirs.length ? `another run published it to ${theirs.join(', ')}` : ''].filter(Boolean);
+    reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${seconds} s`);
   } else {
-    reporter.info(`restored ${result.key} from ${result.source} at ${result.target} in ${seconds} s`);
+    reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${seconds} s`);
   }
   return EXIT.ok;
 };

@@ -1,0 +1,63 @@
+import { describeCause } from '../errors.js';
+import { formatBytes, formatTransfer } from '../report/format.js';
+import type { Reporter } from '../report/reporter.js';
+import type { LocalArchive, PublishResult, Store } from '../stores/store.js';
+import { TOOL_VERSION } from '../version.js';
+import { checkArchiveSignature } from '../sign/archive-signature.js';
+import type { PublicKey } from '../sign/minisign.js';
+import type { ArchiveRecord } from '../stores/store.js';
+import { flawOfStored } from './verify-stored.js';
+
+/** Why runners trusting `trusted` would pass over the stored archive, or undefined when they would install it. */
+async function untrusted(store: Store, record: ArchiveRecord, trusted: readonly PublicKey[]): Promise<string | undefined> {
+  try {
+    checkArchiveSignature(await store.signature(record), record, trusted);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** What happened at one store: ours is there (published, or in place of a broken one), or another run's was first. */
+export interface Publication {
+  store: string;
+  outcome: PublishResult['outcome'];
+}
+
+/**
+ * Publishes a packed archive to every store; a store that fails is a warning, never a failed install.
+ * Where another record is in the way, `heal` (a rebuild with --no-download) verifies its archive and
+ * replaces it if no one can install it; `trusted` (given with a signed archive) replaces it if it is
+ * not signed by one of those keys, which every runner that trusts them would pass over.
+ */
+export async function publishEverywhere(
+  key: string,
+  archive: LocalArchive,
+  stores: Store[],
+  options: { heal: boolean; trusted: readonly PublicKey[]; signal: AbortSignal | undefined; reporter: Reporter },
+): Promise<Publication[]> {
+  const { reporter, signal } = options;
+  const done: Publication[] = [];
+  for (const store of stores) {
+    const sent = { bytes: 0 };
+    const started = Date.now();
+    const phase = reporter.phase(`publish to ${store.description}`, () => formatTransfer(sent.bytes, archive.size, Date.now() - started));
+    try {
+      let result = await store.publish(key, archive, TOOL_VERSION, sent);
+      if (result.outcome === 'present' && (options.heal || (archive.signature && options.trusted.length))) {
+        const flaw = (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ?? (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
+        if (flaw) {
+          reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
+          result = await store.replace(result.record, archive, TOOL_VERSION, sent);
+        }
+      }
+      phase.done(result.outcome === 'present' ? 'another run published it first; kept that one' : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`);
+      done.push({ store: store.description, outcome: result.outcome });
+    } catch (error) {
+      phase.end();
+      signal?.throwIfAborted();
+      reporter.warn(`could not publish ${key} to ${store.description}: ${describeCause(error)}`);
+    }
+  }
+  return done;
+}

@@ -1,0 +1,169 @@
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, addAbortSignal, type Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { ChecksumStream } from '../archive/checksum.js';
+import { extractEnvironment, unpackLimits } from '../archive/extract.js';
+import { TerrariumError, describeCause } from '../errors.js';
+import type { LinkMethod } from '../io/file-ops.js';
+import { removeTree, siblingPath } from '../io/fs.js';
+import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
+import { finishRelocation } from '../relocate/apply.js';
+import type { Manifest } from '../relocate/manifest.js';
+import { makeRelocator, type Relocator } from '../relocate/relocator.js';
+import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
+import type { Reporter } from '../report/reporter.js';
+import { checkArchiveSignature } from '../sign/archive-signature.js';
+import type { PublicKey } from '../sign/minisign.js';
+import type { LocalCache } from '../stores/local-cache.js';
+import type { ArchiveRecord, Store } from '../stores/store.js';
+import { UNPACKED_FORMAT } from '../stores/unpacked.js';
+
+export interface RestoreJob {
+  key: string;
+  python: Fingerprint;
+  staging: string;
+  target: string;
+  /** Searched in order; the first usable archive wins. */
+  stores: Store[];
+  /**
+   * The local cache: archives from remote stores are kept there as they stream past, and (in link mode)
+   * an unpacked copy of each archive, which repeat installs link from.
+   */
+  local: LocalCache | undefined;
+  link: { method: LinkMethod; explicit: boolean } | undefined;
+  requireDownload: boolean;
+  /** Restore links an archive makes to paths outside the environment (--allow-outside-paths). */
+  allowOutsidePaths: boolean;
+  /** When any: only archives signed by one of these keys, for this key and these bytes, are installed. */
+  trusted: readonly PublicKey[];
+  /** Checks staging once it is complete (the smoke check): a failure there counts against the archive. */
+  check: (staging: string) => Promise<void>;
+  signal: AbortSignal | undefined;
+  reporter: Reporter;
+}
+
+/** Link mode is on with a local cache, unless --link-mode none. */
+export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMethod; explicit: boolean } | undefined {
+  return job.link && job.local ? { cache: job.local, ...job.link } : undefined;
+}
+
+/**
+ * How an archive built elsewhere is moved here; refused (before anything is unpacked) when it was built
+ * for an interpreter that cannot run it, or links outside the environment without --allow-outside-paths.
+ */
+export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
+  const mismatch = incompatibility(manifest.python, job.python);
+  if (mismatch) {
+    throw new TerrariumError('PYTHON_INCOMPATIBLE', `archive ${job.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${job.python.executable}: ${mismatch}`, {
+      hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
+    });
+  }
+  if (manifest.externalLinks.length && !job.allowOutsidePaths) {
+    const links = manifest.externalLinks.map((link) => `${link.path} -> ${link.target}`).join(', ');
+    throw new TerrariumError('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
+      hint: 'pass --allow-outside-paths if those paths exist and are meant to be used here',
+    });
+  }
+  return makeRelocator(manifest, job.target, job.python);
+}
+
+export function noteLinkMethod(job: RestoreJob, cacheDir: string, wanted: { method: LinkMethod; explicit: boolean }, method: LinkMethod): void {
+  if (wanted.explicit && method !== wanted.method) job.reporter.warn(`--link-mode ${wanted.method} is not possible between ${cacheDir} and ${job.target}; used ${method}`);
+  else job.reporter.detail(`files linked from the cache by ${method}`);
+}
+
+/**
+ * Streams one archive through sha256 (and the signature's BLAKE2b-512), decompression and the entry
+ * checks into staging, within the limits its record sets. From a remote store with a cache, the same
+ * bytes are also written to a file beside staging and, once verified, added to the cache: the next
+ * install of this key downloads nothing. With a local cache, the tree is also unpacked there as
+ * archived (staging's files are linked from it), for the next install to link.
+ */
+export async function restoreArchive(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<void> {
+  const { staging, target, python } = job;
+  // Kept with what the cache keeps of this archive, so that a later run trusting keys can use that too.
+  const signatureText = job.trusted.length || job.local ? await store.signature(record) : undefined;
+  // Everything a signature says is checked before a byte of the archive is fetched; its file half at the end.
+  const signature = job.trusted.length ? checkArchiveSignature(signatureText, record, job.trusted) : undefined;
+  await fs.mkdir(staging, { mode: 0o755 });
+  const stream = await store.open(record);
+  if (job.signal) addAbortSignal(job.signal, stream);
+  const download = store.remote && job.local ? siblingPath(target, 'download') : undefined;
+  let source: Readable = stream;
+  let copy: Writable | undefined;
+  let kept: Promise<unknown> | undefined;
+  if (download) {
+    source = stream.pipe(new PassThrough());
+    copy = stream.pipe(createWriteStream(download, { flags: 'wx', mode: 0o644 }));
+    kept = finished(copy).then(() => undefined, (error: unknown) => error ?? new Error('copy failed'));
+  }
+  const link = linkModeOf(job);
+  const unpackTo = link && (await reserveUnpacked(job, link));
+  const checksum = new ChecksumStream({ limit: record.size, prehash: signature !== undefined });
+  const progress = { files: 0, bytes: 0 };
+  const started = Date.now();
+  const phase = job.reporter.phase(store.remote ? 'download' : 'unpack', () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`);
+  try {
+    const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
+    const extracted = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), { keep, progress, limits: unpackLimits(record) });
+    const { manifest } = extracted;
+    if (checksum.hex() !== record.sha256) {
+      throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
+        hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
+      });
+    }
+    signature?.confirm(checksum.prehash()!);
+    await finishRelocation(staging, manifest, target, python);
+    await job.check(staging);
+    phase.done(`${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`);
+    const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
+    if (download && (await kept) === undefined) {
+      const cache = job.local!.archives;
+      await cache.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText }, record.tool).then(
+        () => job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
+        (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
+      );
+    }
+    if (link && unpackTo) {
+      noteLinkMethod(job, link.cache.dir, link, extracted.method ?? link.method);
+      const index = { format: UNPACKED_FORMAT as typeof UNPACKED_FORMAT, key: record.key, manifest, entries: extracted.entries!, bytes: extracted.bytes, sha256: record.sha256, signature: signatureText };
+      await link.cache.trees.commit(record.key, unpackTo, index).then(
+        () => job.reporter.detail(`kept an unpacked copy of ${record.key} in the cache`),
+        (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
+      );
+    }
+    if (download || unpackTo) {
+      const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
+      if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
+    }
+  } finally {
+    phase.end();
+    if (unpackTo) await removeTree(unpackTo);
+    if (download) {
+      // After a failure the download may still be flowing into the copy: stop both before removing it.
+      stream.destroy();
+      copy!.destroy();
+      await kept;
+      await fs.rm(download, { force: true });
+    }
+  }
+}
+
+/**
+ * A directory in the cache to unpack into, or undefined when a copy there would not pay: on another
+ * file system than the target nothing can be linked or cloned, and copying every file twice makes this
+ * install slower (unless --link-mode copy asks for exactly that).
+ */
+async function reserveUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<string | undefined> {
+  try {
+    const dir = await link.cache.trees.reserve(job.key);
+    const [cache, here] = await Promise.all([fs.stat(dir), fs.stat(path.dirname(job.target))]);
+    if (cache.dev === here.dev || link.method === 'copy') return dir;
+    await removeTree(dir);
+    job.reporter.detail(`no unpacked copy kept: the cache (${link.cache.dir}) is on another file system than ${job.target}`);
+  } catch (error) {
+    job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);
+  }
+  return undefined;
+}

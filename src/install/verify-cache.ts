@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { describeCause } from '../errors.js';
+import { readBoundedSync } from '../io/fs.js';
+import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
+import type { LocalCache } from '../stores/local-cache.js';
+import type { UnpackedTree } from '../stores/unpacked.js';
+import { flawOfStored } from './verify-stored.js';
+
+export interface CacheCheck {
+  key: string;
+  kind: 'archive' | 'unpacked copy';
+  /** Undefined: as written. Otherwise what differs; the entry was dropped. */
+  problem: string | undefined;
+}
+
+/**
+ * `terrarium cache verify`: every archive in the cache rehashed against its record (and read through
+ * every check of an install); every unpacked copy's index checked, and each entry of the copy against
+ * it: kind, size and mtime, link targets, and the digests of the files installs rewrite. What differs is
+ * dropped, so the stores serve next time.
+ */
+export async function verifyCache(local: LocalCache, signal?: AbortSignal): Promise<CacheCheck[]> {
+  const checks: CacheCheck[] = [];
+  for (const record of await local.archives.list()) {
+    const problem = await flawOfStored(local.archives, record, signal).catch((error: unknown) => describeCause(error));
+    if (problem) await local.archives.discard(record);
+    checks.push({ key: record.key, kind: 'archive', problem });
+  }
+  for (const { key } of await local.trees.list()) {
+    const tree = await local.trees.find(key);
+    const problem = tree ? flawOfTree(tree) : 'its index is not one terrarium wrote';
+    if (problem) await local.trees.discard(key);
+    checks.push({ key, kind: 'unpacked copy', problem });
+  }
+  return checks;
+}
+
+function flawOfTree(tree: UnpackedTree): string | undefined {
+  for (const entry of tree.index.entries) {
+    const file = `${tree.dir}/${entry.path}`;
+    try {
+      const stat = lstatSync(file);
+      if (entry.type === 'directory' && !stat.isDirectory()) return `${entry.path} is no longer a directory`;
+      if (entry.type === 'symlink' && (!stat.isSymbolicLink() || readlinkSync(file) !== entry.linkname)) return `${entry.path} is no longer the symlink to ${entry.linkname}`;
+      if (entry.type !== 'file') continue;
+      if (!stat.isFile()) return `${entry.path} is no longer a regular file`;
+      if (stat.size !== entry.size || Math.trunc(stat.mtimeMs / 1000) !== Math.trunc(entry.mtime / 1000)) return `${entry.path} changed (size or mtime)`;
+      if (entry.sha256 && createHash('sha256').update(readBoundedSync(file, MAX_RELOCATED_BYTES, { noFollow: true })).digest('hex') !== entry.sha256) return `${entry.path} changed (content)`;
+    } catch (error) {
+      return `${entry.path}: ${describeCause(error)}`;
+    }
+  }
+  return undefined;
+}
