@@ -24,8 +24,10 @@ export async function removeLeftovers(dir: string, owners?: readonly string[]): 
     const file = path.join(dir, name);
     const stat = await fs.lstat(file).catch(() => undefined);
     if (!stat || !ownerGone(sibling, stat.mtime)) continue;
-    await removeTree(file);
-    removed.push(file);
+    // Best effort: a tree that cannot be removed now (a process of the dead run still writing into it,
+    // a file this user may not remove) is tried again by the next run; it never stops this one.
+    const gone = await removeTree(file).then(() => true, () => false);
+    if (gone) removed.push(file);
   }
   return removed;
 }

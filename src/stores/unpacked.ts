@@ -9,8 +9,8 @@ import { checkManifest, type Manifest } from '../relocate/manifest.js';
 /** 3: relocated files carry their sha256, and the index the archive's digest and signature. */
 export const UNPACKED_FORMAT = 3;
 
-/** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB). */
-const MAX_INDEX_BYTES = 32 << 20;
+/** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB), so this is 160,000 entries. */
+const MAX_INDEX_BYTES = 16 << 20;
 
 /** What is known of an unpacked tree without reading it: enough to link it into a new place. */
 export interface UnpackedIndex {

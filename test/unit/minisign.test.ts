@@ -37,6 +37,17 @@ describe('minisign formats, against the minisign program', () => {
     expect(spawnSync('minisign', ['-V', '-m', data, '-p', pub]).status).not.toBe(0);
   });
 
+  it('minisign -S signs with a secret key written by terrarium keygen', () => {
+    const pair = generateKeyPair();
+    const key = file('k2.key', pair.secretFile);
+    const data = file('k2.data', 'signed by minisign with our key\n');
+    execFileSync('minisign', ['-S', '-s', key, '-m', data, '-t', 'c'], { stdio: 'ignore' });
+    const pub = parsePublicKey(pair.publicFile);
+    const signature = parseSignature(readFileSync(`${data}.minisig`, 'utf8'));
+    expect(verifyComment(signature, [pub]).id).toBe(pair.id);
+    expect(verifyFile(signature, pub, prehash(data))).toBe(true);
+  });
+
   it('reads keys made by minisign -G -W and signatures made by minisign -S', () => {
     const data = file('m.data');
     const pub = parsePublicKey(readFileSync(file('m.pub'), 'utf8'));
