@@ -74,11 +74,15 @@ const at = (...parts) => path.join(work, ...parts);
 console.log(`corpus: ${corpus}\nwork: ${work} (${REPS} repetitions, medians)\n`);
 const results = {};
 
-results.pip = await repeat('pip: venv + pip install (today)', (i) => rmSync(at(`pip-${i}`), { recursive: true, force: true }), async (i) => {
-  const venv = await timed(python, ['-m', 'venv', at(`pip-${i}`)]);
-  const pip = await timed(at(`pip-${i}`, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '-r', requirements]);
-  return { seconds: venv.seconds + pip.seconds };
-});
+results.pip = await repeat(
+  'pip: venv + pip install (today)',
+  (i) => rmSync(at(`pip-${i}`), { recursive: true, force: true }),
+  async (i) => {
+    const venv = await timed(python, ['-m', 'venv', at(`pip-${i}`)]);
+    const pip = await timed(at(`pip-${i}`, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '-r', requirements]);
+    return { seconds: venv.seconds + pip.seconds };
+  },
+);
 const installed = at('pip-0');
 const size = dirSize(installed);
 const files = fileCount(installed);
@@ -88,7 +92,10 @@ results.cold = await repeat('terrarium cold: build, pack, publish', undefined, (
   terrarium(['--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]),
 );
 const store = at('store-0');
-const archive = path.join(store, readdirSync(store).find((n) => n.endsWith('.tar.zst')));
+const archive = path.join(
+  store,
+  readdirSync(store).find((n) => n.endsWith('.tar.zst')),
+);
 
 // The runs that are compared with the tar floor go in rounds (warm, cache, link, floor; the order
 // rotates), so that each ratio is taken between runs that met the same state of a shared, noisy disk:
@@ -112,7 +119,10 @@ await terrarium(['-t', at('link-fill'), ...linked]);
 for (let i = 0; i < 2; i++) await terrarium(['-t', at('replaced'), ...linked]);
 
 const rounds = {
-  warm: { label: 'terrarium warm: storage dir, new path', run: (i) => terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]) },
+  warm: {
+    label: 'terrarium warm: storage dir, new path',
+    run: (i) => terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]),
+  },
   cache: { label: 'terrarium warm: archive in the local cache', run: (i) => terrarium(['-t', at(`cached-${i}`), ...cached]) },
   link: { label: 'terrarium warm repeat: link mode', run: (i) => terrarium(['-t', at(`link-${i}`), ...linked]) },
   replace: {
@@ -148,7 +158,17 @@ results.cp = await repeat('floor: cp -a of the installed tree', undefined, (i) =
 // Pack time and size per codec, in-process, of the environment as installed.
 const { scanEnvironment, packEnvironment, compressor, saveArchive } = await import(path.join(ROOT, 'dist/index.cjs'));
 const scan = scanEnvironment(at('warm-0'), python);
-const manifest = { format: 1, tool: 'bench', created: new Date().toISOString(), key: 'bench', prefix: at('warm-0'), python: {}, requirements: [], ...scan, entries: undefined };
+const manifest = {
+  format: 1,
+  tool: 'bench',
+  created: new Date().toISOString(),
+  key: 'bench',
+  prefix: at('warm-0'),
+  python: {},
+  requirements: [],
+  ...scan,
+  entries: undefined,
+};
 results.codecs = {};
 for (const codec of ['zstd', 'gzip', 'none']) {
   const r = await repeat(`pack with ${codec}`, undefined, async (i) => {
@@ -208,7 +228,8 @@ const ratios = {
 console.log('\nratios');
 for (const [name, value] of Object.entries(ratios)) console.log(`  ${name.padEnd(20)} ${value}`);
 console.log('\narchives');
-for (const [codec, c] of Object.entries(results.codecs)) console.log(`  ${codec.padEnd(6)} ${(c.bytes / 1e6).toFixed(1).padStart(7)} MB   packed in ${c.seconds.toFixed(2)} s`);
+for (const [codec, c] of Object.entries(results.codecs))
+  console.log(`  ${codec.padEnd(6)} ${(c.bytes / 1e6).toFixed(1).padStart(7)} MB   packed in ${c.seconds.toFixed(2)} s`);
 
 const targets = [
   ['warm install <= 1.2 x tar floor', ratios['warm / tar floor'] <= 1.2],
@@ -223,19 +244,32 @@ const targets = [
 console.log('\ntargets (issue 6)');
 for (const [name, ok] of targets) console.log(`  ${ok ? 'met    ' : 'NOT met'} ${name}`);
 
-const report = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version, python: pyVersion }, corpus: { bytes: size, entries: files }, results, ratios, targets: Object.fromEntries(targets) };
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, node: process.version, python: pyVersion },
+  corpus: { bytes: size, entries: files },
+  results,
+  ratios,
+  targets: Object.fromEntries(targets),
+};
 mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(path.join(ROOT, 'docs', 'bench.svg'), chart([
-  ['pip (venv + install)', results.pip.seconds],
-  ['terrarium cold', results.cold.seconds],
-  ['terrarium warm', results.warm.seconds],
-  ['terrarium from cache', results.cache.seconds],
-  ['terrarium link mode', results.link.seconds],
-  ['terrarium same target', results.replace.seconds],
-  ['tar + zstd -d (floor)', results.tar.seconds],
-  ['cp -a (floor)', results.cp.seconds],
-], `Installing ${(size / 1e6).toFixed(0)} MB, ${files} entries (${os.cpus().length} cores, median of ${REPS})`));
+writeFileSync(
+  path.join(ROOT, 'docs', 'bench.svg'),
+  chart(
+    [
+      ['pip (venv + install)', results.pip.seconds],
+      ['terrarium cold', results.cold.seconds],
+      ['terrarium warm', results.warm.seconds],
+      ['terrarium from cache', results.cache.seconds],
+      ['terrarium link mode', results.link.seconds],
+      ['terrarium same target', results.replace.seconds],
+      ['tar + zstd -d (floor)', results.tar.seconds],
+      ['cp -a (floor)', results.cp.seconds],
+    ],
+    `Installing ${(size / 1e6).toFixed(0)} MB, ${files} entries (${os.cpus().length} cores, median of ${REPS})`,
+  ),
+);
 console.log(`\nwrote bench/results/latest.json and docs/bench.svg`);
 rmSync(work, { recursive: true, force: true });
 

@@ -21,7 +21,11 @@ export class ChecksumStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.options.limit !== undefined && this.bytes > this.options.limit) {
-      done(new TerrariumError('ARCHIVE_CORRUPT', `it is larger than the ${this.options.limit} bytes recorded for it`, { hint: 'the stored copy is damaged or was replaced; it is rebuilt with --no-download' }));
+      done(
+        new TerrariumError('ARCHIVE_CORRUPT', `it is larger than the ${this.options.limit} bytes recorded for it`, {
+          hint: 'the stored copy is damaged or was replaced; it is rebuilt with --no-download',
+        }),
+      );
       return;
     }
     this.hash.update(chunk);

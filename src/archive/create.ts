@@ -17,7 +17,13 @@ const CHUNK = 1 << 20;
  * and zstd compresses on its own threads meanwhile. Owner names and ids are left out: an environment
  * belongs to whoever unpacks it.
  */
-export function packEnvironment(root: string, entries: readonly TreeEntry[], manifest: Manifest, encoder: Transform, progress: TreeProgress = { files: 0, bytes: 0 }): Readable {
+export function packEnvironment(
+  root: string,
+  entries: readonly TreeEntry[],
+  manifest: Manifest,
+  encoder: Transform,
+  progress: TreeProgress = { files: 0, bytes: 0 },
+): Readable {
   const tar = Readable.from(tarChunks(root, entries, manifest, progress), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
   tar.once('error', (error) => encoder.destroy(error));
@@ -81,7 +87,9 @@ function* fileChunks(root: string, entry: TreeEntry): Generator<Buffer> {
       yield read === piece.length ? piece : piece.subarray(0, read);
     }
     if (left !== 0 || readSync(fd, Buffer.alloc(1), 0, 1, null) !== 0) {
-      throw new TerrariumError('BUILD_PACK_FAILED', `${file} changed while it was being packed`, { hint: 'run again once nothing else writes to the environment' });
+      throw new TerrariumError('BUILD_PACK_FAILED', `${file} changed while it was being packed`, {
+        hint: 'run again once nothing else writes to the environment',
+      });
     }
   } finally {
     closeSync(fd);

@@ -84,7 +84,9 @@ export async function extractEnvironment(
   };
 
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
-  let file: { path: string; mode: number; mtime: Date; gathered: { content: Buffer; length: number; item: { sha256: string | undefined } } | undefined } | undefined;
+  let file:
+    | { path: string; mode: number; mtime: Date; gathered: { content: Buffer; length: number; item: { sha256: string | undefined } } | undefined }
+    | undefined;
   const sink: TarSink = {
     entry(header) {
       const entry = guard.check(header);
@@ -104,11 +106,24 @@ export async function extractEnvironment(
       counts.files += 1;
       counts.bytes += header.size;
       if (counts.bytes > limits.bytes) throw bomb(`unpacks to more than ${limits.bytes} bytes`);
-      const item = { path: entry.path, type: 'file' as const, mode: entry.mode, mtime: header.mtime.getTime(), size: header.size, sha256: undefined as string | undefined };
+      const item = {
+        path: entry.path,
+        type: 'file' as const,
+        mode: entry.mode,
+        mtime: header.mtime.getTime(),
+        size: header.size,
+        sha256: undefined as string | undefined,
+      };
       entries?.push(item);
       const rewrite = relocator!.needs(entry.path);
-      if (rewrite && header.size > MAX_RELOCATED_BYTES) throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
-      file = { path: entry.path, mode: entry.mode, mtime: header.mtime, gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0, item } : undefined };
+      if (rewrite && header.size > MAX_RELOCATED_BYTES)
+        throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
+      file = {
+        path: entry.path,
+        mode: entry.mode,
+        mtime: header.mtime,
+        gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0, item } : undefined,
+      };
       if (!rewrite) writer.open(entry.path, entry.mode, header.size);
     },
     data(bytes) {

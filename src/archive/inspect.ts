@@ -27,7 +27,11 @@ const METADATA_HEAD = 64 << 10;
  * hostile archive is reported, not described (and this is how a stored archive is verified without
  * unpacking it).
  */
-export async function inspectArchive(source: [Readable, ...Transform[]], codec: Codec, limits: UnpackLimits = { bytes: Infinity, entries: Infinity }): Promise<ArchiveContents> {
+export async function inspectArchive(
+  source: [Readable, ...Transform[]],
+  codec: Codec,
+  limits: UnpackLimits = { bytes: Infinity, entries: Infinity },
+): Promise<ArchiveContents> {
   const guard = new EntryGuard();
   let files = 0;
   let bytes = 0;

@@ -24,8 +24,18 @@ export interface TarSink {
 }
 
 const TYPES: Record<string, string> = {
-  '0': 'file', '\0': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device',
-  '5': 'directory', '6': 'fifo', '7': 'contiguous-file', g: 'pax-global-header', L: 'gnu-long-path', K: 'gnu-long-link-path',
+  '0': 'file',
+  '\0': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'character-device',
+  '4': 'block-device',
+  '5': 'directory',
+  '6': 'fifo',
+  '7': 'contiguous-file',
+  g: 'pax-global-header',
+  L: 'gnu-long-path',
+  K: 'gnu-long-link-path',
 };
 /** Entries that never carry content: a size on one would make readers disagree on where the next header is. */
 const NO_CONTENT = new Set(['directory', 'symlink', 'link']);
@@ -88,7 +98,8 @@ export class TarParser {
       return;
     }
     checkChecksum(block);
-    const type = TYPES[String.fromCharCode(block[156]!)] ?? (block[156] === 0x78 ? 'pax-header' : `unknown (${JSON.stringify(String.fromCharCode(block[156]!))})`);
+    const type =
+      TYPES[String.fromCharCode(block[156]!)] ?? (block[156] === 0x78 ? 'pax-header' : `unknown (${JSON.stringify(String.fromCharCode(block[156]!))})`);
     let size = number(block, 124, 12, 'size');
     if (type === 'pax-header') {
       if (size > MAX_PAX) throw new Error(`pax header of ${size} bytes`);

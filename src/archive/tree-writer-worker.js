@@ -34,7 +34,12 @@ let open;
  * @param {number} mtime
  */
 function linkKept(rel, mtime) {
-  method = linkFile(pathUnder(/** @type {KeptCopy} */ (keep).root, rel), pathUnder(root, rel), /** @type {import('../io/file-ops.js').LinkMethod} */ (method), mtime);
+  method = linkFile(
+    pathUnder(/** @type {KeptCopy} */ (keep).root, rel),
+    pathUnder(root, rel),
+    /** @type {import('../io/file-ops.js').LinkMethod} */ (method),
+    mtime,
+  );
 }
 
 /**
@@ -54,7 +59,8 @@ function run(op, data) {
       writeNewFile(pathUnder(first, op.path), op.mode, data.subarray(op.offset, op.offset + op.length), op.mtime);
       if (!copy) return;
       // A file relocated for root is written anew there; the kept copy stays as the archive had it.
-      if (op.rewritten) writeNewFile(pathUnder(root, op.path), op.mode, data.subarray(op.rewritten.offset, op.rewritten.offset + op.rewritten.length), op.mtime);
+      if (op.rewritten)
+        writeNewFile(pathUnder(root, op.path), op.mode, data.subarray(op.rewritten.offset, op.rewritten.offset + op.rewritten.length), op.mtime);
       else linkKept(op.path, op.mtime);
       return;
     }

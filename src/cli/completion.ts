@@ -38,7 +38,9 @@ export function completionScript(shell: Shell, cli: CliDescription): string {
 
 function bash(cli: CliDescription): string {
   const valued = cli.options.filter((o) => o.takesValue).flatMap((o) => o.flags);
-  const choices = cli.options.filter((o) => o.choices).map((o) => `    ${o.flags.join('|')}) COMPREPLY=($(compgen -W ${quote(o.choices!.join(' '))} -- "$cur")); return ;;`);
+  const choices = cli.options
+    .filter((o) => o.choices)
+    .map((o) => `    ${o.flags.join('|')}) COMPREPLY=($(compgen -W ${quote(o.choices!.join(' '))} -- "$cur")); return ;;`);
   return `# terrarium completion for bash: source it, or save it as ~/.local/share/bash-completion/completions/terrarium
 _terrarium() {
   local cur prev

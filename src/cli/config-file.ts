@@ -38,8 +38,11 @@ function parseToml(file: string): Record<string, unknown> {
   }
 }
 
-const isTable = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+const isTable = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 
 export function badFile(file: string, why: string): TerrariumError {
-  return new TerrariumError('USAGE', `${file}: ${why}`, { hint: 'fix the file (keys are option names without the dashes: storage-dir = "/mnt/envs"; run terrarium config to check)' });
+  return new TerrariumError('USAGE', `${file}: ${why}`, {
+    hint: 'fix the file (keys are option names without the dashes: storage-dir = "/mnt/envs"; run terrarium config to check)',
+  });
 }

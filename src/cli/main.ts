@@ -12,19 +12,100 @@ import { applyConfigFile, effectiveSettings, withoutEmptyEnvironment } from './s
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
 const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
 
-const COMMANDS: Array<{ name: string; summary: string; argument?: [string, string]; handler: () => Promise<CommandHandler>; options?: Option[]; examples?: string[] }> = [
-  { name: 'install', summary: 'restore the environment for these requirements from storage, or build and publish it', argument: REQUIREMENTS, examples: ['terrarium -t .venv --storage-dir /mnt/envs install requirements.txt', 'S3_BUCKET=team-envs terrarium -t /srv/app/venv install requirements.txt dev.txt', 'terrarium -t .venv --require-download --json install requirements.txt'], handler: async () => (await import('./commands/install.js')).installCommand },
-  { name: 'key', summary: 'print the archive key for these requirements', argument: REQUIREMENTS, examples: ['terrarium key requirements.txt', 'terrarium --python python3.12 --json key requirements.txt'], handler: async () => (await import('./commands/key.js')).keyCommand },
-  { name: 'hash', summary: 'print the digest of these requirements', argument: REQUIREMENTS, examples: ['terrarium hash requirements.txt constraints.txt'], handler: async () => (await import('./commands/key.js')).hashCommand },
-  { name: 'exists', summary: 'exit 0 if an archive for these requirements is stored, 1 if not', argument: REQUIREMENTS, examples: ['terrarium --storage-dir /mnt/envs exists requirements.txt && echo cached'], handler: async () => (await import('./commands/exists.js')).existsCommand },
-  { name: 'revert', summary: 'swap the target with its backup (run again to undo)', examples: ['terrarium -t .venv revert'], handler: async () => (await import('./commands/revert.js')).revertCommand },
-  { name: 'doctor', summary: 'list what ties the target environment to another place (exit 0: nothing)', examples: ['terrarium -t .venv doctor'], handler: async () => (await import('./commands/doctor.js')).doctorCommand },
-  { name: 'config', summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)', examples: ['terrarium config', 'terrarium --json config'], handler: async () => (await import('./commands/config.js')).configCommand },
-  { name: 'inspect', summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it', argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'], examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'], handler: async () => (await import('./commands/inspect.js')).inspectCommand },
-  { name: 'completion', summary: 'print a shell completion script (bash, zsh or fish)', argument: ['<shell>', 'bash, zsh or fish'], examples: ['terrarium completion bash > ~/.local/share/bash-completion/completions/terrarium', 'terrarium completion fish > ~/.config/fish/completions/terrarium.fish'], handler: async () => (await import('./commands/completion.js')).completionCommand },
-  { name: 'keygen', summary: 'write a key pair for signing archives: FILE (minisign secret key, mode 0600) and FILE.pub', argument: ['<file>', 'where the secret key goes (the public key goes to FILE.pub)'], examples: ['terrarium keygen ~/.config/terrarium/sign.key', 'terrarium --sign-key ~/.config/terrarium/sign.key -t .venv install requirements.txt'], handler: async () => (await import('./commands/keygen.js')).keygenCommand },
-  { name: 'cache verify', summary: 'check the local cache: archives rehashed, unpacked copies against their index; drops what differs (exit 6 if any)', examples: ['terrarium cache verify', 'terrarium --cache-dir /ci/cache --json cache verify'], handler: async () => (await import('./commands/cache.js')).cacheVerifyCommand },
-  { name: 'ls', summary: 'list the archives in each configured store (key, size, date)', examples: ['terrarium --s3-bucket team-envs ls'], handler: async () => (await import('./commands/archives.js')).lsCommand },
+const COMMANDS: Array<{
+  name: string;
+  summary: string;
+  argument?: [string, string];
+  handler: () => Promise<CommandHandler>;
+  options?: Option[];
+  examples?: string[];
+}> = [
+  {
+    name: 'install',
+    summary: 'restore the environment for these requirements from storage, or build and publish it',
+    argument: REQUIREMENTS,
+    examples: [
+      'terrarium -t .venv --storage-dir /mnt/envs install requirements.txt',
+      'S3_BUCKET=team-envs terrarium -t /srv/app/venv install requirements.txt dev.txt',
+      'terrarium -t .venv --require-download --json install requirements.txt',
+    ],
+    handler: async () => (await import('./commands/install.js')).installCommand,
+  },
+  {
+    name: 'key',
+    summary: 'print the archive key for these requirements',
+    argument: REQUIREMENTS,
+    examples: ['terrarium key requirements.txt', 'terrarium --python python3.12 --json key requirements.txt'],
+    handler: async () => (await import('./commands/key.js')).keyCommand,
+  },
+  {
+    name: 'hash',
+    summary: 'print the digest of these requirements',
+    argument: REQUIREMENTS,
+    examples: ['terrarium hash requirements.txt constraints.txt'],
+    handler: async () => (await import('./commands/key.js')).hashCommand,
+  },
+  {
+    name: 'exists',
+    summary: 'exit 0 if an archive for these requirements is stored, 1 if not',
+    argument: REQUIREMENTS,
+    examples: ['terrarium --storage-dir /mnt/envs exists requirements.txt && echo cached'],
+    handler: async () => (await import('./commands/exists.js')).existsCommand,
+  },
+  {
+    name: 'revert',
+    summary: 'swap the target with its backup (run again to undo)',
+    examples: ['terrarium -t .venv revert'],
+    handler: async () => (await import('./commands/revert.js')).revertCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'list what ties the target environment to another place (exit 0: nothing)',
+    examples: ['terrarium -t .venv doctor'],
+    handler: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
+  {
+    name: 'config',
+    summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)',
+    examples: ['terrarium config', 'terrarium --json config'],
+    handler: async () => (await import('./commands/config.js')).configCommand,
+  },
+  {
+    name: 'inspect',
+    summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it',
+    argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'],
+    examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'],
+    handler: async () => (await import('./commands/inspect.js')).inspectCommand,
+  },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script (bash, zsh or fish)',
+    argument: ['<shell>', 'bash, zsh or fish'],
+    examples: [
+      'terrarium completion bash > ~/.local/share/bash-completion/completions/terrarium',
+      'terrarium completion fish > ~/.config/fish/completions/terrarium.fish',
+    ],
+    handler: async () => (await import('./commands/completion.js')).completionCommand,
+  },
+  {
+    name: 'keygen',
+    summary: 'write a key pair for signing archives: FILE (minisign secret key, mode 0600) and FILE.pub',
+    argument: ['<file>', 'where the secret key goes (the public key goes to FILE.pub)'],
+    examples: ['terrarium keygen ~/.config/terrarium/sign.key', 'terrarium --sign-key ~/.config/terrarium/sign.key -t .venv install requirements.txt'],
+    handler: async () => (await import('./commands/keygen.js')).keygenCommand,
+  },
+  {
+    name: 'cache verify',
+    summary: 'check the local cache: archives rehashed, unpacked copies against their index; drops what differs (exit 6 if any)',
+    examples: ['terrarium cache verify', 'terrarium --cache-dir /ci/cache --json cache verify'],
+    handler: async () => (await import('./commands/cache.js')).cacheVerifyCommand,
+  },
+  {
+    name: 'ls',
+    summary: 'list the archives in each configured store (key, size, date)',
+    examples: ['terrarium --s3-bucket team-envs ls'],
+    handler: async () => (await import('./commands/archives.js')).lsCommand,
+  },
   {
     name: 'prune',
     summary: 'delete old archives from each writable store',
@@ -74,8 +155,10 @@ export async function main(argv: string[], context: CliContext = processContext(
 
   for (const spec of COMMANDS) {
     // `cache verify`: a command of the `cache` group.
-    const [group, name] = spec.name.includes(' ') ? spec.name.split(' ') as [string, string] : [undefined, spec.name];
-    const parent = group ? (program.commands.find((c) => c.name() === group) ?? program.command(group).description(`${group} commands (terrarium ${group} --help)`).exitOverride()) : program;
+    const [group, name] = spec.name.includes(' ') ? (spec.name.split(' ') as [string, string]) : [undefined, spec.name];
+    const parent = group
+      ? (program.commands.find((c) => c.name() === group) ?? program.command(group).description(`${group} commands (terrarium ${group} --help)`).exitOverride())
+      : program;
     const command = parent.command(name).description(spec.summary).exitOverride();
     if (spec.argument) command.argument(...spec.argument);
     for (const option of spec.options ?? []) command.addOption(option);
@@ -92,7 +175,16 @@ export async function main(argv: string[], context: CliContext = processContext(
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
         const handler = await spec.handler();
-        status = await handler({ settings, files, options: command.opts(), context, reporter, effective: () => effectiveSettings(program, config), configFile: config?.path, cli: () => describeCli(program) });
+        status = await handler({
+          settings,
+          files,
+          options: command.opts(),
+          context,
+          reporter,
+          effective: () => effectiveSettings(program, config),
+          configFile: config?.path,
+          cli: () => describeCli(program),
+        });
       } catch (error) {
         reporter.error(error);
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;

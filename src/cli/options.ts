@@ -23,13 +23,29 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--s3-endpoint <url>', 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)').env('S3_ENDPOINT'))
     .addOption(new Option('--s3-region <region>', 'bucket region (default: $AWS_REGION, else us-east-1)').env('S3_REGION'))
     .addOption(new Option('--s3-prefix <prefix>', 'prefix of every object name inside the bucket, such as envs/').env('S3_PREFIX'))
-    .addOption(new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT (env: S3_PATH_STYLE=1)'))
+    .addOption(
+      new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT (env: S3_PATH_STYLE=1)'),
+    )
     .addOption(new Option('--s3-timeout <seconds>', 'give up on a connection that stays silent this long (then retry)').env('S3_TIMEOUT').default('30'))
-    .addOption(new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'))
-    .addOption(new Option('--cache-dir <dir>', 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'))
+    .addOption(
+      new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'),
+    )
+    .addOption(
+      new Option('--cache-dir <dir>', 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'),
+    )
     .addOption(new Option('--no-cache', 'keep nothing in the local cache: unpack every install from its archive'))
-    .addOption(new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives and copies go first').env('TERRARIUM_CACHE_MAX_SIZE'))
-    .addOption(new Option('--link-mode <mode>', 'how repeat installs take files from the unpacked copy kept in the cache (auto: clone, else hardlink, else copy; none: keep no copy, unpack every install)').choices(LINK_MODES).env('TERRARIUM_LINK_MODE').default('auto'))
+    .addOption(
+      new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives and copies go first').env('TERRARIUM_CACHE_MAX_SIZE'),
+    )
+    .addOption(
+      new Option(
+        '--link-mode <mode>',
+        'how repeat installs take files from the unpacked copy kept in the cache (auto: clone, else hardlink, else copy; none: keep no copy, unpack every install)',
+      )
+        .choices(LINK_MODES)
+        .env('TERRARIUM_LINK_MODE')
+        .default('auto'),
+    )
     .addOption(new Option('--no-download', 'do not look for an archive; always build'))
     .addOption(new Option('--no-upload', 'do not publish a newly built archive'))
     .addOption(new Option('--require-download', 'fail instead of building when no archive is found'))
@@ -37,16 +53,41 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--backup-suffix <suffix>', 'suffix of the backup of the replaced environment').default('.bak'))
     .addOption(new Option('--no-bootstrap', 'do not write bin/terrarium_bootstrap.py into the environment'))
     .addOption(new Option('--digest-type <name>', 'hash used for the requirements digest (any Node crypto digest)').default('md5'))
-    .addOption(new Option('--remote-key-format <format>', 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s').default(DEFAULT_KEY_FORMAT))
+    .addOption(
+      new Option('--remote-key-format <format>', 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s').default(
+        DEFAULT_KEY_FORMAT,
+      ),
+    )
     .addOption(new Option('--python <interpreter>', 'Python to build and restore with (name on PATH or path)').env('TERRARIUM_PYTHON').default('python3'))
-    .addOption(new Option('--builder <builder>', 'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)').choices(BUILDERS))
-    .addOption(new Option('--allow-outside-paths', 'pack environments whose editable installs, .pth entries or symlinks name paths outside them, and restore archives with such symlinks (those paths must exist here)'))
-    .addOption(new Option('--sign-key <file>', 'sign every archive published with this minisign secret key (terrarium keygen makes one)').env('TERRARIUM_SIGN_KEY'))
-    .addOption(new Option('--trust-key <key>', 'install only archives signed by this minisign public key (the key, or its .pub file); repeatable (env: TERRARIUM_TRUSTED_KEYS, comma-separated)').argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]))
+    .addOption(
+      new Option(
+        '--builder <builder>',
+        'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)',
+      ).choices(BUILDERS),
+    )
+    .addOption(
+      new Option(
+        '--allow-outside-paths',
+        'pack environments whose editable installs, .pth entries or symlinks name paths outside them, and restore archives with such symlinks (those paths must exist here)',
+      ),
+    )
+    .addOption(
+      new Option('--sign-key <file>', 'sign every archive published with this minisign secret key (terrarium keygen makes one)').env('TERRARIUM_SIGN_KEY'),
+    )
+    .addOption(
+      new Option(
+        '--trust-key <key>',
+        'install only archives signed by this minisign public key (the key, or its .pub file); repeatable (env: TERRARIUM_TRUSTED_KEYS, comma-separated)',
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
     .addOption(new Option('--compression <codec>', 'archive compression').choices(CODECS).default('zstd'))
     .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
     .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
-    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait while another terrarium works on the same target (0: fail at once)').env('TERRARIUM_LOCK_TIMEOUT').default('600'))
+    .addOption(
+      new Option('--lock-timeout <seconds>', 'how long to wait while another terrarium works on the same target (0: fail at once)')
+        .env('TERRARIUM_LOCK_TIMEOUT')
+        .default('600'),
+    )
     .addOption(new Option('--no-progress', 'plain lines instead of a live progress line, even on a terminal'))
     .addOption(new Option('--json', 'print the result as one JSON document on stdout (key, hash, exists, ls, install, doctor; errors too)'))
     .addOption(new Option('-V, --verbose', 'more detail; repeat (-VV) for everything').argParser((_: string, count: number) => count + 1).default(0))
@@ -136,9 +177,16 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     throw new TerrariumError('USAGE', `bad --backup-suffix "${raw.backupSuffix}"`, { hint: 'use a non-empty suffix without "/", such as .bak' });
   }
   const lockTimeoutSeconds = parseNonNegative(raw.lockTimeout, '--lock-timeout');
-  for (const [option, value] of [['--target', raw.target], ['--storage-dir', raw.storageDir], ['--cache-dir', raw.cacheDir], ['--python', raw.python], ['--sign-key', raw.signKey]] as const) {
+  for (const [option, value] of [
+    ['--target', raw.target],
+    ['--storage-dir', raw.storageDir],
+    ['--cache-dir', raw.cacheDir],
+    ['--python', raw.python],
+    ['--sign-key', raw.signKey],
+  ] as const) {
     // path.resolve(cwd, '') is the current directory: an empty --target would replace it.
-    if (value !== undefined && value.trim() === '') throw new TerrariumError('USAGE', `empty ${option}`, { hint: `give ${option} a path, or leave the option out` });
+    if (value !== undefined && value.trim() === '')
+      throw new TerrariumError('USAGE', `empty ${option}`, { hint: `give ${option} a path, or leave the option out` });
   }
   const target = raw.target ?? (env.VIRTUAL_ENV || undefined);
   return {
@@ -171,18 +219,30 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
   const retries = parseNonNegative(raw.s3MaxRetries, '--s3-max-retries', true);
   const timeoutSeconds = parseNonNegative(raw.s3Timeout, '--s3-timeout');
   if (Boolean(raw.s3AccessKey) !== Boolean(raw.s3SecretKey)) {
-    throw new TerrariumError('USAGE', `${raw.s3AccessKey ? '--s3-access-key' : '--s3-secret-key'} given without ${raw.s3AccessKey ? '--s3-secret-key' : '--s3-access-key'}`, {
-      hint: 'give both (or S3_ACCESS_KEY and S3_SECRET_KEY), or neither to use the AWS credential chain',
-    });
+    throw new TerrariumError(
+      'USAGE',
+      `${raw.s3AccessKey ? '--s3-access-key' : '--s3-secret-key'} given without ${raw.s3AccessKey ? '--s3-secret-key' : '--s3-access-key'}`,
+      {
+        hint: 'give both (or S3_ACCESS_KEY and S3_SECRET_KEY), or neither to use the AWS credential chain',
+      },
+    );
   }
-  for (const [option, url] of [['--s3-endpoint', raw.s3Endpoint], ['--storage-url', raw.storageUrl]] as const) {
+  for (const [option, url] of [
+    ['--s3-endpoint', raw.s3Endpoint],
+    ['--storage-url', raw.storageUrl],
+  ] as const) {
     if (url === undefined) continue;
-    if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) throw new TerrariumError('USAGE', `bad ${option} "${withoutCredentials(url)}"`, { hint: 'give an http:// or https:// URL' });
+    if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url))
+      throw new TerrariumError('USAGE', `bad ${option} "${withoutCredentials(url)}"`, { hint: 'give an http:// or https:// URL' });
     const parsed = new URL(url);
     if (parsed.username || parsed.password) {
-      throw new TerrariumError('USAGE', `${option} holds credentials (${withoutCredentials(url)}); they are not read from URLs, where logs and process lists would show them`, {
-        hint: 'put credentials in S3_ACCESS_KEY and S3_SECRET_KEY or the AWS credential chain; --storage-url takes only stores readable without any',
-      });
+      throw new TerrariumError(
+        'USAGE',
+        `${option} holds credentials (${withoutCredentials(url)}); they are not read from URLs, where logs and process lists would show them`,
+        {
+          hint: 'put credentials in S3_ACCESS_KEY and S3_SECRET_KEY or the AWS credential chain; --storage-url takes only stores readable without any',
+        },
+      );
     }
   }
   return {
@@ -235,7 +295,9 @@ export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): str
     const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
     return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
   });
-  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string => Boolean(s));
+  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string =>
+    Boolean(s),
+  );
 }
 
 /** A URL as it may be printed: any user name or password in it replaced by ***. */

@@ -63,7 +63,15 @@ export function effectiveSettings(program: Command, file: ConfigFile | undefined
       const attribute = option.attributeName();
       const source = program.getOptionValueSource(attribute);
       const describe =
-        source === 'env' ? `environment ${option.envVar}` : source === 'config' ? file!.path : source === 'cli' ? 'command line' : source === 'default' ? 'default' : 'not set';
+        source === 'env'
+          ? `environment ${option.envVar}`
+          : source === 'config'
+            ? file!.path
+            : source === 'cli'
+              ? 'command line'
+              : source === 'default'
+                ? 'default'
+                : 'not set';
       const key = keyOf(option);
       // Masked here, before anything serialises it: no secret's length or characters can slip past.
       const value = SECRET_OPTIONS.has(key) && values[attribute] !== undefined ? '***' : values[attribute];

@@ -40,7 +40,12 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
           hint: 'install it (Debian/Ubuntu: apt install python3-venv), or pass --builder virtualenv',
         });
       }
-      check(await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions), `${python.executable} -m venv`, reporter, 'on Debian/Ubuntu, apt install python3-venv');
+      check(
+        await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions),
+        `${python.executable} -m venv`,
+        reporter,
+        'on Debian/Ubuntu, apt install python3-venv',
+      );
     } else {
       // virtualenv runs under its own Python and creates environments for another one. Without seeding it
       // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
@@ -50,8 +55,18 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
           hint: 'install it (Debian/Ubuntu: apt install python3-virtualenv; elsewhere: pipx install virtualenv)',
         });
       }
-      check(await step(reporter, virtualenv, ['--no-seed', '--no-periodic-update', '-p', python.executable, dir], stepOptions), 'virtualenv', reporter, 'check that this virtualenv supports the interpreter');
-      check(await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions), 'python -m ensurepip', reporter, 'the interpreter needs its ensurepip module (Debian: python3-venv)');
+      check(
+        await step(reporter, virtualenv, ['--no-seed', '--no-periodic-update', '-p', python.executable, dir], stepOptions),
+        'virtualenv',
+        reporter,
+        'check that this virtualenv supports the interpreter',
+      );
+      check(
+        await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions),
+        'python -m ensurepip',
+        reporter,
+        'the interpreter needs its ensurepip module (Debian: python3-venv)',
+      );
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
   } finally {
@@ -72,7 +87,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     options.signal?.throwIfAborted();
     if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
     throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
-      hint: 'see pip\'s output above; fix the requirements (or the package index settings) and run again',
+      hint: "see pip's output above; fix the requirements (or the package index settings) and run again",
       exitCode: pip.code,
     });
   }
@@ -88,11 +103,20 @@ function check(result: RunResult, what: string, reporter: Reporter, hint: string
  * Runs one step of the build under supervise.py (run by `options.python`), so that the step and all it
  * starts die with terrarium; `output.last` follows the program's latest line (pip's current step).
  */
-async function step(reporter: Reporter, program: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined; python: string }, output = { last: '' }): Promise<RunResult> {
+async function step(
+  reporter: Reporter,
+  program: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined; python: string },
+  output = { last: '' },
+): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
   const onOutput = (chunk: string) => {
     reporter.debug(chunk.trimEnd());
-    const lines = chunk.split('\n').map((text) => text.trim()).filter(Boolean);
+    const lines = chunk
+      .split('\n')
+      .map((text) => text.trim())
+      .filter(Boolean);
     if (lines.length) output.last = lines[lines.length - 1]!.slice(0, 160);
   };
   try {

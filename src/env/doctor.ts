@@ -23,14 +23,18 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
   if (cfgText === undefined) {
     throw new TerrariumError('TARGET_NOT_ENV', `${root} is not a Python environment (no pyvenv.cfg)`, { hint: 'pass the environment with --target' });
   }
-  const cfg = new Map(cfgText.split('\n').flatMap((line) => {
-    const m = /^\s*([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
-    return m ? [[m[1]!.toLowerCase(), m[2]!] as const] : [];
-  }));
+  const cfg = new Map(
+    cfgText.split('\n').flatMap((line) => {
+      const m = /^\s*([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
+      return m ? [[m[1]!.toLowerCase(), m[2]!] as const] : [];
+    }),
+  );
   const manifest = await readManifest(root);
   const earlier = [...new Set([manifest?.origin, manifest?.prefix].filter((p): p is string => Boolean(p) && p !== root))];
   const home = cfg.get('home');
-  const allowed = [home ? await fs.realpath(path.dirname(home)).catch(() => path.dirname(home)) : undefined, cfg.get('base-prefix')].filter((p): p is string => Boolean(p));
+  const allowed = [home ? await fs.realpath(path.dirname(home)).catch(() => path.dirname(home)) : undefined, cfg.get('base-prefix')].filter((p): p is string =>
+    Boolean(p),
+  );
   const declaredLinks = new Set(manifest?.externalLinks.map((l) => l.path) ?? []);
   const findings: Finding[] = [];
   const isInside = (p: string) => p === root || p.startsWith(`${root}/`);
@@ -55,17 +59,25 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
       } else if (stat.isFile() && !name.endsWith('.pyc')) {
         const content = await fs.readFile(abs);
         for (const prefix of earlier) {
-          if (content.includes(prefix)) findings.push({ path: rel, problem: `names ${prefix}, an earlier location of this environment (${content.subarray(0, 8192).includes(0) ? 'binary' : 'text'})` });
+          if (content.includes(prefix))
+            findings.push({
+              path: rel,
+              problem: `names ${prefix}, an earlier location of this environment (${content.subarray(0, 8192).includes(0) ? 'binary' : 'text'})`,
+            });
         }
         const python = relDir === 'bin' ? scriptInterpreter(content) : undefined;
-        if (python && !isInside(python) && !earlier.some((p) => python.startsWith(`${p}/`))) findings.push({ path: rel, problem: `script runs ${python}, outside the environment` });
+        if (python && !isInside(python) && !earlier.some((p) => python.startsWith(`${p}/`)))
+          findings.push({ path: rel, problem: `script runs ${python}, outside the environment` });
       }
     }
   };
   await walk('');
 
   for (const outside of await findOutsidePaths(root)) {
-    findings.push({ path: outside.file, problem: `puts ${outside.target} (outside the environment) on sys.path${outside.distribution ? ` for ${outside.distribution}` : ''}` });
+    findings.push({
+      path: outside.file,
+      problem: `puts ${outside.target} (outside the environment) on sys.path${outside.distribution ? ` for ${outside.distribution}` : ''}`,
+    });
   }
   findings.push(...(await checkInterpreter(root, cfg, env)));
   return findings;

@@ -30,7 +30,11 @@ export async function findOutsidePaths(root: string): Promise<OutsidePath[]> {
         const lines = name.endsWith('.egg-link') ? text.split('\n').slice(0, 1) : text.split('\n');
         for (const line of lines.map((l) => l.trim())) {
           if (!line.startsWith('/') || inside(root, path.normalize(line))) continue;
-          found.push({ file: rel(name), target: line, distribution: owners.get(name) ?? (name.endsWith('.egg-link') ? name.slice(0, -'.egg-link'.length) : undefined) });
+          found.push({
+            file: rel(name),
+            target: line,
+            distribution: owners.get(name) ?? (name.endsWith('.egg-link') ? name.slice(0, -'.egg-link'.length) : undefined),
+          });
         }
       } else if (name.endsWith('.dist-info')) {
         const text = await fs.readFile(path.join(siteDir, name, 'direct_url.json'), 'utf8').catch(() => undefined);
@@ -82,5 +86,8 @@ async function recordOwners(siteDir: string, names: string[]): Promise<Map<strin
 
 /** `terra_outside-1.0.dist-info` is terra-outside (wheels escape "-" in names as "_"). */
 function distributionOf(distInfo: string): string {
-  return distInfo.replace(/\.dist-info$/, '').replace(/-[^-]+$/, '').replace(/_/g, '-');
+  return distInfo
+    .replace(/\.dist-info$/, '')
+    .replace(/-[^-]+$/, '')
+    .replace(/_/g, '-');
 }

@@ -55,12 +55,27 @@ export interface BuildJob {
 export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   const { reporter, resolved, staging } = job;
   reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
-  await buildEnvironment({ python: resolved.python, builder: job.builder, dir: staging, requirementFiles: job.requirementFiles, cwd: job.cwd, env: job.env, reporter, signal: job.signal });
+  await buildEnvironment({
+    python: resolved.python,
+    builder: job.builder,
+    dir: staging,
+    requirementFiles: job.requirementFiles,
+    cwd: job.cwd,
+    env: job.env,
+    reporter,
+    signal: job.signal,
+  });
   failpoint('install-built');
   if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
   const scan = scanEnvironment(staging, resolved.python.executable);
-  for (const file of scan.binary) reporter.warn(`${file} names the build path in binary data: rewritten on restore where the new path is not longer than ${staging.length} bytes, left as it is elsewhere (terrarium doctor lists it then)`);
-  for (const file of scan.tooLarge) reporter.warn(`${file} names the build path but is larger than ${MAX_RELOCATED_BYTES >> 20} MiB: left as it is on restore (terrarium doctor lists it then)`);
+  for (const file of scan.binary)
+    reporter.warn(
+      `${file} names the build path in binary data: rewritten on restore where the new path is not longer than ${staging.length} bytes, left as it is elsewhere (terrarium doctor lists it then)`,
+    );
+  for (const file of scan.tooLarge)
+    reporter.warn(
+      `${file} names the build path but is larger than ${MAX_RELOCATED_BYTES >> 20} MiB: left as it is on restore (terrarium doctor lists it then)`,
+    );
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     tool: TOOL_VERSION,
@@ -76,13 +91,17 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   };
   let published: Publication[] = [];
   const publishTo = job.trusted.length && !job.signingKey ? [] : job.publishTo;
-  if (publishTo.length < job.publishTo.length) reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
+  if (publishTo.length < job.publishTo.length)
+    reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, scan.externalLinks, job.allowOutsidePaths, reporter);
     const progress = { files: 0, bytes: 0 };
     const files = scan.entries.filter((entry) => entry.type === 'file');
     const total = files.reduce((sum, entry) => sum + entry.size, 0);
-    const packPhase = reporter.phase('pack', () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`);
+    const packPhase = reporter.phase(
+      'pack',
+      () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
+    );
     const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
     if (job.signal) addAbortSignal(job.signal, packed);
     const counts = { unpackedSize: total, entries: scan.entries.length };
@@ -113,11 +132,16 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
 async function checkOutsidePaths(root: string, key: string, links: Manifest['externalLinks'], allow: boolean, reporter: Reporter): Promise<void> {
   const outside = [...(await findOutsidePaths(root)), ...links.map((link) => ({ file: link.path, target: link.target, distribution: undefined, link: true }))];
   if (!outside.length) return;
-  const describe = (o: (typeof outside)[number]) => ('link' in o ? `a symlink (${o.file} -> ${o.target})` : `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`);
+  const describe = (o: (typeof outside)[number]) =>
+    'link' in o ? `a symlink (${o.file} -> ${o.target})` : `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`;
   if (!allow) {
-    throw new TerrariumError('RELOCATE_OUTSIDE_PATHS', `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs, .pth entries or symlinks) would not exist where it is restored`, {
-      hint: 'install those packages without -e (or pass --no-upload to use the environment here only), or pass --allow-outside-paths to pack it anyway',
-    });
+    throw new TerrariumError(
+      'RELOCATE_OUTSIDE_PATHS',
+      `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs, .pth entries or symlinks) would not exist where it is restored`,
+      {
+        hint: 'install those packages without -e (or pass --no-upload to use the environment here only), or pass --allow-outside-paths to pack it anyway',
+      },
+    );
   }
   for (const o of outside) reporter.warn(`packing ${key} although ${describe(o)}: that path must exist wherever the archive is restored`);
 }

@@ -86,7 +86,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     });
   });
   try {
-    const lock = await lockTarget(target, { command: 'install', lockTimeoutSeconds: options.lockTimeoutSeconds, backupSuffix: options.backupSuffix, signal, reporter });
+    const lock = await lockTarget(target, {
+      command: 'install',
+      lockTimeoutSeconds: options.lockTimeoutSeconds,
+      backupSuffix: options.backupSuffix,
+      signal,
+      reporter,
+    });
     failpoint('install-locked');
     try {
       const replacing = await checkTarget(target, options.force);
@@ -111,7 +117,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const backup = replacing && options.backupSuffix !== undefined ? target + options.backupSuffix : undefined;
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
-        const swap = await swapIn(staging, target, options.backupSuffix === undefined ? undefined : target + options.backupSuffix, resolved.python.executable, exchanger, () => lock.assertHeld());
+        const swap = await swapIn(
+          staging,
+          target,
+          options.backupSuffix === undefined ? undefined : target + options.backupSuffix,
+          resolved.python.executable,
+          exchanger,
+          () => lock.assertHeld(),
+        );
         await swap.commit();
         return { key: resolved.key, target, outcome, backup, seconds: (performance.now() - started) / 1000 };
       } catch (error) {
@@ -130,13 +143,30 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 }
 
 /** Restores or builds the new environment in `staging`, relocated for `target` and checked by `check`. */
-async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, staging: string, target: string, check: (dir: string) => Promise<void>): Promise<InstallOutcome> {
+async function prepareStaging(
+  options: InstallOptions,
+  resolved: ResolvedKey,
+  staging: string,
+  target: string,
+  check: (dir: string) => Promise<void>,
+): Promise<InstallOutcome> {
   const { cache, reporter, signal } = options;
   const searched = lookupOrder(options);
   const restored = options.download
     ? await restoreFromStores({
-        key: resolved.key, python: resolved.python, staging, target, stores: searched, local: options.local, link: options.link, requireDownload: options.requireDownload,
-        allowOutsidePaths: options.allowOutsidePaths, trusted: options.trusted, check, signal, reporter,
+        key: resolved.key,
+        python: resolved.python,
+        staging,
+        target,
+        stores: searched,
+        local: options.local,
+        link: options.link,
+        requireDownload: options.requireDownload,
+        allowOutsidePaths: options.allowOutsidePaths,
+        trusted: options.trusted,
+        check,
+        signal,
+        reporter,
       })
     : undefined;
   if (restored) {
@@ -151,9 +181,22 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
   signal?.throwIfAborted();
   const publishTo = options.upload ? searched.filter((store) => store.writable) : [];
   const published = await buildAndPublish({
-    resolved, requirementFiles: options.requirementFiles, staging, target, cwd: options.cwd, env: options.env,
-    bootstrap: options.bootstrap, builder: options.builder, allowOutsidePaths: options.allowOutsidePaths, codec: options.codec, publishTo,
-    heal: !options.download, signingKey: options.signingKey, trusted: options.trusted, signal, reporter,
+    resolved,
+    requirementFiles: options.requirementFiles,
+    staging,
+    target,
+    cwd: options.cwd,
+    env: options.env,
+    bootstrap: options.bootstrap,
+    builder: options.builder,
+    allowOutsidePaths: options.allowOutsidePaths,
+    codec: options.codec,
+    publishTo,
+    heal: !options.download,
+    signingKey: options.signingKey,
+    trusted: options.trusted,
+    signal,
+    reporter,
   });
   await check(staging);
   return { kind: 'built', published: published.filter((p) => p.store !== cache?.description) };
@@ -162,10 +205,14 @@ async function prepareStaging(options: InstallOptions, resolved: ResolvedKey, st
 /** File system failures while the new environment is written: the old one is untouched, say so. */
 function asStagingError(error: unknown, target: string): unknown {
   if (isErrno(error, 'ENOSPC', 'EDQUOT')) {
-    return new TerrariumError('TARGET_NO_SPACE', `no space left on the device of ${path.dirname(target)} for the new environment; ${target} was left as it was`, {
-      hint: 'free some space there (or choose a --target on another disk) and run again',
-      cause: error,
-    });
+    return new TerrariumError(
+      'TARGET_NO_SPACE',
+      `no space left on the device of ${path.dirname(target)} for the new environment; ${target} was left as it was`,
+      {
+        hint: 'free some space there (or choose a --target on another disk) and run again',
+        cause: error,
+      },
+    );
   }
   if (isErrno(error, 'EACCES', 'EPERM', 'EROFS')) {
     return new TerrariumError('TARGET_UNWRITABLE', `cannot write the new environment beside ${target}: ${describeCause(error)}`, {
@@ -175,4 +222,3 @@ function asStagingError(error: unknown, target: string): unknown {
   }
   return error;
 }
-

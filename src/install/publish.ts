@@ -45,13 +45,19 @@ export async function publishEverywhere(
     try {
       let result = await store.publish(key, archive, TOOL_VERSION, sent);
       if (result.outcome === 'present' && (options.heal || (archive.signature && options.trusted.length))) {
-        const flaw = (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ?? (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
+        const flaw =
+          (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ??
+          (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
         if (flaw) {
           reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
           result = await store.replace(result.record, archive, TOOL_VERSION, sent);
         }
       }
-      phase.done(result.outcome === 'present' ? 'another run published it first; kept that one' : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`);
+      phase.done(
+        result.outcome === 'present'
+          ? 'another run published it first; kept that one'
+          : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`,
+      );
       done.push({ store: store.description, outcome: result.outcome });
     } catch (error) {
       phase.end();

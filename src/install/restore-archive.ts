@@ -55,9 +55,13 @@ export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMe
 export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
   const mismatch = incompatibility(manifest.python, job.python);
   if (mismatch) {
-    throw new TerrariumError('PYTHON_INCOMPATIBLE', `archive ${job.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${job.python.executable}: ${mismatch}`, {
-      hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
-    });
+    throw new TerrariumError(
+      'PYTHON_INCOMPATIBLE',
+      `archive ${job.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${job.python.executable}: ${mismatch}`,
+      {
+        hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
+      },
+    );
   }
   if (manifest.externalLinks.length && !job.allowOutsidePaths) {
     const links = manifest.externalLinks.map((link) => `${link.path} -> ${link.target}`).join(', ');
@@ -69,7 +73,8 @@ export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
 }
 
 export function noteLinkMethod(job: RestoreJob, cacheDir: string, wanted: { method: LinkMethod; explicit: boolean }, method: LinkMethod): void {
-  if (wanted.explicit && method !== wanted.method) job.reporter.warn(`--link-mode ${wanted.method} is not possible between ${cacheDir} and ${job.target}; used ${method}`);
+  if (wanted.explicit && method !== wanted.method)
+    job.reporter.warn(`--link-mode ${wanted.method} is not possible between ${cacheDir} and ${job.target}; used ${method}`);
   else job.reporter.detail(`files linked from the cache by ${method}`);
 }
 
@@ -96,17 +101,27 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
   if (download) {
     source = stream.pipe(new PassThrough());
     copy = stream.pipe(createWriteStream(download, { flags: 'wx', mode: 0o644 }));
-    kept = finished(copy).then(() => undefined, (error: unknown) => error ?? new Error('copy failed'));
+    kept = finished(copy).then(
+      () => undefined,
+      (error: unknown) => error ?? new Error('copy failed'),
+    );
   }
   const link = linkModeOf(job);
   const unpackTo = link && (await reserveUnpacked(job, link));
   const checksum = new ChecksumStream({ limit: record.size, prehash: signature !== undefined });
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
-  const phase = job.reporter.phase(store.remote ? 'download' : 'unpack', () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`);
+  const phase = job.reporter.phase(
+    store.remote ? 'download' : 'unpack',
+    () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
+  );
   try {
     const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
-    const extracted = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), { keep, progress, limits: unpackLimits(record) });
+    const extracted = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), {
+      keep,
+      progress,
+      limits: unpackLimits(record),
+    });
     const { manifest } = extracted;
     if (checksum.hex() !== record.sha256) {
       throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
@@ -116,18 +131,34 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
     signature?.confirm(checksum.prehash()!);
     await finishRelocation(staging, manifest, target, python);
     await job.check(staging);
-    phase.done(`${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`);
+    phase.done(
+      `${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`,
+    );
     const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
     if (download && (await kept) === undefined) {
       const cache = job.local!.archives;
-      await cache.publish(record.key, { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText }, record.tool).then(
-        () => job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
-        (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
-      );
+      await cache
+        .publish(
+          record.key,
+          { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText },
+          record.tool,
+        )
+        .then(
+          () => job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
+          (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
+        );
     }
     if (link && unpackTo) {
       noteLinkMethod(job, link.cache.dir, link, extracted.method ?? link.method);
-      const index = { format: UNPACKED_FORMAT as typeof UNPACKED_FORMAT, key: record.key, manifest, entries: extracted.entries!, bytes: extracted.bytes, sha256: record.sha256, signature: signatureText };
+      const index = {
+        format: UNPACKED_FORMAT as typeof UNPACKED_FORMAT,
+        key: record.key,
+        manifest,
+        entries: extracted.entries!,
+        bytes: extracted.bytes,
+        sha256: record.sha256,
+        signature: signatureText,
+      };
       await link.cache.trees.commit(record.key, unpackTo, index).then(
         () => job.reporter.detail(`kept an unpacked copy of ${record.key} in the cache`),
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),

@@ -62,7 +62,14 @@ function exchangeWith(python: string, prepared?: Exchanger): Exchange {
  * the next run puts the old environment back (recoverInterruptedSwap). `python` runs the exchange,
  * through `prepared` when given (which is closed in any case).
  */
-export async function swapIn(staging: string, target: string, backup: string | undefined, python: string, prepared?: Exchanger, fence: Fence = async () => undefined): Promise<Swap> {
+export async function swapIn(
+  staging: string,
+  target: string,
+  backup: string | undefined,
+  python: string,
+  prepared?: Exchanger,
+  fence: Fence = async () => undefined,
+): Promise<Swap> {
   const dir = path.dirname(target);
   const input = {
     staging: path.basename(staging),
@@ -96,14 +103,23 @@ export async function revertTarget(target: string, backup: string, python: strin
   }
   const dir = path.dirname(target);
   const targetExists = await exists(target);
-  await runWithFallback(dir, target, python, exchangeWith(python), (exchange) => planRevert(path.basename(target), path.basename(backup), targetExists, exchange, asideOf(dir)));
+  await runWithFallback(dir, target, python, exchangeWith(python), (exchange) =>
+    planRevert(path.basename(target), path.basename(backup), targetExists, exchange, asideOf(dir)),
+  );
   await fs.rm(journalPath(target));
 }
 
 /** Throws when this run may no longer change the target (its lock was taken over). */
 type Fence = () => Promise<void>;
 
-async function runWithFallback(dir: string, target: string, python: string, exchange: Exchange, plan: (exchange: boolean) => SwapPlan, fence?: Fence): Promise<Journal> {
+async function runWithFallback(
+  dir: string,
+  target: string,
+  python: string,
+  exchange: Exchange,
+  plan: (exchange: boolean) => SwapPlan,
+  fence?: Fence,
+): Promise<Journal> {
   try {
     return await runPlan(dir, target, plan(true), python, exchange, fence);
   } catch (error) {
@@ -117,7 +133,14 @@ async function runWithFallback(dir: string, target: string, python: string, exch
  * before the journal is written and before every step: a run whose lock was taken over stops there
  * (undoing its own steps), and never changes a target another run now owns.
  */
-async function runPlan(dir: string, target: string, plan: SwapPlan, python: string, exchange: Exchange, fence: Fence = async () => undefined): Promise<Journal> {
+async function runPlan(
+  dir: string,
+  target: string,
+  plan: SwapPlan,
+  python: string,
+  exchange: Exchange,
+  fence: Fence = async () => undefined,
+): Promise<Journal> {
   await fence();
   const before: Record<string, string> = {};
   for (const name of namesOf(plan)) {
@@ -201,7 +224,9 @@ export async function recoverInterruptedSwap(target: string): Promise<string | u
   } catch (error) {
     throw unrecoverable(file, error instanceof ExchangeUnsupported ? `${journal.python} can no longer exchange paths` : describeCause(error));
   }
-  return done === 0 ? `an interrupted ${journal.operation} had not changed ${target} yet` : `undid an interrupted ${journal.operation} of ${target} (${done} of ${journal.steps.length} steps had run)`;
+  return done === 0
+    ? `an interrupted ${journal.operation} had not changed ${target} yet`
+    : `undid an interrupted ${journal.operation} of ${target} (${done} of ${journal.steps.length} steps had run)`;
 }
 
 function unrecoverable(journal: string, why: string): TerrariumError {

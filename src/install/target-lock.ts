@@ -33,7 +33,8 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
       command: options.command,
       timeoutMs: options.lockTimeoutSeconds * 1000,
       signal: options.signal,
-      onWait: (holder) => reporter.info(`waiting for ${target}: ${describeHolder(holder)} is working on it (waiting up to ${options.lockTimeoutSeconds} s, --lock-timeout)`),
+      onWait: (holder) =>
+        reporter.info(`waiting for ${target}: ${describeHolder(holder)} is working on it (waiting up to ${options.lockTimeoutSeconds} s, --lock-timeout)`),
     });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -52,9 +53,13 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
     assertHeld: () =>
       held.assertHeld().catch((error: unknown) => {
         if (!(error instanceof LockLost)) throw error;
-        throw new TerrariumError('TARGET_LOCKED', `lost the lock on ${target} to ${describeHolder(error.holder)} while working (this run stalled for over a minute?); ${target} was not changed by this run`, {
-          hint: 'let that run finish, then run again if it did not install what you need',
-        });
+        throw new TerrariumError(
+          'TARGET_LOCKED',
+          `lost the lock on ${target} to ${describeHolder(error.holder)} while working (this run stalled for over a minute?); ${target} was not changed by this run`,
+          {
+            hint: 'let that run finish, then run again if it did not install what you need',
+          },
+        );
       }),
   };
   try {

@@ -42,11 +42,18 @@ function flawOfTree(tree: UnpackedTree): string | undefined {
     try {
       const stat = lstatSync(file);
       if (entry.type === 'directory' && !stat.isDirectory()) return `${entry.path} is no longer a directory`;
-      if (entry.type === 'symlink' && (!stat.isSymbolicLink() || readlinkSync(file) !== entry.linkname)) return `${entry.path} is no longer the symlink to ${entry.linkname}`;
+      if (entry.type === 'symlink' && (!stat.isSymbolicLink() || readlinkSync(file) !== entry.linkname))
+        return `${entry.path} is no longer the symlink to ${entry.linkname}`;
       if (entry.type !== 'file') continue;
       if (!stat.isFile()) return `${entry.path} is no longer a regular file`;
       if (stat.size !== entry.size || Math.trunc(stat.mtimeMs / 1000) !== Math.trunc(entry.mtime / 1000)) return `${entry.path} changed (size or mtime)`;
-      if (entry.sha256 && createHash('sha256').update(readBoundedSync(file, MAX_RELOCATED_BYTES, { noFollow: true })).digest('hex') !== entry.sha256) return `${entry.path} changed (content)`;
+      if (
+        entry.sha256 &&
+        createHash('sha256')
+          .update(readBoundedSync(file, MAX_RELOCATED_BYTES, { noFollow: true }))
+          .digest('hex') !== entry.sha256
+      )
+        return `${entry.path} changed (content)`;
     } catch (error) {
       return `${entry.path}: ${describeCause(error)}`;
     }

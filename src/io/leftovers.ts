@@ -26,7 +26,10 @@ export async function removeLeftovers(dir: string, owners?: readonly string[]): 
     if (!stat || !ownerGone(sibling, stat.mtime)) continue;
     // Best effort: a tree that cannot be removed now (a process of the dead run still writing into it,
     // a file this user may not remove) is tried again by the next run; it never stops this one.
-    const gone = await removeTree(file).then(() => true, () => false);
+    const gone = await removeTree(file).then(
+      () => true,
+      () => false,
+    );
     if (gone) removed.push(file);
   }
   return removed;

@@ -38,7 +38,9 @@ export function resolvePyenvShim(program: string, env: NodeJS.ProcessEnv, cwd: s
   else {
     const from = env.PYENV_DIR ? path.resolve(cwd, env.PYENV_DIR) : cwd;
     if (!isDirectory(from)) return undefined;
-    names = parseVersionFile(findLocalVersionFile(from) ?? (from !== cwd ? findLocalVersionFile(cwd) : undefined) ?? readIfFile(path.join(root, 'version')) ?? '');
+    names = parseVersionFile(
+      findLocalVersionFile(from) ?? (from !== cwd ? findLocalVersionFile(cwd) : undefined) ?? readIfFile(path.join(root, 'version')) ?? '',
+    );
   }
   for (const name of names) {
     if (name === 'system') return undefined;

@@ -101,14 +101,16 @@ function environmentPath(value: unknown, field: string): string {
   } catch {
     throw hostileManifest(`${field} names ${JSON.stringify(value)}, which is not a path inside the environment`);
   }
-  if (normal === TERRARIUM_DIR || normal.startsWith(`${TERRARIUM_DIR}/`)) throw hostileManifest(`${field} names ${JSON.stringify(value)}, inside terrarium's own folder`);
+  if (normal === TERRARIUM_DIR || normal.startsWith(`${TERRARIUM_DIR}/`))
+    throw hostileManifest(`${field} names ${JSON.stringify(value)}, inside terrarium's own folder`);
   return normal;
 }
 
 function checkFingerprint(python: unknown): void {
   const p = python as Partial<Fingerprint> | undefined;
   const version = p?.version;
-  if (typeof p !== 'object' || p === null || !Array.isArray(version) || version.length !== 3 || !version.every((n) => Number.isSafeInteger(n))) throw invalid('interpreter is missing');
+  if (typeof p !== 'object' || p === null || !Array.isArray(version) || version.length !== 3 || !version.every((n) => Number.isSafeInteger(n)))
+    throw invalid('interpreter is missing');
   for (const field of ['implementation', 'machine', 'system', 'libc', 'executable'] as const) {
     if (typeof p[field] !== 'string') throw invalid(`interpreter ${field} is missing`);
   }

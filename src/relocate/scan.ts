@@ -24,7 +24,6 @@ export interface ScanResult extends Relocations {
   tooLarge: string[];
 }
 
-
 /**
  * Walks a freshly built environment and finds everything that names its path: text files (scripts,
  * activate, pyvenv.cfg), binaries, and the symlinks to the base interpreter. Bytecode is skipped:

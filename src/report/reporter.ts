@@ -56,14 +56,20 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 const CLEAR_LINE = '\r\x1b[2K';
 
 export function formatDuration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 1000
+    ? `${Math.round(ms)} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** Lines on stderr (a live progress line on a terminal); secrets are replaced before anything is written. */
 export function createReporter(streams: ReporterStreams, verbosity: Verbosity, options: ReporterOptions = {}): Reporter {
   // Each secret as given and as JSON writes it (a `"` or `\` in it is escaped there), longest first so
   // that a secret inside another one cannot leave part of the longer one showing.
-  const secrets = [...new Set((options.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))].sort((a, b) => b.length - a.length);
+  const secrets = [...new Set((options.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))].sort(
+    (a, b) => b.length - a.length,
+  );
   const now = options.now ?? Date.now;
   const live = Boolean(options.live) && verbosity >= 0;
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);

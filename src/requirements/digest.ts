@@ -25,7 +25,5 @@ export function makeHash(digestType: string) {
 }
 
 function commonDigests(): string[] {
-  return ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha3-256', 'blake2b512'].filter((n) =>
-    getHashes().includes(n),
-  );
+  return ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha3-256', 'blake2b512'].filter((n) => getHashes().includes(n));
 }

@@ -2,9 +2,7 @@ import path from 'node:path';
 import { TerrariumError, isErrno } from '../errors.js';
 
 /** One logical line of a requirements file: a requirement/option, or an include of another file. */
-export type RequirementEntry =
-  | { kind: 'line'; text: string }
-  | { kind: 'include'; flag: '-r' | '-c'; file: number };
+export type RequirementEntry = { kind: 'line'; text: string } | { kind: 'include'; flag: '-r' | '-c'; file: number };
 
 export interface RequirementFile {
   /** Absolute path. */
@@ -116,11 +114,9 @@ function readError(error: unknown, file: string, includedFrom: string | undefine
   const name = rel(cwd, file);
   const where = includedFrom ? ` (included from ${rel(cwd, includedFrom)})` : '';
   if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
-    return new TerrariumError(
-      includedFrom ? 'REQUIREMENTS_INCLUDE_MISSING' : 'REQUIREMENTS_MISSING',
-      `requirements file not found: ${name}${where}`,
-      { hint: includedFrom ? 'fix the -r/-c path; it is relative to the including file' : 'check the path of the requirements file' },
-    );
+    return new TerrariumError(includedFrom ? 'REQUIREMENTS_INCLUDE_MISSING' : 'REQUIREMENTS_MISSING', `requirements file not found: ${name}${where}`, {
+      hint: includedFrom ? 'fix the -r/-c path; it is relative to the including file' : 'check the path of the requirements file',
+    });
   }
   const reason = isErrno(error, 'EISDIR')
     ? 'is a directory'

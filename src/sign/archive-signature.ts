@@ -2,7 +2,18 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { MinisignError, parsePublicKey, parseSecretKey, parseSignature, signPrehashed, verifyComment, verifyFile, type PublicKey, type SecretKey, type Signature } from './minisign.js';
+import {
+  MinisignError,
+  parsePublicKey,
+  parseSecretKey,
+  parseSignature,
+  signPrehashed,
+  verifyComment,
+  verifyFile,
+  type PublicKey,
+  type SecretKey,
+  type Signature,
+} from './minisign.js';
 
 /**
  * What a terrarium signature vouches for, in its trusted comment (signed too): this archive's bytes

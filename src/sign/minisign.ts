@@ -61,7 +61,8 @@ export function parsePublicKey(text: string): PublicKey {
 export function parseSecretKey(text: string): SecretKey {
   const bytes = payload(text, 'secret key');
   if (bytes.length !== 158 || !bytes.subarray(0, 2).equals(ED)) throw new MinisignError('not a minisign Ed25519 secret key');
-  if (!bytes.subarray(2, 4).equals(KDF_NONE)) throw new MinisignError('the secret key is encrypted (terrarium needs one made with minisign -G -W, or terrarium keygen)');
+  if (!bytes.subarray(2, 4).equals(KDF_NONE))
+    throw new MinisignError('the secret key is encrypted (terrarium needs one made with minisign -G -W, or terrarium keygen)');
   const keynum = Buffer.from(bytes.subarray(54, 62));
   const seed = bytes.subarray(62, 94);
   const secret = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
@@ -104,7 +105,8 @@ export function signPrehashed(prehash: Buffer, trustedComment: string, key: Secr
 
 export function parseSignature(text: string): Signature {
   const lines = text.split(/\r?\n/);
-  if (lines.length < 4 || !lines[0]!.startsWith('untrusted comment:') || !lines[2]!.startsWith('trusted comment: ')) throw new MinisignError('not a minisign signature');
+  if (lines.length < 4 || !lines[0]!.startsWith('untrusted comment:') || !lines[2]!.startsWith('trusted comment: '))
+    throw new MinisignError('not a minisign signature');
   const sig = Buffer.from(lines[1]!.trim(), 'base64');
   const globalSignature = Buffer.from(lines[3]!.trim(), 'base64');
   if (sig.length !== 74 || globalSignature.length !== 64) throw new MinisignError('not a minisign signature');

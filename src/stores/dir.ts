@@ -35,7 +35,10 @@ export class DirectoryStore implements Store {
 
   constructor(
     protected readonly root: string,
-    private readonly naming: { what: string; hint: string; title?: string } = { what: 'storage directory', hint: 'check that --storage-dir exists and is writable, or pass --no-upload' },
+    private readonly naming: { what: string; hint: string; title?: string } = {
+      what: 'storage directory',
+      hint: 'check that --storage-dir exists and is writable, or pass --no-upload',
+    },
   ) {
     this.description = naming.title ? `${naming.title} ${root}` : root;
   }

@@ -3,7 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
 import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
-import { MAX_RECORD_BYTES, MAX_SIGNATURE_BYTES, archiveName, missingArchive, parseRecord, recordName, signatureName, type ArchiveRecord, type PublishResult, type Store } from './store.js';
+import {
+  MAX_RECORD_BYTES,
+  MAX_SIGNATURE_BYTES,
+  archiveName,
+  missingArchive,
+  parseRecord,
+  recordName,
+  signatureName,
+  type ArchiveRecord,
+  type PublishResult,
+  type Store,
+} from './store.js';
 
 /**
  * A read-only store over plain HTTP(S) GETs: a web server or CDN in front of a storage directory, or a
@@ -114,9 +125,13 @@ export class HttpStore implements Store {
   }
 
   private failure(name: string, error: unknown, attempts?: number): TerrariumError {
-    return new TerrariumError('STORAGE_UNREACHABLE', `cannot read ${this.base}${name}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`, {
-      hint: 'check the URL and the network (--storage-url)',
-      cause: error,
-    });
+    return new TerrariumError(
+      'STORAGE_UNREACHABLE',
+      `cannot read ${this.base}${name}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`,
+      {
+        hint: 'check the URL and the network (--storage-url)',
+        cause: error,
+      },
+    );
   }
 }

@@ -24,7 +24,11 @@ export class LocalCache {
     if (this.maxBytes === undefined) return [];
     const archives = await Promise.all(
       (await this.archives.list()).map(async (record) => ({
-        what: `archive ${record.key}`, key: record.key, bytes: record.size, used: await this.archives.lastUsed(record.key), drop: () => this.archives.discard(record),
+        what: `archive ${record.key}`,
+        key: record.key,
+        bytes: record.size,
+        used: await this.archives.lastUsed(record.key),
+        drop: () => this.archives.discard(record),
       })),
     );
     const trees = (await this.trees.list()).map((tree) => ({ what: `unpacked ${tree.key}`, ...tree, drop: () => this.trees.discard(tree.key) }));

@@ -36,7 +36,15 @@ export interface S3Options {
 }
 
 const PART_SIZE = 16 * 1024 * 1024;
-const AUTH_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError', 'AuthorizationHeaderMalformed']);
+const AUTH_ERRORS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'ExpiredToken',
+  'InvalidToken',
+  'CredentialsProviderError',
+  'AuthorizationHeaderMalformed',
+]);
 
 type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: number }; Code?: string };
 
@@ -118,7 +126,12 @@ export class S3Store implements Store {
     const get = async (offset: number, etag?: string) => {
       try {
         const out = await client.send(
-          new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name, ...(offset ? { Range: `bytes=${offset}-` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
+          new sdk.GetObjectCommand({
+            Bucket: this.options.bucket,
+            Key: name,
+            ...(offset ? { Range: `bytes=${offset}-` } : {}),
+            ...(etag ? { IfMatch: etag } : {}),
+          }),
         );
         return { body: out.Body as Readable, etag: out.ETag };
       } catch (error) {
@@ -200,14 +213,27 @@ export class S3Store implements Store {
         partSize: PART_SIZE,
         queueSize: 4,
         leavePartsOnError: false,
-        params: { Bucket: this.options.bucket, Key: blob, Body: createReadStream(archive.path), ContentLength: archive.size, Metadata: { sha256: archive.sha256 } },
+        params: {
+          Bucket: this.options.bucket,
+          Key: blob,
+          Body: createReadStream(archive.path),
+          ContentLength: archive.size,
+          Metadata: { sha256: archive.sha256 },
+        },
       });
       upload.on('httpUploadProgress', (sent) => {
         if (progress && sent.loaded !== undefined) progress.bytes = sent.loaded;
       });
       await upload.done();
       if (archive.signature !== undefined) {
-        await client.send(new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectName(signatureName(record)), Body: archive.signature, ContentType: 'text/plain' }));
+        await client.send(
+          new sdk.PutObjectCommand({
+            Bucket: this.options.bucket,
+            Key: this.objectName(signatureName(record)),
+            Body: archive.signature,
+            ContentType: 'text/plain',
+          }),
+        );
       }
     } catch (error) {
       throw this.failure('upload', blob, error);
@@ -219,7 +245,13 @@ export class S3Store implements Store {
   private async putRecord(record: ArchiveRecord, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
     const { client, sdk } = await this.connect();
     await client.send(
-      new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectName(recordName(record.key)), Body: `${JSON.stringify(record, null, 2)}\n`, ContentType: 'application/json', ...condition }),
+      new sdk.PutObjectCommand({
+        Bucket: this.options.bucket,
+        Key: this.objectName(recordName(record.key)),
+        Body: `${JSON.stringify(record, null, 2)}\n`,
+        ContentType: 'application/json',
+        ...condition,
+      }),
     );
   }
 
@@ -284,10 +316,14 @@ export class S3Store implements Store {
       });
     }
     const attempts = e.$metadata?.attempts;
-    return new TerrariumError('STORAGE_UNREACHABLE', `cannot ${action} ${where}${endpoint}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`, {
-      hint: 'check the network and --s3-endpoint; raise --s3-max-retries or --s3-timeout for a slow link',
-      cause: error,
-    });
+    return new TerrariumError(
+      'STORAGE_UNREACHABLE',
+      `cannot ${action} ${where}${endpoint}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`,
+      {
+        hint: 'check the network and --s3-endpoint; raise --s3-max-retries or --s3-timeout for a slow link',
+        cause: error,
+      },
+    );
   }
 }
 

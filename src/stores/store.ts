@@ -76,7 +76,8 @@ export interface Store {
 
 /** Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`. */
 export const recordName = (key: string) => `${key}.json`;
-export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`;
+export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) =>
+  `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`;
 /** minisign's own convention: the signature of FILE is FILE.minisig. */
 export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${archiveName(record)}.minisig`;
 

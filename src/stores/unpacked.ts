@@ -87,7 +87,13 @@ export class UnpackedTrees {
       if (!isErrno(error, 'ENOTEMPTY', 'EEXIST')) throw error;
       await removeTree(dir);
       // A tree without an index is what a run killed between the two steps leaves: never used, replace it.
-      if (await fs.access(this.indexPath(key)).then(() => true, () => false)) return;
+      if (
+        await fs.access(this.indexPath(key)).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
       await this.discard(key);
       return;
     }
@@ -150,5 +156,11 @@ function isEntry(value: unknown): value is UnpackedEntry {
   if (typeof e !== 'object' || e === null || typeof e.path !== 'string') return false;
   if (e.type === 'directory') return isCount(e.mode);
   if (e.type === 'symlink') return typeof e.linkname === 'string';
-  return e.type === 'file' && isCount(e.mode) && isCount(e.size) && Number.isFinite(e.mtime) && (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)));
+  return (
+    e.type === 'file' &&
+    isCount(e.mode) &&
+    isCount(e.size) &&
+    Number.isFinite(e.mtime) &&
+    (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)))
+  );
 }

@@ -14,7 +14,9 @@ export interface EditableEntry {
 /** Every entry of a stored zstd archive, with its content: what an attacker starts from. */
 export async function readEntries(file: string): Promise<EditableEntry[]> {
   const extract = tar.extract();
-  Readable.from([readFileSync(file)]).pipe(decompressor('zstd')).pipe(extract);
+  Readable.from([readFileSync(file)])
+    .pipe(decompressor('zstd'))
+    .pipe(extract);
   const entries: EditableEntry[] = [];
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
@@ -60,6 +62,9 @@ export async function plantArchive(store: string, key: string, entries: Editable
   for (const name of readdirSync(store)) if (name.startsWith(`${key}.`)) rmSync(path.join(store, name));
   const file = path.join(store, `${key}.${sha256.slice(0, 16)}.tar`);
   writeFileSync(file, bytes);
-  writeFileSync(path.join(store, `${key}.json`), JSON.stringify({ format: 1, key, sha256, size: bytes.length, codec: 'none', created: new Date().toISOString(), tool: 'attacker', ...record }));
+  writeFileSync(
+    path.join(store, `${key}.json`),
+    JSON.stringify({ format: 1, key, sha256, size: bytes.length, codec: 'none', created: new Date().toISOString(), tool: 'attacker', ...record }),
+  );
   return file;
 }

@@ -64,5 +64,8 @@ export class Sandbox {
 
 /** stderr without the timestamped progress lines (`terrarium: 08:37:53 key: …`): what is left is what went wrong. */
 export function withoutProgress(stderr: string): string[] {
-  return stderr.trim().split('\n').filter((line) => !/^terrarium: \d\d:\d\d:\d\d \S+: /.test(line));
+  return stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !/^terrarium: \d\d:\d\d:\d\d \S+: /.test(line));
 }

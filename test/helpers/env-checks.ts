@@ -8,7 +8,13 @@ export const SHELLS = [
   { shell: 'bash', script: 'activate', source: '.', show: (v: string) => `echo "$${v}"`, which: 'command -v python' },
   { shell: 'dash', script: 'activate', source: '.', show: (v: string) => `echo "$${v}"`, which: 'command -v python' },
   { shell: 'zsh', script: 'activate', source: '.', show: (v: string) => `echo "$${v}"`, which: 'command -v python' },
-  { shell: 'fish', script: 'activate.fish', source: 'source', show: (v: string) => (v === 'PATH' ? 'string join : $PATH' : `echo $${v}`), which: 'command -v python' },
+  {
+    shell: 'fish',
+    script: 'activate.fish',
+    source: 'source',
+    show: (v: string) => (v === 'PATH' ? 'string join : $PATH' : `echo $${v}`),
+    which: 'command -v python',
+  },
   { shell: 'tcsh', script: 'activate.csh', source: 'source', show: (v: string) => `echo "$${v}"`, which: 'which python' },
 ].filter(({ shell }) => spawnSync('sh', ['-c', `command -v ${shell}`]).status === 0);
 

@@ -12,7 +12,9 @@ const PROBE = 'import sys, importlib.util as u; print(sys.prefix); print(",".joi
 export function envState(dir: string): string {
   if (!existsSync(dir)) return 'missing';
   try {
-    const [prefix, modules] = execFileSync(path.join(dir, 'bin', 'python'), ['-c', PROBE], { encoding: 'utf8', env: { PATH: process.env.PATH } }).trim().split('\n');
+    const [prefix, modules] = execFileSync(path.join(dir, 'bin', 'python'), ['-c', PROBE], { encoding: 'utf8', env: { PATH: process.env.PATH } })
+      .trim()
+      .split('\n');
     if (realpathSync(prefix!) !== realpathSync(dir)) return 'broken';
     return modules || 'empty';
   } catch {

@@ -4,12 +4,34 @@ import { MANIFEST_FORMAT, type Manifest } from '../../src/relocate/manifest.js';
 /** An interpreter as a fingerprint describes it; `executable` is what restores link bin/python* to. */
 export function testFingerprint(executable = '/usr/bin/python3'): Fingerprint {
   return {
-    implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
-    machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable, hasVenv: true,
+    implementation: 'cpython',
+    version: [3, 11, 7],
+    abiflags: '',
+    soabi: 'cpython-311-x86_64-linux-gnu',
+    gilDisabled: false,
+    machine: 'x86_64',
+    system: 'linux',
+    libc: 'glibc',
+    libcVersion: '2.36',
+    executable,
+    hasVenv: true,
   };
 }
 
 /** A manifest that passes checkManifest, built at `prefix`. */
 export function testManifest(prefix = '/old/env', extra: Partial<Manifest> = {}): Manifest {
-  return { format: MANIFEST_FORMAT, tool: 'test', created: new Date(0).toISOString(), key: 'k', prefix, python: testFingerprint(), requirements: [], text: [], binary: [], interpreterLinks: [], externalLinks: [], ...extra };
+  return {
+    format: MANIFEST_FORMAT,
+    tool: 'test',
+    created: new Date(0).toISOString(),
+    key: 'k',
+    prefix,
+    python: testFingerprint(),
+    requirements: [],
+    text: [],
+    binary: [],
+    interpreterLinks: [],
+    externalLinks: [],
+    ...extra,
+  };
 }

@@ -29,7 +29,11 @@ export function interpreters(): Array<{ name: string; python: string; version: s
   const found = readdirSync(path.join(root, 'versions'))
     .filter((v) => /^(2\.7|3\.\d+)\.\d+$/.test(v))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-    .map((v) => ({ name: `pyenv ${v}`, python: path.join(root, 'versions', v, 'bin', v.startsWith('2.') ? 'python2' : 'python3'), version: v.split('.').slice(0, 2).join('.') }))
+    .map((v) => ({
+      name: `pyenv ${v}`,
+      python: path.join(root, 'versions', v, 'bin', v.startsWith('2.') ? 'python2' : 'python3'),
+      version: v.split('.').slice(0, 2).join('.'),
+    }))
     .filter((i) => existsSync(i.python));
   if (hasSystemPython) found.push({ name: 'Debian 3.11', python: SYSTEM_PYTHON, version: pythonVersion(SYSTEM_PYTHON) });
   return found;

@@ -59,13 +59,17 @@ describe('concurrency and interruption', () => {
   it('SIGTERM while waiting for the lock: exits 143 at once and leaves the lock of the holder alone', async () => {
     const target = box.path('waiting');
     holdLock(target);
-    const result = await box.terrarium(store('-t', target, 'install', 'a.txt'), {}, {
-      onSpawn: (child) => {
-        child.stderr?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('waiting for')) child.kill('SIGTERM');
-        });
+    const result = await box.terrarium(
+      store('-t', target, 'install', 'a.txt'),
+      {},
+      {
+        onSpawn: (child) => {
+          child.stderr?.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('waiting for')) child.kill('SIGTERM');
+          });
+        },
       },
-    });
+    );
     expect(result.code).toBe(143);
     expect(result.stderr).toContain('interrupted by SIGTERM');
     expect(readdirSync(box.dir).filter((name) => name.startsWith('.waiting'))).toEqual(['.waiting.lock']);
@@ -74,13 +78,17 @@ describe('concurrency and interruption', () => {
   it('SIGINT during a build stops pip, removes the staging directory and keeps the old environment', async () => {
     const target = box.path('interrupted');
     expect((await box.terrarium(store('-t', target, 'install', 'a.txt'))).code).toBe(0);
-    const result = await box.terrarium(store('-V', '-t', target, '--no-download', 'install', 'b.txt'), {}, {
-      onSpawn: (child) => {
-        child.stderr?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('-m pip install')) setTimeout(() => child.kill('SIGINT'), 300);
-        });
+    const result = await box.terrarium(
+      store('-V', '-t', target, '--no-download', 'install', 'b.txt'),
+      {},
+      {
+        onSpawn: (child) => {
+          child.stderr?.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('-m pip install')) setTimeout(() => child.kill('SIGINT'), 300);
+          });
+        },
       },
-    });
+    );
     expect(result.code).toBe(130);
     expect(result.stderr).toContain('interrupted by SIGINT before the target was changed');
     expect(envState(target)).toBe('terra_demo');

@@ -4,7 +4,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/io/exec.js';
 import { BIN, Sandbox } from '../helpers/cli.js';
 
-
 type Effective = { configFile: string | null; settings: Record<string, { value: unknown; source: string }> };
 
 describe('configuration file (terrarium.toml, [tool.terrarium])', () => {

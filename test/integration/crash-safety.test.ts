@@ -28,7 +28,10 @@ describe('crash safety', () => {
     box.write('b.txt', 'terra-cext\n');
     mkdirSync(dir);
     // Both archives stored; a copy of each environment as installed at the target path, to reset from.
-    for (const [file, name] of [['b.txt', B], ['a.txt', A]] as const) {
+    for (const [file, name] of [
+      ['b.txt', B],
+      ['a.txt', A],
+    ] as const) {
       expect((await box.terrarium(store('install', file))).code).toBe(0);
       cpSync(target, pristine[name], { recursive: true, verbatimSymlinks: true });
     }
@@ -130,9 +133,13 @@ describe('crash safety', () => {
     for (let round = 0; round < 6; round++) {
       reset();
       const delay = Math.floor(((round + Math.random()) / 6) * span);
-      const killed = await box.terrarium(store('install', 'b.txt'), {}, {
-        onSpawn: (child) => void setTimeout(() => child.kill('SIGKILL'), delay),
-      });
+      const killed = await box.terrarium(
+        store('install', 'b.txt'),
+        {},
+        {
+          onSpawn: (child) => void setTimeout(() => child.kill('SIGKILL'), delay),
+        },
+      );
       expect([A, B], `killed after ${delay} ms (exit ${killed.code})`).toContain(envState(target));
       const next = await box.terrarium(store('install', 'b.txt'));
       expect(next.code, next.stderr).toBe(0);

@@ -11,14 +11,20 @@ describe('hostile and mistaken input on the command line', () => {
   it.each<[string, () => string[]]>([
     ['/dev/zero', () => ['/dev/zero']],
     ['a file including -r /dev/zero', () => [box.write('includes-zero.txt', 'terra-dep\n-r /dev/zero\n')]],
-    ['a FIFO nobody writes to', () => {
-      execFileSync('mkfifo', [box.path('fifo')]);
-      return [box.path('fifo')];
-    }],
-    ['a directory', () => {
-      mkdirSync(box.path('dir-reqs'));
-      return [box.path('dir-reqs')];
-    }],
+    [
+      'a FIFO nobody writes to',
+      () => {
+        execFileSync('mkfifo', [box.path('fifo')]);
+        return [box.path('fifo')];
+      },
+    ],
+    [
+      'a directory',
+      () => {
+        mkdirSync(box.path('dir-reqs'));
+        return [box.path('dir-reqs')];
+      },
+    ],
     ['a 5 MiB file', () => [box.write('huge.txt', `${'x'.repeat(1023)}\n`.repeat(5 * 1024))]],
   ])('refuses %s as a requirements file at once: exit 3, one error line', async (_, files) => {
     const result = await box.terrarium(['key', ...files()]);
@@ -27,14 +33,17 @@ describe('hostile and mistaken input on the command line', () => {
     expect(result.stderr).toContain('terrarium: hint:');
   });
 
-  it.each([[['-t', '', 'install', 'r.txt']], [['--storage-dir', '', 'key', 'r.txt']], [['--cache-dir', '', 'key', 'r.txt']]])('refuses an empty path (%j): exit 2, nothing touched', async (args) => {
-    box.write('r.txt', 'terra-dep\n');
-    const before = readdirSync(box.dir).sort();
-    const result = await box.terrarium(args);
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/terrarium: error: empty --(target|storage-dir|cache-dir)/);
-    expect(readdirSync(box.dir).sort()).toEqual(before);
-  });
+  it.each([[['-t', '', 'install', 'r.txt']], [['--storage-dir', '', 'key', 'r.txt']], [['--cache-dir', '', 'key', 'r.txt']]])(
+    'refuses an empty path (%j): exit 2, nothing touched',
+    async (args) => {
+      box.write('r.txt', 'terra-dep\n');
+      const before = readdirSync(box.dir).sort();
+      const result = await box.terrarium(args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/terrarium: error: empty --(target|storage-dir|cache-dir)/);
+      expect(readdirSync(box.dir).sort()).toEqual(before);
+    },
+  );
 
   it('an empty environment variable means "not set"', async () => {
     box.write('r.txt', 'terra-dep\n');

@@ -25,7 +25,9 @@ describe('hostile archives in a store', () => {
     // A genuine manifest, so that only the entries after it are hostile.
     const blob = readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!;
     const extract = tar.extract();
-    Readable.from([readFileSync(path.join(box.store, blob))]).pipe(decompressor('zstd')).pipe(extract);
+    Readable.from([readFileSync(path.join(box.store, blob))])
+      .pipe(decompressor('zstd'))
+      .pipe(extract);
     for await (const entry of extract) {
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
@@ -54,8 +56,23 @@ describe('hostile archives in a store', () => {
   it.each<[string, Entry[], string]>([
     ['a path climbing out', [{ name: '../../evil', body: 'x' }], '".." in path'],
     ['an absolute path', [{ name: `${'/tmp'}/evil-${process.pid}`, body: 'x' }], 'absolute path'],
-    ['a symlink out, then a file through it', [{ name: 'lib', type: 'directory' }, { name: 'lib/out', type: 'symlink', linkname: '../../..' }, { name: 'lib/out/evil', body: 'x' }], 'symlink leaves the environment'],
-    ['a file through an in-tree symlink to a directory', [{ name: 'here', type: 'symlink', linkname: '.' }, { name: 'here/evil', body: 'x' }], 'under the symlink'],
+    [
+      'a symlink out, then a file through it',
+      [
+        { name: 'lib', type: 'directory' },
+        { name: 'lib/out', type: 'symlink', linkname: '../../..' },
+        { name: 'lib/out/evil', body: 'x' },
+      ],
+      'symlink leaves the environment',
+    ],
+    [
+      'a file through an in-tree symlink to a directory',
+      [
+        { name: 'here', type: 'symlink', linkname: '.' },
+        { name: 'here/evil', body: 'x' },
+      ],
+      'under the symlink',
+    ],
     ['a setuid program', [{ name: 'bin/evil', mode: 0o4755, body: 'x' }], 'setuid'],
     ['a device node', [{ name: 'evil', type: 'character-device' }], 'unsupported entry type'],
   ])('refuses %s: exit 6 naming store and key, the archive removed, nothing written outside staging', async (_, entries, why) => {

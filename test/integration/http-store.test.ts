@@ -27,7 +27,11 @@ describe('HTTP store', () => {
       return void res.writeHead(404).end();
     }
     const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
-    res.writeHead(start ? 206 : 200, { 'content-length': size - start, etag: `"${size}"`, ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}) });
+    res.writeHead(start ? 206 : 200, {
+      'content-length': size - start,
+      etag: `"${size}"`,
+      ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+    });
     createReadStream(file, { start }).pipe(res);
   });
   let url: string;
@@ -66,7 +70,17 @@ describe('HTTP store', () => {
   });
 
   it('an unreachable server is a clear error after the retries', async () => {
-    const result = await box.terrarium(['-t', box.path('down'), '--storage-url', 'http://127.0.0.1:9/envs', '--s3-max-retries', '1', '--no-cache', 'install', 'requirements.txt']);
+    const result = await box.terrarium([
+      '-t',
+      box.path('down'),
+      '--storage-url',
+      'http://127.0.0.1:9/envs',
+      '--s3-max-retries',
+      '1',
+      '--no-cache',
+      'install',
+      'requirements.txt',
+    ]);
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/error: cannot read http:\/\/127\.0\.0\.1:9\/envs\/x86_64-\S+\.json after 2 attempts/);
   });

@@ -42,7 +42,7 @@ describe('install options and failures', () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it('passes a pip failure through with pip\'s output and exit code; the environment stays', async () => {
+  it("passes a pip failure through with pip's output and exit code; the environment stays", async () => {
     const result = await box.terrarium(store('-t', main, 'install', 'missing.txt'));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('terra-does-not-exist');

@@ -23,18 +23,41 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
 
   it('restores, points pyvenv.cfg at the local interpreter, and everything runs', async () => {
     expect(path.join(longTarget, 'bin', 'python').length).toBeGreaterThan(127);
-    const result = await box.terrarium(['--python', SYSTEM_PYTHON, '-t', longTarget, '--storage-dir', box.store, '--require-download', 'install', 'requirements.txt']);
+    const result = await box.terrarium([
+      '--python',
+      SYSTEM_PYTHON,
+      '-t',
+      longTarget,
+      '--storage-dir',
+      box.store,
+      '--require-download',
+      'install',
+      'requirements.txt',
+    ]);
     expect(result.code).toBe(0);
     expect(readFileSync(path.join(longTarget, 'pyvenv.cfg'), 'utf8')).toMatch(/^home = \/usr\/bin$/m);
-    const probe = await box.exec(path.join(longTarget, 'bin', 'python'), ['-c', 'import sys, ssl, sqlite3, terra_cext; print(sys.base_prefix, terra_cext.add(1, 2))']);
+    const probe = await box.exec(path.join(longTarget, 'bin', 'python'), [
+      '-c',
+      'import sys, ssl, sqlite3, terra_cext; print(sys.base_prefix, terra_cext.add(1, 2))',
+    ]);
     expect(probe.stdout).toBe('/usr 3\n');
     const script = await box.exec(path.join(longTarget, 'bin', 'terra-demo'), []);
     expect(script.stdout).toBe(`hello, terrarium\n${longTarget}\n`);
     expect(existsSync(path.join(longTarget, 'bin', 'python'))).toBe(true);
   });
 
-  it('resolves a virtual environment\'s python to its base interpreter', async () => {
-    const result = await box.terrarium(['-V', '--python', box.path('moved', 'bin', 'python'), '-t', box.path('via-venv'), '--storage-dir', box.store, 'install', 'requirements.txt']);
+  it("resolves a virtual environment's python to its base interpreter", async () => {
+    const result = await box.terrarium([
+      '-V',
+      '--python',
+      box.path('moved', 'bin', 'python'),
+      '-t',
+      box.path('via-venv'),
+      '--storage-dir',
+      box.store,
+      'install',
+      'requirements.txt',
+    ]);
     expect(result.code).toBe(0);
     const interpreter = /key: \S+ \(.*, (\/\S+)\) \(\d+ ms\)$/m.exec(result.stderr)?.[1];
     expect(interpreter, result.stderr).toBeDefined();

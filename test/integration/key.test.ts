@@ -44,7 +44,12 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
   });
 
   it('honours --remote-key-format with every field, options after the command too', async () => {
-    const result = await box.terrarium(['key', 'requirements.txt', '--remote-key-format', 'envs/%(python_vmajor)s/%(python_vminor)s.%(python_vpatch)s/%(arch)s-%(digest)s']);
+    const result = await box.terrarium([
+      'key',
+      'requirements.txt',
+      '--remote-key-format',
+      'envs/%(python_vmajor)s/%(python_vminor)s.%(python_vpatch)s/%(arch)s-%(digest)s',
+    ]);
     expect(result.stdout).toMatch(new RegExp(`^envs/${version.replace('.', '/')}\\.\\d+/x86_64-[0-9a-f]{32}\\n$`));
   });
 
@@ -64,20 +69,28 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     ['an unknown option', ['--frobnicate', 'key', 'requirements.txt'], 2, "unknown option '--frobnicate'"],
     ['a mistyped command', ['instal', 'requirements.txt'], 2, 'Did you mean install?'],
     ['no target', ['install', 'requirements.txt'], 2, 'no target environment given'],
-    ['an S3 key without its secret', ['--s3-bucket', 'b', '--s3-access-key', 'AKIA', 'key', 'requirements.txt'], 2, '--s3-access-key given without --s3-secret-key'],
+    [
+      'an S3 key without its secret',
+      ['--s3-bucket', 'b', '--s3-access-key', 'AKIA', 'key', 'requirements.txt'],
+      2,
+      '--s3-access-key given without --s3-secret-key',
+    ],
     ['a bad S3 endpoint', ['--s3-bucket', 'b', '--s3-endpoint', 'localhost:9000', 'key', 'requirements.txt'], 2, 'bad --s3-endpoint "localhost:9000"'],
     ['a bad cache size', ['--cache-max-size', 'lots', 'key', 'requirements.txt'], 2, 'bad --cache-max-size "lots"'],
     ['a yes/no variable that is neither', ['--s3-bucket', 'b', 'key', 'requirements.txt'], 2, 'bad S3_PATH_STYLE "maybe"', { S3_PATH_STYLE: 'maybe' }],
     ['prune without a rule', ['--storage-dir', 'store', 'prune'], 2, 'prune needs exactly one of --older-than and --keep'],
-  ] as Array<[string, string[], number, string, NodeJS.ProcessEnv?]>)('reports %s in one line with a hint, no stack trace', async (_, args, code, message, env = {}) => {
-    box.write('broken.txt', '-r gone.txt\n');
-    box.write('cycle.txt', '-r cycle.txt\n');
-    const result = await box.terrarium(args, env);
-    expect(result.code).toBe(code);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toContain(message);
-    expect(result.stderr).not.toMatch(/\n\s+at /);
-  });
+  ] as Array<[string, string[], number, string, NodeJS.ProcessEnv?]>)(
+    'reports %s in one line with a hint, no stack trace',
+    async (_, args, code, message, env = {}) => {
+      box.write('broken.txt', '-r gone.txt\n');
+      box.write('cycle.txt', '-r cycle.txt\n');
+      const result = await box.terrarium(args, env);
+      expect(result.code).toBe(code);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    },
+  );
 
   it('prints its version and help, with every option and its environment variable', async () => {
     const version = await box.terrarium(['--version']);
@@ -95,7 +108,10 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     const root = box.path('pyenv');
     const shim = path.join(root, 'shims', 'python3');
     mkdirSync(path.dirname(shim), { recursive: true });
-    box.write('pyenv/shims/python3', `#!/usr/bin/env bash\nset -e\nprogram="\${0##*/}"\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`);
+    box.write(
+      'pyenv/shims/python3',
+      `#!/usr/bin/env bash\nset -e\nprogram="\${0##*/}"\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`,
+    );
     chmodSync(shim, 0o755);
     mkdirSync(path.join(root, 'versions', 'pinned', 'bin'), { recursive: true });
     symlinkSync(python3(), path.join(root, 'versions', 'pinned', 'bin', 'python3'));

@@ -106,7 +106,9 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     appendFileSync(path.join(target, site), 'raise SystemExit("edited")\n');
     const result = await box.terrarium(args('--link-mode', 'hardlink', '-t', box.path('after edit'), 'install', 'requirements.txt'));
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/unpacked copy in the cache .* is unusable .*terra_demo\/__init__\.py is no longer as archived.*dropped it, using the stores/);
+    expect(result.stderr).toMatch(
+      /unpacked copy in the cache .* is unusable .*terra_demo\/__init__\.py is no longer as archived.*dropped it, using the stores/,
+    );
     await works(box, box.path('after edit'));
     expect(readFileSync(path.join(unpacked(cache).dir, site), 'utf8')).not.toContain('edited');
   });
@@ -140,17 +142,20 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
   it.each<[string, (tree: ReturnType<typeof unpacked>) => void]>([
     ['a relocated file appended to (bin/terra-demo)', (tree) => appendFileSync(path.join(tree.dir, 'bin', 'terra-demo'), 'import os; os.system("evil")\n')],
     ['pyvenv.cfg appended to', (tree) => appendFileSync(path.join(tree.dir, 'pyvenv.cfg'), 'include-system-site-packages = true\n')],
-    ['a file swapped for a symlink of the same size and mtime', (tree) => {
-      const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { entries: Array<{ path: string; type: string; size?: number; sha256?: string }> };
-      const linked = index.entries.find((e) => e.type === 'file' && !e.sha256 && e.path.startsWith('lib/') && e.size! > 16 && e.size! < 4000)!;
-      const file = path.join(tree.dir, linked.path);
-      const { size, mtime } = statSync(file);
-      rmSync(file);
-      // A link's size is its target's length: leading slashes make /etc/shadow exactly as long as the file was.
-      spawnSync('ln', ['-s', `${'/'.repeat(size - 'etc/shadow'.length)}etc/shadow`, file]);
-      spawnSync('touch', ['-h', '-d', mtime.toISOString(), file]);
-      expect(lstatSync(file)).toMatchObject({ size });
-    }],
+    [
+      'a file swapped for a symlink of the same size and mtime',
+      (tree) => {
+        const index = JSON.parse(readFileSync(tree.index, 'utf8')) as { entries: Array<{ path: string; type: string; size?: number; sha256?: string }> };
+        const linked = index.entries.find((e) => e.type === 'file' && !e.sha256 && e.path.startsWith('lib/') && e.size! > 16 && e.size! < 4000)!;
+        const file = path.join(tree.dir, linked.path);
+        const { size, mtime } = statSync(file);
+        rmSync(file);
+        // A link's size is its target's length: leading slashes make /etc/shadow exactly as long as the file was.
+        spawnSync('ln', ['-s', `${'/'.repeat(size - 'etc/shadow'.length)}etc/shadow`, file]);
+        spawnSync('touch', ['-h', '-d', mtime.toISOString(), file]);
+        expect(lstatSync(file)).toMatchObject({ size });
+      },
+    ],
   ])('a copy with %s is dropped, and the stores serve', async (_, tamper) => {
     const fresh = box.path(`fresh-${Math.random().toString(16).slice(2)}`);
     expect((await box.terrarium(args('-t', fresh, 'install', 'requirements.txt'))).code).toBe(0);
@@ -199,7 +204,17 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
 
   it('--no-cache keeps no copy', async () => {
     const unused = box.path('unused-cache');
-    const result = await box.terrarium(['--storage-dir', box.store, '--cache-dir', unused, '--no-cache', '-t', box.path('no-cache'), 'install', 'requirements.txt']);
+    const result = await box.terrarium([
+      '--storage-dir',
+      box.store,
+      '--cache-dir',
+      unused,
+      '--no-cache',
+      '-t',
+      box.path('no-cache'),
+      'install',
+      'requirements.txt',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     // Interpreter fingerprints are kept there all the same (README: --cache-dir); nothing else is.
     expect((existsSync(unused) ? readdirSync(unused) : []).filter((name) => name !== 'interpreters.json')).toEqual([]);

@@ -9,7 +9,8 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 /** Volatile parts of output (the sandbox path, times, durations, sizes) replaced, so that the rest can be compared as is. */
 function normalise(text: string, box: Sandbox): string {
   return text
-    .split(box.dir).join('<box>')
+    .split(box.dir)
+    .join('<box>')
     .replace(/x86_64-3\.\d+-[0-9a-f]{32}/g, '<key>')
     .replace(/\/\S*\/bin\/python[\d.]*/g, '<python>')
     .replace(/([Pp]ython) 3\.\d+\.\d+/g, '$1 <version>')
@@ -27,7 +28,11 @@ function normalise(text: string, box: Sandbox): string {
 /** Runs terrarium in a pseudo-terminal (util-linux script), as a person at a terminal would; returns what the terminal got. */
 function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
   const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols 120; ${quoted}`, '/dev/null'], { cwd: box.dir, env: { ...box.env, ...env }, encoding: 'utf8' });
+  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols 120; ${quoted}`, '/dev/null'], {
+    cwd: box.dir,
+    env: { ...box.env, ...env },
+    encoding: 'utf8',
+  });
   expect(result.status, result.stdout + result.stderr).toBe(0);
   return result.stdout;
 }

@@ -97,7 +97,10 @@ describe('target paths', () => {
 
   it('relative --target given from another working directory', () => {
     mkdirSync(box.path('elsewhere', 'deeper'), { recursive: true });
-    const result = terrarium(['--storage-dir', '../../store', '-t', '../relative-env', '--require-download', 'install', '../../requirements.txt'], box.path('elsewhere', 'deeper'));
+    const result = terrarium(
+      ['--storage-dir', '../../store', '-t', '../relative-env', '--require-download', 'install', '../../requirements.txt'],
+      box.path('elsewhere', 'deeper'),
+    );
     expect(result.code, result.out).toBe(0);
     checkEnvironment(box.path('elsewhere', 'relative-env'), terrarium, box.env);
   });

@@ -16,7 +16,14 @@ describe('S3 store', () => {
   let key: string;
 
   /** Credentials through the environment, as CI secrets usually arrive. */
-  const env = () => ({ S3_BUCKET: BUCKET, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY, S3_ENDPOINT: proxy.endpoint, S3_PREFIX: prefix, S3_PATH_STYLE: '1' });
+  const env = () => ({
+    S3_BUCKET: BUCKET,
+    S3_ACCESS_KEY: ACCESS_KEY,
+    S3_SECRET_KEY: SECRET_KEY,
+    S3_ENDPOINT: proxy.endpoint,
+    S3_PREFIX: prefix,
+    S3_PATH_STYLE: '1',
+  });
   const terrarium = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
     const result = await box.terrarium(args, { ...env(), ...extra });
     outputs.push(result);
@@ -60,19 +67,28 @@ describe('S3 store', () => {
     expect(readdirSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'))).toHaveLength(1);
 
     // The second install on that machine downloads nothing: it works with S3 unreachable.
-    const offline = await terrarium(['-t', box.path('offline'), '--s3-max-retries', '0', 'install', 'requirements.txt'], { ...machine, S3_ENDPOINT: 'http://127.0.0.1:9' });
+    const offline = await terrarium(['-t', box.path('offline'), '--s3-max-retries', '0', 'install', 'requirements.txt'], {
+      ...machine,
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+    });
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stderr).toContain('from unpacked copy in the cache ');
     // Without the unpacked copy, the downloaded archive serves.
     rmSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1', 'unpacked'), { recursive: true });
-    const archived = await terrarium(['-t', box.path('offline 2'), '--s3-max-retries', '0', 'install', 'requirements.txt'], { ...machine, S3_ENDPOINT: 'http://127.0.0.1:9' });
+    const archived = await terrarium(['-t', box.path('offline 2'), '--s3-max-retries', '0', 'install', 'requirements.txt'], {
+      ...machine,
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+    });
     expect(archived.code, archived.stderr).toBe(0);
     expect(archived.stderr).toContain('from cache ');
   });
 
   it("without explicit keys, uses the SDK's credential chain (here: AWS_* variables)", async () => {
     const chain = await terrarium(['-t', box.path('chain'), '--no-cache', '--require-download', 'install', 'requirements.txt'], {
-      S3_ACCESS_KEY: '', S3_SECRET_KEY: '', AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+      S3_ACCESS_KEY: '',
+      S3_SECRET_KEY: '',
+      AWS_ACCESS_KEY_ID: ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
     });
     expect(chain.code, chain.stderr).toBe(0);
   });
@@ -86,7 +102,9 @@ describe('S3 store', () => {
     proxy.inject('refuse', 100);
     const failed = await terrarium(['-t', box.path('unreachable'), '--no-cache', '--s3-max-retries', '1', 'install', 'requirements.txt']);
     expect(failed.code).toBe(5);
-    expect(failed.stderr).toMatch(new RegExp(`error: cannot read s3://${BUCKET}/${prefix}${key}\\.json at ${proxy.endpoint} after 2 attempts: .*(ECONNRESET|socket hang up)`));
+    expect(failed.stderr).toMatch(
+      new RegExp(`error: cannot read s3://${BUCKET}/${prefix}${key}\\.json at ${proxy.endpoint} after 2 attempts: .*(ECONNRESET|socket hang up)`),
+    );
     expect(withoutProgress(failed.stderr)).toHaveLength(2);
     expect(existsSync(box.path('unreachable'))).toBe(false);
   });
@@ -112,7 +130,18 @@ describe('S3 store', () => {
 
   it('refuses wrong credentials and a missing bucket at once, without retrying', async () => {
     const started = Date.now();
-    const denied = await terrarium(['-VV', '-t', box.path('denied'), '--no-cache', '--s3-access-key', 'NOT-A-KEY', '--s3-secret-key', 'wrong-secret-123', 'install', 'requirements.txt']);
+    const denied = await terrarium([
+      '-VV',
+      '-t',
+      box.path('denied'),
+      '--no-cache',
+      '--s3-access-key',
+      'NOT-A-KEY',
+      '--s3-secret-key',
+      'wrong-secret-123',
+      'install',
+      'requirements.txt',
+    ]);
     expect(denied.code).toBe(5);
     expect(denied.stderr).toContain('access denied (InvalidAccessKeyId)');
     expect(denied.stderr).not.toContain('wrong-secret-123');

@@ -26,7 +26,8 @@ describe('signed archives', () => {
   });
   afterAll(() => box.cleanup());
 
-  const trusting = (pub: string, target: string, ...extra: string[]) => box.terrarium(store('--trust-key', pub, '-t', box.path(target), ...extra, 'install', 'requirements.txt'));
+  const trusting = (pub: string, target: string, ...extra: string[]) =>
+    box.terrarium(store('--trust-key', pub, '-t', box.path(target), ...extra, 'install', 'requirements.txt'));
 
   it('keygen writes a 0600 secret key and its .pub, and refuses to overwrite them', async () => {
     expect(statSync(signer).mode & 0o777).toBe(0o600);
@@ -72,13 +73,17 @@ describe('signed archives', () => {
   it.each<[string, (sig: string) => string, RegExp]>([
     ['a trusted comment edited', (sig) => sig.replace(/sha256=[0-9a-f]+/, `sha256=${'0'.repeat(64)}`), /does not verify/],
     ['no signature at all', () => '', /not signed/],
-    ['the signature of the bytes changed (the trusted comment still verifying)', (sig) => {
-      const lines = sig.split('\n');
-      const bytes = Buffer.from(lines[1]!, 'base64');
-      bytes[20]! ^= 1;
-      lines[1] = bytes.toString('base64');
-      return lines.join('\n');
-    }, /does not verify/],
+    [
+      'the signature of the bytes changed (the trusted comment still verifying)',
+      (sig) => {
+        const lines = sig.split('\n');
+        const bytes = Buffer.from(lines[1]!, 'base64');
+        bytes[20]! ^= 1;
+        lines[1] = bytes.toString('base64');
+        return lines.join('\n');
+      },
+      /does not verify/,
+    ],
   ])('refuses an archive with %s', async (_, tamper, why) => {
     const signature = `${archive}.minisig`;
     const original = readFileSync(signature, 'utf8');
@@ -134,12 +139,16 @@ describe('signed archives', () => {
     const signature = `${archive}.minisig`;
     const original = readFileSync(signature, 'utf8');
     try {
-      execFileSync('minisign', ['-S', '-s', secret, '-m', archive, '-x', signature, '-t', `terrarium-archive key=${key} sha256=${record.sha256}`], { stdio: 'ignore' });
+      execFileSync('minisign', ['-S', '-s', secret, '-m', archive, '-x', signature, '-t', `terrarium-archive key=${key} sha256=${record.sha256}`], {
+        stdio: 'ignore',
+      });
       const result = await trusting(`${secret}.pub`, 'by-minisign', '--require-download');
       expect(result.code, result.stderr).toBe(0);
       // Several trusted keys (TERRARIUM_TRUSTED_KEYS, comma-separated): any one of them is enough.
       const pubLine = readFileSync(`${secret}.pub`, 'utf8').split('\n')[1]!;
-      const either = await box.terrarium(store('-t', box.path('by-either'), '--require-download', 'install', 'requirements.txt'), { TERRARIUM_TRUSTED_KEYS: `${readFileSync(`${signer}.pub`, 'utf8').split('\n')[1]},${pubLine}` });
+      const either = await box.terrarium(store('-t', box.path('by-either'), '--require-download', 'install', 'requirements.txt'), {
+        TERRARIUM_TRUSTED_KEYS: `${readFileSync(`${signer}.pub`, 'utf8').split('\n')[1]},${pubLine}`,
+      });
       expect(either.code, either.stderr).toBe(0);
     } finally {
       writeFileSync(signature, original);
@@ -148,7 +157,10 @@ describe('signed archives', () => {
 
   it('refuses a bad --sign-key or --trust-key before doing anything: exit 2', async () => {
     box.write('not-a-key', 'hello\n');
-    for (const extra of [['--sign-key', box.path('not-a-key')], ['--trust-key', 'RWQnot-a-key']]) {
+    for (const extra of [
+      ['--sign-key', box.path('not-a-key')],
+      ['--trust-key', 'RWQnot-a-key'],
+    ]) {
       const result = await box.terrarium(store(...extra, '-t', box.path('bad-key'), 'install', 'requirements.txt'));
       expect(result.code, result.stderr).toBe(2);
       expect(existsSync(box.path('bad-key'))).toBe(false);
@@ -161,7 +173,14 @@ describe('signed archives in S3', () => {
   const box = new Sandbox();
   const s3 = new S3TestServer();
   const signer = box.path('builder.key');
-  const env = (machine: string) => ({ S3_BUCKET: BUCKET, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY, S3_ENDPOINT: s3.endpoint, S3_PATH_STYLE: '1', XDG_CACHE_HOME: box.path(`${machine}-cache`) });
+  const env = (machine: string) => ({
+    S3_BUCKET: BUCKET,
+    S3_ACCESS_KEY: ACCESS_KEY,
+    S3_SECRET_KEY: SECRET_KEY,
+    S3_ENDPOINT: s3.endpoint,
+    S3_PATH_STYLE: '1',
+    XDG_CACHE_HOME: box.path(`${machine}-cache`),
+  });
   let trust: string;
 
   beforeAll(async () => {
@@ -184,16 +203,26 @@ describe('signed archives in S3', () => {
     expect(runner.stderr).toContain('is not signed');
     expect(runner.stderr).toContain('not publishing');
     expect(await s3.keys()).toEqual(before);
-    const signed = await box.terrarium(['--sign-key', signer, '--no-download', '-t', box.path('signed'), 'install', 'requirements.txt'], { ...env('builder'), TERRARIUM_TRUSTED_KEYS: trust });
+    const signed = await box.terrarium(['--sign-key', signer, '--no-download', '-t', box.path('signed'), 'install', 'requirements.txt'], {
+      ...env('builder'),
+      TERRARIUM_TRUSTED_KEYS: trust,
+    });
     expect(signed.code, signed.stderr).toBe(0);
     expect(signed.stderr).toContain('it is not signed); replacing it');
     expect((await s3.keys()).filter((k) => k.endsWith('.minisig'))).toHaveLength(1);
-    const second = await box.terrarium(['-t', box.path('second'), '--require-download', 'install', 'requirements.txt'], { ...env('second'), TERRARIUM_TRUSTED_KEYS: trust });
+    const second = await box.terrarium(['-t', box.path('second'), '--require-download', 'install', 'requirements.txt'], {
+      ...env('second'),
+      TERRARIUM_TRUSTED_KEYS: trust,
+    });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/from s3:\/\/.* at /);
     // Its cache kept the signature with the archive: the next install there needs neither S3 nor trust in the cache.
     expect(readdirSync(path.join(box.path('second-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.minisig'))).toHaveLength(1);
-    const cached = await box.terrarium(['--link-mode', 'none', '-t', box.path('cached'), '--require-download', 'install', 'requirements.txt'], { ...env('second'), S3_ENDPOINT: 'http://127.0.0.1:9', TERRARIUM_TRUSTED_KEYS: trust });
+    const cached = await box.terrarium(['--link-mode', 'none', '-t', box.path('cached'), '--require-download', 'install', 'requirements.txt'], {
+      ...env('second'),
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+      TERRARIUM_TRUSTED_KEYS: trust,
+    });
     expect(cached.code, cached.stderr).toBe(0);
     expect(cached.stderr).toMatch(/from cache .* at /);
   });

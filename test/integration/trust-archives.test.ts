@@ -28,10 +28,15 @@ describe('hostile archives with a matching sha256', () => {
   });
   afterAll(() => box.cleanup());
 
-  const strict = (target: string, ...extra: string[]) => box.terrarium(args('-t', box.path(target), '--require-download', ...extra, 'install', 'requirements.txt'));
+  const strict = (target: string, ...extra: string[]) =>
+    box.terrarium(args('-t', box.path(target), '--require-download', ...extra, 'install', 'requirements.txt'));
 
   it.each<[string, (m: import('../../src/relocate/manifest.js').Manifest, outside: string) => void, RegExp]>([
-    ['an external link named .terrarium, to a directory outside', (m, outside) => m.externalLinks.push({ path: '.terrarium', target: outside }), /inside terrarium's own folder/],
+    [
+      'an external link named .terrarium, to a directory outside',
+      (m, outside) => m.externalLinks.push({ path: '.terrarium', target: outside }),
+      /inside terrarium's own folder/,
+    ],
     ['an interpreter link that climbs out', (m) => m.interpreterLinks.push('../../escaped'), /not a path inside the environment/],
     ['an interpreter link that is no interpreter', (m) => m.interpreterLinks.push('lib/evil'), /not an interpreter's name in bin/],
     ['an external link climbing out', (m, outside) => m.externalLinks.push({ path: '../x', target: outside }), /not a path inside the environment/],
@@ -39,7 +44,11 @@ describe('hostile archives with a matching sha256', () => {
   ])('refuses a manifest with %s: exit 6, removed from the store, nothing written outside', async (_, change, why) => {
     const outside = box.path(`outside-${Math.random().toString(16).slice(2)}`);
     mkdirSync(outside);
-    await plantArchive(box.store, key, editManifest(genuine, (m) => change(m, outside)));
+    await plantArchive(
+      box.store,
+      key,
+      editManifest(genuine, (m) => change(m, outside)),
+    );
     const result = await strict('t-manifest');
     expect(result.code, result.stderr).toBe(6);
     expect(result.stderr).toMatch(why);
@@ -50,7 +59,11 @@ describe('hostile archives with a matching sha256', () => {
   });
 
   it('passes over an archive that links outside the environment unless --allow-outside-paths; doctor reports the link', async () => {
-    await plantArchive(box.store, key, editManifest(genuine, (m) => m.externalLinks.push({ path: `${site}/x`, target: '/etc/passwd' })));
+    await plantArchive(
+      box.store,
+      key,
+      editManifest(genuine, (m) => m.externalLinks.push({ path: `${site}/x`, target: '/etc/passwd' })),
+    );
     const refused = await strict('t-outside');
     expect(refused.code).toBe(6);
     expect(refused.stderr).toContain(`links outside the environment (${site}/x -> /etc/passwd)`);
@@ -64,11 +77,21 @@ describe('hostile archives with a matching sha256', () => {
     expect(doctor.stdout + doctor.stderr).toContain('symlink leads outside the environment, to /etc/passwd');
   });
 
-  it('runs the archive\'s .pth files in the smoke check without terrarium\'s secrets', async () => {
+  it("runs the archive's .pth files in the smoke check without terrarium's secrets", async () => {
     const dump = box.path('seen-by-archive-code.txt');
-    const pth = { header: { name: `${site}/spy.pth`, type: 'file' as const, mode: 0o644, mtime: new Date() }, body: Buffer.from(`import os; open(${JSON.stringify(dump)}, "w").write("\\n".join(sorted(os.environ)))\n`) };
+    const pth = {
+      header: { name: `${site}/spy.pth`, type: 'file' as const, mode: 0o644, mtime: new Date() },
+      body: Buffer.from(`import os; open(${JSON.stringify(dump)}, "w").write("\\n".join(sorted(os.environ)))\n`),
+    };
     await plantArchive(box.store, key, [...genuine, pth]);
-    const secrets = { S3_SECRET_KEY: 'sk', S3_ACCESS_KEY: 'ak', AWS_SECRET_ACCESS_KEY: 'aws', AWS_SESSION_TOKEN: 'tok', TERRARIUM_DEPLOY_TOKEN: 'td', GITHUB_TOKEN: 'gh' };
+    const secrets = {
+      S3_SECRET_KEY: 'sk',
+      S3_ACCESS_KEY: 'ak',
+      AWS_SECRET_ACCESS_KEY: 'aws',
+      AWS_SESSION_TOKEN: 'tok',
+      TERRARIUM_DEPLOY_TOKEN: 'td',
+      GITHUB_TOKEN: 'gh',
+    };
     const result = await box.terrarium(args('-t', box.path('t-pth'), '--require-download', 'install', 'requirements.txt'), secrets);
     expect(result.code, result.stderr).toBe(0);
     const seen = readFileSync(dump, 'utf8').split('\n');
@@ -92,14 +115,28 @@ describe('hostile archives with a matching sha256', () => {
     const huge = genuine.map((e) => (e.header.name === 'pyvenv.cfg' ? { header: e.header, body: Buffer.concat([e.body, Buffer.alloc(20 << 20, 0x20)]) } : e));
     await plantArchive(box.store, key, huge);
     // Peak memory of the whole run, as the kernel counts it for the child (KiB).
-    const measured = execFileSync('python3', ['-c', 'import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)', process.execPath, path.resolve('bin/terrarium.cjs'), ...args('-t', box.path('t-huge'), '--require-download', 'install', 'requirements.txt')], { cwd: box.dir, env: box.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const measured = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)',
+        process.execPath,
+        path.resolve('bin/terrarium.cjs'),
+        ...args('-t', box.path('t-huge'), '--require-download', 'install', 'requirements.txt'),
+      ],
+      { cwd: box.dir, env: box.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     const [code, kib] = measured.trim().split(' ').map(Number);
     expect(code).toBe(6);
     expect(kib! / 1024).toBeLessThan(200);
   });
 
   it('a smoke check failing on a restored archive removes it and builds a good one', async () => {
-    await plantArchive(box.store, key, genuine.filter((e) => e.header.name !== 'pyvenv.cfg'));
+    await plantArchive(
+      box.store,
+      key,
+      genuine.filter((e) => e.header.name !== 'pyvenv.cfg'),
+    );
     const result = await box.terrarium(args('-t', box.path('t-smoke'), 'install', 'requirements.txt'));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('the new environment does not work');

@@ -46,7 +46,10 @@ async function extractInto(bytes: Buffer): Promise<string> {
 }
 
 async function extractError(bytes: Buffer): Promise<TerrariumError> {
-  const error = await extractInto(bytes).then(() => undefined, (e: unknown) => e);
+  const error = await extractInto(bytes).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(TerrariumError);
   return error as TerrariumError;
 }
@@ -93,14 +96,49 @@ describe('hostile archives', () => {
     ['a .. component', [{ name: 'lib/../../evil', content: 'x' }], '".." in path'],
     ['a symlink to an absolute path', [{ name: 'bin/l', type: 'symlink', linkname: '/etc' }], 'absolute path'],
     ['a symlink leaving the root', [{ name: 'bin/l', type: 'symlink', linkname: '../../etc' }], 'leaves the environment'],
-    ['a symlink climbing after a name', [{ name: 'a', type: 'directory' }, { name: 'l', type: 'symlink', linkname: 'a/../..' }], 'leaves the environment'],
-    ['a file written through a symlink', [{ name: 'l', type: 'symlink', linkname: '.' }, { name: 'l/evil', content: 'x' }], 'under the symlink'],
-    ['a file replacing a symlink', [{ name: 'l', type: 'symlink', linkname: 'x' }, { name: 'l', content: 'x' }], 'replaces a symlink'],
-    ['a hardlink', [{ name: 'x', content: 'x' }, { name: 'h', type: 'link', linkname: 'x' }], 'unsupported entry type link'],
+    [
+      'a symlink climbing after a name',
+      [
+        { name: 'a', type: 'directory' },
+        { name: 'l', type: 'symlink', linkname: 'a/../..' },
+      ],
+      'leaves the environment',
+    ],
+    [
+      'a file written through a symlink',
+      [
+        { name: 'l', type: 'symlink', linkname: '.' },
+        { name: 'l/evil', content: 'x' },
+      ],
+      'under the symlink',
+    ],
+    [
+      'a file replacing a symlink',
+      [
+        { name: 'l', type: 'symlink', linkname: 'x' },
+        { name: 'l', content: 'x' },
+      ],
+      'replaces a symlink',
+    ],
+    [
+      'a hardlink',
+      [
+        { name: 'x', content: 'x' },
+        { name: 'h', type: 'link', linkname: 'x' },
+      ],
+      'unsupported entry type link',
+    ],
     ['a device', [{ name: 'dev', type: 'character-device', devmajor: 1, devminor: 3 }], 'unsupported entry type character-device'],
     ['a fifo', [{ name: 'fifo', type: 'fifo' }], 'unsupported entry type fifo'],
     ['a setuid file', [{ name: 'bin/su', mode: 0o4755, content: 'x' }], 'setuid'],
-    ['a duplicate file', [{ name: 'a', content: 'x' }, { name: 'a', content: 'y' }], 'same path twice'],
+    [
+      'a duplicate file',
+      [
+        { name: 'a', content: 'x' },
+        { name: 'a', content: 'y' },
+      ],
+      'same path twice',
+    ],
   ])('rejects %s and writes nothing outside the root', async (_, entries, message) => {
     const error = await extractError(await tarOf(entries));
     expect(error.message).toContain(message);
@@ -117,7 +155,10 @@ describe('hostile archives', () => {
   });
 
   it('rejects an entry whose data runs past the size its header claims', async () => {
-    const bytes = await tarOf([{ name: 'a', content: 'x'.repeat(1500) }, { name: 'b', content: 'y' }]);
+    const bytes = await tarOf([
+      { name: 'a', content: 'x'.repeat(1500) },
+      { name: 'b', content: 'y' },
+    ]);
     // The second entry's header: its size field now says 1 byte, so the rest of its data is read as a header.
     const header = bytes.indexOf(Buffer.from('a\0'));
     const size = Buffer.from('00000000001\0');

@@ -47,7 +47,10 @@ describe('atomic exchange', () => {
 
   it('changes nothing when the run that asked is gone (a helper orphaned by a kill)', async () => {
     // Pid 1 is never the helper's parent here: as if terrarium had died while Python started.
-    const result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), '1'], { stdin: true, onSpawn: (child) => child.stdin!.end(`${a}\0${b}\0`) });
+    const result = await run(python, ['-E', '-s', '-S', pythonScript('exchange.py'), '1'], {
+      stdin: true,
+      onSpawn: (child) => child.stdin!.end(`${a}\0${b}\0`),
+    });
     expect(result.code, result.stderr).toBe(5);
     expect(readdirSync(a)).toEqual(['from-a']);
   });

@@ -9,8 +9,19 @@ let dir: string;
 let probes: number;
 let stdlib: string;
 const fingerprint = (): Fingerprint => ({
-  implementation: 'cpython', version: [3, 11, 7], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
-  machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/opt/py/bin/python3.11', prefix: '/opt/py', stdlib, hasVenv: true,
+  implementation: 'cpython',
+  version: [3, 11, 7],
+  abiflags: '',
+  soabi: 'cpython-311-x86_64-linux-gnu',
+  gilDisabled: false,
+  machine: 'x86_64',
+  system: 'linux',
+  libc: 'glibc',
+  libcVersion: '2.36',
+  executable: '/opt/py/bin/python3.11',
+  prefix: '/opt/py',
+  stdlib,
+  hasVenv: true,
 });
 const probe = async () => {
   probes += 1;
@@ -60,7 +71,11 @@ describe('interpreter fingerprint cache', () => {
   });
 
   it.each([
-    ['a script such as a pyenv shim (it picks an interpreter on each run)', () => executable('python3', '#!/usr/bin/env bash\n'), path.join('x', 'interpreters.json')],
+    [
+      'a script such as a pyenv shim (it picks an interpreter on each run)',
+      () => executable('python3', '#!/usr/bin/env bash\n'),
+      path.join('x', 'interpreters.json'),
+    ],
     ['no cache file given', () => executable('python3.11', ELF), undefined],
     ['an unwritable cache location', () => executable('python3.11', ELF), path.join('not-a-dir', 'interpreters.json')],
   ])('always asks for %s', async (_why, make, cacheName) => {

@@ -105,7 +105,8 @@ describe('extraction of mutated archives', () => {
     const manifest = testManifest('/old/env', { text: ['bin/tool'] });
     const pack = tar.pack();
     // A fixed mtime keeps the archive, and so every mutation of a given seed, the same from run to run.
-    const add = (h: tar.Headers, body = '') => new Promise<void>((resolve, reject) => pack.entry({ mtime: new Date(0), ...h }, body, (e) => (e ? reject(e) : resolve())));
+    const add = (h: tar.Headers, body = '') =>
+      new Promise<void>((resolve, reject) => pack.entry({ mtime: new Date(0), ...h }, body, (e) => (e ? reject(e) : resolve())));
     await add({ name: MANIFEST_PATH }, JSON.stringify(manifest));
     await add({ name: 'bin', type: 'directory' });
     await add({ name: 'bin/tool', mode: 0o755 }, '#!/old/env/bin/python\nprint(1)\n');
@@ -126,7 +127,9 @@ describe('extraction of mutated archives', () => {
         return bytes;
       }),
       fc.nat({ max: original.length - 1 }).map((end) => original.subarray(0, end)),
-      fc.tuple(fc.nat({ max: original.length }), fc.uint8Array({ minLength: 1, maxLength: 700 })).map(([at, junk]) => Buffer.concat([original.subarray(0, at), junk, original.subarray(at)])),
+      fc
+        .tuple(fc.nat({ max: original.length }), fc.uint8Array({ minLength: 1, maxLength: 700 }))
+        .map(([at, junk]) => Buffer.concat([original.subarray(0, at), junk, original.subarray(at)])),
     );
     let run = 0;
     const outcomes = { unpacked: 0, refused: 0 };

@@ -9,7 +9,7 @@ import { createReporter } from '../../src/report/reporter.js';
 const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, -1);
 
 /** A holder that stalls (a paused VM, a hung NFS mount) can lose its lock while alive: it must not swap then. */
-describe('the swap re-checks that this run still holds the target\'s lock', () => {
+describe("the swap re-checks that this run still holds the target's lock", () => {
   let dir: string;
   let target: string;
   let staging: string;
@@ -17,7 +17,10 @@ describe('the swap re-checks that this run still holds the target\'s lock', () =
     dir = mkdtempSync(path.join(tmpdir(), 'terrarium-fence-'));
     target = path.join(dir, 'env');
     staging = path.join(dir, '.env.staging');
-    for (const [where, marker] of [[target, 'old'], [staging, 'new']] as const) {
+    for (const [where, marker] of [
+      [target, 'old'],
+      [staging, 'new'],
+    ] as const) {
       mkdirSync(where);
       writeFileSync(path.join(where, marker), '');
     }

@@ -5,7 +5,20 @@ import { checkManifest, type Manifest } from '../../src/relocate/manifest.js';
 import { UNPACKED_FORMAT, checkIndex } from '../../src/stores/unpacked.js';
 import { testManifest } from '../helpers/manifest.js';
 
-const HOSTILE_PATHS = ['../x', '../../etc/passwd', '/etc/passwd', 'a/../../b', '', '.', 'a\0b', '.terrarium', '.terrarium/manifest.json', 7, null, { path: 'x' }];
+const HOSTILE_PATHS = [
+  '../x',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'a/../../b',
+  '',
+  '.',
+  'a\0b',
+  '.terrarium',
+  '.terrarium/manifest.json',
+  7,
+  null,
+  { path: 'x' },
+];
 
 type Mutation = [string, (m: Manifest, value: unknown) => void];
 const PATH_FIELDS: Mutation[] = [
@@ -18,7 +31,12 @@ const PATH_FIELDS: Mutation[] = [
 /** A manifest comes from an archive or the cache: every path in it is attacker input. */
 describe('checkManifest', () => {
   it('accepts what terrarium writes', () => {
-    const m = testManifest('/old/env', { text: ['bin/pip'], binary: ['lib/x.so'], interpreterLinks: ['bin/python3', 'bin/python3.11'], externalLinks: [{ path: 'lib/data', target: '/srv/data' }] });
+    const m = testManifest('/old/env', {
+      text: ['bin/pip'],
+      binary: ['lib/x.so'],
+      interpreterLinks: ['bin/python3', 'bin/python3.11'],
+      externalLinks: [{ path: 'lib/data', target: '/srv/data' }],
+    });
     expect(checkManifest(structuredClone(m))).toEqual(m);
   });
 
@@ -47,32 +65,44 @@ describe('checkManifest', () => {
     expect(() => checkManifest(value)).toThrow(TerrariumError);
   });
 
-  it('never returns a path that leaves the environment or enters terrarium\'s folder, whatever the input', () => {
+  it("never returns a path that leaves the environment or enters terrarium's folder, whatever the input", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...PATH_FIELDS), fc.array(fc.constantFrom('..', '.', '', 'a', '.terrarium', 'bin', 'python3', '/')).map((parts) => parts.join('/')), ([, put], value) => {
-        const m = testManifest();
-        put(m, value);
-        let checked: Manifest;
-        try {
-          checked = checkManifest(m);
-        } catch (error) {
-          expect(error).toBeInstanceOf(TerrariumError);
-          return;
-        }
-        for (const p of [...checked.text, ...checked.binary, ...checked.interpreterLinks, ...checked.externalLinks.map((l) => l.path)]) {
-          expect(p.split('/')).not.toContain('..');
-          expect(p.startsWith('/')).toBe(false);
-          expect(p === '.terrarium' || p.startsWith('.terrarium/')).toBe(false);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...PATH_FIELDS),
+        fc.array(fc.constantFrom('..', '.', '', 'a', '.terrarium', 'bin', 'python3', '/')).map((parts) => parts.join('/')),
+        ([, put], value) => {
+          const m = testManifest();
+          put(m, value);
+          let checked: Manifest;
+          try {
+            checked = checkManifest(m);
+          } catch (error) {
+            expect(error).toBeInstanceOf(TerrariumError);
+            return;
+          }
+          for (const p of [...checked.text, ...checked.binary, ...checked.interpreterLinks, ...checked.externalLinks.map((l) => l.path)]) {
+            expect(p.split('/')).not.toContain('..');
+            expect(p.startsWith('/')).toBe(false);
+            expect(p === '.terrarium' || p.startsWith('.terrarium/')).toBe(false);
+          }
+        },
+      ),
     );
   });
 });
 
-describe('checkIndex (an unpacked copy\'s index in the cache)', () => {
+describe("checkIndex (an unpacked copy's index in the cache)", () => {
   const index = () => ({
-    format: UNPACKED_FORMAT, key: 'k', manifest: testManifest(), bytes: 3, sha256: 'a'.repeat(64),
-    entries: [{ path: 'bin', type: 'directory', mode: 0o755 }, { path: 'bin/tool', type: 'file', mode: 0o755, mtime: 0, size: 3, sha256: 'b'.repeat(64) }, { path: 'lib64', type: 'symlink', linkname: 'lib' }],
+    format: UNPACKED_FORMAT,
+    key: 'k',
+    manifest: testManifest(),
+    bytes: 3,
+    sha256: 'a'.repeat(64),
+    entries: [
+      { path: 'bin', type: 'directory', mode: 0o755 },
+      { path: 'bin/tool', type: 'file', mode: 0o755, mtime: 0, size: 3, sha256: 'b'.repeat(64) },
+      { path: 'lib64', type: 'symlink', linkname: 'lib' },
+    ],
   });
 
   it('accepts what terrarium writes', () => expect(checkIndex(index(), 'k')).toBeDefined());

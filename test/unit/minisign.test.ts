@@ -4,7 +4,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MinisignError, generateKeyPair, parsePublicKey, parseSecretKey, parseSignature, signPrehashed, verifyComment, verifyFile } from '../../src/sign/minisign.js';
+import {
+  MinisignError,
+  generateKeyPair,
+  parsePublicKey,
+  parseSecretKey,
+  parseSignature,
+  signPrehashed,
+  verifyComment,
+  verifyFile,
+} from '../../src/sign/minisign.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'terrarium-minisign-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -20,7 +29,9 @@ describe('minisign formats, against the minisign program', () => {
   beforeAll(() => {
     // A key pair and a signature made by minisign itself, shared by the tests that read them.
     execFileSync('minisign', ['-G', '-W', '-p', file('m.pub'), '-s', file('m.key')], { stdio: 'ignore' });
-    execFileSync('minisign', ['-S', '-s', file('m.key'), '-m', file('m.data', 'signed by minisign\n'), '-t', 'terrarium-archive key=a sha256=b'], { stdio: 'ignore' });
+    execFileSync('minisign', ['-S', '-s', file('m.key'), '-m', file('m.data', 'signed by minisign\n'), '-t', 'terrarium-archive key=a sha256=b'], {
+      stdio: 'ignore',
+    });
   });
 
   it('terrarium keygen keys and signatures verify with minisign -V', () => {
@@ -65,14 +76,21 @@ describe('minisign formats, against the minisign program', () => {
 
   it.each<[string, (text: string) => string]>([
     ['a trusted comment changed', (t) => t.replace('sha256=b', 'sha256=c')],
-    ['the global signature changed', (t) => { const l = t.split('\n'); l[3] = Buffer.alloc(64, 1).toString('base64'); return l.join('\n'); }],
+    [
+      'the global signature changed',
+      (t) => {
+        const l = t.split('\n');
+        l[3] = Buffer.alloc(64, 1).toString('base64');
+        return l.join('\n');
+      },
+    ],
   ])('refuses a signature with %s', (_, tamper) => {
     const pub = parsePublicKey(readFileSync(file('m.pub'), 'utf8'));
     const signature = parseSignature(tamper(readFileSync(file('m.data.minisig'), 'utf8')));
     expect(() => verifyComment(signature, [pub])).toThrow(/does not verify/);
   });
 
-  it('refuses a signature by a key that is not trusted, and what is not minisign\'s', () => {
+  it("refuses a signature by a key that is not trusted, and what is not minisign's", () => {
     const other = parsePublicKey(generateKeyPair().publicFile);
     const signature = parseSignature(readFileSync(file('m.data.minisig'), 'utf8'));
     expect(() => verifyComment(signature, [other])).toThrow(/not trusted/);

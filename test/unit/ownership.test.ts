@@ -25,9 +25,12 @@ describe('sibling names', () => {
     expect(parseSiblingName(name)).toEqual({ of: 'my env.bak', tag: 'staging', host: HOST_TAG, pid: process.pid });
   });
 
-  it.each(['env', '.env', '.env.staging', '.env.staging-zz-1-00000000', '.env.staging-0123abcd-0-0123abcd', 'env.staging-0123abcd-12-0123abcd'])('ignores %s', (name) => {
-    expect(parseSiblingName(name)).toBeUndefined();
-  });
+  it.each(['env', '.env', '.env.staging', '.env.staging-zz-1-00000000', '.env.staging-0123abcd-0-0123abcd', 'env.staging-0123abcd-12-0123abcd'])(
+    'ignores %s',
+    (name) => {
+      expect(parseSiblingName(name)).toBeUndefined();
+    },
+  );
 
   it.each<[string, { host: string; pid: number }, number, boolean]>([
     ['a live process here', { host: HOST_TAG, pid: process.ppid }, 0, false],

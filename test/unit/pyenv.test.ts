@@ -32,7 +32,10 @@ describe('resolving a pyenv shim without running it', () => {
     root = at('pyenv');
     shim = path.join(root, 'shims', 'python3');
     // As `pyenv rehash` writes them (pyenv 2.x).
-    executable(shim, `#!/usr/bin/env bash\nset -e\n[ -n "$PYENV_DEBUG" ] && set -x\n\nprogram="\${0##*/}"\n\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`);
+    executable(
+      shim,
+      `#!/usr/bin/env bash\nset -e\n[ -n "$PYENV_DEBUG" ] && set -x\n\nprogram="\${0##*/}"\n\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`,
+    );
     executable(path.join(root, 'versions', '3.11.7', 'bin', 'python3'));
     executable(path.join(root, 'versions', '3.12.1', 'bin', 'python3'));
     mkdirSync(path.join(root, 'versions', '2.7.18', 'bin'), { recursive: true }); // no python3 there

@@ -28,28 +28,38 @@ describe('archive reader', () => {
     let sinceDrain = 0;
     let most = 0;
     let received = 0;
-    await readArchive([Readable.from([archive])], 'zstd', {
-      manifest: () => ({
-        entry: () => undefined,
-        data: (bytes) => {
-          received += bytes.length;
-          sinceDrain += bytes.length;
-          most = Math.max(most, sinceDrain);
+    await readArchive(
+      [Readable.from([archive])],
+      'zstd',
+      {
+        manifest: () => ({
+          entry: () => undefined,
+          data: (bytes) => {
+            received += bytes.length;
+            sinceDrain += bytes.length;
+            most = Math.max(most, sinceDrain);
+          },
+          end: () => undefined,
+        }),
+        drain: async () => {
+          sinceDrain = 0;
+          await new Promise((resolve) => setImmediate(resolve));
         },
-        end: () => undefined,
-      }),
-      drain: async () => {
-        sinceDrain = 0;
-        await new Promise((resolve) => setImmediate(resolve));
       },
-    }, 'test');
+      'test',
+    );
     expect(received).toBe(big.length);
     expect(most).toBeLessThanOrEqual(256 * 1024);
   });
 
   it('refuses a manifest too large to be one, before reading it', async () => {
     const header = encodeHeader({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(0), size: 64 << 20 });
-    const error = await readArchive([Readable.from([header])], 'none', { manifest: () => ({ entry: () => undefined, data: () => undefined, end: () => undefined }) }, 'test').catch((e: unknown) => e);
+    const error = await readArchive(
+      [Readable.from([header])],
+      'none',
+      { manifest: () => ({ entry: () => undefined, data: () => undefined, end: () => undefined }) },
+      'test',
+    ).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ARCHIVE_CORRUPT', message: 'archive manifest of 67108864 bytes' });
   });
 });

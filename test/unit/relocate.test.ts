@@ -1,12 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
-import { parseScriptHeader, relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, scriptHeader, scriptInterpreter, shellQuote } from '../../src/relocate/rewrite.js';
+import {
+  parseScriptHeader,
+  relocateBinary,
+  relocatePyvenvCfg,
+  relocateShellScript,
+  relocateText,
+  scriptHeader,
+  scriptInterpreter,
+  shellQuote,
+} from '../../src/relocate/rewrite.js';
 
 const OLD = '/build/.env.staging-1-abcd';
 const python: Fingerprint = {
-  implementation: 'cpython', version: [3, 11, 2], abiflags: '', soabi: 'cpython-311-x86_64-linux-gnu', gilDisabled: false,
-  machine: 'x86_64', system: 'linux', libc: 'glibc', libcVersion: '2.36', executable: '/usr/bin/python3.11', hasVenv: true,
+  implementation: 'cpython',
+  version: [3, 11, 2],
+  abiflags: '',
+  soabi: 'cpython-311-x86_64-linux-gnu',
+  gilDisabled: false,
+  machine: 'x86_64',
+  system: 'linux',
+  libc: 'glibc',
+  libcVersion: '2.36',
+  executable: '/usr/bin/python3.11',
+  hasVenv: true,
 };
 const body = '# -*- coding: utf-8 -*-\nimport sys\nfrom pip import main\n';
 const long = `/srv/${'deep/'.repeat(30)}env`;

@@ -5,7 +5,9 @@ import { createReporter, type Verbosity } from '../../src/report/reporter.js';
 
 function capture(verbosity: Verbosity, secrets: string[]) {
   const out = { stdout: '', stderr: '' };
-  const reporter = createReporter({ stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } }, verbosity, { secrets });
+  const reporter = createReporter({ stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } }, verbosity, {
+    secrets,
+  });
   return { out, reporter };
 }
 
@@ -30,7 +32,9 @@ describe('secrets in output', () => {
   });
 
   it('include the credentials of the AWS chain found in the environment', () => {
-    expect(secretsOf({}, { AWS_SECRET_ACCESS_KEY: secret, AWS_ACCESS_KEY_ID: keyId, AWS_SESSION_TOKEN: 'token-value' }).sort()).toEqual([secret, keyId, 'token-value'].sort());
+    expect(secretsOf({}, { AWS_SECRET_ACCESS_KEY: secret, AWS_ACCESS_KEY_ID: keyId, AWS_SESSION_TOKEN: 'token-value' }).sort()).toEqual(
+      [secret, keyId, 'token-value'].sort(),
+    );
   });
 });
 

@@ -35,12 +35,16 @@ describe('logicalLines', () => {
 
 describe('parseRequirementFiles', () => {
   it('follows -r and -c includes relative to the including file, in order', () => {
-    const set = parseRequirementFiles(['req/main.txt'], '/p', files({
-      '/p/req/main.txt': 'a\n-r sub/more.txt\n--constraint=../c.txt\nz\n',
-      '/p/req/sub/more.txt': 'b\n-rdeeper.txt\n',
-      '/p/req/sub/deeper.txt': 'c\n',
-      '/p/c.txt': 'a==1\n',
-    }));
+    const set = parseRequirementFiles(
+      ['req/main.txt'],
+      '/p',
+      files({
+        '/p/req/main.txt': 'a\n-r sub/more.txt\n--constraint=../c.txt\nz\n',
+        '/p/req/sub/more.txt': 'b\n-rdeeper.txt\n',
+        '/p/req/sub/deeper.txt': 'c\n',
+        '/p/c.txt': 'a==1\n',
+      }),
+    );
     expect(set.lines).toEqual(['a', 'b', 'c', '-c a==1', 'z']);
     expect(set.files.map((f) => f.path)).toEqual(['/p/req/main.txt', '/p/req/sub/more.txt', '/p/req/sub/deeper.txt', '/p/c.txt']);
     expect(set.files[0]!.entries[1]).toEqual({ kind: 'include', flag: '-r', file: 1 });
@@ -48,7 +52,11 @@ describe('parseRequirementFiles', () => {
   });
 
   it('reads a file included twice once', () => {
-    const set = parseRequirementFiles(['a.txt', 'b.txt'], '/p', files({ '/p/a.txt': '-r common.txt\nx\n', '/p/b.txt': '-r common.txt\n', '/p/common.txt': 'c\n' }));
+    const set = parseRequirementFiles(
+      ['a.txt', 'b.txt'],
+      '/p',
+      files({ '/p/a.txt': '-r common.txt\nx\n', '/p/b.txt': '-r common.txt\n', '/p/common.txt': 'c\n' }),
+    );
     expect(set.lines).toEqual(['c', 'x']);
     expect(set.roots).toEqual([0, 2]);
   });

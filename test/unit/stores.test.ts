@@ -22,7 +22,14 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function archive(content: string): LocalArchive {
   const file = path.join(dir, `src-${createHash('md5').update(content).digest('hex')}`);
   writeFileSync(file, content);
-  return { path: file, sha256: createHash('sha256').update(content).digest('hex'), size: Buffer.byteLength(content), codec: 'zstd', unpackedSize: 0, entries: 0 };
+  return {
+    path: file,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    size: Buffer.byteLength(content),
+    codec: 'zstd',
+    unpackedSize: 0,
+    entries: 0,
+  };
 }
 
 describe('directory store', () => {

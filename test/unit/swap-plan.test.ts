@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from '../../src/install/swap-plan.js';
+import {
+  namesOf,
+  parseJournal,
+  planInstallSwap,
+  planRevert,
+  stepsDone,
+  undoSteps,
+  type Journal,
+  type Step,
+  type SwapPlan,
+} from '../../src/install/swap-plan.js';
 
 const aside = (name: string) => `.${name}.trash`;
 
@@ -48,11 +58,23 @@ const base = { staging: 'S', target: 'env', aside };
 const installCases: Array<[string, InstallInput, string[]]> = [
   ['first install', { ...base, backup: 'env.bak', targetExists: false, backupExists: false, exchange: true }, ['S>env']],
   ['replace, keep backup', { ...base, backup: 'env.bak', targetExists: true, backupExists: false, exchange: true }, ['S<>env', 'S>env.bak']],
-  ['replace, drop older backup', { ...base, backup: 'env.bak', targetExists: true, backupExists: true, exchange: true }, ['S<>env', 'env.bak>.env.bak.trash', 'S>env.bak']],
+  [
+    'replace, drop older backup',
+    { ...base, backup: 'env.bak', targetExists: true, backupExists: true, exchange: true },
+    ['S<>env', 'env.bak>.env.bak.trash', 'S>env.bak'],
+  ],
   ['replace without backup', { ...base, backup: undefined, targetExists: true, backupExists: false, exchange: true }, ['S<>env']],
   ['backup kept when there is no target', { ...base, backup: 'env.bak', targetExists: false, backupExists: true, exchange: true }, ['S>env']],
-  ['no exchange: replace, drop older backup', { ...base, backup: 'env.bak', targetExists: true, backupExists: true, exchange: false }, ['env.bak>.env.bak.trash', 'env>env.bak', 'S>env']],
-  ['no exchange: replace without backup', { ...base, backup: undefined, targetExists: true, backupExists: false, exchange: false }, ['env>.env.trash', 'S>env']],
+  [
+    'no exchange: replace, drop older backup',
+    { ...base, backup: 'env.bak', targetExists: true, backupExists: true, exchange: false },
+    ['env.bak>.env.bak.trash', 'env>env.bak', 'S>env'],
+  ],
+  [
+    'no exchange: replace without backup',
+    { ...base, backup: undefined, targetExists: true, backupExists: false, exchange: false },
+    ['env>.env.trash', 'S>env'],
+  ],
 ];
 const show = (s: Step) => (s.op === 'rename' ? `${s.from}>${s.to}` : `${s.a}<>${s.b}`);
 
@@ -61,7 +83,12 @@ describe('install swap plan', () => {
     const plan = planInstallSwap(input);
     expect(plan.steps.map(show)).toEqual(steps);
     const existing = ['S', ...(input.targetExists ? ['env'] : []), ...(input.backupExists && input.backup ? [input.backup] : [])];
-    checkRecovery(journalOf(plan, existing.filter((name) => namesOf(plan).includes(name))));
+    checkRecovery(
+      journalOf(
+        plan,
+        existing.filter((name) => namesOf(plan).includes(name)),
+      ),
+    );
   });
 
   it('with exchange, the target always holds a complete environment', () => {

@@ -11,7 +11,11 @@ import { TarParser } from '../../src/archive/tar-parse.js';
 type Case = TarEntryHeader & { content?: string };
 
 const when = new Date('2024-05-06T07:08:09Z');
-const long = (n: number, stem = 'd') => Array.from({ length: Math.ceil(n / 10) }, (_, i) => `${stem}${String(i).padStart(8, '0')}`).join('/').slice(0, n).replace(/\/$/, 'x');
+const long = (n: number, stem = 'd') =>
+  Array.from({ length: Math.ceil(n / 10) }, (_, i) => `${stem}${String(i).padStart(8, '0')}`)
+    .join('/')
+    .slice(0, n)
+    .replace(/\/$/, 'x');
 
 const CASES: Array<[string, Case]> = [
   ['a short file', { name: 'bin/activate', type: 'file', mode: 0o644, mtime: when, size: 5, content: 'hello' }],
@@ -39,7 +43,9 @@ function archiveOf(entries: Case[]): Buffer {
   return Buffer.concat([...parts, END_OF_ARCHIVE]);
 }
 
-async function readBack(archive: Buffer): Promise<Array<{ name: string; type: string; mode: number; mtime: number; linkname: string | null; content: string }>> {
+async function readBack(
+  archive: Buffer,
+): Promise<Array<{ name: string; type: string; mode: number; mtime: number; linkname: string | null; content: string }>> {
   const extract = tar.extract();
   const seen: Array<{ name: string; type: string; mode: number; mtime: number; linkname: string | null; content: string }> = [];
   const done = new Promise<void>((resolve, reject) => {
@@ -47,7 +53,14 @@ async function readBack(archive: Buffer): Promise<Array<{ name: string; type: st
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        seen.push({ name: header.name, type: header.type ?? '', mode: header.mode ?? 0, mtime: header.mtime!.getTime(), linkname: header.linkname ?? null, content: Buffer.concat(chunks).toString() });
+        seen.push({
+          name: header.name,
+          type: header.type ?? '',
+          mode: header.mode ?? 0,
+          mtime: header.mtime!.getTime(),
+          linkname: header.linkname ?? null,
+          content: Buffer.concat(chunks).toString(),
+        });
         next();
       });
     });
@@ -106,7 +119,15 @@ function parse(archive: Uint8Array, chunk = archive.length): Parsed[] {
   let current: Parsed | undefined;
   const parser = new TarParser({
     entry: (header) => {
-      current = { name: header.name, type: header.type, mode: header.mode, size: header.size, mtime: header.mtime.getTime(), linkname: header.linkname, content: '' };
+      current = {
+        name: header.name,
+        type: header.type,
+        mode: header.mode,
+        size: header.size,
+        mtime: header.mtime.getTime(),
+        linkname: header.linkname,
+        content: '',
+      };
     },
     data: (bytes) => {
       current!.content += Buffer.from(bytes).toString('latin1');
@@ -176,7 +197,7 @@ describe('tar parser', () => {
     }
   });
 
-  it('reads what tar-stream writes (other tools\' archives are checked entry by entry)', async () => {
+  it("reads what tar-stream writes (other tools' archives are checked entry by entry)", async () => {
     const pack = tar.pack();
     pack.entry({ name: 'a/b.txt', mode: 0o600, mtime: when }, 'content');
     pack.entry({ name: 'a/dev', type: 'character-device', mode: 0o644, mtime: when });
@@ -202,14 +223,35 @@ describe('tar parser', () => {
 
   it.each<[string, () => Buffer, RegExp]>([
     ['a header whose checksum does not add up', () => Buffer.concat([block('a', 0).fill(0x62, 0, 1), END_OF_ARCHIVE]), /checksum mismatch/],
-    ['a size that is not octal', () => Buffer.concat([block('a', 0, (b) => b.write('00000000009\0', 124, 'ascii')), END_OF_ARCHIVE]), /size is not an octal number/],
+    [
+      'a size that is not octal',
+      () => Buffer.concat([block('a', 0, (b) => b.write('00000000009\0', 124, 'ascii')), END_OF_ARCHIVE]),
+      /size is not an octal number/,
+    ],
     ['a negative base-256 size', () => Buffer.concat([block('a', 0, (b) => b.fill(0xff, 124, 136)), END_OF_ARCHIVE]), /negative size/],
     ['content cut short', () => Buffer.concat([block('a', 100), Buffer.alloc(40)]), /truncated/],
     ['no end-of-archive block', () => Buffer.concat([block('a', 0)]), /truncated/],
-    ['a directory with content', () => Buffer.concat([block('d/', 5, (b) => b.write('5', 156, 'ascii')), Buffer.alloc(BLOCK), END_OF_ARCHIVE]), /directory entry "d\/" has a size/],
-    ['a symlink with content', () => Buffer.concat([block('l', 5, (b) => b.write('2', 156, 'ascii')), Buffer.alloc(BLOCK), END_OF_ARCHIVE]), /symlink entry "l" has a size/],
-    ['a pax record with a wrong length', () => Buffer.concat([block('PaxHeader/a', 11, (b) => b.write('x', 156, 'ascii')), Buffer.from('99 path=a\n\n'), padding(11), block('a', 0), END_OF_ARCHIVE]), /invalid pax header record/],
-    ['a pax header with nothing after it', () => Buffer.concat([block('PaxHeader/a', 9, (b) => b.write('x', 156, 'ascii')), Buffer.from('9 path=a\n'), padding(9), END_OF_ARCHIVE]), /pax header without an entry/],
+    [
+      'a directory with content',
+      () => Buffer.concat([block('d/', 5, (b) => b.write('5', 156, 'ascii')), Buffer.alloc(BLOCK), END_OF_ARCHIVE]),
+      /directory entry "d\/" has a size/,
+    ],
+    [
+      'a symlink with content',
+      () => Buffer.concat([block('l', 5, (b) => b.write('2', 156, 'ascii')), Buffer.alloc(BLOCK), END_OF_ARCHIVE]),
+      /symlink entry "l" has a size/,
+    ],
+    [
+      'a pax record with a wrong length',
+      () =>
+        Buffer.concat([block('PaxHeader/a', 11, (b) => b.write('x', 156, 'ascii')), Buffer.from('99 path=a\n\n'), padding(11), block('a', 0), END_OF_ARCHIVE]),
+      /invalid pax header record/,
+    ],
+    [
+      'a pax header with nothing after it',
+      () => Buffer.concat([block('PaxHeader/a', 9, (b) => b.write('x', 156, 'ascii')), Buffer.from('9 path=a\n'), padding(9), END_OF_ARCHIVE]),
+      /pax header without an entry/,
+    ],
   ])('refuses %s', (_, archive, message) => {
     expect(parseError(archive())).toMatch(message);
   });
@@ -217,8 +259,12 @@ describe('tar parser', () => {
   it('applies a pax header to the next entry only', () => {
     const records = Buffer.from(paxRecord('path', 'renamed.txt'));
     const archive = Buffer.concat([
-      block('PaxHeader/x', records.length, (b) => b.write('x', 156, 'ascii')), records, padding(records.length),
-      block('short', 0), block('next', 0), END_OF_ARCHIVE,
+      block('PaxHeader/x', records.length, (b) => b.write('x', 156, 'ascii')),
+      records,
+      padding(records.length),
+      block('short', 0),
+      block('next', 0),
+      END_OF_ARCHIVE,
     ]);
     expect(parse(archive).map((e) => e.name)).toEqual(['renamed.txt', 'next']);
   });

@@ -38,7 +38,11 @@ describe('zstd decompression', () => {
     const decompress = new ZstdDecompressStream();
     // Fed in 64 KiB pieces, as a file or network stream would.
     const pieces = Array.from({ length: Math.ceil(packed.length / 65536) }, (_, i) => packed.subarray(i * 65536, (i + 1) * 65536));
-    await pipeline(Readable.from(pieces), decompress, slowSink(hash, stats, () => decompress));
+    await pipeline(
+      Readable.from(pieces),
+      decompress,
+      slowSink(hash, stats, () => decompress),
+    );
     expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     expect(stats.maxBuffered).toBeLessThan(2 << 20);
   });
@@ -64,11 +68,19 @@ describe('zstd decompression', () => {
 
   it('refuses a truncated stream', async () => {
     const packed = await compress(randomBytes(1 << 20));
-    await expect(pipeline(Readable.from([packed.subarray(0, packed.length - 100)]), new ZstdDecompressStream(), new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow(/middle of a frame/);
+    await expect(
+      pipeline(Readable.from([packed.subarray(0, packed.length - 100)]), new ZstdDecompressStream(), new Writable({ write: (_c, _e, done) => done() })),
+    ).rejects.toThrow(/middle of a frame/);
   });
 
   it('refuses bytes that are not zstd', async () => {
-    await expect(pipeline(Readable.from([Buffer.from('not a zstd frame at all, just text')]), new ZstdDecompressStream(), new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow();
+    await expect(
+      pipeline(
+        Readable.from([Buffer.from('not a zstd frame at all, just text')]),
+        new ZstdDecompressStream(),
+        new Writable({ write: (_c, _e, done) => done() }),
+      ),
+    ).rejects.toThrow();
   });
 });
 

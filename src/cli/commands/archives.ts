@@ -8,7 +8,8 @@ import { parseDuration, parseNonNegative } from '../units.js';
 
 function configured({ settings, reporter }: CommandInput): Store[] {
   const all = lookupOrder(configureStores(settings.storage, reporter));
-  if (!all.length) throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
+  if (!all.length)
+    throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
   return all;
 }
 
@@ -30,12 +31,16 @@ export const lsCommand: CommandHandler = async (input) => {
       continue;
     }
     const archives = [];
-    for (const record of records) archives.push({ ...record, signedBy: describeSignature(await store.signature(record).catch(() => undefined))?.keyId ?? null });
+    for (const record of records)
+      archives.push({ ...record, signedBy: describeSignature(await store.signature(record).catch(() => undefined))?.keyId ?? null });
     listed.push({ store: store.description, archives });
     if (settings.json) continue;
-    reporter.result(`${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${formatBytes(records.reduce((sum, r) => sum + r.size, 0))})`);
+    reporter.result(
+      `${store.description} (${records.length} archive${records.length === 1 ? '' : 's'}, ${formatBytes(records.reduce((sum, r) => sum + r.size, 0))})`,
+    );
     const width = Math.max(0, ...records.map((r) => r.key.length));
-    for (const r of archives) reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`);
+    for (const r of archives)
+      reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`);
   }
   if (settings.json) reporter.document({ stores: listed });
   return status;
@@ -46,7 +51,9 @@ export const pruneCommand: CommandHandler = async (input) => {
   const { reporter } = input;
   const options = input.options as { olderThan?: string; keep?: string; dryRun?: boolean };
   if ((options.olderThan === undefined) === (options.keep === undefined)) {
-    throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', { hint: 'for example: terrarium prune --older-than 30d, or --keep 20' });
+    throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', {
+      hint: 'for example: terrarium prune --older-than 30d, or --keep 20',
+    });
   }
   const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
   const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
@@ -56,7 +63,9 @@ export const pruneCommand: CommandHandler = async (input) => {
     const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
     for (const record of doomed) {
       if (!options.dryRun) await store.discard(record);
-      reporter.result(`${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`);
+      reporter.result(
+        `${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`,
+      );
       removed += 1;
     }
   }

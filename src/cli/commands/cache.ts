@@ -12,7 +12,8 @@ export const cacheVerifyCommand: CommandHandler = async ({ settings, context, re
   if (settings.json) {
     reporter.document({ cacheDir: dir, checked: checks.map((c) => ({ key: c.key, kind: c.kind, ok: !c.problem, problem: c.problem ?? null })) });
   } else {
-    for (const check of checks) reporter.result(`${check.problem ? 'dropped' : 'ok     '}  ${check.kind.padEnd(13)}  ${check.key}${check.problem ? `: ${check.problem}` : ''}`);
+    for (const check of checks)
+      reporter.result(`${check.problem ? 'dropped' : 'ok     '}  ${check.kind.padEnd(13)}  ${check.key}${check.problem ? `: ${check.problem}` : ''}`);
     reporter.info(`${dir}: ${checks.length} checked, ${dropped.length} dropped`);
   }
   // Something was wrong (and is gone now): a CI step can tell.

@@ -5,7 +5,10 @@ import type { CommandHandler } from '../context.js';
 export const configCommand: CommandHandler = async ({ settings, effective, configFile, reporter }) => {
   const rows = effective();
   if (settings.json) {
-    reporter.document({ configFile: configFile ?? null, settings: Object.fromEntries(rows.map((row) => [row.option, { value: row.value ?? null, source: row.source }])) });
+    reporter.document({
+      configFile: configFile ?? null,
+      settings: Object.fromEntries(rows.map((row) => [row.option, { value: row.value ?? null, source: row.source }])),
+    });
     return EXIT.ok;
   }
   reporter.info(configFile ? `defaults from ${configFile}` : 'no terrarium.toml or [tool.terrarium] in pyproject.toml here or above');

@@ -32,7 +32,9 @@ export const inspectCommand: CommandHandler = async (input) => {
   const checksum = new ChecksumStream({ limit: opened.record?.size, prehash: true });
   const contents = await inspectArchive([opened.stream, checksum], opened.codec, opened.record ? unpackLimits(opened.record) : undefined);
   if (opened.record && checksum.hex() !== opened.record.sha256) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, { hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it' });
+    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, {
+      hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it',
+    });
   }
   const { manifest } = contents;
   const signer = describeSignature(opened.signature);
@@ -88,13 +90,23 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
   if (stat?.isFile()) {
     const codec = codecOfFile(file);
     if (!codec) throw new TerrariumError('USAGE', `cannot tell how ${what} is compressed`, { hint: 'archives end in .tar.zst, .tar.gz or .tar' });
-    const signature = statSync(`${file}.minisig`, { throwIfNoEntry: false })?.isFile() ? readBoundedSync(`${file}.minisig`, MAX_SIGNATURE_BYTES).toString('utf8') : undefined;
+    const signature = statSync(`${file}.minisig`, { throwIfNoEntry: false })?.isFile()
+      ? readBoundedSync(`${file}.minisig`, MAX_SIGNATURE_BYTES).toString('utf8')
+      : undefined;
     return { stream: createReadStream(file), where: file, size: stat.size, codec, signature };
   }
   const stores = lookupOrder(configureStores(settings.storage, reporter));
   for (const store of stores) {
     const record = await store.lookup(what);
-    if (record) return { stream: await store.open(record), where: store.description, size: record.size, codec: record.codec, record, signature: await store.signature(record) };
+    if (record)
+      return {
+        stream: await store.open(record),
+        where: store.description,
+        size: record.size,
+        codec: record.codec,
+        record,
+        signature: await store.signature(record),
+      };
   }
   throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {
     hint: 'pass an archive file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',

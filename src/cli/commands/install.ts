@@ -46,7 +46,9 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
   }
   const seconds = result.seconds.toFixed(1);
   if (outcome.kind === 'built') {
-    const where = [ours.length ? `published to ${ours.join(', ')}` : '', theirs.length ? `another run published it to ${theirs.join(', ')}` : ''].filter(Boolean);
+    const where = [ours.length ? `published to ${ours.join(', ')}` : '', theirs.length ? `another run published it to ${theirs.join(', ')}` : ''].filter(
+      Boolean,
+    );
     reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${seconds} s`);
   } else {
     reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${seconds} s`);

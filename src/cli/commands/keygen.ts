@@ -13,7 +13,8 @@ export const keygenCommand: CommandHandler = async ({ files, context, reporter, 
     try {
       await fs.writeFile(file, text, { flag: 'wx', mode });
     } catch (error) {
-      if (isErrno(error, 'EEXIST')) throw new TerrariumError('USAGE', `${file} exists; keygen never overwrites a key`, { hint: 'choose another file name, or remove the old key first' });
+      if (isErrno(error, 'EEXIST'))
+        throw new TerrariumError('USAGE', `${file} exists; keygen never overwrites a key`, { hint: 'choose another file name, or remove the old key first' });
       throw new TerrariumError('USAGE', `cannot write ${file}: ${describeCause(error)}`, { hint: 'choose a file in a directory you can write to' });
     }
   };

@@ -11,7 +11,13 @@ export const revertCommand: CommandHandler = async ({ settings, context, reporte
     throw new TerrariumError('USAGE', 'revert needs a backup, and --no-backup was given', { hint: 'drop --no-backup' });
   }
   const backup = target + settings.backupSuffix;
-  const lock = await lockTarget(target, { command: 'revert', lockTimeoutSeconds: settings.lockTimeoutSeconds, backupSuffix: settings.backupSuffix, signal: context.signal, reporter });
+  const lock = await lockTarget(target, {
+    command: 'revert',
+    lockTimeoutSeconds: settings.lockTimeoutSeconds,
+    backupSuffix: settings.backupSuffix,
+    signal: context.signal,
+    reporter,
+  });
   try {
     // Either environment's own python can run the atomic exchange; no interpreter lookup needed.
     const python = (await isEnvironment(target)) ? path.join(target, 'bin', 'python') : path.join(backup, 'bin', 'python');
