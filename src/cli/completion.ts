@@ -65,13 +65,13 @@ complete -o filenames -F _terrarium terrarium
 }
 
 function zsh(cli: CliDescription): string {
-  const escape = (text: string) => text.replace(/[[\]:']/g, (c) => (c === "'" ? `'\\''` : `\\${c}`));
+  const escapeSpec = (text: string) => text.replace(/[[\]:']/g, (c) => (c === "'" ? `'\\''` : `\\${c}`));
   const specs = cli.options.map((o) => {
     const names = o.flags.length > 1 ? `{${o.flags.join(',')}}` : o.flags[0]!;
     const value = !o.takesValue ? '' : o.choices ? `:value:(${o.choices.join(' ')})` : o.takesFile ? ':path:_files' : ':value:';
-    return `    ${o.flags.length > 1 ? `'(${o.flags.join(' ')})'` : ''}${names}'[${escape(o.summary)}]${value}'`;
+    return `    ${o.flags.length > 1 ? `'(${o.flags.join(' ')})'` : ''}${names}'[${escapeSpec(o.summary)}]${value}'`;
   });
-  const commands = cli.commands.map((c) => `      ${quote(`${c.name}:${escape(c.summary)}`)}`);
+  const commands = cli.commands.map((c) => `      ${quote(`${c.name}:${escapeSpec(c.summary)}`)}`);
   return `#compdef terrarium
 # terrarium completion for zsh: save it as _terrarium in a folder on $fpath (then compinit)
 _terrarium() {

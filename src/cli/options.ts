@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CODECS, type Codec } from '../archive/codec-names.js';
 import { LINK_METHODS, type LinkMethod } from '../io/file-ops.js';
 import { BUILDERS, type Builder } from '../env/build.js';

@@ -4,7 +4,7 @@ import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, TERRARIUM_DIR, parseManifest, type Manifest } from '../relocate/manifest.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
 import { findOutsidePaths } from './outside-paths.js';
-import { probeEnvironment } from './smoke.js';
+import { type EnvironmentProbe, probeEnvironment } from './smoke.js';
 
 export interface Finding {
   /** Relative to the environment ('.' for the environment as a whole). */
@@ -94,7 +94,7 @@ async function readManifest(root: string): Promise<Manifest | undefined> {
 }
 
 async function checkInterpreter(root: string, cfg: Map<string, string>, env: NodeJS.ProcessEnv): Promise<Finding[]> {
-  let probe;
+  let probe: EnvironmentProbe;
   try {
     const declared = (cfg.get('version') ?? cfg.get('version_info'))?.split('.').map(Number);
     probe = await probeEnvironment(root, env, declared);

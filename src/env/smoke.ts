@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
-import { archiveCodeEnv, isolatedPythonFlags, run } from '../io/exec.js';
+import { type RunResult, archiveCodeEnv, isolatedPythonFlags, run } from '../io/exec.js';
 
 // NUL-separated bytes rather than JSON: importing json (and re with it) was 15 of the probe's 51 ms,
 // paid by every install. Paths go out as the file system's bytes, so no locale can fail to encode them.
@@ -27,7 +27,7 @@ export interface EnvironmentProbe {
  * as its working directory (nothing importable planted beside the caller).
  */
 export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv, declared: readonly number[] | undefined): Promise<EnvironmentProbe> {
-  let result;
+  let result: RunResult;
   try {
     result = await run(path.join(root, 'bin', 'python'), [...isolatedPythonFlags(declared), '-c', PROBE], { env: archiveCodeEnv(env), cwd: '/' });
   } catch (error) {

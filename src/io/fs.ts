@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { HOST_TAG, type Owner } from './owner.js';
@@ -73,7 +73,11 @@ export function readBoundedSync(file: string, maxBytes: number, { noFollow = fal
     // One byte more than allowed: a file that grew since fstat is caught too.
     const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
-    for (let got; length < buffer.length && (got = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += got;
+    while (length < buffer.length) {
+      const got = readSync(fd, buffer, length, buffer.length - length, null);
+      if (got === 0) break;
+      length += got;
+    }
     if (length > maxBytes) throw tooLarge(file, maxBytes);
     return buffer.subarray(0, length);
   } finally {
@@ -131,7 +135,7 @@ export async function removeTreesLater(paths: readonly string[]): Promise<void> 
 }
 
 function removeTreeSync(p: string): void {
-  let stat;
+  let stat: Stats;
   try {
     stat = lstatSync(p);
   } catch (error) {

@@ -148,7 +148,7 @@ async function breakStale(file: string, stale: LockHolder | undefined, me: LockH
   }
   try {
     const current = await readHolder(file);
-    if (current && current.stale && current.holder?.nonce === stale?.nonce) await fs.rm(file, { force: true });
+    if (current?.stale && current.holder?.nonce === stale?.nonce) await fs.rm(file, { force: true });
   } finally {
     await fs.rm(breaker, { force: true });
   }

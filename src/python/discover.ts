@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
-import { run } from '../io/exec.js';
+import { type RunResult, run } from '../io/exec.js';
 import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
 import { cachedFingerprint } from './fingerprint-cache.js';
 import { resolvePyenvShim } from './pyenv.js';
@@ -43,7 +43,7 @@ export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cw
 }
 
 async function probe(program: string, env: NodeJS.ProcessEnv, cwd: string, notFound: () => TerrariumError): Promise<Fingerprint> {
-  let result;
+  let result: RunResult;
   try {
     result = await run(program, ['-E', '-s', pythonScript('fingerprint.py')], { env, cwd });
   } catch (error) {

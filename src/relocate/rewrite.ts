@@ -80,7 +80,8 @@ export function scriptInterpreter(content: Buffer): string | undefined {
 export function scriptHeader(interpreter: string, args: string): string {
   const simple = `#!${interpreter}${args}\n`;
   if (!/\s/.test(interpreter) && Buffer.byteLength(simple) <= MAX_SHEBANG) return simple;
-  const coding = /[^\x00-\x7f]/.test(interpreter) ? '# -*- coding: utf-8 -*-\n' : '';
+  // More UTF-8 bytes than characters: the path is not ASCII.
+  const coding = Buffer.byteLength(interpreter) !== interpreter.length ? '# -*- coding: utf-8 -*-\n' : '';
   return `#!/bin/sh\n${coding}'''exec' "${interpreter}"${args} "$0" "$@"\n' '''\n`;
 }
 

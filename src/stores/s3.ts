@@ -271,7 +271,7 @@ export class S3Store implements Store {
     const { client, sdk } = await this.connect();
     let token: string | undefined;
     do {
-      let page;
+      let page: import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
       try {
         page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
       } catch (error) {

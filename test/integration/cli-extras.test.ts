@@ -42,7 +42,7 @@ describe('inspect, completion, help', () => {
     expect(doc.files).toBeGreaterThan(100);
     expect(doc.builtAt).toMatch(/\.env\.staging-/);
     const plain = await box.terrarium(store('inspect', key));
-    expect(plain.stdout).toMatch(/^packages +\(\d+, as pip freeze --all lists them\)\n(?:.*\n)*  terra-demo==1\.0$/m);
+    expect(plain.stdout).toMatch(/^packages +\(\d+, as pip freeze --all lists them\)\n(?:.*\n)* {2}terra-demo==1\.0$/m);
   });
 
   it('inspect ARCHIVE reads a file directly; a damaged or unknown one is an error with its exit code', async () => {

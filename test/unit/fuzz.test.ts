@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EntryGuard } from '../../src/archive/entry-check.js';
+import { type CheckedEntry, EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
@@ -73,7 +73,7 @@ describe('tar entry check fuzz', () => {
         const guard = new EntryGuard();
         const links: string[] = [];
         for (const h of headers) {
-          let entry;
+          let entry: CheckedEntry;
           try {
             entry = guard.check(h);
           } catch (error) {

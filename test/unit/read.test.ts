@@ -10,7 +10,16 @@ import { testManifest } from '../helpers/manifest.js';
 
 async function zstd(data: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await pipeline(Readable.from([data]), compressor('zstd'), new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+  await pipeline(
+    Readable.from([data]),
+    compressor('zstd'),
+    new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        chunks.push(chunk);
+        done();
+      },
+    }),
+  );
   return Buffer.concat(chunks);
 }
 

@@ -9,7 +9,16 @@ import { ZstdDecompressStream } from '../../src/archive/zstd-decompress.js';
 
 async function compress(data: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await pipeline(Readable.from([data]), compressor('zstd'), new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+  await pipeline(
+    Readable.from([data]),
+    compressor('zstd'),
+    new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        chunks.push(chunk);
+        done();
+      },
+    }),
+  );
   return Buffer.concat(chunks);
 }
 
