@@ -3,7 +3,6 @@ import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Codec } from './codec-names.js';
-import { ZstdDecompressStream } from './zstd-decompress.js';
 
 // The native zstd binding is loaded when an archive is first packed or unpacked, not by commands that
 // never touch one (key, hash): start-up time is what those commands cost.
@@ -29,10 +28,9 @@ export function compressor(codec: Codec): Transform {
   }
 }
 
-export function decompressor(codec: Codec): Transform {
+/** The other codecs' decoders; zstd (every archive terrarium makes) is read by ZstdDecoder, piece by piece. */
+export function decompressor(codec: Exclude<Codec, 'zstd'>): Transform {
   switch (codec) {
-    case 'zstd':
-      return new ZstdDecompressStream();
     case 'gzip':
       return zlib.createGunzip();
     case 'none':

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, type Manifest } from '../relocate/manifest.js';
+import { MANIFEST_PATH, type Manifest } from './manifest.js';
 import type { TreeEntry } from '../relocate/scan.js';
 import type { TreeProgress } from './tree-writer.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';

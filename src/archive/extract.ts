@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
-import type { Manifest } from '../relocate/manifest.js';
+import type { Manifest } from './manifest.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';

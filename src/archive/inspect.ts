@@ -1,6 +1,6 @@
 import type { Readable, Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
-import type { Manifest } from '../relocate/manifest.js';
+import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import type { UnpackLimits } from './extract.js';

@@ -1,13 +1,11 @@
 import { Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TerrariumError, isErrno } from '../errors.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../relocate/manifest.js';
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { decompressor } from './codecs.js';
 import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
 import { ZstdDecoder } from './zstd-decompress.js';
-
-const MAX_MANIFEST = 16 << 20;
 
 export interface ArchiveReader {
   /** Called with the archive's manifest (its first entry); returns where the other entries go. */
@@ -26,7 +24,7 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
   // zstd (every archive terrarium makes) is decompressed here, piece by piece into one reused buffer,
   // each piece parsed before the next; the other codecs come through a stream.
   const decoder = codec === 'zstd' ? new ZstdDecoder() : undefined;
-  const streams: [Readable, ...Transform[]] = decoder ? source : [...source, decompressor(codec)];
+  const streams: [Readable, ...Transform[]] = codec === 'zstd' ? source : [...source, decompressor(codec)];
   let manifest: Manifest | undefined;
   let entries: TarSink | undefined;
   let manifestBytes: Buffer[] | undefined;
@@ -36,7 +34,7 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
         throw new TerrariumError('ARCHIVE_CORRUPT', 'not a terrarium archive (no manifest at its start)', { hint });
       }
       // Read whole into memory: a few KiB in any archive terrarium makes.
-      if (header.size > MAX_MANIFEST) throw new TerrariumError('ARCHIVE_CORRUPT', `archive manifest of ${header.size} bytes`, { hint });
+      if (header.size > MAX_MANIFEST_BYTES) throw new TerrariumError('ARCHIVE_CORRUPT', `archive manifest of ${header.size} bytes`, { hint });
       manifestBytes = [];
     },
     data(bytes) {

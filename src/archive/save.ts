@@ -1,9 +1,20 @@
 import { createWriteStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { LocalArchive } from '../stores/store.js';
 import { ChecksumStream } from './checksum.js';
 import type { Codec } from './codec-names.js';
+
+/** An archive packed (or downloaded and verified) into a local file: its checksum known before publishing. */
+export interface LocalArchive {
+  path: string;
+  sha256: string;
+  size: number;
+  codec: Codec;
+  unpackedSize: number;
+  entries: number;
+  /** Its minisign signature (the .minisig file's text), published beside it. */
+  signature?: string | undefined;
+}
 
 /**
  * Writes an archive stream to a new file, measuring it on the way: the form every store publishes from.

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, TERRARIUM_DIR, parseManifest, type Manifest } from '../relocate/manifest.js';
+import { MANIFEST_PATH, parseManifest, type Manifest } from '../archive/manifest.js';
+import { TERRARIUM_DIR } from '../relocate/scan.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
 import { findOutsidePaths } from './outside-paths.js';
 import { type EnvironmentProbe, probeEnvironment } from './smoke.js';

@@ -6,7 +6,7 @@ import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import { startExchanger, type Exchanger } from '../io/exchange.js';
+import { startExchanger, type Exchanger } from './exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';

@@ -1,7 +1,8 @@
 import { describeCause } from '../errors.js';
 import { formatBytes, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
-import type { LocalArchive, PublishResult, Store } from '../stores/store.js';
+import type { LocalArchive } from '../archive/save.js';
+import type { PublishResult, Store } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
-import { finishRelocation } from '../relocate/apply.js';
+import { finishRelocation } from './relocation.js';
 import { formatCount } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { linkTree } from './link-tree.js';

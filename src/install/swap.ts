@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { startExchanger, type Exchanger } from '../io/exchange.js';
+import { startExchanger, type Exchanger } from './exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { pathKind, removeTreesLater, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from './swap-plan.js';

@@ -47,14 +47,16 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
 }
 
+/** What is at `p` (a symlink is not followed); 'missing' only when nothing is: other failures (EACCES) are thrown. */
 export async function pathKind(p: string): Promise<'missing' | 'directory' | 'file' | 'symlink' | 'other'> {
   try {
     const stat = await fs.lstat(p);
     if (stat.isSymbolicLink()) return 'symlink';
     if (stat.isDirectory()) return 'directory';
     return stat.isFile() ? 'file' : 'other';
-  } catch {
-    return 'missing';
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return 'missing';
+    throw error;
   }
 }
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { Fingerprint } from '../python/fingerprint.js';
-import type { Manifest } from './manifest.js';
+import type { Relocations } from './scan.js';
 import { relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
 
 /**
@@ -18,7 +18,7 @@ export interface Relocator {
 }
 
 /** Decides, per file, how an environment built at `manifest.prefix` is moved to `target` for `python`. */
-export function makeRelocator(manifest: Manifest, target: string, python: Fingerprint): Relocator {
+export function makeRelocator(manifest: Pick<Relocations, 'text' | 'binary'> & { prefix: string }, target: string, python: Fingerprint): Relocator {
   const text = new Set(manifest.text);
   const binary = new Set(manifest.binary);
   return {
@@ -32,9 +32,4 @@ export function makeRelocator(manifest: Manifest, target: string, python: Finger
       return replaceAll(relocateShellScript(content, manifest.prefix, target), posix.basename(manifest.prefix), posix.basename(target));
     },
   };
-}
-
-/** The manifest as it describes the environment at its new place. */
-export function relocatedManifest(manifest: Manifest, target: string): Manifest {
-  return { ...manifest, prefix: target, origin: manifest.origin ?? manifest.prefix };
 }

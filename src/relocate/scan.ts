@@ -1,7 +1,6 @@
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { TERRARIUM_DIR, isInterpreterLinkName, type Manifest } from './manifest.js';
 import { MAX_RELOCATED_BYTES } from './relocator.js';
 
 export interface TreeEntry {
@@ -15,7 +14,29 @@ export interface TreeEntry {
   linkname?: string;
 }
 
-export type Relocations = Pick<Manifest, 'text' | 'binary' | 'interpreterLinks' | 'externalLinks'>;
+/** What names the environment's path, and so must be rewritten or re-pointed wherever it goes (recorded in every archive's manifest). */
+export interface Relocations {
+  /** Text files holding the prefix: rewritten on restore (scripts get a fitting header). */
+  text: string[];
+  /** Binary files holding the prefix (besides .pyc, which CPython corrects on import): rewritten where the new prefix fits. */
+  binary: string[];
+  /** Symlinks to the base interpreter: re-pointed at the local interpreter on restore. */
+  interpreterLinks: string[];
+  /** Symlinks to absolute paths outside the environment, recreated as they were (with --allow-outside-paths). */
+  externalLinks: Array<{ path: string; target: string }>;
+}
+
+/** terrarium's own folder inside an environment; rewritten at every pack and restore, never scanned. */
+export const TERRARIUM_DIR = '.terrarium';
+
+/**
+ * Names an interpreter link may have: venv and virtualenv link bin/python, pythonN or pythonN.M (a
+ * free-threaded build adds `t`) to the base interpreter. Where they point is never read from an
+ * archive: restores point them at the local interpreter.
+ */
+const INTERPRETER_LINK = /^bin\/(?:python|pypy)(?:\d+(?:\.\d+)?t?)?$/;
+
+export const isInterpreterLinkName = (rel: string): boolean => INTERPRETER_LINK.test(rel);
 
 export interface ScanResult extends Relocations {
   /** What goes into the archive, parents before children, in a stable order. */

@@ -15,10 +15,10 @@ import {
   recordName,
   signatureName,
   type ArchiveRecord,
-  type LocalArchive,
   type PublishResult,
   type Store,
 } from './store.js';
+import type { LocalArchive } from '../archive/save.js';
 
 /**
  * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record),

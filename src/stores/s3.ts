@@ -15,11 +15,11 @@ import {
   recordName,
   signatureName,
   type ArchiveRecord,
-  type LocalArchive,
   type PublishResult,
   type Store,
   type TransferProgress,
 } from './store.js';
+import type { LocalArchive } from '../archive/save.js';
 
 export interface S3Options {
   bucket: string;

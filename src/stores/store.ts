@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { LocalArchive } from '../archive/save.js';
 import { TerrariumError } from '../errors.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 
@@ -16,18 +17,6 @@ export interface ArchiveRecord {
   /** Bytes of the files once unpacked, and entries of the tar: a restore stops beyond either (absent before 0.2). */
   unpackedSize?: number;
   entries?: number;
-}
-
-/** An archive packed (or downloaded and verified) into a local file: its checksum known before publishing. */
-export interface LocalArchive {
-  path: string;
-  sha256: string;
-  size: number;
-  codec: Codec;
-  unpackedSize: number;
-  entries: number;
-  /** Its minisign signature (the .minisig file's text), published beside it. */
-  signature?: string | undefined;
 }
 
 export interface PublishResult {

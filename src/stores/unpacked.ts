@@ -4,7 +4,7 @@ import type { UnpackedEntry } from '../archive/tree-writer.js';
 import { isErrno } from '../errors.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { checkManifest, type Manifest } from '../relocate/manifest.js';
+import { checkManifest, type Manifest } from '../archive/manifest.js';
 
 /** 3: relocated files carry their sha256, and the index the archive's digest and signature. */
 export const UNPACKED_FORMAT = 3;

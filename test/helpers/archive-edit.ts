@@ -3,8 +3,8 @@ import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { decompressor } from '../../src/archive/codecs.js';
-import { MANIFEST_PATH, type Manifest } from '../../src/relocate/manifest.js';
+import { DecompressStream } from 'zstd-napi';
+import { MANIFEST_PATH, type Manifest } from '../../src/archive/manifest.js';
 
 export interface EditableEntry {
   header: tar.Headers;
@@ -15,7 +15,7 @@ export interface EditableEntry {
 export async function readEntries(file: string): Promise<EditableEntry[]> {
   const extract = tar.extract();
   Readable.from([readFileSync(file)])
-    .pipe(decompressor('zstd'))
+    .pipe(new DecompressStream())
     .pipe(extract);
   const entries: EditableEntry[] = [];
   for await (const entry of extract) {

@@ -31,7 +31,7 @@ describe('hostile archives with a matching sha256', () => {
   const strict = (target: string, ...extra: string[]) =>
     box.terrarium(args('-t', box.path(target), '--require-download', ...extra, 'install', 'requirements.txt'));
 
-  it.each<[string, (m: import('../../src/relocate/manifest.js').Manifest, outside: string) => void, RegExp]>([
+  it.each<[string, (m: import('../../src/archive/manifest.js').Manifest, outside: string) => void, RegExp]>([
     [
       'an external link named .terrarium, to a directory outside',
       (m, outside) => m.externalLinks.push({ path: '.terrarium', target: outside }),

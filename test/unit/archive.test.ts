@@ -10,7 +10,7 @@ import { packEnvironment } from '../../src/archive/create.js';
 import { EntryGuard, normalizeEntryPath } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
-import { MANIFEST_PATH, type Manifest } from '../../src/relocate/manifest.js';
+import { MANIFEST_PATH, type Manifest } from '../../src/archive/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
 import { scanEnvironment } from '../../src/relocate/scan.js';
 import { testFingerprint, testManifest } from '../helpers/manifest.js';

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type CheckedEntry, EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
-import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
+import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
 import { requirementsDigest } from '../../src/requirements/digest.js';
 import { parseRequirementFiles } from '../../src/requirements/parse.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
-import { checkManifest, type Manifest } from '../../src/relocate/manifest.js';
+import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
 import { UNPACKED_FORMAT, checkIndex } from '../../src/stores/unpacked.js';
 import { testManifest } from '../helpers/manifest.js';
 

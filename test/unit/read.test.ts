@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compressor } from '../../src/archive/codecs.js';
 import { readArchive } from '../../src/archive/read.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/archive/tar-format.js';
-import { MANIFEST_PATH } from '../../src/relocate/manifest.js';
+import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { testManifest } from '../helpers/manifest.js';
 
 async function zstd(data: Buffer): Promise<Buffer> {

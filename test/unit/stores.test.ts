@@ -10,7 +10,7 @@ import { LocalCache } from '../../src/stores/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/stores/unpacked.js';
 import { defaultCacheDir } from '../../src/stores/cache-dir.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
-import type { LocalArchive } from '../../src/stores/store.js';
+import type { LocalArchive } from '../../src/archive/save.js';
 import { testManifest } from '../helpers/manifest.js';
 
 let dir: string;

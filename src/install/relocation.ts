@@ -3,8 +3,9 @@ import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import { writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { MANIFEST_PATH, TERRARIUM_DIR, type Manifest } from './manifest.js';
-import { makeRelocator, relocatedManifest } from './relocator.js';
+import { MANIFEST_PATH, relocatedManifest, type Manifest } from '../archive/manifest.js';
+import { makeRelocator } from '../relocate/relocator.js';
+import { TERRARIUM_DIR } from '../relocate/scan.js';
 
 /**
  * Rewrites, in place, an environment built at `manifest.prefix` (still lying there) so that it works

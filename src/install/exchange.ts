@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { pythonScript } from '../python/scripts.js';
-import { archiveCodeEnv, run, type RunResult } from './exec.js';
+import { archiveCodeEnv, run, type RunResult } from '../io/exec.js';
 
 /**
  * A helper process that swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run

@@ -1,9 +1,8 @@
 import { TerrariumError } from '../errors.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { normalizeEntryPath } from '../archive/entry-check.js';
+import { TERRARIUM_DIR, isInterpreterLinkName, type Relocations } from '../relocate/scan.js';
+import { normalizeEntryPath } from './entry-check.js';
 
-/** terrarium's own folder inside an environment; rewritten at every pack and restore, never scanned. */
-export const TERRARIUM_DIR = '.terrarium';
 export const MANIFEST_PATH = `${TERRARIUM_DIR}/manifest.json`;
 export const MANIFEST_FORMAT = 1;
 
@@ -11,7 +10,7 @@ export const MANIFEST_FORMAT = 1;
  * Written at pack time, first entry of every archive: which files name the build prefix and which
  * symlinks point at the interpreter, so that a restore rewrites exactly those and nothing else.
  */
-export interface Manifest {
+export interface Manifest extends Relocations {
   format: typeof MANIFEST_FORMAT;
   tool: string;
   created: string;
@@ -23,27 +22,15 @@ export interface Manifest {
   python: Fingerprint;
   /** Normalised requirement lines the environment was built from. */
   requirements: string[];
-  /** Text files holding the prefix: rewritten on restore (scripts get a fitting header). */
-  text: string[];
-  /** Binary files holding the prefix (besides .pyc, which CPython corrects on import): rewritten where the new prefix fits. */
-  binary: string[];
-  /** Symlinks to the base interpreter: re-pointed at the local interpreter on restore. */
-  interpreterLinks: string[];
-  /** Symlinks to absolute paths outside the environment, recreated as they were. */
-  externalLinks: Array<{ path: string; target: string }>;
+}
+
+/** The manifest as it describes the environment at its new place. */
+export function relocatedManifest(manifest: Manifest, target: string): Manifest {
+  return { ...manifest, prefix: target, origin: manifest.origin ?? manifest.prefix };
 }
 
 /** Larger manifests are refused unread: one lists a few hundred paths (about 40 KiB for 18,000 files). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
-
-/**
- * Names an interpreter link may have: venv and virtualenv link bin/python, pythonN or pythonN.M (a
- * free-threaded build adds `t`) to the base interpreter. Where they point is never read from the
- * manifest: restores point them at the local interpreter.
- */
-const INTERPRETER_LINK = /^bin\/(?:python|pypy)(?:\d+(?:\.\d+)?t?)?$/;
-
-export const isInterpreterLinkName = (rel: string): boolean => INTERPRETER_LINK.test(rel);
 
 /** Archives come from shared storage: check the manifest's shape and paths before trusting any of it. */
 export function parseManifest(json: string): Manifest {
