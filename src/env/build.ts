@@ -32,8 +32,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   delete env.PYTHONHOME;
   const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
   const stepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
-  const phase = reporter.phase(builder);
-  try {
+  await reporter.during(builder, async (phase) => {
     if (builder === 'venv') {
       if (!python.hasVenv) {
         throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) has no working venv module`, {
@@ -69,21 +68,20 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       );
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
-  } finally {
-    phase.end();
-  }
+  });
   const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
   const output = { last: '' };
-  const pipPhase = reporter.phase('pip install', () => output.last);
-  const pip = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, output).catch((error: unknown) => {
-    pipPhase.end();
-    throw error;
-  });
-  if (pip.code === 0) {
-    const installed = /^Successfully installed (.+)$/m.exec(pip.stdout)?.[1]?.split(' ').length ?? 0;
-    pipPhase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
-  } else {
-    pipPhase.end();
+  const pip = await reporter.during(
+    'pip install',
+    async (phase) => {
+      const result = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, output);
+      const installed = /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
+      if (result.code === 0) phase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
+      return result;
+    },
+    () => output.last,
+  );
+  if (pip.code !== 0) {
     options.signal?.throwIfAborted();
     if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
     throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {

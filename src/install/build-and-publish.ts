@@ -13,7 +13,7 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from './relocation.js';
 import { MANIFEST_FORMAT, type Manifest } from '../archive/manifest.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
-import { scanEnvironment } from '../relocate/scan.js';
+import { interpreterTreePath, scanEnvironment } from '../relocate/scan.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { signArchiveFile } from '../sign/archive-signature.js';
@@ -94,22 +94,22 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   if (publishTo.length < job.publishTo.length)
     reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {
-    await checkOutsidePaths(staging, resolved.key, scan.externalLinks, job.allowOutsidePaths, reporter);
+    const outside = scan.externalLinks.filter((link) => interpreterTreePath(link.target, resolved.python.prefix) === undefined);
+    await checkOutsidePaths(staging, resolved.key, outside, job.allowOutsidePaths, reporter);
     const progress = { files: 0, bytes: 0 };
     const files = scan.entries.filter((entry) => entry.type === 'file');
     const total = files.reduce((sum, entry) => sum + entry.size, 0);
-    const packPhase = reporter.phase(
+    const archive = await reporter.during(
       'pack',
+      async (phase) => {
+        const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
+        if (job.signal) addAbortSignal(job.signal, packed);
+        const saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, { unpackedSize: total, entries: scan.entries.length });
+        phase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)} (${job.codec})`);
+        return saved;
+      },
       () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
     );
-    const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
-    if (job.signal) addAbortSignal(job.signal, packed);
-    const counts = { unpackedSize: total, entries: scan.entries.length };
-    const archive = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, counts).catch((error: unknown) => {
-      packPhase.end();
-      throw error;
-    });
-    packPhase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(archive.size)} (${job.codec})`);
     try {
       if (job.signingKey) {
         archive.signature = await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);

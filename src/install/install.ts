@@ -74,12 +74,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   if (options.download) prestartTreeWriter();
   const target = path.resolve(options.cwd, options.target);
   checkPrefixUsable(target);
-  const keyPhase = reporter.phase('key');
-  const resolved = await resolveKey(options).catch((error: unknown) => {
-    keyPhase.end();
-    throw error;
+  const resolved = await reporter.during('key', async (phase) => {
+    const key = await resolveKey(options);
+    phase.done(`${key.key} (${describeInterpreter(key.python)}, ${key.python.executable})`);
+    return key;
   });
-  keyPhase.done(`${resolved.key} (${describeInterpreter(resolved.python)}, ${resolved.python.executable})`);
   await fs.mkdir(path.dirname(target), { recursive: true }).catch((error: unknown) => {
     throw new TerrariumError('TARGET_UNWRITABLE', `cannot create ${path.dirname(target)}: ${describeCause(error)}`, {
       hint: 'choose a --target whose parent directory you can write to',

@@ -42,26 +42,31 @@ export async function publishEverywhere(
   for (const store of stores) {
     const sent = { bytes: 0 };
     const started = Date.now();
-    const phase = reporter.phase(`publish to ${store.description}`, () => formatTransfer(sent.bytes, archive.size, Date.now() - started));
     try {
-      let result = await store.publish(key, archive, TOOL_VERSION, sent);
-      if (result.outcome === 'present' && (options.heal || (archive.signature && options.trusted.length))) {
-        const flaw =
-          (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ??
-          (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
-        if (flaw) {
-          reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
-          result = await store.replace(result.record, archive, TOOL_VERSION, sent);
-        }
-      }
-      phase.done(
-        result.outcome === 'present'
-          ? 'another run published it first; kept that one'
-          : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`,
+      const outcome = await reporter.during(
+        `publish to ${store.description}`,
+        async (phase) => {
+          let result = await store.publish(key, archive, TOOL_VERSION, sent);
+          if (result.outcome === 'present' && (options.heal || (archive.signature && options.trusted.length))) {
+            const flaw =
+              (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ??
+              (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
+            if (flaw) {
+              reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
+              result = await store.replace(result.record, archive, TOOL_VERSION, sent);
+            }
+          }
+          phase.done(
+            result.outcome === 'present'
+              ? 'another run published it first; kept that one'
+              : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`,
+          );
+          return result.outcome;
+        },
+        () => formatTransfer(sent.bytes, archive.size, Date.now() - started),
       );
-      done.push({ store: store.description, outcome: result.outcome });
+      done.push({ store: store.description, outcome });
     } catch (error) {
-      phase.end();
       signal?.throwIfAborted();
       reporter.warn(`could not publish ${key} to ${store.description}: ${describeCause(error)}`);
     }

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { MANIFEST_PATH, relocatedManifest, type Manifest } from '../archive/manifest.js';
 import { makeRelocator } from '../relocate/relocator.js';
-import { TERRARIUM_DIR } from '../relocate/scan.js';
+import { TERRARIUM_DIR, interpreterTreePath } from '../relocate/scan.js';
 
 /**
  * Rewrites, in place, an environment built at `manifest.prefix` (still lying there) so that it works
@@ -24,8 +24,8 @@ export async function relocateInPlace(root: string, manifest: Manifest, target: 
 }
 
 /**
- * The links an archive cannot carry (they name this machine's interpreter, or paths outside the
- * environment, restored only with --allow-outside-paths: the caller checks), and the manifest. Every
+ * The links an archive cannot carry (they name this machine's interpreter or its tree, or paths outside
+ * the environment, restored only with --allow-outside-paths: the caller checks), and the manifest. Every
  * path comes from the manifest, which is untrusted: each is made only under real directories of root,
  * never through a link, and never in place of a directory.
  */
@@ -39,7 +39,10 @@ export async function finishRelocation(root: string, manifest: Manifest, target:
     await fs.symlink(to, link);
   };
   for (const rel of manifest.interpreterLinks) await relink(rel, python.executable);
-  for (const { path: rel, target: to } of manifest.externalLinks) await relink(rel, to);
+  for (const { path: rel, target: to } of manifest.externalLinks) {
+    const inTree = interpreterTreePath(to, manifest.python.prefix);
+    await relink(rel, inTree !== undefined && python.prefix ? path.join(python.prefix, inTree) : to);
+  }
   await assertRealDirectories(root, TERRARIUM_DIR);
   await writeFileAtomic(path.join(root, MANIFEST_PATH), `${JSON.stringify(relocatedManifest(manifest, target), null, 2)}\n`);
 }

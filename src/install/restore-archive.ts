@@ -10,6 +10,7 @@ import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
+import { interpreterTreePath } from '../relocate/scan.js';
 import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
@@ -63,8 +64,9 @@ export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
       },
     );
   }
-  if (manifest.externalLinks.length && !job.allowOutsidePaths) {
-    const links = manifest.externalLinks.map((link) => `${link.path} -> ${link.target}`).join(', ');
+  const outside = manifest.externalLinks.filter((link) => interpreterTreePath(link.target, manifest.python.prefix) === undefined);
+  if (outside.length && !job.allowOutsidePaths) {
+    const links = outside.map((link) => `${link.path} -> ${link.target}`).join(', ');
     throw new TerrariumError('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
       hint: 'pass --allow-outside-paths if those paths exist and are meant to be used here',
     });
@@ -111,29 +113,32 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
   const checksum = new ChecksumStream({ limit: record.size, prehash: signature !== undefined });
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
-  const phase = job.reporter.phase(
-    store.remote ? 'download' : 'unpack',
-    () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
-  );
   try {
     const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
-    const extracted = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), {
-      keep,
-      progress,
-      limits: unpackLimits(record),
-    });
-    const { manifest } = extracted;
-    if (checksum.hex() !== record.sha256) {
-      throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
-        hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
-      });
-    }
-    signature?.confirm(checksum.prehash()!);
-    await finishRelocation(staging, manifest, target, python);
-    await job.check(staging);
-    phase.done(
-      `${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(extracted.files, 'file')}, ${formatBytes(extracted.bytes)}`,
+    const extracted = await job.reporter.during(
+      store.remote ? 'download' : 'unpack',
+      async (phase) => {
+        const result = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), {
+          keep,
+          progress,
+          limits: unpackLimits(record),
+        });
+        if (checksum.hex() !== record.sha256) {
+          throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
+            hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
+          });
+        }
+        signature?.confirm(checksum.prehash()!);
+        await finishRelocation(staging, result.manifest, target, python);
+        await job.check(staging);
+        phase.done(
+          `${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`,
+        );
+        return result;
+      },
+      () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
     );
+    const { manifest } = extracted;
     const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
     if (download && (await kept) === undefined) {
       const cache = job.local!.archives;
@@ -169,7 +174,6 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
       if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
     }
   } finally {
-    phase.end();
     if (unpackTo) await removeTree(unpackTo);
     if (download) {
       // After a failure the download may still be flowing into the copy: stop both before removing it.

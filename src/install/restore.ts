@@ -67,17 +67,14 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefine
     if (job.trusted.length) checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
     const relocator = relocatorFor(index.manifest, job);
     await fs.mkdir(job.staging, { mode: 0o755 });
-    const phase = job.reporter.phase('link');
-    let method: LinkMethod;
-    try {
-      method = await linkTree(tree, job.staging, relocator, link.method);
-      noteLinkMethod(job, link.cache.dir, link, method);
+    const method = await job.reporter.during('link', async (phase) => {
+      const used = await linkTree(tree, job.staging, relocator, link.method);
+      noteLinkMethod(job, link.cache.dir, link, used);
       await finishRelocation(job.staging, index.manifest, job.target, job.python);
       await job.check(job.staging);
-      phase.done(`${formatCount(index.entries.length, 'entry', 'entries')} from the cache (${method})`);
-    } finally {
-      phase.end();
-    }
+      phase.done(`${formatCount(index.entries.length, 'entry', 'entries')} from the cache (${used})`);
+      return used;
+    });
     return { kind: 'linked', cacheDir: link.cache.dir, method };
   } catch (error) {
     await removeTree(job.staging);

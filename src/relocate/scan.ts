@@ -38,6 +38,18 @@ const INTERPRETER_LINK = /^bin\/(?:python|pypy)(?:\d+(?:\.\d+)?t?)?$/;
 
 export const isInterpreterLinkName = (rel: string): boolean => INTERPRETER_LINK.test(rel);
 
+/**
+ * Where an external link's target lies inside the base interpreter's installation (`prefix`), as a
+ * path relative to it, or undefined when it lies elsewhere. virtualenv's Python 2 environments link
+ * parts of the standard library (`lib/python2.7/os.py`, `lib-dynload`, `include/python2.7`) into the
+ * interpreter's tree: such links follow the interpreter, re-pointed into the local one's tree on restore.
+ */
+export function interpreterTreePath(target: string, prefix: string | undefined): string | undefined {
+  if (!prefix || prefix === '/' || !target.startsWith(`${prefix}/`)) return undefined;
+  const rest = path.posix.normalize(target.slice(prefix.length + 1));
+  return rest === '..' || rest.startsWith('../') || rest.startsWith('/') ? undefined : rest;
+}
+
 export interface ScanResult extends Relocations {
   /** What goes into the archive, parents before children, in a stable order. */
   entries: TreeEntry[];

@@ -31,6 +31,11 @@ export interface Reporter {
    * log shows a long download moving, and the summary as one timestamped line.
    */
   phase(name: string, status?: () => string): Phase;
+  /**
+   * Runs `work` as a phase that closes itself: `work` ends it with `phase.done(summary)`; if it throws
+   * (or returns without a summary) the phase ends without a line, and the error says why.
+   */
+  during<T>(name: string, work: (phase: Phase) => Promise<T>, status?: () => string): Promise<T>;
   readonly verbosity: Verbosity;
 }
 
@@ -122,6 +127,14 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       line(`terrarium: internal error: ${message}`);
       if (verbosity >= 2 && error instanceof Error && error.stack) line(error.stack);
       else line('terrarium: hint: run again with -VV for details, and report it if it persists');
+    },
+    async during(name, work, status) {
+      const phase = this.phase(name, status);
+      try {
+        return await work(phase);
+      } finally {
+        phase.end();
+      }
     },
     phase: (name, status) => {
       if (verbosity < 0) return { done: () => undefined, end: () => undefined };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
+import { interpreterTreePath } from '../../src/relocate/scan.js';
 import {
   parseScriptHeader,
   relocateBinary,
@@ -175,5 +176,20 @@ describe('incompatibility', () => {
     const reason = incompatibility({ ...python, ...change } as Fingerprint, python);
     if (expected === undefined) expect(reason).toBeUndefined();
     else expect(reason).toContain(expected);
+  });
+});
+
+describe("interpreterTreePath: links into the base interpreter's tree follow the interpreter", () => {
+  const prefix = '/root/.pyenv/versions/2.7.18';
+  it.each<[string, string | undefined, string | undefined]>([
+    [`${prefix}/lib/python2.7/os.py`, prefix, 'lib/python2.7/os.py'],
+    [`${prefix}/include/python2.7`, prefix, 'include/python2.7'],
+    [`${prefix}/../3.11.7/lib/x`, prefix, undefined],
+    [`${prefix}x/lib/os.py`, prefix, undefined],
+    ['/etc/passwd', prefix, undefined],
+    ['/etc/passwd', '/', undefined],
+    [`${prefix}/lib/os.py`, undefined, undefined],
+  ])('%s under %s is %s', (target, under, rest) => {
+    expect(interpreterTreePath(target, under)).toBe(rest);
   });
 });

@@ -77,3 +77,31 @@ describe('phases', () => {
     expect(run({ live: true, verbosity: -1 })).toEqual({ stdout: '', stderr: '' });
   });
 });
+
+describe('phases that close themselves', () => {
+  it('during: the summary work gives, or no line when work throws; either way the phase is over', async () => {
+    const { out, reporter } = capture(0, []);
+    const result = await reporter.during('pack', async (phase) => {
+      phase.done('3 files');
+      return 7;
+    });
+    expect(result).toBe(7);
+    await expect(
+      reporter.during('publish', async () => {
+        throw new Error('store down');
+      }),
+    ).rejects.toThrow('store down');
+    reporter.info('after');
+    const lines = out.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^terrarium: \d\d:\d\d:\d\d pack: 3 files \(\d+ ms\)$/);
+    expect(lines.slice(1)).toEqual(['terrarium: after']);
+  });
+
+  it('masks a secret in a JSON document whatever its characters, and one shorter than 4', () => {
+    const { out, reporter } = capture(0, ['q"\\x', 'ab']);
+    reporter.document({ value: 'q"\\x', other: 'ab' });
+    expect(out.stdout).not.toContain('ab');
+    expect(out.stdout).not.toContain('q\\"\\\\x');
+    expect(out.stdout).toContain('***');
+  });
+});
