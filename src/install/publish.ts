@@ -1,12 +1,11 @@
+import type { LocalArchive } from '../archive/save.js';
 import { describeCause } from '../errors.js';
 import { formatBytes, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
-import type { LocalArchive } from '../archive/save.js';
-import type { PublishResult, Store } from '../stores/store.js';
-import { TOOL_VERSION } from '../version.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';
-import type { ArchiveRecord } from '../stores/store.js';
+import type { ArchiveRecord, PublishResult, Store } from '../stores/store.js';
+import { TOOL_VERSION } from '../version.js';
 import { flawOfStored } from './verify-stored.js';
 
 /** Why runners trusting `trusted` would pass over the stored archive, or undefined when they would install it. */
