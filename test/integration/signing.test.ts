@@ -63,6 +63,9 @@ describe('signed archives', () => {
     expect(strict.stderr).toContain(`${box.store}: archive ${key} was not installed: signed by key`);
     expect(strict.stderr).toContain('which is not trusted');
     expect(existsSync(box.path('other-strict'))).toBe(false);
+    // exists answers what an install here would take: with only the other key trusted, nothing.
+    expect((await box.terrarium(store('--trust-key', `${other}.pub`, 'exists', 'requirements.txt'))).code).toBe(1);
+    expect((await box.terrarium(store('--trust-key', `${signer}.pub`, 'exists', 'requirements.txt'))).code).toBe(0);
     const lenient = await trusting(`${other}.pub`, 'other', '--no-upload');
     expect(lenient.code, lenient.stderr).toBe(0);
     expect(lenient.stderr).toContain('building instead');

@@ -1,9 +1,12 @@
 import { EXIT } from '../../errors.js';
 import { resolveKey } from '../../install/key.js';
+import { checkArchiveSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
 import type { CommandHandler } from '../context.js';
 
+/** `terrarium exists`: exit 0 when a store holds an archive for the key that an install here would take (signed by a trusted key, with --trust-key). */
 export const existsCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
+  const trusted = loadTrustedKeys(settings.trustKeys, context.cwd);
   const { key } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
   const searched = lookupOrder(configureStores(settings.storage, reporter));
   const answer = (store: string | undefined) => {
@@ -11,10 +14,18 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
     return store === undefined ? EXIT.notStored : EXIT.ok;
   };
   for (const store of searched) {
-    if (await store.lookup(key)) {
-      reporter.detail(`${key} is in ${store.description}`);
-      return answer(store.description);
+    const record = await store.lookup(key);
+    if (!record) continue;
+    if (trusted.length) {
+      try {
+        checkArchiveSignature(await store.signature(record), record, trusted);
+      } catch (error) {
+        reporter.detail(`${key} is in ${store.description}, but ${(error as Error).message}`);
+        continue;
+      }
     }
+    reporter.detail(`${key} is in ${store.description}`);
+    return answer(store.description);
   }
   reporter.detail(`${key} is not in ${describeStores(searched)}`);
   return answer(undefined);
