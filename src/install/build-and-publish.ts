@@ -18,7 +18,7 @@ import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { signArchiveFile } from '../sign/archive-signature.js';
 import type { PublicKey, SecretKey } from '../sign/minisign.js';
-import type { Store } from '../stores/store.js';
+import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import type { ResolvedKey } from './key.js';
 import { publishEverywhere, type Publication } from './publish.js';
@@ -36,7 +36,7 @@ export interface BuildJob {
   allowOutsidePaths: boolean;
   codec: Codec;
   /** Where a new archive goes (empty: nowhere, as with --no-upload). */
-  publishTo: Store[];
+  publishTo: WritableStore[];
   /** A rebuild with --no-download: a stored archive in the way that fails verification is replaced. */
   heal: boolean;
   /** Every archive published is signed with it. */

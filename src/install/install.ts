@@ -15,7 +15,7 @@ import type { Reporter } from '../report/reporter.js';
 import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import { describeStores, lookupOrder } from '../stores/configure.js';
 import type { LocalCache } from '../stores/local-cache.js';
-import type { Store } from '../stores/store.js';
+import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
 import type { Publication } from './publish.js';
@@ -178,7 +178,7 @@ async function prepareStaging(
     });
   }
   signal?.throwIfAborted();
-  const publishTo = options.upload ? searched.filter((store) => store.writable) : [];
+  const publishTo = options.upload ? searched.filter(isWritable) : [];
   const published = await buildAndPublish({
     resolved,
     requirementFiles: options.requirementFiles,

@@ -4,7 +4,7 @@ import { formatBytes, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';
-import type { ArchiveRecord, PublishResult, Store } from '../stores/store.js';
+import type { ArchiveRecord, PublishResult, Store, WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import { flawOfStored } from './verify-stored.js';
 
@@ -33,7 +33,7 @@ export interface Publication {
 export async function publishEverywhere(
   key: string,
   archive: LocalArchive,
-  stores: Store[],
+  stores: WritableStore[],
   options: { heal: boolean; trusted: readonly PublicKey[]; signal: AbortSignal | undefined; reporter: Reporter },
 ): Promise<Publication[]> {
   const { reporter, signal } = options;

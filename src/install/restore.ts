@@ -5,6 +5,7 @@ import { removeTree } from '../io/fs.js';
 import { finishRelocation } from './relocation.js';
 import { formatCount } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
+import { isWritable } from '../stores/store.js';
 import { linkTree } from './link-tree.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
@@ -37,7 +38,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       let why = `${store.description}: archive ${job.key} ${error.code === 'ARCHIVE_UNTRUSTED' ? 'was' : 'is unusable:'} ${error.message}`;
       if (DISCARDED.has(error.code)) {
         // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
-        why += store.writable
+        why += isWritable(store)
           ? await store.discard(record).then(
               () => ' (removed from the store)',
               (cause: unknown) => ` (could not remove it: ${describeCause(cause)})`,

@@ -16,7 +16,7 @@ import {
   signatureName,
   type ArchiveRecord,
   type PublishResult,
-  type Store,
+  type WritableStore,
 } from './store.js';
 import type { LocalArchive } from '../archive/save.js';
 
@@ -27,10 +27,9 @@ import type { LocalArchive } from '../archive/save.js';
  * with link(2): the first publisher wins, readers never see a partial archive or a record pointing at
  * the wrong bytes.
  */
-export class DirectoryStore implements Store {
+export class DirectoryStore implements WritableStore {
   readonly description: string;
   readonly remote: boolean = false;
-  readonly writable = true;
   private swept = false;
 
   constructor(

@@ -12,19 +12,17 @@ import {
   recordName,
   signatureName,
   type ArchiveRecord,
-  type PublishResult,
   type Store,
 } from './store.js';
 
 /**
  * A read-only store over plain HTTP(S) GETs: a web server or CDN in front of a storage directory, or a
  * public bucket (`URL/KEY.json`, then the archive it names). It holds no secrets, so pull-request
- * builds can restore from it; terrarium never writes to it.
+ * builds can restore from it; terrarium never writes to it (it is not a WritableStore: no publish, prune or list).
  */
 export class HttpStore implements Store {
   readonly description: string;
   readonly remote = true;
-  readonly writable = false;
   private readonly base: string;
 
   constructor(
@@ -79,22 +77,6 @@ export class HttpStore implements Store {
       what: `${this.base}: download of ${record.key}`,
       onRetry: (message) => this.reporter.warn(message),
     });
-  }
-
-  publish(): Promise<PublishResult> {
-    throw new TerrariumError('USAGE', `${this.base} is read-only (--storage-url)`, { hint: 'publish through --storage-dir or --s3-bucket' });
-  }
-
-  replace(): Promise<PublishResult> {
-    return this.publish();
-  }
-
-  async discard(): Promise<void> {
-    // Read-only: a damaged archive here has to be replaced by whoever publishes to it.
-  }
-
-  list(): Promise<ArchiveRecord[]> {
-    throw new TerrariumError('USAGE', `${this.base} cannot be listed: plain HTTP has no listing`, { hint: 'list the storage directory or bucket behind it' });
   }
 
   /** GET with retries on network errors, 5xx and 429; undefined for 404; an error for anything else. */

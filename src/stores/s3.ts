@@ -16,7 +16,7 @@ import {
   signatureName,
   type ArchiveRecord,
   type PublishResult,
-  type Store,
+  type WritableStore,
   type TransferProgress,
 } from './store.js';
 import type { LocalArchive } from '../archive/save.js';
@@ -54,10 +54,9 @@ type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: numb
  * the content-addressed `PREFIX/KEY.<sha256[:16]>.tar.zst` (carrying its sha256 as metadata too).
  * Nothing is given an ACL, so objects stay as private as the bucket.
  */
-export class S3Store implements Store {
+export class S3Store implements WritableStore {
   readonly description: string;
   readonly remote = true;
-  readonly writable = true;
   private connection: Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> | undefined;
   /** The ETag each record was read with: a replacement is conditional on it (If-Match). */
   private readonly etags = new WeakMap<ArchiveRecord, string>();

@@ -37,19 +37,21 @@ export interface TransferProgress {
   bytes: number;
 }
 
-/** The one interface install logic sees; every kind of storage hides behind it. */
+/** What every store offers, read-only ones (HTTP) included: install logic sees stores only through this and WritableStore. */
 export interface Store {
   /** For messages: where archives are, never with credentials. */
   readonly description: string;
   /** Archives from here cost a download: worth keeping in the local cache. */
   readonly remote: boolean;
-  /** False for stores terrarium only reads from. */
-  readonly writable: boolean;
   lookup(key: string): Promise<ArchiveRecord | undefined>;
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
   /** The archive's minisign signature as stored beside it, or undefined when it has none. */
   signature(record: ArchiveRecord): Promise<string | undefined>;
+}
+
+/** A store terrarium writes to (storage directory, S3, the cache): it can also be published to, pruned and listed. */
+export interface WritableStore extends Store {
   /** Stores a packed archive under `key` unless one is there already (the first publisher wins). */
   publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
   /**
@@ -62,6 +64,8 @@ export interface Store {
   /** Every archive's record, for `ls` and `prune`. */
   list(): Promise<ArchiveRecord[]>;
 }
+
+export const isWritable = (store: Store): store is WritableStore => 'publish' in store;
 
 /** Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`. */
 export const recordName = (key: string) => `${key}.json`;

@@ -2,7 +2,7 @@ import { EXIT, TerrariumError, describeCause } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';
 import { describeSignature } from '../../sign/archive-signature.js';
 import { configureStores, lookupOrder } from '../../stores/configure.js';
-import type { ArchiveRecord, Store } from '../../stores/store.js';
+import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 import { parseDuration, parseNonNegative } from '../units.js';
 
@@ -21,13 +21,20 @@ export const lsCommand: CommandHandler = async (input) => {
   let status: number = EXIT.ok;
   const listed: Array<{ store: string; archives: Array<ArchiveRecord & { signedBy: string | null }> } | { store: string; error: string }> = [];
   for (const store of configured(input)) {
+    if (!isWritable(store)) {
+      // Plain HTTP has no listing: said, not an error (the store behind it can be listed).
+      const why = 'cannot be listed: plain HTTP has no listing (list the storage directory or bucket behind it)';
+      reporter.warn(`${store.description} ${why}`);
+      listed.push({ store: store.description, error: why });
+      continue;
+    }
     let records: ArchiveRecord[];
     try {
       records = (await store.list()).sort(newestFirst);
     } catch (error) {
       reporter.warn(`${store.description}: ${describeCause(error)}`);
       listed.push({ store: store.description, error: describeCause(error) });
-      if (store.writable) status = EXIT.storage;
+      status = EXIT.storage;
       continue;
     }
     const archives = [];
@@ -58,7 +65,7 @@ export const pruneCommand: CommandHandler = async (input) => {
   const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
   const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
   let removed = 0;
-  for (const store of configured(input).filter((s) => s.writable)) {
+  for (const store of configured(input).filter(isWritable)) {
     const records = (await store.list()).sort(newestFirst);
     const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
     for (const record of doomed) {
