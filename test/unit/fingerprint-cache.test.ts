@@ -4,25 +4,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cachedFingerprint } from '../../src/python/fingerprint-cache.js';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
+import { testFingerprint } from '../helpers/manifest.js';
 
 let dir: string;
 let probes: number;
 let stdlib: string;
-const fingerprint = (): Fingerprint => ({
-  implementation: 'cpython',
-  version: [3, 11, 7],
-  abiflags: '',
-  soabi: 'cpython-311-x86_64-linux-gnu',
-  gilDisabled: false,
-  machine: 'x86_64',
-  system: 'linux',
-  libc: 'glibc',
-  libcVersion: '2.36',
-  executable: '/opt/py/bin/python3.11',
-  prefix: '/opt/py',
-  stdlib,
-  hasVenv: true,
-});
+const fingerprint = (): Fingerprint => ({ ...testFingerprint('/opt/py/bin/python3.11'), prefix: '/opt/py', stdlib });
 const probe = async () => {
   probes += 1;
   return fingerprint();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
 import { interpreterTreePath } from '../../src/relocate/scan.js';
+import { testFingerprint } from '../helpers/manifest.js';
 import {
   parseScriptHeader,
   relocateBinary,
@@ -14,19 +15,7 @@ import {
 } from '../../src/relocate/rewrite.js';
 
 const OLD = '/build/.env.staging-1-abcd';
-const python: Fingerprint = {
-  implementation: 'cpython',
-  version: [3, 11, 2],
-  abiflags: '',
-  soabi: 'cpython-311-x86_64-linux-gnu',
-  gilDisabled: false,
-  machine: 'x86_64',
-  system: 'linux',
-  libc: 'glibc',
-  libcVersion: '2.36',
-  executable: '/usr/bin/python3.11',
-  hasVenv: true,
-};
+const python: Fingerprint = { ...testFingerprint('/usr/bin/python3.11'), version: [3, 11, 2] };
 const body = '# -*- coding: utf-8 -*-\nimport sys\nfrom pip import main\n';
 const long = `/srv/${'deep/'.repeat(30)}env`;
 
