@@ -9,6 +9,7 @@ import { makeHash } from '../requirements/digest.js';
 import { DEFAULT_KEY_FORMAT, formatKey } from '../requirements/key-format.js';
 import { cacheDirFrom } from '../stores/cache-dir.js';
 import type { StoreSettings } from '../stores/configure.js';
+import { withoutCredentials } from './secrets.js';
 import { parseNonNegative, parseSize } from './units.js';
 
 /** Options shared by every command, as the original terrarium spelled them (plus a few of our own). */
@@ -284,25 +285,6 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   throw new TerrariumError('USAGE', `bad ${name} "${env[name]}"`, { hint: 'set it to 1 (or true) or 0 (or false)' });
-}
-
-/** Options whose values are credentials: `config` shows them as *** whatever they hold. */
-export const SECRET_OPTIONS: ReadonlySet<string> = new Set(['s3-access-key', 's3-secret-key']);
-
-/** What must never be printed: every credential given, wherever it came from, whatever its length. */
-export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
-  const fromUrls = [raw.storageUrl, raw.s3Endpoint].flatMap((url) => {
-    const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
-    return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
-  });
-  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string =>
-    Boolean(s),
-  );
-}
-
-/** A URL as it may be printed: any user name or password in it replaced by ***. */
-export function withoutCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
 }
 
 export function requireTarget(settings: Settings): string {

@@ -1,7 +1,7 @@
 import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
 import { badFile, type ConfigFile } from './config-file.js';
-import { SECRET_OPTIONS } from './options.js';
+import { SECRET_OPTIONS } from './secrets.js';
 
 /** Options a configuration file may not set: they describe one run, not a project. */
 const RUN_ONLY = new Set(['help', 'version', 'target', 'json']);

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { TerrariumError, describeCause } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
+import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
@@ -36,18 +36,6 @@ export interface S3Options {
 }
 
 const PART_SIZE = 16 * 1024 * 1024;
-const AUTH_ERRORS = new Set([
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'AccessDenied',
-  'ExpiredToken',
-  'InvalidToken',
-  'CredentialsProviderError',
-  'AuthorizationHeaderMalformed',
-]);
-
-type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: number }; Code?: string };
-
 /**
  * An S3 bucket (AWS, MinIO, Ceph, R2, GCS's interoperable endpoint), in the directory store's layout:
  * `PREFIX/KEY.json` (the record, written last, with If-None-Match where the service supports it) and
@@ -115,7 +103,7 @@ export class S3Store implements WritableStore {
       return { body: await out.Body!.transformToString(), etag: out.ETag };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw this.failure('read', name, error);
+      throw s3Failure(this.options, 'read', name, error);
     }
   }
 
@@ -135,7 +123,7 @@ export class S3Store implements WritableStore {
         return { body: out.Body as Readable, etag: out.ETag };
       } catch (error) {
         if (!offset && isNotFound(error)) throw missingArchive(`s3://${this.options.bucket}/${name}`);
-        throw this.failure('download', name, error);
+        throw s3Failure(this.options, 'download', name, error);
       }
     };
     const first = await get(0);
@@ -160,8 +148,8 @@ export class S3Store implements WritableStore {
     try {
       await this.putRecord(record, { IfNoneMatch: '*' });
     } catch (error) {
-      const status = (error as SdkError).$metadata?.httpStatusCode;
-      if (status !== 412 && status !== 409) throw this.failure('publish', recordObject, error);
+      const status = statusOf(error);
+      if (status !== 412 && status !== 409) throw s3Failure(this.options, 'publish', recordObject, error);
       // Another publisher's record got there first: theirs stands, our archive goes.
       const winner = await this.lookup(key);
       if (winner?.sha256 !== record.sha256) await this.deleteBlobs(record);
@@ -185,9 +173,9 @@ export class S3Store implements WritableStore {
       // If-Match: only while the bad record is still the one there (another run may have healed it already).
       await this.putRecord(record, etag ? { IfMatch: etag } : {});
     } catch (error) {
-      const status = (error as SdkError).$metadata?.httpStatusCode;
+      const status = statusOf(error);
       await this.deleteBlobs(record);
-      if (status !== 412 && status !== 409) throw this.failure('publish', this.objectName(recordName(bad.key)), error);
+      if (status !== 412 && status !== 409) throw s3Failure(this.options, 'publish', this.objectName(recordName(bad.key)), error);
       const winner = await this.lookup(bad.key);
       return { record: winner ?? bad, outcome: 'present' };
     }
@@ -235,7 +223,7 @@ export class S3Store implements WritableStore {
         );
       }
     } catch (error) {
-      throw this.failure('upload', blob, error);
+      throw s3Failure(this.options, 'upload', blob, error);
     }
     failpoint('publish-uploaded');
     return record;
@@ -274,7 +262,7 @@ export class S3Store implements WritableStore {
       try {
         page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
       } catch (error) {
-        throw this.failure('list', this.options.prefix || '/', error);
+        throw s3Failure(this.options, 'list', this.options.prefix || '/', error);
       }
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(this.options.prefix.length) ?? '';
@@ -292,41 +280,7 @@ export class S3Store implements WritableStore {
     try {
       await client.send(new sdk.DeleteObjectCommand({ Bucket: this.options.bucket, Key: name }));
     } catch (error) {
-      throw this.failure('delete', name, error);
+      throw s3Failure(this.options, 'delete', name, error);
     }
   }
-
-  /** One clear error per cause; never the credentials (the reporter masks them too). */
-  private failure(action: string, name: string, error: unknown): TerrariumError {
-    const e = error as SdkError;
-    const where = `s3://${this.options.bucket}/${name}`;
-    const endpoint = this.options.endpoint ? ` at ${this.options.endpoint}` : '';
-    if (e.name === 'NoSuchBucket') {
-      return new TerrariumError('STORAGE_NO_BUCKET', `bucket ${this.options.bucket} does not exist${endpoint}`, {
-        hint: 'check --s3-bucket, and --s3-region or --s3-endpoint',
-        cause: error,
-      });
-    }
-    const status = e.$metadata?.httpStatusCode;
-    if (AUTH_ERRORS.has(e.name) || status === 401 || status === 403) {
-      return new TerrariumError('STORAGE_AUTH', `cannot ${action} ${where}${endpoint}: access denied (${e.name})`, {
-        hint: 'check --s3-access-key and --s3-secret-key (or the AWS credential chain) and what the bucket policy allows',
-        cause: error,
-      });
-    }
-    const attempts = e.$metadata?.attempts;
-    return new TerrariumError(
-      'STORAGE_UNREACHABLE',
-      `cannot ${action} ${where}${endpoint}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`,
-      {
-        hint: 'check the network and --s3-endpoint; raise --s3-max-retries or --s3-timeout for a slow link',
-        cause: error,
-      },
-    );
-  }
-}
-
-function isNotFound(error: unknown): boolean {
-  const e = error as SdkError;
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { secretsOf } from '../../src/cli/options.js';
+import { secretsOf } from '../../src/cli/secrets.js';
 import { TerrariumError } from '../../src/errors.js';
 import { createReporter, type Verbosity } from '../../src/report/reporter.js';
 

@@ -1,0 +1,20 @@
+import type { RawOptions } from './options.js';
+
+/** Options whose values are credentials: `config` shows them as *** whatever they hold. */
+export const SECRET_OPTIONS: ReadonlySet<string> = new Set(['s3-access-key', 's3-secret-key']);
+
+/** What must never be printed: every credential given, wherever it came from, whatever its length. */
+export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
+  const fromUrls = [raw.storageUrl, raw.s3Endpoint].flatMap((url) => {
+    const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
+    return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
+  });
+  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string =>
+    Boolean(s),
+  );
+}
+
+/** A URL as it may be printed: any user name or password in it replaced by ***. */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
