@@ -67,7 +67,7 @@ export async function extractEnvironment(
 ): Promise<ExtractResult> {
   const { keep } = options;
   const limits = options.limits ?? { bytes: Infinity, entries: Infinity };
-  let entryCount = 0;
+  const tally = { entries: 0, bytes: 0 };
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
@@ -91,8 +91,7 @@ export async function extractEnvironment(
     entry(header) {
       const entry = guard.check(header);
       failpoint('extract-entry');
-      entryCount += 1;
-      if (entryCount > limits.entries) throw bomb(`holds more than ${limits.entries} entries`);
+      countEntry(limits, tally, header.size);
       if (entry.type === 'directory') {
         ensureDirectory(entry.path, entry.mode);
         return;
@@ -105,7 +104,6 @@ export async function extractEnvironment(
       }
       counts.files += 1;
       counts.bytes += header.size;
-      if (counts.bytes > limits.bytes) throw bomb(`unpacks to more than ${limits.bytes} bytes`);
       const item = {
         path: entry.path,
         type: 'file' as const,
@@ -168,7 +166,18 @@ export async function extractEnvironment(
     await writer.abort();
     throw asArchiveError(error);
   }
-  return { manifest, files: counts.files, bytes: counts.bytes, entryCount, entries, method: writer.method };
+  return { manifest, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, entries, method: writer.method };
+}
+
+/**
+ * Counts one tar entry and its bytes (0 for folders and links) against `limits`, for extraction and
+ * for reading an archive without unpacking it alike; past either, the archive is hostile.
+ */
+export function countEntry(limits: UnpackLimits, tally: { entries: number; bytes: number }, size: number): void {
+  tally.entries += 1;
+  tally.bytes += size;
+  if (tally.entries > limits.entries) throw bomb(`holds more than ${limits.entries} entries`);
+  if (tally.bytes > limits.bytes) throw bomb(`unpacks to more than ${limits.bytes} bytes`);
 }
 
 function bomb(why: string): TerrariumError {

@@ -1,9 +1,8 @@
 import type { Readable, Transform } from 'node:stream';
-import { TerrariumError } from '../errors.js';
 import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
-import type { UnpackLimits } from './extract.js';
+import { countEntry, type UnpackLimits } from './extract.js';
 import { readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
 
@@ -35,18 +34,14 @@ export async function inspectArchive(
   const guard = new EntryGuard();
   let files = 0;
   let bytes = 0;
-  let count = 0;
+  const tally = { entries: 0, bytes: 0 };
   let gathered = 0;
   const packages: string[] = [];
   let metadata: Buffer[] | undefined;
   const entries: TarSink = {
     entry(header) {
       const entry = guard.check(header);
-      if (++count > limits.entries || bytes + header.size > limits.bytes) {
-        throw new TerrariumError('ARCHIVE_HOSTILE', `archive unpacks to more than its record says (over ${limits.entries} entries or ${limits.bytes} bytes)`, {
-          hint: 'the archive was not made by terrarium or was tampered with',
-        });
-      }
+      countEntry(limits, tally, header.size);
       if (entry.type !== 'file') return;
       files += 1;
       bytes += header.size;

@@ -13,7 +13,7 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from './relocation.js';
 import { MANIFEST_FORMAT, type Manifest } from '../archive/manifest.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
-import { interpreterTreePath, scanEnvironment } from '../relocate/scan.js';
+import { outsideLinks, scanEnvironment } from '../relocate/scan.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { signArchiveFile } from '../sign/archive-signature.js';
@@ -94,8 +94,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   if (publishTo.length < job.publishTo.length)
     reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {
-    const outside = scan.externalLinks.filter((link) => interpreterTreePath(link.target, resolved.python.prefix) === undefined);
-    await checkOutsidePaths(staging, resolved.key, outside, job.allowOutsidePaths, reporter);
+    await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.allowOutsidePaths, reporter);
     const progress = { files: 0, bytes: 0 };
     const files = scan.entries.filter((entry) => entry.type === 'file');
     const total = files.reduce((sum, entry) => sum + entry.size, 0);

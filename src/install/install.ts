@@ -113,19 +113,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
           await exchanger?.close();
           throw error;
         }
-        const backup = replacing && options.backupSuffix !== undefined ? target + options.backupSuffix : undefined;
+        const backupPath = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
-        const swap = await swapIn(
-          staging,
-          target,
-          options.backupSuffix === undefined ? undefined : target + options.backupSuffix,
-          resolved.python.executable,
-          exchanger,
-          () => lock.assertHeld(),
-        );
+        const swap = await swapIn(staging, target, backupPath, resolved.python.executable, exchanger, () => lock.assertHeld());
         await swap.commit();
-        return { key: resolved.key, target, outcome, backup, seconds: (performance.now() - started) / 1000 };
+        return { key: resolved.key, target, outcome, backup: replacing ? backupPath : undefined, seconds: (performance.now() - started) / 1000 };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under

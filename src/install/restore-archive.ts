@@ -10,7 +10,7 @@ import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
-import { interpreterTreePath } from '../relocate/scan.js';
+import { outsideLinks } from '../relocate/scan.js';
 import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
@@ -64,7 +64,7 @@ export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
       },
     );
   }
-  const outside = manifest.externalLinks.filter((link) => interpreterTreePath(link.target, manifest.python.prefix) === undefined);
+  const outside = outsideLinks(manifest.externalLinks, manifest.python.prefix);
   if (outside.length && !job.allowOutsidePaths) {
     const links = outside.map((link) => `${link.path} -> ${link.target}`).join(', ');
     throw new TerrariumError('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {

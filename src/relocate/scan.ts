@@ -44,6 +44,11 @@ export const isInterpreterLinkName = (rel: string): boolean => INTERPRETER_LINK.
  * parts of the standard library (`lib/python2.7/os.py`, `lib-dynload`, `include/python2.7`) into the
  * interpreter's tree: such links follow the interpreter, re-pointed into the local one's tree on restore.
  */
+/** The external links that lie outside the base interpreter's tree too: those that need --allow-outside-paths. */
+export function outsideLinks(links: Relocations['externalLinks'], prefix: string | undefined): Relocations['externalLinks'] {
+  return links.filter((link) => interpreterTreePath(link.target, prefix) === undefined);
+}
+
 export function interpreterTreePath(target: string, prefix: string | undefined): string | undefined {
   if (!prefix || prefix === '/' || !target.startsWith(`${prefix}/`)) return undefined;
   const rest = path.posix.normalize(target.slice(prefix.length + 1));

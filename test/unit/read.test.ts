@@ -1,27 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { compressor } from '../../src/archive/codecs.js';
+import { zstdCompress } from '../helpers/zstd.js';
 import { readArchive } from '../../src/archive/read.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/archive/tar-format.js';
 import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { testManifest } from '../helpers/manifest.js';
-
-async function zstd(data: Buffer): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(
-    Readable.from([data]),
-    compressor('zstd'),
-    new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
-  return Buffer.concat(chunks);
-}
 
 function entry(name: string, content: Buffer): Buffer[] {
   return [encodeHeader({ name, type: 'file', mode: 0o644, mtime: new Date(0), size: content.length }), content, padding(content.length)];
@@ -33,7 +17,7 @@ describe('archive reader', () => {
     const pattern = randomBytes(64 * 1024);
     const big = Buffer.concat(Array.from({ length: 768 }, () => pattern));
     const manifest = Buffer.from(JSON.stringify(testManifest('/old')));
-    const archive = await zstd(Buffer.concat([...entry(MANIFEST_PATH, manifest), ...entry('big', big), END_OF_ARCHIVE]));
+    const archive = await zstdCompress(Buffer.concat([...entry(MANIFEST_PATH, manifest), ...entry('big', big), END_OF_ARCHIVE]));
     let sinceDrain = 0;
     let most = 0;
     let received = 0;

@@ -1,24 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { compressor } from '../../src/archive/codecs.js';
+import { zstdCompress } from '../helpers/zstd.js';
 import { ZstdDecoder } from '../../src/archive/zstd-decompress.js';
-
-async function compress(data: Buffer): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(
-    Readable.from([data]),
-    compressor('zstd'),
-    new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
-  return Buffer.concat(chunks);
-}
 
 /** Decodes `packed` fed in 64 KiB pieces, as a file or network stream would; returns the sha256 and the largest piece handed out. */
 function decodeInPieces(packed: Buffer): { sha256: string; largest: number } {
@@ -44,14 +27,14 @@ describe('zstd decompression (ZstdDecoder)', () => {
     ['empty', () => Buffer.alloc(0)],
   ])('round-trips %s, handing it out in small pieces whatever the ratio', async (_, make) => {
     const data = make();
-    const { sha256, largest } = decodeInPieces(await compress(data));
+    const { sha256, largest } = decodeInPieces(await zstdCompress(data));
     expect(sha256).toBe(createHash('sha256').update(data).digest('hex'));
     // One reused buffer of zstd's recommended output size (128 KiB), never the whole of a chunk's output.
     expect(largest).toBeLessThanOrEqual(256 << 10);
   });
 
   it('refuses a truncated stream', async () => {
-    const packed = await compress(randomBytes(1 << 20));
+    const packed = await zstdCompress(randomBytes(1 << 20));
     expect(() => decodeInPieces(packed.subarray(0, packed.length - 100))).toThrow(/middle of a frame/);
   });
 
