@@ -4,7 +4,7 @@ import { Readable, type Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from './manifest.js';
 import type { TreeEntry } from '../relocate/scan.js';
-import type { TreeProgress } from './tree-writer.js';
+import type { TreeProgress } from './writer-protocol.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
 
 /** Small entries are gathered into chunks of about this size; bigger files are read in pieces of it. */

@@ -9,7 +9,8 @@ import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import { asArchiveError, readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
-import { TreeWriter, type KeptCopy, type UnpackedEntry, type TreeProgress } from './tree-writer.js';
+import { TreeWriter } from './tree-writer.js';
+import type { KeptCopy, TreeProgress, UnpackedEntry } from './writer-protocol.js';
 
 /** How much an archive may unpack to: past either, it is a bomb and extraction stops at once. */
 export interface UnpackLimits {

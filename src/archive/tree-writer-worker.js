@@ -8,11 +8,11 @@ import { closeSync, futimesSync, openSync, symlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { linkFile, pathUnder, writeAll, writeNewFile } from '../io/file-ops.js';
 
-/** @typedef {import('./tree-writer.js').Batch} Batch */
-/** @typedef {import('./tree-writer.js').Op} Op */
-/** @typedef {import('./tree-writer.js').WriterReply} WriterReply */
-/** @typedef {import('./tree-writer.js').WriterSetup} WriterSetup */
-/** @typedef {import('./tree-writer.js').KeptCopy} KeptCopy */
+/** @typedef {import('./writer-protocol.js').Batch} Batch */
+/** @typedef {import('./writer-protocol.js').Op} Op */
+/** @typedef {import('./writer-protocol.js').WriterReply} WriterReply */
+/** @typedef {import('./writer-protocol.js').WriterSetup} WriterSetup */
+/** @typedef {import('./writer-protocol.js').KeptCopy} KeptCopy */
 
 /** Set by the first message. */
 let root = '';

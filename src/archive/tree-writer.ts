@@ -1,58 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { makeDirectory, pathUnder, type LinkMethod } from '../io/file-ops.js';
-
-export type Op =
-  | { kind: 'symlink'; path: string; target: string }
-  | { kind: 'file'; path: string; mode: number; mtime: number; offset: number; length: number; rewritten?: { offset: number; length: number } }
-  | { kind: 'begin'; path: string; mode: number }
-  | { kind: 'chunk'; offset: number; length: number }
-  | { kind: 'end'; mtime: number }
-  | { kind: 'link'; path: string; mtime: number };
-
-/** Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not copied). */
-export interface Batch {
-  ops: Op[];
-  data: ArrayBuffer;
-}
-
-/**
- * The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per
- * 4 KiB. `method` says how files were put into the root from the kept copy (once probed).
- */
-export type WriterReply =
-  | { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined; ms: number }
-  | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
-
-/** One entry of a tree as written: enough to recreate it elsewhere without reading the directories. */
-export type UnpackedEntry =
-  | { path: string; type: 'directory'; mode: number }
-  | { path: string; type: 'symlink'; linkname: string }
-  | { path: string; type: 'file'; mode: number; mtime: number; size: number; sha256?: string | undefined };
-
-/** Files and bytes handled so far, updated as a tree is packed or unpacked (for a progress line). */
-export interface TreeProgress {
-  files: number;
-  bytes: number;
-}
-
-/**
- * A second, pristine copy of the tree (kept in the cache): files land there and are linked into root.
- * `existing`: the copy is complete already (a repeat install in link mode); root gets links of its
- * files (`link`), folders and symlinks of its own, and new files only for those rewritten (`file`).
- */
-export interface KeptCopy {
-  root: string;
-  method: LinkMethod;
-  existing?: boolean;
-}
-
-/** The first message a writer's thread gets: it may have been started before its root was known. */
-export interface WriterSetup {
-  root: string;
-  keep?: KeptCopy | undefined;
-  /** The kept copy's root when this run writes it (not `existing`): everything goes there too. */
-  copy: string | undefined;
-}
+import type { Batch, KeptCopy, Op, WriterSetup } from './writer-protocol.js';
+import { WriterThread, errnoError, startWorker, takeWorker } from './writer-thread.js';
 
 const BATCH_BYTES = 4 << 20;
 const BATCH_OPS = 512;
@@ -245,63 +194,4 @@ export class TreeWriter {
   private thread(worker: Worker): WriterThread {
     return new WriterThread(worker, this.setup, (error) => (this.failure ??= error));
   }
-}
-
-/** One worker thread and the replies it owes, in order. */
-class WriterThread {
-  private readonly waiting: Array<(reply: WriterReply | undefined) => void> = [];
-
-  constructor(
-    private readonly worker: Worker,
-    setup: WriterSetup,
-    onError: (error: Error) => void,
-  ) {
-    worker.ref();
-    worker.on('message', (reply: WriterReply) => this.waiting.shift()!(reply));
-    worker.on('error', (error) => {
-      onError(error);
-      for (const settle of this.waiting.splice(0)) settle(undefined);
-    });
-    worker.postMessage(setup);
-  }
-
-  write(batch: Batch): Promise<WriterReply | undefined> {
-    const reply = new Promise<WriterReply | undefined>((resolve) => this.waiting.push(resolve));
-    this.worker.postMessage(batch, [batch.data]);
-    return reply;
-  }
-
-  async stop(): Promise<void> {
-    await this.worker.terminate();
-    for (const settle of this.waiting.splice(0)) settle(undefined);
-  }
-}
-
-let prestarted: { worker: Worker; usable: boolean } | undefined;
-
-const startWorker = (): Worker => new Worker(new URL('./tree-writer-worker.js', import.meta.url));
-
-/**
- * Starts a writer's thread ahead of need: Node takes about 70 ms to start one, which an install can
- * spend finding its key and archive instead. The next TreeWriter takes it; unused, it does not keep
- * the process alive.
- */
-export function prestartTreeWriter(): void {
-  if (prestarted) return;
-  const entry = { worker: startWorker(), usable: true };
-  const unusable = () => (entry.usable = false);
-  entry.worker.once('error', unusable).once('exit', unusable).unref();
-  prestarted = entry;
-}
-
-function takeWorker(): Worker {
-  const taken = prestarted;
-  prestarted = undefined;
-  if (taken?.usable) return taken.worker;
-  if (taken) void taken.worker.terminate();
-  return startWorker();
-}
-
-function errnoError({ message, code, path }: { message: string; code?: string | undefined; path?: string | undefined }): Error {
-  return Object.assign(new Error(message), { code, path });
 }

@@ -1,5 +1,5 @@
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
-import type { Settings } from './options.js';
+import type { Settings } from '../install/settings.js';
 import type { CliDescription } from './completion.js';
 import type { EffectiveSetting } from './settings-sources.js';
 

@@ -6,7 +6,8 @@ import type { CliContext, CommandHandler } from './context.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals } from './interrupt.js';
-import { addGlobalOptions, resolveSettings, verbosityOf, type RawOptions } from './options.js';
+import type { RawOptions } from './option-table.js';
+import { addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
 import { applyConfigFile, effectiveSettings, withoutEmptyEnvironment } from './settings-sources.js';
 

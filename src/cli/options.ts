@@ -1,169 +1,21 @@
 import path from 'node:path';
-import { type Command, Option } from 'commander';
-import { CODECS, type Codec } from '../archive/codec-names.js';
-import { LINK_METHODS, type LinkMethod } from '../io/file-ops.js';
-import { BUILDERS, type Builder } from '../env/build.js';
+import type { Command } from 'commander';
+import { cacheDirFrom, cachePath } from '../cache/layout.js';
 import { TerrariumError } from '../errors.js';
+import type { StoreSettings } from '../install/configure-stores.js';
+import type { Settings } from '../install/settings.js';
+import { LINK_METHODS } from '../io/file-ops.js';
+import { makeHash } from '../key/digest.js';
+import { formatKey } from '../key/key-format.js';
 import type { Verbosity } from '../report/reporter.js';
-import { makeHash } from '../requirements/digest.js';
-import { DEFAULT_KEY_FORMAT, formatKey } from '../requirements/key-format.js';
-import { cacheDirFrom } from '../stores/cache-dir.js';
-import type { StoreSettings } from '../stores/configure.js';
+import { type LINK_MODES, commanderOption, optionSpecs, type RawOptions } from './option-table.js';
 import { withoutCredentials } from './secrets.js';
 import { parseNonNegative, parseSize } from './units.js';
 
-/** Options shared by every command, as the original terrarium spelled them (plus a few of our own). */
+/** Options shared by every command, as the original terrarium spelled them (plus a few of our own), from the one table. */
 export function addGlobalOptions(program: Command): Command {
-  return program
-    .addOption(new Option('-t, --target <dir>', 'environment to install into or revert (default: $VIRTUAL_ENV)'))
-    .addOption(new Option('--storage-dir <dir>', 'directory holding archives (local disk or a shared mount)').env('TERRARIUM_STORAGE_DIR'))
-    .addOption(new Option('--s3-bucket <name>', 'S3 bucket holding archives').env('S3_BUCKET'))
-    .addOption(new Option('--s3-access-key <id>', 'S3 access key id (default: the AWS credential chain)').env('S3_ACCESS_KEY'))
-    .addOption(new Option('--s3-secret-key <secret>', 'S3 secret access key (never printed)').env('S3_SECRET_KEY'))
-    .addOption(new Option('--s3-max-retries <n>', 'retries of a failed S3 or HTTP request, with backoff').env('S3_MAX_RETRIES').default('3'))
-    .addOption(new Option('--s3-endpoint <url>', 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)').env('S3_ENDPOINT'))
-    .addOption(new Option('--s3-region <region>', 'bucket region (default: $AWS_REGION, else us-east-1)').env('S3_REGION'))
-    .addOption(new Option('--s3-prefix <prefix>', 'prefix of every object name inside the bucket, such as envs/').env('S3_PREFIX'))
-    .addOption(
-      new Option('--s3-path-style', 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT (env: S3_PATH_STYLE=1)'),
-    )
-    .addOption(new Option('--s3-timeout <seconds>', 'give up on a connection that stays silent this long (then retry)').env('S3_TIMEOUT').default('30'))
-    .addOption(
-      new Option('--storage-url <url>', 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names').env('TERRARIUM_STORAGE_URL'),
-    )
-    .addOption(
-      new Option('--cache-dir <dir>', 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)').env('TERRARIUM_CACHE_DIR'),
-    )
-    .addOption(new Option('--no-cache', 'keep nothing in the local cache: unpack every install from its archive'))
-    .addOption(
-      new Option('--cache-max-size <size>', 'cap the cache (such as 5G); least recently used archives and copies go first').env('TERRARIUM_CACHE_MAX_SIZE'),
-    )
-    .addOption(
-      new Option(
-        '--link-mode <mode>',
-        'how repeat installs take files from the unpacked copy kept in the cache (auto: clone, else hardlink, else copy; none: keep no copy, unpack every install)',
-      )
-        .choices(LINK_MODES)
-        .env('TERRARIUM_LINK_MODE')
-        .default('auto'),
-    )
-    .addOption(new Option('--no-download', 'do not look for an archive; always build'))
-    .addOption(new Option('--no-upload', 'do not publish a newly built archive'))
-    .addOption(new Option('--require-download', 'fail instead of building when no archive is found'))
-    .addOption(new Option('--no-backup', 'do not keep the replaced environment as TARGET<suffix>'))
-    .addOption(new Option('--backup-suffix <suffix>', 'suffix of the backup of the replaced environment').default('.bak'))
-    .addOption(new Option('--no-bootstrap', 'do not write bin/terrarium_bootstrap.py into the environment'))
-    .addOption(new Option('--digest-type <name>', 'hash used for the requirements digest (any Node crypto digest)').default('md5'))
-    .addOption(
-      new Option('--remote-key-format <format>', 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s').default(
-        DEFAULT_KEY_FORMAT,
-      ),
-    )
-    .addOption(new Option('--python <interpreter>', 'Python to build and restore with (name on PATH or path)').env('TERRARIUM_PYTHON').default('python3'))
-    .addOption(
-      new Option(
-        '--builder <builder>',
-        'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)',
-      ).choices(BUILDERS),
-    )
-    .addOption(
-      new Option(
-        '--allow-outside-paths',
-        'pack environments whose editable installs, .pth entries or symlinks name paths outside them, and restore archives with such symlinks (those paths must exist here)',
-      ),
-    )
-    .addOption(
-      new Option('--sign-key <file>', 'sign every archive published with this minisign secret key (terrarium keygen makes one)').env('TERRARIUM_SIGN_KEY'),
-    )
-    .addOption(
-      new Option(
-        '--trust-key <key>',
-        'install only archives signed by this minisign public key (the key, or its .pub file); repeatable (env: TERRARIUM_TRUSTED_KEYS, comma-separated)',
-      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
-    )
-    .addOption(new Option('--compression <codec>', 'archive compression').choices(CODECS).default('zstd'))
-    .addOption(new Option('--no-compress', 'same as --compression none (the original terrarium option)'))
-    .addOption(new Option('--force', 'replace a target directory that is not a Python environment'))
-    .addOption(
-      new Option('--lock-timeout <seconds>', 'how long to wait while another terrarium works on the same target (0: fail at once)')
-        .env('TERRARIUM_LOCK_TIMEOUT')
-        .default('600'),
-    )
-    .addOption(new Option('--no-progress', 'plain lines instead of a live progress line, even on a terminal'))
-    .addOption(new Option('--json', 'print the result as one JSON document on stdout (key, hash, exists, ls, install, doctor; errors too)'))
-    .addOption(new Option('-V, --verbose', 'more detail; repeat (-VV) for everything').argParser((_: string, count: number) => count + 1).default(0))
-    .addOption(new Option('-q, --quiet', 'print only errors'));
-}
-
-export interface RawOptions {
-  target?: string;
-  storageDir?: string;
-  s3Bucket?: string;
-  s3AccessKey?: string;
-  s3SecretKey?: string;
-  s3MaxRetries: string;
-  s3Endpoint?: string;
-  s3Region?: string;
-  s3Prefix?: string;
-  s3PathStyle?: boolean;
-  s3Timeout: string;
-  storageUrl?: string;
-  cacheDir?: string;
-  cache: boolean;
-  cacheMaxSize?: string;
-  download: boolean;
-  upload: boolean;
-  requireDownload?: boolean;
-  backup: boolean;
-  backupSuffix: string;
-  bootstrap: boolean;
-  digestType: string;
-  remoteKeyFormat: string;
-  python: string;
-  compression: Codec;
-  compress: boolean;
-  builder?: Builder;
-  allowOutsidePaths?: boolean;
-  signKey?: string;
-  trustKey?: string[] | string;
-  force?: boolean;
-  lockTimeout: string;
-  linkMode: LinkMode;
-  progress: boolean;
-  json?: boolean;
-  verbose: number;
-  quiet?: boolean;
-}
-
-const LINK_MODES = ['auto', ...LINK_METHODS, 'none'] as const;
-type LinkMode = (typeof LINK_MODES)[number];
-
-export interface Settings {
-  target: string | undefined;
-  storage: StoreSettings;
-  download: boolean;
-  upload: boolean;
-  requireDownload: boolean;
-  backupSuffix: string | undefined;
-  bootstrap: boolean;
-  digestType: string;
-  keyFormat: string;
-  python: string;
-  /** Kept in the cache folder even with --no-cache: a few hundred bytes that save running Python on every key. */
-  interpreterCache: string | undefined;
-  codec: Codec;
-  builder: Builder | undefined;
-  allowOutsidePaths: boolean;
-  /** The minisign secret key file new archives are signed with. */
-  signKey: string | undefined;
-  /** minisign public keys (as given: a key or a file); when any, only archives signed by one are installed. */
-  trustKeys: string[];
-  force: boolean;
-  lockTimeoutSeconds: number;
-  /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). Undefined: no link mode. */
-  link: { method: LinkMethod; explicit: boolean } | undefined;
-  verbosity: Verbosity;
-  json: boolean;
+  for (const [, spec] of optionSpecs()) program.addOption(commanderOption(spec));
+  return program;
 }
 
 export function verbosityOf(raw: Pick<RawOptions, 'verbose' | 'quiet'>): Verbosity {
@@ -269,14 +121,14 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): St
   };
 }
 
-function linkSettings(mode: LinkMode): Settings['link'] {
+function linkSettings(mode: (typeof LINK_MODES)[number]): Settings['link'] {
   if (mode === 'none') return undefined;
   return mode === 'auto' ? { method: LINK_METHODS[0], explicit: false } : { method: mode, explicit: true };
 }
 
 function interpreterCacheFile(cacheDir: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string | undefined {
   const dir = cacheDirFrom(cacheDir, true, cwd, env);
-  return dir && path.join(dir, 'interpreters.json');
+  return dir && cachePath(dir, 'interpreters');
 }
 
 /** A yes/no environment variable (commander would take any value, even 0, as yes). */

@@ -1,7 +1,4 @@
-import type { RawOptions } from './options.js';
-
-/** Options whose values are credentials: `config` shows them as *** whatever they hold. */
-export const SECRET_OPTIONS: ReadonlySet<string> = new Set(['s3-access-key', 's3-secret-key']);
+import { optionSpecs, type RawOptions } from './option-table.js';
 
 /** What must never be printed: every credential given, wherever it came from, whatever its length. */
 export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
@@ -9,8 +6,11 @@ export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): str
     const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
     return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
   });
-  return [raw.s3AccessKey, raw.s3SecretKey, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter((s): s is string =>
-    Boolean(s),
+  const fromOptions = optionSpecs()
+    .filter(([, spec]) => spec.secret)
+    .map(([name]) => raw[name]);
+  return [...fromOptions, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter(
+    (s): s is string => typeof s === 'string' && s !== '',
   );
 }
 

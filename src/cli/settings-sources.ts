@@ -1,10 +1,10 @@
 import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
 import { badFile, type ConfigFile } from './config-file.js';
-import { SECRET_OPTIONS } from './secrets.js';
+import { OPTIONS, type OptionSpec } from './option-table.js';
 
-/** Options a configuration file may not set: they describe one run, not a project. */
-const RUN_ONLY = new Set(['help', 'version', 'target', 'json']);
+/** The table's entry for one of commander's options; undefined for commander's own (--help, --version). */
+const specOf = (option: Option): OptionSpec | undefined => (OPTIONS as Record<string, OptionSpec>)[option.attributeName()];
 
 /** Where an option's value came from, for `terrarium config`. */
 export interface EffectiveSetting {
@@ -26,7 +26,8 @@ function keyOf(option: Option): string {
  * (a typo in a shared file should not be silently ignored).
  */
 export function applyConfigFile(program: Command, file: ConfigFile): void {
-  const settable = program.options.filter((option) => option.long && !RUN_ONLY.has(keyOf(option)));
+  // Options that describe one run, not a project (--target, --json), are not for a file to set.
+  const settable = program.options.filter((option) => specOf(option) && !specOf(option)!.perRun);
   const byKey = new Map(settable.map((option) => [keyOf(option), option]));
   for (const [rawKey, value] of Object.entries(file.values)) {
     const key = rawKey.replace(/_/g, '-');
@@ -44,8 +45,8 @@ function valueFor(option: Option, key: string, value: unknown, file: string): un
     if (typeof value !== 'boolean') throw badFile(file, `"${key}" takes true or false`);
     return value;
   }
-  if (key === 'verbose') {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw badFile(file, '"verbose" takes 0, 1 or 2');
+  if (specOf(option)?.kind === 'count') {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw badFile(file, `"${key}" takes 0, 1 or 2`);
     return value;
   }
   if (typeof value !== 'string' && typeof value !== 'number') throw badFile(file, `"${key}" takes a string or a number`);
@@ -58,7 +59,7 @@ function valueFor(option: Option, key: string, value: unknown, file: string): un
 export function effectiveSettings(program: Command, file: ConfigFile | undefined): EffectiveSetting[] {
   const values = program.opts();
   return program.options
-    .filter((option) => option.long && !['help', 'version'].includes(keyOf(option)))
+    .filter((option) => specOf(option))
     .map((option) => {
       const attribute = option.attributeName();
       const source = program.getOptionValueSource(attribute);
@@ -74,7 +75,7 @@ export function effectiveSettings(program: Command, file: ConfigFile | undefined
                 : 'not set';
       const key = keyOf(option);
       // Masked here, before anything serialises it: no secret's length or characters can slip past.
-      const value = SECRET_OPTIONS.has(key) && values[attribute] !== undefined ? '***' : values[attribute];
+      const value = specOf(option)!.secret && values[attribute] !== undefined ? '***' : values[attribute];
       return { option: key, value, source: describe };
     });
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { RequirementSet } from '../requirements/parse.js';
+import type { RequirementSet } from '../key/requirements.js';
 import { pythonScript } from '../python/scripts.js';
 
 export const BOOTSTRAP_PATH = 'bin/terrarium_bootstrap.py';

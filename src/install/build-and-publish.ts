@@ -20,7 +20,7 @@ import { signArchiveFile } from '../sign/archive-signature.js';
 import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
-import type { ResolvedKey } from './key.js';
+import type { ResolvedKey } from '../key/resolve.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
 export interface BuildJob {

@@ -1,34 +1,32 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Codec } from '../archive/codec-names.js';
-import { prestartTreeWriter } from '../archive/tree-writer.js';
+import { prestartTreeWriter } from '../archive/writer-thread.js';
 import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import { startExchanger, type Exchanger } from './exchange.js';
+import { startExchanger, type Exchanger } from '../target/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
 import type { PublicKey, SecretKey } from '../sign/minisign.js';
-import { describeStores, lookupOrder } from '../stores/configure.js';
-import type { LocalCache } from '../stores/local-cache.js';
+import { describeStores, lookupOrder } from './configure-stores.js';
+import type { LocalCache } from '../cache/local-cache.js';
 import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
-import { resolveKey, type KeyOptions, type ResolvedKey } from './key.js';
+import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type Restored } from './restore.js';
-import { checkTarget, swapIn } from './swap.js';
-import { lockTarget } from './target-lock.js';
+import { checkTarget, swapIn } from '../target/swap.js';
+import { lockTarget } from '../target/target-lock.js';
 
 export interface InstallOptions extends KeyOptions {
   target: string;
   /** Searched in order after the cache; new archives go to each writable one. */
   stores: Store[];
-  /** The local read-through cache (only when a remote store is configured). */
-  cache: Store | undefined;
   /** Archives and unpacked copies on this machine (undefined with --no-cache). */
   local: LocalCache | undefined;
   /** Undefined: keep no unpacked copies (--link-mode none). */
@@ -142,7 +140,7 @@ async function prepareStaging(
   target: string,
   check: (dir: string) => Promise<void>,
 ): Promise<InstallOutcome> {
-  const { cache, reporter, signal } = options;
+  const { reporter, signal } = options;
   const searched = lookupOrder(options);
   const restored = options.download
     ? await restoreFromStores({
@@ -191,7 +189,9 @@ async function prepareStaging(
     reporter,
   });
   await check(staging);
-  return { kind: 'built', published: published.filter((p) => p.store !== cache?.description) };
+  // What the cache keeps is not a publication: no other runner reads it.
+  const cache = options.local?.archivesFor(options.stores);
+  return { kind: 'built', published: published.filter((p) => p.store !== cache) };
 }
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */

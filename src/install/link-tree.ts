@@ -8,7 +8,7 @@ import { failpoint } from '../io/failpoint.js';
 import { readBoundedSync } from '../io/fs.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
-import type { UnpackedTree } from '../stores/unpacked.js';
+import type { UnpackedTree } from '../cache/unpacked.js';
 
 /**
  * Recreates an unpacked tree from the cache in `root` (an empty staging directory): folders and

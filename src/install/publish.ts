@@ -6,7 +6,7 @@ import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';
 import type { ArchiveRecord, PublishResult, Store, WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
-import { flawOfStored } from './verify-stored.js';
+import { flawOfStored } from '../stores/verify.js';
 
 /** Why runners trusting `trusted` would pass over the stored archive, or undefined when they would install it. */
 async function untrusted(store: Store, record: ArchiveRecord, trusted: readonly PublicKey[]): Promise<string | undefined> {
@@ -20,7 +20,7 @@ async function untrusted(store: Store, record: ArchiveRecord, trusted: readonly 
 
 /** What happened at one store: ours is there (published, or in place of a broken one), or another run's was first. */
 export interface Publication {
-  store: string;
+  store: WritableStore;
   outcome: PublishResult['outcome'];
 }
 
@@ -64,7 +64,7 @@ export async function publishEverywhere(
         },
         () => formatTransfer(sent.bytes, archive.size, Date.now() - started),
       );
-      done.push({ store: store.description, outcome });
+      done.push({ store, outcome });
     } catch (error) {
       signal?.throwIfAborted();
       reporter.warn(`could not publish ${key} to ${store.description}: ${describeCause(error)}`);

@@ -1,7 +1,6 @@
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, addAbortSignal, type Readable, type Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { addAbortSignal } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
 import { extractEnvironment, unpackLimits } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
@@ -16,9 +15,10 @@ import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';
-import type { LocalCache } from '../stores/local-cache.js';
+import { DownloadCopy } from '../cache/download-copy.js';
+import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
-import { UNPACKED_FORMAT } from '../stores/unpacked.js';
+import { UNPACKED_FORMAT } from '../cache/unpacked.js';
 
 export interface RestoreJob {
   key: string;
@@ -96,18 +96,8 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
   await fs.mkdir(staging, { mode: 0o755 });
   const stream = await store.open(record);
   if (job.signal) addAbortSignal(job.signal, stream);
-  const download = store.remote && job.local ? siblingPath(target, 'download') : undefined;
-  let source: Readable = stream;
-  let copy: Writable | undefined;
-  let kept: Promise<unknown> | undefined;
-  if (download) {
-    source = stream.pipe(new PassThrough());
-    copy = stream.pipe(createWriteStream(download, { flags: 'wx', mode: 0o644 }));
-    kept = finished(copy).then(
-      () => undefined,
-      (error: unknown) => error ?? new Error('copy failed'),
-    );
-  }
+  const copy = job.local?.keeps(store) ? new DownloadCopy(stream, siblingPath(target, 'download')) : undefined;
+  const source = copy?.source ?? stream;
   const link = linkModeOf(job);
   const unpackTo = link && (await reserveUnpacked(job, link));
   const checksum = new ChecksumStream({ limit: record.size, prehash: signature !== undefined });
@@ -140,16 +130,12 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
     );
     const { manifest } = extracted;
     const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
-    if (download && (await kept) === undefined) {
+    if (copy) {
       const cache = job.local!.archives;
-      await cache
-        .publish(
-          record.key,
-          { path: download, sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText },
-          record.tool,
-        )
+      await copy
+        .keep(cache, record.key, { sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText }, record.tool)
         .then(
-          () => job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
+          (kept) => kept && job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
           (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
         );
     }
@@ -169,19 +155,13 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );
     }
-    if (download || unpackTo) {
+    if (copy || unpackTo) {
       const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
       if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
     }
   } finally {
     if (unpackTo) await removeTree(unpackTo);
-    if (download) {
-      // After a failure the download may still be flowing into the copy: stop both before removing it.
-      stream.destroy();
-      copy!.destroy();
-      await kept;
-      await fs.rm(download, { force: true });
-    }
+    await copy?.dispose();
   }
 }
 

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { type RunResult, run } from '../io/exec.js';
 import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
-import { cachedFingerprint } from './fingerprint-cache.js';
 import { resolvePyenvShim } from './pyenv.js';
 import { pythonScript } from './scripts.js';
 
@@ -23,11 +22,19 @@ export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string):
   return undefined;
 }
 
+/** Answers from a cache of fingerprints when it can, else runs `probe` (and may remember its answer). */
+export type Remembered = (program: string, probe: () => Promise<Fingerprint>) => Promise<Fingerprint>;
+
 /**
  * Runs the interpreter once with a bundled script that prints JSON (never parses `--version` text).
  * `-E -s` keep the user's PYTHON* variables and user site out, and work on Python 2.7 too.
  */
-export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cwd: string, cacheFile?: string): Promise<Fingerprint> {
+export async function fingerprintPython(
+  spec: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  remembered: Remembered = (_, probe) => probe(),
+): Promise<Fingerprint> {
   const found = whichProgram(spec, env, cwd);
   // A pyenv shim picks its interpreter anew each run; the one it would pick can be probed once and cached.
   const program = found && (resolvePyenvShim(found, env, cwd) ?? found);
@@ -36,7 +43,7 @@ export async function fingerprintPython(spec: string, env: NodeJS.ProcessEnv, cw
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',
     });
   if (!program) throw notFound();
-  const fingerprint = await cachedFingerprint(program, cacheFile, () => probe(program, env, cwd, notFound));
+  const fingerprint = await remembered(program, () => probe(program, env, cwd, notFound));
   const tooOld = unsupportedVersion(fingerprint.version);
   if (tooOld) throw new TerrariumError('PYTHON_TOO_OLD', `${program}: ${tooOld}`, { hint: 'pass a newer interpreter with --python (or set TERRARIUM_PYTHON)' });
   return fingerprint;

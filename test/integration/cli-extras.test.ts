@@ -94,7 +94,7 @@ describe('inspect, completion, help', () => {
     expect(help.stdout).toContain('Examples:\n  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt');
     // Help text wraps to the terminal: any run of white space may separate the words.
     expect(help.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
-    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(default:\s+"600",\s+env:\s+TERRARIUM_LOCK_TIMEOUT\)/);
+    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(default:\s+600,\s+env:\s+TERRARIUM_LOCK_TIMEOUT\)/);
     const top = await box.terrarium(['--help']);
     for (const command of ['install', 'key', 'hash', 'exists', 'revert', 'doctor', 'config', 'inspect', 'completion', 'ls', 'prune'])
       expect(top.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startExchanger } from '../../src/install/exchange.js';
+import { startExchanger } from '../../src/target/exchange.js';
 import { run } from '../../src/io/exec.js';
 import { pythonScript } from '../../src/python/scripts.js';
 

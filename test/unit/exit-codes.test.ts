@@ -8,7 +8,7 @@ describe('exit codes are documented where users look', () => {
 
   it('the README table lists each code of errors.ts, and only those', () => {
     const readme = readFileSync('README.md', 'utf8');
-    const table = readme.slice(readme.indexOf('### Exit codes'), readme.indexOf('Every error is one line'));
+    const table = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('Every error is one line'));
     const listed = [...table.matchAll(/^\| ([\d, ]+) \|/gm)].flatMap((m) => m[1]!.split(',').map((n) => Number(n.trim())));
     // 143 and 129 are 128 + SIGTERM/SIGHUP: the same "interrupted" code family as 130.
     expect([...new Set(listed)].filter((n) => n !== 143 && n !== 129).sort((a, b) => a - b)).toEqual(codes);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cachedFingerprint } from '../../src/python/fingerprint-cache.js';
+import { cachedFingerprint } from '../../src/cache/fingerprints.js';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { testFingerprint } from '../helpers/manifest.js';
 

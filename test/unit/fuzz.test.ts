@@ -10,8 +10,8 @@ import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
-import { requirementsDigest } from '../../src/requirements/digest.js';
-import { parseRequirementFiles } from '../../src/requirements/parse.js';
+import { requirementsDigest } from '../../src/key/digest.js';
+import { parseRequirementFiles } from '../../src/key/requirements.js';
 import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
 /**

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { swapIn } from '../../src/install/swap.js';
-import { lockTarget } from '../../src/install/target-lock.js';
+import { swapIn } from '../../src/target/swap.js';
+import { lockTarget } from '../../src/target/target-lock.js';
 import { createReporter } from '../../src/report/reporter.js';
 
 const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, -1);

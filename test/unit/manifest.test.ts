@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
 import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
-import { UNPACKED_FORMAT, checkIndex } from '../../src/stores/unpacked.js';
+import { UNPACKED_FORMAT, checkIndex } from '../../src/cache/unpacked.js';
 import { testManifest } from '../helpers/manifest.js';
 
 const HOSTILE_PATHS = [

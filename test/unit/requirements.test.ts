@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
-import { requirementsDigest } from '../../src/requirements/digest.js';
-import { DEFAULT_KEY_FORMAT, formatKey } from '../../src/requirements/key-format.js';
-import { logicalLines, parseRequirementFiles } from '../../src/requirements/parse.js';
+import { requirementsDigest } from '../../src/key/digest.js';
+import { DEFAULT_KEY_FORMAT, formatKey } from '../../src/key/key-format.js';
+import { logicalLines, parseRequirementFiles } from '../../src/key/requirements.js';
 
 function files(map: Record<string, string>) {
   return (p: string) => {

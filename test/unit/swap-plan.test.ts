@@ -9,7 +9,7 @@ import {
   type Journal,
   type Step,
   type SwapPlan,
-} from '../../src/install/swap-plan.js';
+} from '../../src/target/swap-plan.js';
 
 const aside = (name: string) => `.${name}.trash`;
 

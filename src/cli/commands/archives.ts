@@ -1,7 +1,7 @@
 import { EXIT, TerrariumError, describeCause } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';
 import { describeSignature } from '../../sign/archive-signature.js';
-import { configureStores, lookupOrder } from '../../stores/configure.js';
+import { configureStores, lookupOrder } from '../../install/configure-stores.js';
 import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 import { parseDuration, parseNonNegative } from '../units.js';

@@ -1,6 +1,6 @@
 import { EXIT, TerrariumError } from '../../errors.js';
-import { verifyCache } from '../../install/verify-cache.js';
-import { LocalCache } from '../../stores/local-cache.js';
+import { verifyCache } from '../../cache/verify.js';
+import { LocalCache } from '../../cache/local-cache.js';
 import type { CommandHandler } from '../context.js';
 
 /** `terrarium cache verify`: checks everything in the local cache, drops what differs from what was written. */

@@ -1,7 +1,7 @@
 import { EXIT } from '../../errors.js';
-import { resolveKey } from '../../install/key.js';
+import { resolveKey } from '../../key/resolve.js';
 import { checkArchiveSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
-import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
+import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
 import type { CommandHandler } from '../context.js';
 
 /** `terrarium exists`: exit 0 when a store holds an archive for the key that an install here would take (signed by a trusted key, with --trust-key). */

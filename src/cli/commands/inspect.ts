@@ -10,7 +10,7 @@ import { unpackLimits } from '../../archive/extract.js';
 import { readBoundedSync } from '../../io/fs.js';
 import { formatBytes, formatCount } from '../../report/format.js';
 import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
-import { configureStores, describeStores, lookupOrder } from '../../stores/configure.js';
+import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
 import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 

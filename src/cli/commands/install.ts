@@ -1,7 +1,7 @@
 import { EXIT } from '../../errors.js';
 import { install, type InstallOutcome } from '../../install/install.js';
 import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
-import { configureStores } from '../../stores/configure.js';
+import { configureStores } from '../../install/configure-stores.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
 
@@ -29,8 +29,8 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
   });
   const { outcome } = result;
   const publications = outcome.kind === 'built' ? outcome.published : [];
-  const ours = publications.filter((p) => p.outcome !== 'present').map((p) => p.store);
-  const theirs = publications.filter((p) => p.outcome === 'present').map((p) => p.store);
+  const ours = publications.filter((p) => p.outcome !== 'present').map((p) => p.store.description);
+  const theirs = publications.filter((p) => p.outcome === 'present').map((p) => p.store.description);
   if (settings.json) {
     reporter.document({
       ok: true,

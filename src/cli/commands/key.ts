@@ -1,5 +1,5 @@
 import { EXIT } from '../../errors.js';
-import { digestOf, resolveKey } from '../../install/key.js';
+import { digestOf, resolveKey } from '../../key/resolve.js';
 import type { CommandHandler } from '../context.js';
 
 export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {

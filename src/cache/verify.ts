@@ -3,9 +3,9 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { describeCause } from '../errors.js';
 import { readBoundedSync } from '../io/fs.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
-import type { LocalCache } from '../stores/local-cache.js';
-import type { UnpackedTree } from '../stores/unpacked.js';
-import { flawOfStored } from './verify-stored.js';
+import type { LocalCache } from './local-cache.js';
+import type { UnpackedTree } from './unpacked.js';
+import { flawOfStored } from '../stores/verify.js';
 
 export interface CacheCheck {
   key: string;

@@ -1,9 +1,10 @@
 import { readBoundedSync } from '../io/fs.js';
+import { cachedFingerprint } from '../cache/fingerprints.js';
 import { fingerprintPython } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { requirementsDigest } from '../requirements/digest.js';
-import { formatKey } from '../requirements/key-format.js';
-import { MAX_REQUIREMENTS_FILE, parseRequirementFiles, type RequirementSet } from '../requirements/parse.js';
+import { requirementsDigest } from './digest.js';
+import { formatKey } from './key-format.js';
+import { MAX_REQUIREMENTS_FILE, parseRequirementFiles, type RequirementSet } from './requirements.js';
 
 export interface KeyOptions {
   requirementFiles: string[];
@@ -31,7 +32,13 @@ export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestT
 /** Requirements, digest, interpreter and key: everything that names an environment. */
 export async function resolveKey(options: KeyOptions): Promise<ResolvedKey> {
   const { requirements, digest } = digestOf(options);
-  const python = await fingerprintPython(options.python, options.env, options.cwd, options.interpreterCache);
+  const cacheFile = options.interpreterCache;
+  const python = await fingerprintPython(
+    options.python,
+    options.env,
+    options.cwd,
+    cacheFile === undefined ? undefined : (program, probe) => cachedFingerprint(program, cacheFile, probe),
+  );
   const [major, minor, patch] = python.version.map(String) as [string, string, string];
   const key = formatKey(options.keyFormat, { arch: python.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest });
   return { requirements, digest, python, key };

@@ -2,7 +2,7 @@ import { ChecksumStream } from '../archive/checksum.js';
 import { unpackLimits } from '../archive/extract.js';
 import { inspectArchive } from '../archive/inspect.js';
 import { TerrariumError, describeCause } from '../errors.js';
-import type { ArchiveRecord, Store } from '../stores/store.js';
+import type { ArchiveRecord, Store } from './store.js';
 
 /**
  * Why the archive a store holds under `record` cannot be installed by anyone (missing, damaged,

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { readStart, writeFileAtomic } from '../io/fs.js';
-import type { Fingerprint } from './fingerprint.js';
+import type { Fingerprint } from '../python/fingerprint.js';
 
 /** First bytes of ELF and Mach-O executables: only real binaries are cached, never scripts such as pyenv's shims. */
 const BINARY_MAGIC = ['7f454c46', 'feedfacf', 'cffaedfe', 'cafebabe'];

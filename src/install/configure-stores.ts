@@ -1,10 +1,9 @@
 import type { Reporter } from '../report/reporter.js';
-import type { CacheStore } from './cache.js';
-import { DirectoryStore } from './dir.js';
-import { HttpStore } from './http.js';
-import { LocalCache } from './local-cache.js';
-import { S3Store, type S3Options } from './s3.js';
-import type { Store } from './store.js';
+import { DirectoryStore } from '../stores/dir.js';
+import { HttpStore } from '../stores/http.js';
+import { LocalCache } from '../cache/local-cache.js';
+import { S3Store, type S3Options } from '../stores/s3.js';
+import type { Store } from '../stores/store.js';
 
 export interface StoreSettings {
   storageDir: string | undefined;
@@ -21,14 +20,13 @@ export interface StoreSettings {
 export interface ConfiguredStores {
   /** In lookup order: storage directory, S3, HTTP. */
   stores: Store[];
-  /** Only with a remote store: a local one gains nothing from a second copy. */
-  cache: CacheStore | undefined;
   /** Downloaded archives and unpacked copies (undefined with --no-cache). */
   local: LocalCache | undefined;
 }
 
 /** Every store in lookup order: the cache first, then the configured ones. */
-export function lookupOrder({ stores, cache }: { stores: Store[]; cache: Store | undefined }): Store[] {
+export function lookupOrder({ stores, local }: ConfiguredStores): Store[] {
+  const cache = local?.archivesFor(stores);
   return cache ? [cache, ...stores] : stores;
 }
 
@@ -42,7 +40,5 @@ export function configureStores(settings: StoreSettings, reporter: Reporter): Co
   if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));
   if (settings.s3) stores.push(new S3Store(settings.s3, reporter));
   if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.retries, settings.timeoutSeconds, reporter));
-  const local = settings.cacheDir ? new LocalCache(settings.cacheDir, settings.cacheMaxBytes) : undefined;
-  const cache = stores.some((store) => store.remote) ? local?.archives : undefined;
-  return { stores, cache, local };
+  return { stores, local: settings.cacheDir ? new LocalCache(settings.cacheDir, settings.cacheMaxBytes) : undefined };
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { UnpackedEntry } from '../archive/tree-writer.js';
+import type { UnpackedEntry } from '../archive/writer-protocol.js';
 import { isErrno } from '../errors.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';

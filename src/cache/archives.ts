@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { DirectoryStore } from './dir.js';
-import type { ArchiveRecord } from './store.js';
+import { DirectoryStore } from '../stores/dir.js';
+import type { ArchiveRecord } from '../stores/store.js';
 
 /**
  * The archives of the local read-through cache: a directory store that remembers when each archive was

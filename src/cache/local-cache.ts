@@ -1,6 +1,7 @@
-import path from 'node:path';
-import { CacheStore } from './cache.js';
+import { cachePath } from './layout.js';
+import { CacheStore } from './archives.js';
 import { UnpackedTrees } from './unpacked.js';
+import type { Store } from '../stores/store.js';
 
 /**
  * Everything terrarium keeps on this machine under --cache-dir: downloaded archives (filled only from
@@ -15,8 +16,18 @@ export class LocalCache {
     readonly dir: string,
     private readonly maxBytes: number | undefined,
   ) {
-    this.archives = new CacheStore(dir);
-    this.trees = new UnpackedTrees(path.join(dir, 'unpacked'));
+    this.archives = new CacheStore(cachePath(dir, 'archives'));
+    this.trees = new UnpackedTrees(cachePath(dir, 'unpacked'));
+  }
+
+  /** Whether archives from `store` are kept here as they stream past: only remote ones, as a local store gains nothing from a second copy. */
+  keeps(store: Store): boolean {
+    return store.remote;
+  }
+
+  /** The cached archives, to be looked up before `stores`: only when they include a remote one, for the same reason. */
+  archivesFor(stores: readonly Store[]): CacheStore | undefined {
+    return stores.some((store) => this.keeps(store)) ? this.archives : undefined;
   }
 
   /** Drops least recently used archives and trees until the total fits; `keep` (just added) stays. */

@@ -1,0 +1,219 @@
+import { Option } from 'commander';
+import { CODECS } from '../archive/codec-names.js';
+import { BUILDERS } from '../env/build.js';
+import { LINK_METHODS } from '../io/file-ops.js';
+import { DEFAULT_KEY_FORMAT } from '../key/key-format.js';
+
+/** Where an option is listed in --help, most used first. */
+export const OPTION_GROUPS = ['install', 'storage', 's3', 'cache', 'trust', 'build', 'output'] as const;
+export type OptionGroup = (typeof OPTION_GROUPS)[number];
+
+export const GROUP_TITLES: Record<OptionGroup, string> = {
+  install: 'Install options:',
+  storage: 'Storage options:',
+  s3: 'S3 options:',
+  cache: 'Cache options:',
+  trust: 'Signing options:',
+  build: 'Build and key options:',
+  output: 'Output options:',
+};
+
+/**
+ * One option of the command line. `flags` says its kind as commander reads it: `<value>` takes a
+ * value, `--no-x` turns a default-on setting off, anything else is a switch. `count` repeats (-VV),
+ * `repeatable` collects every value given.
+ */
+export interface OptionSpec {
+  flags: string;
+  help: string;
+  group: OptionGroup;
+  /** The environment variable commander reads for it. */
+  env?: string;
+  /** An environment variable terrarium itself reads for it (a flag's yes/no, a list): documented, not handed to commander. */
+  envNote?: string;
+  default?: string;
+  choices?: readonly string[];
+  kind?: 'count' | 'repeatable';
+  /** A credential: masked in `config`, and every value given kept out of all output. */
+  secret?: true;
+  /** Describes one run, not a project: a configuration file may not set it. */
+  perRun?: true;
+}
+
+export const LINK_MODES = ['auto', ...LINK_METHODS, 'none'] as const;
+
+/**
+ * Every global option, once: commander's definitions, the raw option types, configuration files,
+ * `config`'s provenance and the masking of secrets all derive from this table. The names are those
+ * commander gives each option (its long flag in camel case, without `no-`); a unit test holds them to it.
+ */
+export const OPTIONS = {
+  target: { flags: '-t, --target <dir>', help: 'environment to install into or revert (default: $VIRTUAL_ENV)', group: 'install', perRun: true },
+  python: {
+    flags: '--python <interpreter>',
+    help: 'Python to build and restore with (name on PATH or path)',
+    group: 'install',
+    env: 'TERRARIUM_PYTHON',
+    default: 'python3',
+  },
+  requireDownload: { flags: '--require-download', help: 'fail instead of building when no archive is found', group: 'install' },
+  download: { flags: '--no-download', help: 'do not look for an archive; always build', group: 'install' },
+  upload: { flags: '--no-upload', help: 'do not publish a newly built archive', group: 'install' },
+  backup: { flags: '--no-backup', help: 'do not keep the replaced environment as TARGET<suffix>', group: 'install' },
+  backupSuffix: { flags: '--backup-suffix <suffix>', help: 'suffix of the backup of the replaced environment', group: 'install', default: '.bak' },
+  force: { flags: '--force', help: 'replace a target directory that is not a Python environment', group: 'install' },
+  lockTimeout: {
+    flags: '--lock-timeout <seconds>',
+    help: 'how long to wait while another terrarium works on the same target (0: fail at once)',
+    group: 'install',
+    env: 'TERRARIUM_LOCK_TIMEOUT',
+    default: '600',
+  },
+  storageDir: {
+    flags: '--storage-dir <dir>',
+    help: 'directory holding archives (local disk or a shared mount)',
+    group: 'storage',
+    env: 'TERRARIUM_STORAGE_DIR',
+  },
+  storageUrl: {
+    flags: '--storage-url <url>',
+    help: 'read-only HTTP(S) store: archives fetched from URL/KEY.json and the archive it names',
+    group: 'storage',
+    env: 'TERRARIUM_STORAGE_URL',
+  },
+  s3Bucket: { flags: '--s3-bucket <name>', help: 'S3 bucket holding archives', group: 's3', env: 'S3_BUCKET' },
+  s3Prefix: { flags: '--s3-prefix <prefix>', help: 'prefix of every object name inside the bucket, such as envs/', group: 's3', env: 'S3_PREFIX' },
+  s3Region: { flags: '--s3-region <region>', help: 'bucket region (default: $AWS_REGION, else us-east-1)', group: 's3', env: 'S3_REGION' },
+  s3Endpoint: {
+    flags: '--s3-endpoint <url>',
+    help: 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)',
+    group: 's3',
+    env: 'S3_ENDPOINT',
+  },
+  s3PathStyle: {
+    flags: '--s3-path-style',
+    help: 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT',
+    group: 's3',
+    envNote: 'S3_PATH_STYLE=1',
+  },
+  s3AccessKey: {
+    flags: '--s3-access-key <id>',
+    help: 'S3 access key id (default: the AWS credential chain)',
+    group: 's3',
+    env: 'S3_ACCESS_KEY',
+    secret: true,
+  },
+  s3SecretKey: { flags: '--s3-secret-key <secret>', help: 'S3 secret access key (never printed)', group: 's3', env: 'S3_SECRET_KEY', secret: true },
+  s3MaxRetries: {
+    flags: '--s3-max-retries <n>',
+    help: 'retries of a failed S3 or HTTP request, with backoff',
+    group: 's3',
+    env: 'S3_MAX_RETRIES',
+    default: '3',
+  },
+  s3Timeout: {
+    flags: '--s3-timeout <seconds>',
+    help: 'give up on a connection that stays silent this long (then retry)',
+    group: 's3',
+    env: 'S3_TIMEOUT',
+    default: '30',
+  },
+  cacheDir: {
+    flags: '--cache-dir <dir>',
+    help: 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)',
+    group: 'cache',
+    env: 'TERRARIUM_CACHE_DIR',
+  },
+  cache: { flags: '--no-cache', help: 'keep nothing in the local cache: unpack every install from its archive', group: 'cache' },
+  cacheMaxSize: {
+    flags: '--cache-max-size <size>',
+    help: 'cap the cache (such as 5G); least recently used archives and copies go first',
+    group: 'cache',
+    env: 'TERRARIUM_CACHE_MAX_SIZE',
+  },
+  linkMode: {
+    flags: '--link-mode <mode>',
+    help: 'how repeat installs take files from the unpacked copy kept in the cache (auto: clone, else hardlink, else copy; none: keep no copy, unpack every install)',
+    group: 'cache',
+    env: 'TERRARIUM_LINK_MODE',
+    default: 'auto',
+    choices: LINK_MODES,
+  },
+  signKey: {
+    flags: '--sign-key <file>',
+    help: 'sign every archive published with this minisign secret key (terrarium keygen makes one)',
+    group: 'trust',
+    env: 'TERRARIUM_SIGN_KEY',
+  },
+  trustKey: {
+    flags: '--trust-key <key>',
+    help: 'install only archives signed by this minisign public key (the key, or its .pub file); repeatable',
+    group: 'trust',
+    envNote: 'TERRARIUM_TRUSTED_KEYS, comma-separated',
+    kind: 'repeatable',
+  },
+  allowOutsidePaths: {
+    flags: '--allow-outside-paths',
+    help: 'pack environments whose editable installs, .pth entries or symlinks name paths outside them, and restore archives with such symlinks (those paths must exist here)',
+    group: 'trust',
+  },
+  builder: {
+    flags: '--builder <builder>',
+    help: 'how a new environment is created (default: venv, or virtualenv where the interpreter has no venv, as Python 2.7)',
+    group: 'build',
+    choices: BUILDERS,
+  },
+  compression: { flags: '--compression <codec>', help: 'archive compression', group: 'build', default: 'zstd', choices: CODECS },
+  compress: { flags: '--no-compress', help: 'same as --compression none (the original terrarium option)', group: 'build' },
+  bootstrap: { flags: '--no-bootstrap', help: 'do not write bin/terrarium_bootstrap.py into the environment', group: 'build' },
+  digestType: { flags: '--digest-type <name>', help: 'hash used for the requirements digest (any Node crypto digest)', group: 'build', default: 'md5' },
+  remoteKeyFormat: {
+    flags: '--remote-key-format <format>',
+    help: 'archive key, with %(arch)s %(python_vmajor)s %(python_vminor)s %(python_vpatch)s %(digest)s',
+    group: 'build',
+    default: DEFAULT_KEY_FORMAT,
+  },
+  json: {
+    flags: '--json',
+    help: 'print the result as one JSON document on stdout (errors too)',
+    group: 'output',
+    perRun: true,
+  },
+  verbose: { flags: '-V, --verbose', help: 'more detail; repeat (-VV) for everything', group: 'output', kind: 'count' },
+  quiet: { flags: '-q, --quiet', help: 'print only errors', group: 'output' },
+  progress: { flags: '--no-progress', help: 'plain lines instead of a live progress line, even on a terminal', group: 'output' },
+} as const satisfies Record<string, OptionSpec>;
+
+type Specs = typeof OPTIONS;
+
+/** The value commander gives an option, derived from its spec. */
+type RawValue<S extends OptionSpec> = S extends { kind: 'count' }
+  ? number
+  : S extends { kind: 'repeatable' }
+    ? string[] | string | undefined
+    : S['flags'] extends `--no-${string}`
+      ? boolean
+      : S['flags'] extends `${string}<${string}>`
+        ? (S extends { choices: readonly (infer C)[] } ? C : string) | (S extends { default: string } ? never : undefined)
+        : boolean | undefined;
+
+/** Every global option as parsed, before checking: derived from the table. */
+export type RawOptions = { -readonly [K in keyof Specs]: RawValue<Specs[K]> };
+
+/** Commander's definition of one option of the table. */
+export function commanderOption(spec: OptionSpec): Option {
+  const env = spec.envNote ? ` (env: ${spec.envNote})` : '';
+  const option = new Option(spec.flags, spec.help + env).helpGroup(GROUP_TITLES[spec.group]);
+  if (spec.env) option.env(spec.env);
+  // Shown as typed (3, not "3"): the value is a string only because commander parses it later.
+  if (spec.default !== undefined) option.default(spec.default, spec.default);
+  if (spec.choices) option.choices(spec.choices);
+  if (spec.kind === 'count') option.argParser((_: string, count: number) => count + 1).default(0);
+  if (spec.kind === 'repeatable') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  return option;
+}
+
+/** The table's entries, in its order (which is --help's within each group). */
+export function optionSpecs(): Array<[keyof Specs, OptionSpec]> {
+  return Object.entries(OPTIONS) as Array<[keyof Specs, OptionSpec]>;
+}
