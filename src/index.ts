@@ -5,7 +5,7 @@ export { digestOf, resolveKey, type KeyOptions, type ResolvedKey } from './key/r
 export { configureStores, lookupOrder } from './install/configure-stores.js';
 export { TerrariumError, EXIT } from './errors.js';
 // Building blocks of an archive: scan a built environment, pack it, write it to a file.
-export { scanEnvironment } from './relocate/scan.js';
+export { scanEnvironment } from './archive/scan.js';
 export { packEnvironment } from './archive/create.js';
 export { compressor } from './archive/codecs.js';
 export { CODECS, type Codec } from './archive/codec-names.js';

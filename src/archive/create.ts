@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from './manifest.js';
-import type { TreeEntry } from '../relocate/scan.js';
+import type { Entry } from './entry.js';
 import type { TreeProgress } from './writer-protocol.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
 
@@ -19,7 +19,7 @@ const CHUNK = 1 << 20;
  */
 export function packEnvironment(
   root: string,
-  entries: readonly TreeEntry[],
+  entries: readonly Entry[],
   manifest: Manifest,
   encoder: Transform,
   progress: TreeProgress = { files: 0, bytes: 0 },
@@ -30,7 +30,7 @@ export function packEnvironment(
   return tar.pipe(encoder);
 }
 
-function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manifest, progress: TreeProgress): Generator<Buffer> {
+function* tarChunks(root: string, entries: readonly Entry[], manifest: Manifest, progress: TreeProgress): Generator<Buffer> {
   let parts: Buffer[] = [];
   let gathered = 0;
   const take = () => {
@@ -45,20 +45,19 @@ function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manif
   };
 
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  add(encodeHeader({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(manifest.created), size: manifestBytes.length }));
+  add(encodeHeader({ path: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: Date.parse(manifest.created), size: manifestBytes.length }));
   add(manifestBytes);
   add(padding(manifestBytes.length));
   for (const entry of entries) {
-    const header = { name: entry.path, type: entry.type, mode: entry.mode, mtime: entry.mtime, size: 0, linkname: entry.linkname };
     if (entry.type !== 'file') {
-      add(encodeHeader(header));
+      add(encodeHeader({ ...entry, size: 0 }));
     } else if (entry.size <= CHUNK) {
       const content = readFileSync(path.join(root, entry.path));
-      add(encodeHeader({ ...header, size: content.length }));
+      add(encodeHeader({ ...entry, size: content.length }));
       add(content);
       add(padding(content.length));
     } else {
-      add(encodeHeader({ ...header, size: entry.size }));
+      add(encodeHeader(entry));
       yield take();
       yield* fileChunks(root, entry);
       add(padding(entry.size));
@@ -74,7 +73,7 @@ function* tarChunks(root: string, entries: readonly TreeEntry[], manifest: Manif
 }
 
 /** A big file in pieces, exactly as many bytes as its header announced (or an error: it changed under us). */
-function* fileChunks(root: string, entry: TreeEntry): Generator<Buffer> {
+function* fileChunks(root: string, entry: Entry): Generator<Buffer> {
   const file = path.join(root, entry.path);
   const fd = openSync(file, 'r');
   try {

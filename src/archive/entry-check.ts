@@ -1,22 +1,10 @@
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
+import type { Entry } from './entry.js';
+import type { TarHeader } from './tar-parse.js';
 
-export interface EntryHeader {
-  name: string;
-  type: string | null | undefined;
-  mode?: number | null | undefined;
-  linkname?: string | null | undefined;
-  size?: number | null | undefined;
-}
-
-export interface CheckedEntry {
-  /** Relative, normalised, never empty, never leaving the root. */
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  /** Permission bits only (setuid, setgid and sticky are refused, not stripped). */
-  mode: number;
-  linkname?: string;
-}
+/** A header as read, before any check: any field but the name may be missing or wrong. */
+export type EntryHeader = Pick<TarHeader, 'name'> & { [K in 'type' | 'mode' | 'linkname' | 'size' | 'mtime']?: TarHeader[K] | null | undefined };
 
 const SPECIAL_BITS = 0o7000;
 
@@ -49,9 +37,10 @@ export function normalizeEntryPath(name: unknown): string {
 export class EntryGuard {
   private readonly symlinks = new Set<string>();
 
-  check(header: EntryHeader): CheckedEntry {
+  check(header: EntryHeader): Entry {
     const entryPath = normalizeEntryPath(header.name);
     const mode = header.mode ?? 0o644;
+    const mtime = header.mtime ?? 0;
     if (mode & SPECIAL_BITS) throw hostile(header.name, `setuid/setgid/sticky mode ${mode.toString(8)}`);
     for (let slash = entryPath.indexOf('/'); ; slash = entryPath.indexOf('/', slash + 1)) {
       const ancestor = slash === -1 ? entryPath : entryPath.slice(0, slash);
@@ -61,9 +50,9 @@ export class EntryGuard {
     switch (header.type) {
       case 'file':
       case 'contiguous-file':
-        return { path: entryPath, type: 'file', mode: mode & 0o777 };
+        return { path: entryPath, type: 'file', mode: mode & 0o777, mtime, size: header.size ?? 0 };
       case 'directory':
-        return { path: entryPath, type: 'directory', mode: mode & 0o777 };
+        return { path: entryPath, type: 'directory', mode: mode & 0o777, mtime, size: 0 };
       case 'symlink': {
         const target = header.linkname ?? '';
         if (!target || target.includes('\0')) throw hostile(header.name, 'symlink without a target');
@@ -77,7 +66,7 @@ export class EntryGuard {
           throw hostile(header.name, `symlink target has ".." after a name (${target})`);
         }
         this.symlinks.add(entryPath);
-        return { path: entryPath, type: 'symlink', mode: 0o777, linkname: target };
+        return { path: entryPath, type: 'symlink', mode: 0o777, mtime, size: 0, linkname: target };
       }
       default:
         throw hostile(header.name, `unsupported entry type ${header.type ?? 'unknown'} (only files, directories and symlinks)`);

@@ -10,7 +10,8 @@ import { EntryGuard } from './entry-check.js';
 import { asArchiveError, readArchive } from './read.js';
 import type { TarSink } from './tar-parse.js';
 import { TreeWriter } from './tree-writer.js';
-import type { KeptCopy, TreeProgress, UnpackedEntry } from './writer-protocol.js';
+import type { Entry } from './entry.js';
+import type { KeptCopy, TreeProgress } from './writer-protocol.js';
 
 /** How much an archive may unpack to: past either, it is a bomb and extraction stops at once. */
 export interface UnpackLimits {
@@ -45,7 +46,7 @@ export interface ExtractResult {
   /** Tar entries after the manifest (what a record's `entries` counts). */
   entryCount: number;
   /** With a kept copy: every entry written there, in order (what it takes to link it elsewhere later). */
-  entries: UnpackedEntry[] | undefined;
+  entries: Entry[] | undefined;
   /** With a kept copy: how root's files were made from it. */
   method: KeptCopy['method'] | undefined;
 }
@@ -72,57 +73,43 @@ export async function extractEnvironment(
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
-  const entries: UnpackedEntry[] | undefined = keep ? [] : undefined;
+  const entries: Entry[] | undefined = keep ? [] : undefined;
   const directories = new Set<string>(['.']);
   let relocator: Relocator | undefined;
 
-  const ensureDirectory = (rel: string, mode = 0o755): void => {
+  /** A directory the archive lists (`entry`), or one implied by an entry under it. */
+  const ensureDirectory = (rel: string, entry: Entry = { path: rel, type: 'directory', mode: 0o755, mtime: 0, size: 0 }): void => {
     if (directories.has(rel)) return;
     ensureDirectory(path.posix.dirname(rel));
     directories.add(rel);
-    entries?.push({ path: rel, type: 'directory', mode });
-    writer.dir(rel, mode);
+    entries?.push(entry);
+    writer.dir(rel, entry.mode);
   };
 
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
-  let file:
-    | { path: string; mode: number; mtime: Date; gathered: { content: Buffer; length: number; item: { sha256: string | undefined } } | undefined }
-    | undefined;
+  let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined } | undefined;
   const sink: TarSink = {
     entry(header) {
       const entry = guard.check(header);
       failpoint('extract-entry');
       countEntry(limits, tally, header.size);
       if (entry.type === 'directory') {
-        ensureDirectory(entry.path, entry.mode);
+        ensureDirectory(entry.path, entry);
         return;
       }
       ensureDirectory(path.posix.dirname(entry.path));
       if (entry.type === 'symlink') {
-        entries?.push({ path: entry.path, type: 'symlink', linkname: entry.linkname! });
+        entries?.push(entry);
         writer.symlink(entry.path, entry.linkname!);
         return;
       }
       counts.files += 1;
       counts.bytes += header.size;
-      const item = {
-        path: entry.path,
-        type: 'file' as const,
-        mode: entry.mode,
-        mtime: header.mtime.getTime(),
-        size: header.size,
-        sha256: undefined as string | undefined,
-      };
-      entries?.push(item);
+      entries?.push(entry);
       const rewrite = relocator!.needs(entry.path);
       if (rewrite && header.size > MAX_RELOCATED_BYTES)
         throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
-      file = {
-        path: entry.path,
-        mode: entry.mode,
-        mtime: header.mtime,
-        gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0, item } : undefined,
-      };
+      file = { entry, gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0 } : undefined };
       if (!rewrite) writer.open(entry.path, entry.mode, header.size);
     },
     data(bytes) {
@@ -137,7 +124,8 @@ export async function extractEnvironment(
     },
     end() {
       if (!file) return;
-      const { path: rel, mode, mtime, gathered } = file;
+      const { entry, gathered } = file;
+      const { path: rel, mode, mtime } = entry;
       file = undefined;
       if (!gathered) {
         writer.close(mtime);
@@ -145,7 +133,7 @@ export async function extractEnvironment(
       }
       const { content } = gathered;
       // An unpacked copy's relocated files are read again by every link-mode install: their digest says they are as archived.
-      if (keep) gathered.item.sha256 = createHash('sha256').update(content).digest('hex');
+      if (keep) entry.sha256 = createHash('sha256').update(content).digest('hex');
       const rewritten = relocator!.apply(rel, content);
       if (keep) writer.file(rel, mode, mtime, content, rewritten);
       else writer.file(rel, mode, mtime, rewritten);

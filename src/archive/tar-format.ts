@@ -1,3 +1,4 @@
+import type { Entry } from './entry.js';
 /**
  * Tar headers, POSIX ustar with a pax extended header where a field does not fit (long or non-ASCII
  * paths and link targets, files of 8 GiB and more). Written here rather than through tar-stream's
@@ -7,23 +8,13 @@
 
 export const BLOCK = 512;
 
-export interface TarEntryHeader {
-  name: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  /** Seconds are kept (what tar keeps, and what bytecode caches compare). */
-  mtime: Date;
-  size: number;
-  linkname?: string | undefined;
-}
-
 const TYPEFLAG = { file: '0', directory: '5', symlink: '2' } as const;
 /** Octal digits in size and mtime before the field overflows (11 digits: 8 GiB). */
 const MAX_OCTAL_11 = 0o77777777777;
 
 /** The header blocks of one entry: a pax header first when needed. Its content follows, padded to BLOCK. */
-export function encodeHeader(entry: TarEntryHeader): Buffer {
-  const name = entry.type === 'directory' && !entry.name.endsWith('/') ? `${entry.name}/` : entry.name;
+export function encodeHeader(entry: Entry): Buffer {
+  const name = entry.type === 'directory' && !entry.path.endsWith('/') ? `${entry.path}/` : entry.path;
   const pax: Array<[string, string]> = [];
   const split = splitName(name);
   if (!split) pax.push(['path', name]);
@@ -34,7 +25,7 @@ export function encodeHeader(entry: TarEntryHeader): Buffer {
     prefix: split?.prefix ?? '',
     mode: entry.mode,
     size: entry.type === 'file' && entry.size <= MAX_OCTAL_11 ? entry.size : 0,
-    mtime: Math.floor(entry.mtime.getTime() / 1000),
+    mtime: Math.floor(entry.mtime / 1000),
     typeflag: TYPEFLAG[entry.type],
     linkname: entry.linkname === undefined ? '' : fits(entry.linkname, 100) ? entry.linkname : asciiStub(entry.linkname, 100),
   });

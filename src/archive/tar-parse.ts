@@ -12,7 +12,8 @@ export interface TarHeader {
   type: string;
   mode: number;
   size: number;
-  mtime: Date;
+  /** Milliseconds since the epoch, as in an Entry. */
+  mtime: number;
   linkname: string | undefined;
 }
 
@@ -125,7 +126,7 @@ export class TarParser {
     }
     if (NO_CONTENT.has(type) && size !== 0) throw new Error(`${type} entry ${JSON.stringify(name)} has a size (${size})`);
     this.inEntry = true;
-    this.sink.entry({ name, type, mode: number(block, 100, 8, 'mode'), size, mtime: new Date(mtime), linkname });
+    this.sink.entry({ name, type, mode: number(block, 100, 8, 'mode'), size, mtime, linkname });
     this.startContent(size);
   }
 

@@ -77,11 +77,11 @@ export class TreeWriter {
    * A whole file given at once. `rewritten`: what root gets instead (the kept copy gets `content`), for
    * relocated files.
    */
-  file(path: string, mode: number, mtime: Date, content: Uint8Array, rewritten?: Uint8Array): void {
+  file(path: string, mode: number, mtime: number, content: Uint8Array, rewritten?: Uint8Array): void {
     if (rewritten) {
       const offset = this.append(content, content.length + rewritten.length);
       const second = this.append(rewritten, rewritten.length);
-      this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
+      this.push({ kind: 'file', path, mode, mtime, offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
       return;
     }
     this.open(path, mode, content.length);
@@ -118,11 +118,11 @@ export class TreeWriter {
     }
   }
 
-  close(mtime: Date): void {
+  close(mtime: number): void {
     const { path, mode, streamed, offset } = this.current!;
     this.current = undefined;
-    if (streamed) this.push({ kind: 'end', mtime: mtime.getTime() });
-    else this.push({ kind: 'file', path, mode, mtime: mtime.getTime(), offset, length: this.used - offset });
+    if (streamed) this.push({ kind: 'end', mtime });
+    else this.push({ kind: 'file', path, mode, mtime, offset, length: this.used - offset });
   }
 
   /**

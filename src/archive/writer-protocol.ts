@@ -23,12 +23,6 @@ export type WriterReply =
   | { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined; ms: number }
   | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
 
-/** One entry of a tree as written: enough to recreate it elsewhere without reading the directories. */
-export type UnpackedEntry =
-  | { path: string; type: 'directory'; mode: number }
-  | { path: string; type: 'symlink'; linkname: string }
-  | { path: string; type: 'file'; mode: number; mtime: number; size: number; sha256?: string | undefined };
-
 /** Files and bytes handled so far, updated as a tree is packed or unpacked (for a progress line). */
 export interface TreeProgress {
   files: number;

@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { UnpackedEntry } from '../archive/writer-protocol.js';
+import type { Entry } from '../archive/entry.js';
 import { isErrno } from '../errors.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { checkManifest, type Manifest } from '../archive/manifest.js';
 
-/** 3: relocated files carry their sha256, and the index the archive's digest and signature. */
-export const UNPACKED_FORMAT = 3;
+/** 4: every entry is a whole Entry record (3: relocated files carry their sha256, the index the archive's digest and signature). */
+export const UNPACKED_FORMAT = 4;
 
 /** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB), so this is 160,000 entries. */
 const MAX_INDEX_BYTES = 16 << 20;
@@ -18,7 +18,7 @@ export interface UnpackedIndex {
   key: string;
   /** The archive's manifest, as packed (the tree is not relocated: it still names the build path). */
   manifest: Manifest;
-  entries: UnpackedEntry[];
+  entries: Entry[];
   bytes: number;
   /** The archive it was unpacked from, and that archive's minisign signature if it had one. */
   sha256: string;
@@ -151,16 +151,10 @@ export function checkIndex(data: unknown, key: string): UnpackedIndex | undefine
 
 const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
 
-function isEntry(value: unknown): value is UnpackedEntry {
+function isEntry(value: unknown): value is Entry {
   const e = value as Record<string, unknown> | null;
-  if (typeof e !== 'object' || e === null || typeof e.path !== 'string') return false;
-  if (e.type === 'directory') return isCount(e.mode);
+  if (typeof e !== 'object' || e === null || typeof e.path !== 'string' || !isCount(e.mode) || !isCount(e.size) || !Number.isFinite(e.mtime)) return false;
+  if (e.type === 'directory') return true;
   if (e.type === 'symlink') return typeof e.linkname === 'string';
-  return (
-    e.type === 'file' &&
-    isCount(e.mode) &&
-    isCount(e.size) &&
-    Number.isFinite(e.mtime) &&
-    (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)))
-  );
+  return e.type === 'file' && (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)));
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, parseManifest, type Manifest } from '../archive/manifest.js';
-import { TERRARIUM_DIR } from '../relocate/scan.js';
+import { TERRARIUM_DIR } from '../relocate/relocations.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
 import { findOutsidePaths } from './outside-paths.js';
 import { type EnvironmentProbe, probeEnvironment } from './smoke.js';

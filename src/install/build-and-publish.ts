@@ -1,11 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { addAbortSignal } from 'node:stream';
-import type { Codec } from '../archive/codec-names.js';
 import { compressor } from '../archive/codecs.js';
 import { packEnvironment } from '../archive/create.js';
 import { saveArchive } from '../archive/save.js';
 import { writeBootstrap } from '../env/bootstrap.js';
-import { buildEnvironment, type Builder } from '../env/build.js';
+import { buildEnvironment } from '../env/build.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
@@ -13,38 +12,29 @@ import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from './relocation.js';
 import { MANIFEST_FORMAT, type Manifest } from '../archive/manifest.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
-import { outsideLinks, scanEnvironment } from '../relocate/scan.js';
+import { outsideLinks } from '../relocate/relocations.js';
+import { scanEnvironment } from '../archive/scan.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { signArchiveFile } from '../sign/archive-signature.js';
-import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
+import type { InstallOptions } from './install.js';
+import type { JobContext, RunKeys } from './settings.js';
 import type { ResolvedKey } from '../key/resolve.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
-export interface BuildJob {
+export interface BuildJob
+  extends Pick<InstallOptions, 'requirementFiles' | 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec'>,
+    RunKeys,
+    JobContext {
   resolved: ResolvedKey;
-  requirementFiles: string[];
   staging: string;
   target: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  bootstrap: boolean;
-  builder: Builder | undefined;
-  /** Pack environments whose .pth files or editable installs name paths outside them (with a warning). */
-  allowOutsidePaths: boolean;
-  codec: Codec;
   /** Where a new archive goes (empty: nowhere, as with --no-upload). */
   publishTo: WritableStore[];
   /** A rebuild with --no-download: a stored archive in the way that fails verification is replaced. */
   heal: boolean;
-  /** Every archive published is signed with it. */
-  signingKey: SecretKey | undefined;
-  /** --trust-key: with a signing key, a stored archive these keys do not vouch for is replaced; without one, nothing is published. */
-  trusted: readonly PublicKey[];
-  signal: AbortSignal | undefined;
-  reporter: Reporter;
 }
 
 /**

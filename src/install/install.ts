@@ -1,21 +1,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Codec } from '../archive/codec-names.js';
 import { prestartTreeWriter } from '../archive/writer-thread.js';
-import type { Builder } from '../env/build.js';
 import { smokeCheck } from '../env/smoke.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import type { LinkMethod } from '../io/file-ops.js';
 import { startExchanger, type Exchanger } from '../target/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
-import type { Reporter } from '../report/reporter.js';
-import type { PublicKey, SecretKey } from '../sign/minisign.js';
-import { describeStores, lookupOrder } from './configure-stores.js';
-import type { LocalCache } from '../cache/local-cache.js';
-import { isWritable, type Store } from '../stores/store.js';
+import { describeStores, lookupOrder, type ConfiguredStores } from './configure-stores.js';
+import type { JobContext, RunKeys, Settings } from './settings.js';
+import { isWritable } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import type { Publication } from './publish.js';
@@ -23,33 +18,27 @@ import { restoreFromStores, type Restored } from './restore.js';
 import { checkTarget, swapIn } from '../target/swap.js';
 import { lockTarget } from '../target/target-lock.js';
 
-export interface InstallOptions extends KeyOptions {
+/** An install's job: the settings it uses, the stores and cache configured, the keys loaded. */
+export interface InstallOptions
+  extends KeyOptions,
+    ConfiguredStores,
+    RunKeys,
+    JobContext,
+    Pick<
+      Settings,
+      | 'link'
+      | 'download'
+      | 'upload'
+      | 'requireDownload'
+      | 'backupSuffix'
+      | 'bootstrap'
+      | 'builder'
+      | 'allowOutsidePaths'
+      | 'force'
+      | 'codec'
+      | 'lockTimeoutSeconds'
+    > {
   target: string;
-  /** Searched in order after the cache; new archives go to each writable one. */
-  stores: Store[];
-  /** Archives and unpacked copies on this machine (undefined with --no-cache). */
-  local: LocalCache | undefined;
-  /** Undefined: keep no unpacked copies (--link-mode none). */
-  link: { method: LinkMethod; explicit: boolean } | undefined;
-  download: boolean;
-  upload: boolean;
-  requireDownload: boolean;
-  /** Suffix of the backup directory, or undefined for no backup. */
-  backupSuffix: string | undefined;
-  bootstrap: boolean;
-  builder: Builder | undefined;
-  allowOutsidePaths: boolean;
-  /** Sign every archive published (--sign-key). */
-  signingKey: SecretKey | undefined;
-  /** Install only archives signed by one of these (--trust-key); empty: any. */
-  trusted: readonly PublicKey[];
-  force: boolean;
-  codec: Codec;
-  /** How long to wait for another run working on the same target. */
-  lockTimeoutSeconds: number;
-  /** Aborted on SIGINT/SIGTERM: the run stops at the next safe point, cleans up and throws the reason. */
-  signal?: AbortSignal | undefined;
-  reporter: Reporter;
 }
 
 /** Where the installed environment came from. */

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { MANIFEST_PATH, relocatedManifest, type Manifest } from '../archive/manifest.js';
 import { makeRelocator } from '../relocate/relocator.js';
-import { TERRARIUM_DIR, interpreterTreePath } from '../relocate/scan.js';
+import { TERRARIUM_DIR, interpreterTreePath } from '../relocate/relocations.js';
 
 /**
  * Rewrites, in place, an environment built at `manifest.prefix` (still lying there) so that it works

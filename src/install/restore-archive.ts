@@ -9,39 +9,26 @@ import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
-import { outsideLinks } from '../relocate/scan.js';
+import { outsideLinks } from '../relocate/relocations.js';
 import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
-import type { Reporter } from '../report/reporter.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
-import type { PublicKey } from '../sign/minisign.js';
 import { DownloadCopy } from '../cache/download-copy.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { UNPACKED_FORMAT } from '../cache/unpacked.js';
+import type { InstallOptions } from './install.js';
+import type { JobContext } from './settings.js';
 
-export interface RestoreJob {
+export interface RestoreJob extends Pick<InstallOptions, 'local' | 'link' | 'requireDownload' | 'allowOutsidePaths' | 'trusted'>, JobContext {
   key: string;
   python: Fingerprint;
   staging: string;
   target: string;
   /** Searched in order; the first usable archive wins. */
   stores: Store[];
-  /**
-   * The local cache: archives from remote stores are kept there as they stream past, and (in link mode)
-   * an unpacked copy of each archive, which repeat installs link from.
-   */
-  local: LocalCache | undefined;
-  link: { method: LinkMethod; explicit: boolean } | undefined;
-  requireDownload: boolean;
-  /** Restore links an archive makes to paths outside the environment (--allow-outside-paths). */
-  allowOutsidePaths: boolean;
-  /** When any: only archives signed by one of these keys, for this key and these bytes, are installed. */
-  trusted: readonly PublicKey[];
   /** Checks staging once it is complete (the smoke check): a failure there counts against the archive. */
   check: (staging: string) => Promise<void>;
-  signal: AbortSignal | undefined;
-  reporter: Reporter;
 }
 
 /** Link mode is on with a local cache, unless --link-mode none. */

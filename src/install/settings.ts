@@ -1,14 +1,16 @@
 import type { Codec } from '../archive/codec-names.js';
 import type { Builder } from '../env/build.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import type { Verbosity } from '../report/reporter.js';
+import type { KeySettings } from '../key/resolve.js';
+import type { Reporter, Verbosity } from '../report/reporter.js';
+import type { PublicKey, SecretKey } from '../sign/minisign.js';
 import type { StoreSettings } from './configure-stores.js';
 
 /**
  * A run's settings, checked and resolved (paths absolute, numbers parsed): what the command line makes
  * of its options, and what the library's jobs pick their fields from.
  */
-export interface Settings {
+export interface Settings extends KeySettings {
   target: string | undefined;
   storage: StoreSettings;
   download: boolean;
@@ -16,11 +18,6 @@ export interface Settings {
   requireDownload: boolean;
   backupSuffix: string | undefined;
   bootstrap: boolean;
-  digestType: string;
-  keyFormat: string;
-  python: string;
-  /** Kept in the cache folder even with --no-cache: a few hundred bytes that save running Python on every key. */
-  interpreterCache: string | undefined;
   codec: Codec;
   builder: Builder | undefined;
   allowOutsidePaths: boolean;
@@ -34,4 +31,19 @@ export interface Settings {
   link: { method: LinkMethod; explicit: boolean } | undefined;
   verbosity: Verbosity;
   json: boolean;
+}
+
+/** The keys a run signs with and trusts, loaded from --sign-key and --trust-key before any work starts. */
+export interface RunKeys {
+  /** Every archive published is signed with it. */
+  signingKey: SecretKey | undefined;
+  /** When any: only archives signed by one of these, for this key and these bytes, are installed. */
+  trusted: readonly PublicKey[];
+}
+
+/** What every job of a run carries: where its words go, and the signal that interrupts it. */
+export interface JobContext {
+  /** Aborted on SIGINT/SIGTERM: the run stops at the next safe point, cleans up and throws the reason. */
+  signal?: AbortSignal | undefined;
+  reporter: Reporter;
 }

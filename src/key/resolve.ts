@@ -6,13 +6,17 @@ import { requirementsDigest } from './digest.js';
 import { formatKey } from './key-format.js';
 import { MAX_REQUIREMENTS_FILE, parseRequirementFiles, type RequirementSet } from './requirements.js';
 
-export interface KeyOptions {
-  requirementFiles: string[];
+/** The settings that shape a key (part of every run's settings). */
+export interface KeySettings {
   digestType: string;
   keyFormat: string;
   python: string;
   /** Where interpreter fingerprints are remembered between runs (undefined: always ask the interpreter). */
   interpreterCache?: string | undefined;
+}
+
+export interface KeyOptions extends KeySettings {
+  requirementFiles: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
 }

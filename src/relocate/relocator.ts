@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { Fingerprint } from '../python/fingerprint.js';
-import type { Relocations } from './scan.js';
+import type { Relocations } from './relocations.js';
 import { relocateBinary, relocatePyvenvCfg, relocateShellScript, relocateText, replaceAll } from './rewrite.js';
 
 /**

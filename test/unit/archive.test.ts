@@ -12,7 +12,7 @@ import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH, type Manifest } from '../../src/archive/manifest.js';
 import { makeRelocator } from '../../src/relocate/relocator.js';
-import { scanEnvironment } from '../../src/relocate/scan.js';
+import { scanEnvironment } from '../../src/archive/scan.js';
 import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
 const python = testFingerprint(process.execPath);

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CheckedEntry, EntryGuard } from '../../src/archive/entry-check.js';
+import type { Entry } from '../../src/archive/entry.js';
+import { EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
 import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH } from '../../src/archive/manifest.js';
@@ -73,7 +74,7 @@ describe('tar entry check fuzz', () => {
         const guard = new EntryGuard();
         const links: string[] = [];
         for (const h of headers) {
-          let entry: CheckedEntry;
+          let entry: Entry;
           try {
             entry = guard.check(h);
           } catch (error) {

@@ -99,9 +99,9 @@ describe("checkIndex (an unpacked copy's index in the cache)", () => {
     bytes: 3,
     sha256: 'a'.repeat(64),
     entries: [
-      { path: 'bin', type: 'directory', mode: 0o755 },
+      { path: 'bin', type: 'directory', mode: 0o755, mtime: 0, size: 0 },
       { path: 'bin/tool', type: 'file', mode: 0o755, mtime: 0, size: 3, sha256: 'b'.repeat(64) },
-      { path: 'lib64', type: 'symlink', linkname: 'lib' },
+      { path: 'lib64', type: 'symlink', mode: 0o777, mtime: 0, size: 0, linkname: 'lib' },
     ],
   });
 

@@ -8,7 +8,7 @@ import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { testManifest } from '../helpers/manifest.js';
 
 function entry(name: string, content: Buffer): Buffer[] {
-  return [encodeHeader({ name, type: 'file', mode: 0o644, mtime: new Date(0), size: content.length }), content, padding(content.length)];
+  return [encodeHeader({ path: name, type: 'file', mode: 0o644, mtime: 0, size: content.length }), content, padding(content.length)];
 }
 
 describe('archive reader', () => {
@@ -46,7 +46,7 @@ describe('archive reader', () => {
   });
 
   it('refuses a manifest too large to be one, before reading it', async () => {
-    const header = encodeHeader({ name: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: new Date(0), size: 64 << 20 });
+    const header = encodeHeader({ path: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: 0, size: 64 << 20 });
     const error = await readArchive(
       [Readable.from([header])],
       'none',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
-import { interpreterTreePath } from '../../src/relocate/scan.js';
+import { interpreterTreePath } from '../../src/relocate/relocations.js';
 import { testFingerprint } from '../helpers/manifest.js';
 import {
   parseScriptHeader,

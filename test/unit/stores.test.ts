@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
-import type { UnpackedEntry } from '../../src/archive/writer-protocol.js';
+import type { Entry } from '../../src/archive/entry.js';
 import { LocalCache } from '../../src/cache/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/cache/unpacked.js';
 import { defaultCacheDir } from '../../src/cache/layout.js';
@@ -60,7 +60,7 @@ describe('cache', () => {
     const unpack = async (key: string, bytes: number) => {
       const tree = await local.trees.reserve(key);
       writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
-      const entries: UnpackedEntry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
+      const entries: Entry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
       await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: testManifest(), entries, bytes, sha256: '0'.repeat(64) });
       return local.evict(key);
     };

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, paxRecord, type TarEntryHeader } from '../../src/archive/tar-format.js';
+import type { Entry } from '../../src/archive/entry.js';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, paxRecord } from '../../src/archive/tar-format.js';
 import { TarParser } from '../../src/archive/tar-parse.js';
 
-type Case = TarEntryHeader & { content?: string };
+type Case = Entry & { content?: string };
 
 const when = new Date('2024-05-06T07:08:09Z');
 const long = (n: number, stem = 'd') =>
@@ -18,20 +19,20 @@ const long = (n: number, stem = 'd') =>
     .replace(/\/$/, 'x');
 
 const CASES: Array<[string, Case]> = [
-  ['a short file', { name: 'bin/activate', type: 'file', mode: 0o644, mtime: when, size: 5, content: 'hello' }],
-  ['an executable', { name: 'bin/pip', type: 'file', mode: 0o755, mtime: when, size: 3, content: 'pip' }],
-  ['an empty file', { name: 'lib/empty.py', type: 'file', mode: 0o644, mtime: when, size: 0, content: '' }],
-  ['a block-sized file', { name: 'lib/block', type: 'file', mode: 0o644, mtime: when, size: BLOCK, content: 'x'.repeat(BLOCK) }],
-  ['a directory', { name: 'lib/python3.11/site-packages', type: 'directory', mode: 0o755, mtime: when, size: 0 }],
-  ['a symlink', { name: 'lib64', type: 'symlink', mode: 0o777, mtime: when, size: 0, linkname: 'lib' }],
-  ['a name of exactly 100 bytes', { name: 'n'.repeat(100), type: 'file', mode: 0o644, mtime: when, size: 1, content: '1' }],
-  ['a 200-byte path (ustar prefix)', { name: long(200), type: 'file', mode: 0o644, mtime: when, size: 2, content: '22' }],
-  ['a 255-byte directory path', { name: long(255), type: 'directory', mode: 0o700, mtime: when, size: 0 }],
-  ['a 400-byte path (pax)', { name: long(400), type: 'file', mode: 0o644, mtime: when, size: 3, content: '333' }],
-  ['a last component over 100 bytes (pax)', { name: `lib/${'c'.repeat(120)}`, type: 'file', mode: 0o644, mtime: when, size: 1, content: 'c' }],
-  ['a non-ASCII name (pax)', { name: 'lib/zoë/ünïcode-名前.py', type: 'file', mode: 0o644, mtime: when, size: 1, content: 'u' }],
-  ['a long symlink target (pax)', { name: 'lib/link', type: 'symlink', mode: 0o777, mtime: when, size: 0, linkname: `../${'t'.repeat(150)}` }],
-  ['a non-ASCII symlink target (pax)', { name: 'lib/link2', type: 'symlink', mode: 0o777, mtime: when, size: 0, linkname: 'zoë' }],
+  ['a short file', { path: 'bin/activate', type: 'file', mode: 0o644, mtime: when.getTime(), size: 5, content: 'hello' }],
+  ['an executable', { path: 'bin/pip', type: 'file', mode: 0o755, mtime: when.getTime(), size: 3, content: 'pip' }],
+  ['an empty file', { path: 'lib/empty.py', type: 'file', mode: 0o644, mtime: when.getTime(), size: 0, content: '' }],
+  ['a block-sized file', { path: 'lib/block', type: 'file', mode: 0o644, mtime: when.getTime(), size: BLOCK, content: 'x'.repeat(BLOCK) }],
+  ['a directory', { path: 'lib/python3.11/site-packages', type: 'directory', mode: 0o755, mtime: when.getTime(), size: 0 }],
+  ['a symlink', { path: 'lib64', type: 'symlink', mode: 0o777, mtime: when.getTime(), size: 0, linkname: 'lib' }],
+  ['a name of exactly 100 bytes', { path: 'n'.repeat(100), type: 'file', mode: 0o644, mtime: when.getTime(), size: 1, content: '1' }],
+  ['a 200-byte path (ustar prefix)', { path: long(200), type: 'file', mode: 0o644, mtime: when.getTime(), size: 2, content: '22' }],
+  ['a 255-byte directory path', { path: long(255), type: 'directory', mode: 0o700, mtime: when.getTime(), size: 0 }],
+  ['a 400-byte path (pax)', { path: long(400), type: 'file', mode: 0o644, mtime: when.getTime(), size: 3, content: '333' }],
+  ['a last component over 100 bytes (pax)', { path: `lib/${'c'.repeat(120)}`, type: 'file', mode: 0o644, mtime: when.getTime(), size: 1, content: 'c' }],
+  ['a non-ASCII name (pax)', { path: 'lib/zoë/ünïcode-名前.py', type: 'file', mode: 0o644, mtime: when.getTime(), size: 1, content: 'u' }],
+  ['a long symlink target (pax)', { path: 'lib/link', type: 'symlink', mode: 0o777, mtime: when.getTime(), size: 0, linkname: `../${'t'.repeat(150)}` }],
+  ['a non-ASCII symlink target (pax)', { path: 'lib/link2', type: 'symlink', mode: 0o777, mtime: when.getTime(), size: 0, linkname: 'zoë' }],
 ];
 
 function archiveOf(entries: Case[]): Buffer {
@@ -76,7 +77,7 @@ describe('tar headers', () => {
   it.each(CASES)('%s reads back through tar-stream exactly', async (_, entry) => {
     const [back] = await readBack(archiveOf([entry]));
     expect(back).toEqual({
-      name: entry.type === 'directory' ? `${entry.name}/` : entry.name,
+      name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
       type: entry.type,
       mode: entry.mode,
       mtime: when.getTime(),
@@ -88,7 +89,7 @@ describe('tar headers', () => {
   it('a whole archive of every case lists the same in GNU tar', () => {
     const listed = spawnSync('tar', ['-t', '-f', '-'], { input: archiveOf(CASES.map(([, e]) => e)), encoding: 'utf8' });
     expect(listed.status, listed.stderr).toBe(0);
-    expect(listed.stdout.trim().split('\n')).toEqual(CASES.map(([, e]) => (e.type === 'directory' ? `${e.name}/` : e.name)));
+    expect(listed.stdout.trim().split('\n')).toEqual(CASES.map(([, e]) => (e.type === 'directory' ? `${e.path}/` : e.path)));
   });
 
   it.each([
@@ -124,7 +125,7 @@ function parse(archive: Uint8Array, chunk = archive.length): Parsed[] {
         type: header.type,
         mode: header.mode,
         size: header.size,
-        mtime: header.mtime.getTime(),
+        mtime: header.mtime,
         linkname: header.linkname,
         content: '',
       };
@@ -152,7 +153,7 @@ function parseError(archive: Uint8Array): string {
 
 /** A valid header block for `name` with `size`, then edited by `change` (the checksum recomputed after). */
 function block(name: string, size: number, change: (b: Buffer) => void = () => undefined): Buffer {
-  const header = encodeHeader({ name, type: 'file', mode: 0o644, mtime: when, size }).subarray(0, BLOCK);
+  const header = encodeHeader({ path: name, type: 'file', mode: 0o644, mtime: when.getTime(), size }).subarray(0, BLOCK);
   change(header);
   header.write('        ', 148, 8, 'ascii');
   let sum = 0;
@@ -164,7 +165,7 @@ function block(name: string, size: number, change: (b: Buffer) => void = () => u
 describe('tar parser', () => {
   const all = CASES.map(([, e]) => e);
   const expected = all.map((e) => ({
-    name: e.type === 'directory' ? `${e.name}/` : e.name,
+    name: e.type === 'directory' ? `${e.path}/` : e.path,
     type: e.type,
     mode: e.mode,
     size: e.type === 'file' ? Buffer.byteLength(e.content ?? '') : 0,
