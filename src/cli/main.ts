@@ -9,7 +9,7 @@ import { abortOnSignals } from './interrupt.js';
 import type { RawOptions } from './option-table.js';
 import { addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
-import { applyConfigFile, effectiveSettings, withoutEmptyEnvironment } from './settings-sources.js';
+import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
 
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
 const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
@@ -167,7 +167,7 @@ export async function main(argv: string[], context: CliContext = processContext(
     if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
     command.action(async (...args: unknown[]) => {
       const files = spec.argument ? [args[0] as string | string[]].flat() : [];
-      const raw = withoutEmptyEnvironment(program, command.optsWithGlobals<RawOptions>());
+      const raw = command.optsWithGlobals<RawOptions>();
       const reporter = createReporter(context, verbosityOf(raw), {
         secrets: secretsOf(raw, context.env),
         live: raw.progress && context.stderr.isTTY === true,
@@ -200,6 +200,7 @@ export async function main(argv: string[], context: CliContext = processContext(
   try {
     config = findConfigFile(context.cwd);
     if (config) applyConfigFile(program, config);
+    applyEnvironment(program, context.env);
   } catch (error) {
     createReporter(context, 0).error(error);
     return error instanceof TerrariumError ? error.exitCode : EXIT.internal;

@@ -27,9 +27,9 @@ export interface OptionSpec {
   flags: string;
   help: string;
   group: OptionGroup;
-  /** The environment variable commander reads for it. */
+  /** The environment variable that sets it (read from the run's environment, never by commander from process.env). */
   env?: string;
-  /** An environment variable terrarium itself reads for it (a flag's yes/no, a list): documented, not handed to commander. */
+  /** An environment variable read while resolving it (a flag's yes/no, a list): named in --help. */
   envNote?: string;
   default?: string;
   choices?: readonly string[];
@@ -202,9 +202,8 @@ export type RawOptions = { -readonly [K in keyof Specs]: RawValue<Specs[K]> };
 
 /** Commander's definition of one option of the table. */
 export function commanderOption(spec: OptionSpec): Option {
-  const env = spec.envNote ? ` (env: ${spec.envNote})` : '';
-  const option = new Option(spec.flags, spec.help + env).helpGroup(GROUP_TITLES[spec.group]);
-  if (spec.env) option.env(spec.env);
+  const env = spec.env ?? spec.envNote;
+  const option = new Option(spec.flags, spec.help + (env ? ` (env: ${env})` : '')).helpGroup(GROUP_TITLES[spec.group]);
   // Shown as typed (3, not "3"): the value is a string only because commander parses it later.
   if (spec.default !== undefined) option.default(spec.default, spec.default);
   if (spec.choices) option.choices(spec.choices);

@@ -1,5 +1,6 @@
 import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
+import { TerrariumError } from '../errors.js';
 import { badFile, type ConfigFile } from './config-file.js';
 import { OPTIONS, type OptionSpec } from './option-table.js';
 
@@ -65,7 +66,7 @@ export function effectiveSettings(program: Command, file: ConfigFile | undefined
       const source = program.getOptionValueSource(attribute);
       const describe =
         source === 'env'
-          ? `environment ${option.envVar}`
+          ? `environment ${specOf(option)!.env}`
           : source === 'config'
             ? file!.path
             : source === 'cli'
@@ -87,14 +88,20 @@ export function closest(word: string, candidates: string[]): string | undefined 
 }
 
 /**
- * An environment variable set to nothing (`TERRARIUM_CACHE_DIR=` in a CI file) means "not set", as shells
- * and most tools read it; an empty value on the command line stays, to be refused as a usage error.
+ * Gives every option whose variable the run's environment sets that value, marked as coming from the
+ * environment: above a configuration file, below the command line (which commander applies next). The
+ * environment is the run's (`CliContext.env`), not this process's, so the library and tests can run the
+ * command line with any. A variable set to nothing (`TERRARIUM_CACHE_DIR=` in a CI file) means "not
+ * set", as shells and most tools read it.
  */
-export function withoutEmptyEnvironment<T extends object>(program: Command, raw: T): T {
-  const out = { ...raw } as Record<string, unknown>;
+export function applyEnvironment(program: Command, env: NodeJS.ProcessEnv): void {
   for (const option of program.options) {
-    const attribute = option.attributeName();
-    if (program.getOptionValueSource(attribute) === 'env' && out[attribute] === '') out[attribute] = option.defaultValue;
+    const spec = specOf(option);
+    const value = spec?.env === undefined ? undefined : env[spec.env];
+    if (value === undefined || value === '') continue;
+    if (option.argChoices && !option.argChoices.includes(value)) {
+      throw new TerrariumError('USAGE', `bad ${spec!.env} "${value}"`, { hint: `set it to one of ${option.argChoices.join(', ')}, or unset it` });
+    }
+    program.setOptionValueWithSource(option.attributeName(), value, 'env');
   }
-  return out as T;
 }

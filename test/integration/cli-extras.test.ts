@@ -33,7 +33,7 @@ describe('inspect, completion, help', () => {
   });
 
   it('inspect KEY: interpreter, requirements, installed packages and sizes, without installing', async () => {
-    const result = await box.terrarium(store('--json', 'inspect', key));
+    const result = await box.main(store('--json', 'inspect', key));
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc).toMatchObject({ key, archive: { where: box.store, codec: 'zstd' }, requirements: ['terra-demo'], python: { implementation: 'cpython' } });
@@ -41,28 +41,28 @@ describe('inspect, completion, help', () => {
     expect(doc.packages.some((p: string) => p.startsWith('pip=='))).toBe(true);
     expect(doc.files).toBeGreaterThan(100);
     expect(doc.builtAt).toMatch(/\.env\.staging-/);
-    const plain = await box.terrarium(store('inspect', key));
+    const plain = await box.main(store('inspect', key));
     expect(plain.stdout).toMatch(/^packages +\(\d+, as pip freeze --all lists them\)\n(?:.*\n)* {2}terra-demo==1\.0$/m);
   });
 
   it('inspect ARCHIVE reads a file directly; a damaged or unknown one is an error with its exit code', async () => {
-    const direct = await box.terrarium(['--json', 'inspect', archive]);
+    const direct = await box.main(['--json', 'inspect', archive]);
     expect(JSON.parse(direct.stdout).key).toBe(key);
     const bytes = readFileSync(archive);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     writeFileSync(box.path('damaged.tar.zst'), bytes);
-    expect((await box.terrarium(['inspect', 'damaged.tar.zst'])).code).toBe(6);
+    expect((await box.main(['inspect', 'damaged.tar.zst'])).code).toBe(6);
     writeFileSync(box.path('notes.txt'), 'hello');
-    const unknown = await box.terrarium(['inspect', 'notes.txt']);
+    const unknown = await box.main(['inspect', 'notes.txt']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('cannot tell how notes.txt is compressed');
-    const missing = await box.terrarium(store('inspect', 'x86_64-3.11-00000000000000000000000000000000'));
+    const missing = await box.main(store('inspect', 'x86_64-3.11-00000000000000000000000000000000'));
     expect(missing.code).toBe(10);
     expect(missing.stderr).toContain('terrarium ls');
   });
 
   it.skipIf(!has('bash'))('bash completion completes commands, options and option values', async () => {
-    const script = box.write('terrarium.bash', (await box.terrarium(['completion', 'bash'])).stdout);
+    const script = box.write('terrarium.bash', (await box.main(['completion', 'bash'])).stdout);
     const complete = (line: string) => {
       const words = line.split(' ');
       const program = `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _terrarium; printf '%s\\n' "\${COMPREPLY[@]}"`;
@@ -75,27 +75,27 @@ describe('inspect, completion, help', () => {
   });
 
   it.skipIf(!has('fish'))('fish completion completes commands and options', async () => {
-    const script = box.write('terrarium.fish', (await box.terrarium(['completion', 'fish'])).stdout);
+    const script = box.write('terrarium.fish', (await box.main(['completion', 'fish'])).stdout);
     const complete = (line: string) => spawnSync('fish', ['-c', `source ${script}; complete -C '${line}'`], { encoding: 'utf8' }).stdout;
     expect(complete('terrarium ins')).toMatch(/^inspect\t.*\ninstall\t/m);
     expect(complete('terrarium --compr')).toMatch(/^--compression\t/m);
   });
 
   it.skipIf(!has('zsh'))('the zsh completion script is valid zsh', async () => {
-    const script = box.write('_terrarium', (await box.terrarium(['completion', 'zsh'])).stdout);
+    const script = box.write('_terrarium', (await box.main(['completion', 'zsh'])).stdout);
     const check = spawnSync('zsh', ['-n', script], { encoding: 'utf8' });
     expect(check.status, check.stderr).toBe(0);
     expect(readFileSync(script, 'utf8')).toContain("--link-mode'[");
   });
 
   it('help shows examples, and every option with its environment variable and default', async () => {
-    const help = await box.terrarium(['help', 'install']);
+    const help = await box.main(['help', 'install']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Examples:\n  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt');
     // Help text wraps to the terminal: any run of white space may separate the words.
     expect(help.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
-    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(default:\s+600,\s+env:\s+TERRARIUM_LOCK_TIMEOUT\)/);
-    const top = await box.terrarium(['--help']);
+    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(env:\s+TERRARIUM_LOCK_TIMEOUT\)\s+\(default:\s+600\)/);
+    const top = await box.main(['--help']);
     for (const command of ['install', 'key', 'hash', 'exists', 'revert', 'doctor', 'config', 'inspect', 'completion', 'ls', 'prune'])
       expect(top.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(top.stdout).toContain('Exit codes:');
@@ -105,7 +105,7 @@ describe('inspect, completion, help', () => {
     [['instal', 'requirements.txt'], /unknown command 'instal'\n\(Did you mean install\?\)/],
     [['--storge-dir', 'x', 'key', 'requirements.txt'], /unknown option '--storge-dir'\n\(Did you mean --storage-dir\?\)/],
   ])('a typo gets a suggestion and exit 2: %j', async (args, message) => {
-    const result = await box.terrarium(args);
+    const result = await box.main(args);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
   });

@@ -79,12 +79,13 @@ describe('concurrency and interruption', () => {
     const target = box.path('interrupted');
     expect((await box.terrarium(store('-t', target, 'install', 'a.txt'))).code).toBe(0);
     const result = await box.terrarium(
-      store('-V', '-t', target, '--no-download', 'install', 'b.txt'),
+      store('-VV', '-t', target, '--no-download', 'install', 'b.txt'),
       {},
       {
         onSpawn: (child) => {
+          // pip's own first line (-VV passes its output on): pip is running.
           child.stderr?.on('data', (chunk: Buffer) => {
-            if (chunk.toString().includes('-m pip install')) setTimeout(() => child.kill('SIGINT'), 300);
+            if (chunk.toString().includes('Looking in links')) child.kill('SIGINT');
           });
         },
       },

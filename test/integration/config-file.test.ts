@@ -37,6 +37,26 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
     expect(plain.stdout).toMatch(/^compression\s+"gzip"\s+.*terrarium\.toml$/m);
   });
 
+  it("in process, reads the environment it is given, never the process's own", async () => {
+    const saved = process.env.TERRARIUM_STORAGE_DIR;
+    process.env.TERRARIUM_STORAGE_DIR = '/from/the/process';
+    try {
+      const given = await box.main(['--json', 'config'], { TERRARIUM_STORAGE_DIR: box.path('given') });
+      expect(JSON.parse(given.stdout).settings['storage-dir']).toEqual({ value: box.path('given'), source: 'environment TERRARIUM_STORAGE_DIR' });
+      const none = await box.main(['--json', 'config']);
+      expect(JSON.parse(none.stdout).settings['storage-dir']).toEqual({ value: null, source: 'not set' });
+    } finally {
+      if (saved === undefined) delete process.env.TERRARIUM_STORAGE_DIR;
+      else process.env.TERRARIUM_STORAGE_DIR = saved;
+    }
+  });
+
+  it("refuses a value outside an option's choices in the environment, naming the variable", async () => {
+    const result = await box.main(['key', 'x.txt'], { TERRARIUM_LINK_MODE: 'symlink' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('bad TERRARIUM_LINK_MODE "symlink"');
+  });
+
   it('is really used: a store named only in the file receives the archive', async () => {
     const store = box.path('file-store');
     writeFileSync(path.join(other, 'terrarium.toml'), `storage-dir = ${JSON.stringify(store)}\n`);

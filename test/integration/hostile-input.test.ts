@@ -27,7 +27,7 @@ describe('hostile and mistaken input on the command line', () => {
     ],
     ['a 5 MiB file', () => [box.write('huge.txt', `${'x'.repeat(1023)}\n`.repeat(5 * 1024))]],
   ])('refuses %s as a requirements file at once: exit 3, one error line', async (_, files) => {
-    const result = await box.terrarium(['key', ...files()]);
+    const result = await box.main(['key', ...files()]);
     expect(result.code, result.stderr).toBe(3);
     expect(result.stderr).toMatch(/terrarium: error: requirements file .* (is not a regular file|is a directory|is larger than 4 MiB)/);
     expect(result.stderr).toContain('terrarium: hint:');
@@ -38,7 +38,7 @@ describe('hostile and mistaken input on the command line', () => {
     async (args) => {
       box.write('r.txt', 'terra-dep\n');
       const before = readdirSync(box.dir).sort();
-      const result = await box.terrarium(args);
+      const result = await box.main(args);
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toMatch(/terrarium: error: empty --(target|storage-dir|cache-dir)/);
       expect(readdirSync(box.dir).sort()).toEqual(before);
@@ -47,7 +47,7 @@ describe('hostile and mistaken input on the command line', () => {
 
   it('an empty environment variable means "not set"', async () => {
     box.write('r.txt', 'terra-dep\n');
-    const result = await box.terrarium(['key', 'r.txt'], { TERRARIUM_CACHE_DIR: '', TERRARIUM_STORAGE_DIR: '' });
+    const result = await box.main(['key', 'r.txt'], { TERRARIUM_CACHE_DIR: '', TERRARIUM_STORAGE_DIR: '' });
     expect(result.code, result.stderr).toBe(0);
   });
 
@@ -58,7 +58,7 @@ describe('hostile and mistaken input on the command line', () => {
     box.write('r.txt', 'terra-dep\n');
     const args = option === '--s3-endpoint' ? ['--s3-bucket', 'b', option, url] : [option, url];
     for (const json of [[], ['--json']]) {
-      const result = await box.terrarium([...json, ...args, 'exists', 'r.txt']);
+      const result = await box.main([...json, ...args, 'exists', 'r.txt']);
       expect(result.code).toBe(2);
       expect(result.stderr + result.stdout).toContain('holds credentials');
       for (const secret of ['hunter2-pw', 's3-SECRET-value', 'deploy:', 'AKIAX']) expect(result.stderr + result.stdout).not.toContain(secret);
@@ -68,7 +68,7 @@ describe('hostile and mistaken input on the command line', () => {
   it('config masks every secret, whatever its length or characters', async () => {
     const env = { S3_ACCESS_KEY: 'ab', S3_SECRET_KEY: 'q"\\x', S3_BUCKET: 'b' };
     for (const json of [[], ['--json']]) {
-      const result = await box.terrarium([...json, 'config'], env);
+      const result = await box.main([...json, 'config'], env);
       expect(result.code, result.stderr).toBe(0);
       const out = result.stdout + result.stderr;
       expect(out).not.toContain('"ab"');

@@ -24,27 +24,27 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
 
   it('hash prints exactly the original digest for a plain file', async () => {
     box.write('plain.txt', 'requests==2.31.0\nflask\nattrs>=22\n');
-    const result = await box.terrarium(['hash', 'plain.txt']);
+    const result = await box.main(['hash', 'plain.txt']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe(`${await originalDigest(box.path('plain.txt'))}\n`);
-    const sha = await box.terrarium(['--digest-type', 'sha256', 'hash', 'plain.txt']);
+    const sha = await box.main(['--digest-type', 'sha256', 'hash', 'plain.txt']);
     expect(sha.stdout).toBe(`${await originalDigest(box.path('plain.txt'), 'sha256')}\n`);
   });
 
   it('follows includes and ignores comments', async () => {
     box.write('flat.txt', 'terra-demo==1.0\nterra-cext\n');
-    const [included, flat] = await Promise.all([box.terrarium(['hash', 'requirements.txt']), box.terrarium(['hash', 'flat.txt'])]);
+    const [included, flat] = await Promise.all([box.main(['hash', 'requirements.txt']), box.main(['hash', 'flat.txt'])]);
     expect(included.stdout).toBe(flat.stdout);
   });
 
   it('key prints arch-major.minor-digest and nothing else', async () => {
-    const [key, hash] = await Promise.all([box.terrarium(['key', 'requirements.txt']), box.terrarium(['hash', 'requirements.txt'])]);
+    const [key, hash] = await Promise.all([box.main(['key', 'requirements.txt']), box.main(['hash', 'requirements.txt'])]);
     expect(key).toMatchObject({ code: 0, stderr: '' });
     expect(key.stdout).toBe(`x86_64-${version}-${hash.stdout.trim()}\n`);
   });
 
   it('honours --remote-key-format with every field, options after the command too', async () => {
-    const result = await box.terrarium([
+    const result = await box.main([
       'key',
       'requirements.txt',
       '--remote-key-format',
@@ -54,7 +54,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
   });
 
   it('exists exits 1 when nothing is stored', async () => {
-    expect((await box.terrarium(['exists', 'requirements.txt', '--storage-dir', box.store])).code).toBe(1);
+    expect((await box.main(['exists', 'requirements.txt', '--storage-dir', box.store])).code).toBe(1);
   });
 
   it.each([
@@ -84,7 +84,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     async (_, args, code, message, env = {}) => {
       box.write('broken.txt', '-r gone.txt\n');
       box.write('cycle.txt', '-r cycle.txt\n');
-      const result = await box.terrarium(args, env);
+      const result = await box.main(args, env);
       expect(result.code).toBe(code);
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain(message);
@@ -95,12 +95,12 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
   it('prints its version and help, with every option and its environment variable', async () => {
     const version = await box.terrarium(['--version']);
     expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n` });
-    const help = await box.terrarium(['--help']);
+    const help = await box.main(['--help']);
     expect(help.code).toBe(0);
     for (const text of ['--storage-dir', 'TERRARIUM_STORAGE_DIR', '--require-download', '--no-compress', 'TERRARIUM_PYTHON', 'Exit codes']) {
       expect(help.stdout).toContain(text);
     }
-    expect((await box.terrarium(['help', 'install'])).stdout).toContain('Usage: terrarium install');
+    expect((await box.main(['help', 'install'])).stdout).toContain('Usage: terrarium install');
   });
 
   it('takes the interpreter a pyenv shim would run without running pyenv (whose answer cannot be cached)', async () => {
@@ -118,17 +118,17 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     // Removed at the end: the sandbox's other runs use the real pyenv, which would read it too.
     box.write('.python-version', 'pinned\n');
     onTestFinished(() => rmSync(box.path('.python-version')));
-    const resolved = await box.terrarium(['--python', shim, 'key', 'requirements.txt']);
+    const resolved = await box.main(['--python', shim, 'key', 'requirements.txt']);
     expect(resolved.stderr).toBe('');
     expect(resolved.stdout).toMatch(new RegExp(`^[a-z0-9_]+-${version.replace('.', '\\.')}-[0-9a-f]{32}\n$`));
     // `system` is pyenv's own business: then the shim runs (and here fails, naming itself).
-    const system = await box.terrarium(['--python', shim, 'key', 'requirements.txt'], { PYENV_VERSION: 'system' });
+    const system = await box.main(['--python', shim, 'key', 'requirements.txt'], { PYENV_VERSION: 'system' });
     expect(system.code).not.toBe(0);
     expect(system.stderr).toContain(shim);
   });
 
   it('reads the interpreter from TERRARIUM_PYTHON', async () => {
-    const result = await box.terrarium(['key', 'requirements.txt'], { TERRARIUM_PYTHON: '/nonexistent/python' });
+    const result = await box.main(['key', 'requirements.txt'], { TERRARIUM_PYTHON: '/nonexistent/python' });
     expect(result.code).toBe(4);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,28 @@ import { run } from '../../src/io/exec.js';
 import { pythonScript } from '../../src/python/scripts.js';
 
 const python = 'python3';
+
+/** The read(2) system call's number, as /proc/PID/syscall shows it. */
+const READ = process.arch === 'arm64' ? '63' : '0';
+
+const readIfThere = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** Resolves once this process's only child is blocked reading its stdin: the helper has started and waits for the paths. */
+async function helperWaiting(): Promise<void> {
+  for (;;) {
+    const [child] = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    // Not spawned yet, or gone between the two reads: look again.
+    const call = child ? (readIfThere(`/proc/${child}/syscall`) ?? '').split(' ') : [];
+    if (call[0] === READ && call[1] === '0x0') return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe('atomic exchange', () => {
   let dir: string;
@@ -30,13 +52,13 @@ describe('atomic exchange', () => {
 
   it('a helper started ahead waits for the paths, and changes nothing when let go without them', async () => {
     const early = startExchanger(python);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await helperWaiting();
     expect(readdirSync(a)).toEqual(['from-a']);
     expect(await early.exchange(a, b)).toBe(true);
     expect(readdirSync(b)).toEqual(['from-a']);
     // Let go unused, as after a failed smoke check: it exits (else this waits until the test times out).
     const unused = startExchanger(python);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await helperWaiting();
     await unused.close();
     expect(readdirSync(b)).toEqual(['from-a']);
   });

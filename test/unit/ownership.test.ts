@@ -72,8 +72,18 @@ describe('lock', () => {
     expect(timedOut).toBeInstanceOf(LockTimeout);
     expect((timedOut as LockTimeout).holder).toMatchObject({ pid: process.pid, host: HOST_TAG, command: 'install' });
     let waited = 0;
-    const second = acquireLock(file, { command: 'revert', timeoutMs: 10_000, onWait: () => (waited += 1) });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    let waiting!: () => void;
+    const sawHolder = new Promise<void>((resolve) => (waiting = resolve));
+    const second = acquireLock(file, {
+      command: 'revert',
+      timeoutMs: 10_000,
+      onWait: () => {
+        waited += 1;
+        waiting();
+      },
+    });
+    // Released only once the second run has found it held and said so.
+    await sawHolder;
     await first.release();
     await (await second).release();
     expect(waited).toBe(1);
@@ -90,7 +100,8 @@ describe('lock', () => {
         const lock = await acquireLock(file, { command: 'install', timeoutMs: 30_000 });
         inside += 1;
         most = Math.max(most, inside);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Held across a few turns of the event loop, in which any other waiter that wrongly got in would run.
+        for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
         inside -= 1;
         await lock.release();
       }),
@@ -103,8 +114,9 @@ describe('lock', () => {
     const file = path.join(dir, '.env.lock');
     const held = await acquireLock(file, { command: 'install', timeoutMs: 0 });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('stop')), 100);
-    await expect(acquireLock(file, { command: 'install', timeoutMs: 60_000, signal: controller.signal })).rejects.toThrow();
+    // Aborted once it waits: the wait, not the first try, is what must stop.
+    const waiting = acquireLock(file, { command: 'install', timeoutMs: 60_000, signal: controller.signal, onWait: () => controller.abort(new Error('stop')) });
+    await expect(waiting).rejects.toThrow(/aborted/);
     await held.release();
   });
 });
