@@ -1,9 +1,11 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
+import { type SEEDS, seedStore } from './seeds.js';
 
 /** The command as installed by npm: the bin script, which loads the bundle in dist. */
 export const BIN = path.resolve('bin/terrarium.cjs');
@@ -37,6 +39,11 @@ export class Sandbox {
     this.store = path.join(this.dir, 'store');
     cpSync(inject('wheels'), this.wheels, { recursive: true });
     this.env = hermeticEnv(this.wheels, { HOME: this.dir });
+  }
+
+  /** Puts the archive of a seed requirement set into `store` (the sandbox's storage directory unless given); returns its key. */
+  seed(name: keyof typeof SEEDS, store = this.store): string {
+    return seedStore(name, store);
   }
 
   path(...parts: string[]): string {
@@ -75,7 +82,8 @@ export class Sandbox {
   }
 
   cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    // rm(1) removes a tree of environments in half the time fs.rmSync takes.
+    execFileSync('rm', ['-rf', this.dir]);
   }
 }
 

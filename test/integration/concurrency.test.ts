@@ -10,10 +10,10 @@ describe('concurrency and interruption', () => {
   const box = new Sandbox();
   const store = (...args: string[]) => ['--storage-dir', box.store, ...args];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
-    expect((await box.terrarium(store('-t', box.path('seed'), 'install', 'a.txt'))).code).toBe(0);
+    box.seed('demo');
   });
   afterAll(() => box.cleanup());
 

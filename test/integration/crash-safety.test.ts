@@ -1,10 +1,14 @@
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
 import { envState, expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
 
 const A = 'terra_demo';
+
+/** A copy as it is: links, modes and mtimes kept. */
+const copyTree = (from: string, to: string) => execFileSync('cp', ['-a', from, to]);
 const B = 'terra_cext';
 
 /**
@@ -27,22 +31,25 @@ describe('crash safety', () => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
     mkdirSync(dir);
+    box.seed('demo');
+    box.seed('cext');
     // Both archives stored; a copy of each environment as installed at the target path, to reset from.
     for (const [file, name] of [
       ['b.txt', B],
       ['a.txt', A],
     ] as const) {
       expect((await box.terrarium(store('install', file))).code).toBe(0);
-      cpSync(target, pristine[name], { recursive: true, verbatimSymlinks: true });
+      copyTree(target, pristine[name]);
     }
   });
   afterAll(() => box.cleanup());
 
-  /** Target holds A, the backup holds B. */
+  /** Target holds A, the backup holds B. coreutils do it: fs.cpSync and rmSync take 1.5 s where they take 0.1 s. */
   function reset(): void {
-    for (const name of readdirSync(dir)) rmSync(path.join(dir, name), { recursive: true, force: true });
-    cpSync(pristine[A], target, { recursive: true, verbatimSymlinks: true });
-    cpSync(pristine[B], backup, { recursive: true, verbatimSymlinks: true });
+    const names = readdirSync(dir).map((name) => path.join(dir, name));
+    if (names.length) execFileSync('rm', ['-rf', ...names]);
+    copyTree(pristine[A], target);
+    copyTree(pristine[B], backup);
   }
 
   const killedAt = (point: string, args: string[]) => box.terrarium(args, { TERRARIUM_FAILPOINT: point });

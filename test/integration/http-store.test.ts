@@ -39,7 +39,7 @@ describe('HTTP store', () => {
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\n');
     box.write('other.txt', 'terra-dep\n');
-    expect((await box.terrarium(['--storage-dir', box.store, '-t', box.path('seed'), 'install', 'requirements.txt'])).code).toBe(0);
+    box.seed('demo');
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/envs`;
   });
