@@ -11,6 +11,7 @@ directly: no setuptools, wheel package or index needed.
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -116,9 +117,12 @@ def build_extension():
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or sysconfig.get_config_var("SO")
     output = os.path.join(workdir, "_speed" + suffix)
     include = sysconfig.get_paths()["include"]
-    subprocess.check_call([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-I", include, source, "-o", output])
-    with open(output, "rb") as handle:
-        return "terra_cext/_speed" + suffix, handle.read()
+    try:
+        subprocess.check_call([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-I", include, source, "-o", output])
+        with open(output, "rb") as handle:
+            return "terra_cext/_speed" + suffix, handle.read()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def interpreter_tag():

@@ -8,7 +8,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * between the renames of a swap), removes what it made and exits 128+N. A second signal stops the
  * process at once; the next run then cleans up after it.
  */
-export function abortOnSignals(stderr: { write(text: string): unknown }): AbortSignal {
+export function abortOnSignals(): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: (typeof SIGNALS)[number]) => {
     if (controller.signal.aborted) {
@@ -16,14 +16,22 @@ export function abortOnSignals(stderr: { write(text: string): unknown }): AbortS
       process.kill(process.pid, name);
       return;
     }
-    stderr.write(`terrarium: ${name} received: stopping and cleaning up (send it again to stop at once)\n`);
     controller.abort(
-      new TerrariumError('INTERRUPTED', `interrupted by ${name} before the target was changed; it was left as it was`, {
-        hint: 'run the command again to finish the job',
-        exitCode: 128 + constants.signals[name],
-      }),
+      Object.assign(
+        new TerrariumError('INTERRUPTED', `interrupted by ${name} before the target was changed; it was left as it was`, {
+          hint: 'run the command again to finish the job',
+          exitCode: 128 + constants.signals[name],
+        }),
+        { signalName: name },
+      ),
     );
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   return controller.signal;
+}
+
+/** What the run says the moment it is interrupted (through the reporter, which first clears a live line). */
+export function interruptNotice(reason: unknown): string {
+  const name = (reason as { signalName?: string } | undefined)?.signalName ?? 'an interrupt';
+  return `${name} received: stopping and cleaning up (send it again to stop at once)`;
 }

@@ -1,14 +1,15 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
-import { abortOnSignals } from './interrupt.js';
+import { abortOnSignals, interruptNotice } from './interrupt.js';
 import type { RawOptions } from './option-table.js';
 import { addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
+import { outputStyle } from './terminal.js';
 import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
 
 /** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
@@ -140,6 +141,14 @@ Exit codes:
   70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged);
   141 the output's reader went away (terrarium ls | head).`;
 
+/** What a bare `terrarium` prints (on stderr, with exit 2): how to start, in three lines. */
+const SHORT_USAGE = `usage: terrarium [options] COMMAND [FILES...]
+commands: ${COMMANDS.map((spec) => spec.name.split(' ')[0])
+  .filter((name, i, all) => all.indexOf(name) === i)
+  .join(', ')}, help
+run terrarium --help for the options, terrarium help COMMAND for one command
+`;
+
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
   let status: number = EXIT.ok;
@@ -149,11 +158,16 @@ export async function main(argv: string[], context: CliContext = processContext(
     .usage('[options] COMMAND [requirements files...]')
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true)
-    // `terrarium help install` lists the options that apply to install: nearly all of them are global.
-    .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError('(run terrarium --help for usage)')
+    // The original's help began `usage: terrarium ...`, as argparse writes it.
+    .configureHelp({
+      formatHelp(command, helper) {
+        return Help.prototype.formatHelp.call(this, command, helper).replace(/^Usage:/, 'usage:');
+      },
+    })
     .exitOverride()
-    .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: (text) => context.stderr.write(text) });
+    // Commander's own error lines are replaced by terrarium's (below); the help it prints for a missing
+    // command is replaced by the short usage.
+    .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: () => undefined, outputError: () => undefined });
 
   for (const spec of COMMANDS) {
     // `cache verify`: a command of the `cache` group.
@@ -165,15 +179,16 @@ export async function main(argv: string[], context: CliContext = processContext(
     if (spec.argument) command.argument(...spec.argument);
     for (const option of spec.options ?? []) command.addOption(option);
     if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
+    command.addHelpText('after', '\nGlobal options (target, storage, S3, cache, signing, output) go before or after the command: terrarium --help\n');
     command.action(async (...args: unknown[]) => {
       const files = spec.argument ? [args[0] as string | string[]].flat() : [];
       const raw = command.optsWithGlobals<RawOptions>();
       const reporter = createReporter(context, verbosityOf(raw), {
         secrets: secretsOf(raw, context.env),
-        live: raw.progress && context.stderr.isTTY === true,
-        // https://no-color.org: set and not empty means no colour.
-        color: !context.env.NO_COLOR,
+        ...outputStyle(raw, context.stderr, context.env),
       });
+      const announce = () => reporter.info(interruptNotice(context.signal?.reason));
+      context.signal?.addEventListener('abort', announce, { once: true });
       try {
         const settings = resolveSettings(raw, context.cwd, context.env);
         const handler = await spec.handler();
@@ -192,6 +207,8 @@ export async function main(argv: string[], context: CliContext = processContext(
         status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
         // A CI script reading stdout gets a document either way.
         if (raw.json) reporter.document({ ok: false, error: errorDocument(error, status) });
+      } finally {
+        context.signal?.removeEventListener('abort', announce);
       }
     });
   }
@@ -211,8 +228,16 @@ export async function main(argv: string[], context: CliContext = processContext(
     return status;
   } catch (error) {
     if (error instanceof CommanderError) {
+      // No command (a bare `terrarium`, or `terrarium cache`): commander's help "as an error".
+      if (error.code === 'commander.help' && error.exitCode !== 0) {
+        context.stderr.write(SHORT_USAGE);
+        return EXIT.usage;
+      }
       if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return status;
+      const usage = new TerrariumError('USAGE', commanderMessage(error.message), { hint: 'run terrarium --help for usage' });
+      createReporter(context, 0).error(usage);
+      if (argv.includes('--json')) createReporter(context, 0).document({ ok: false, error: errorDocument(usage, EXIT.usage) });
       return EXIT.usage;
     }
     createReporter(context, 0).error(error);
@@ -228,7 +253,15 @@ function processContext(): CliContext {
       process.exit(EXIT.brokenPipe);
     });
   }
-  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: abortOnSignals(process.stderr) };
+  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: abortOnSignals() };
+}
+
+/** Commander's message in terrarium's shape: `error: unknown option '--x'\n(Did you mean --y?)` -> one line. */
+function commanderMessage(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .replace(/\n\(Did you mean (.*)\)$/, ' (did you mean $1)')
+    .replace(/\n/g, ' ');
 }
 
 function errorDocument(error: unknown, exitCode: number): { code: string; message: string; hint: string | null; exitCode: number } {

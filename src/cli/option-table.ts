@@ -41,6 +41,7 @@ export interface OptionSpec {
 }
 
 export const LINK_MODES = ['auto', ...LINK_METHODS, 'none'] as const;
+export const COLOR_MODES = ['auto', 'always', 'never'] as const;
 
 /**
  * Every global option, once: commander's definitions, the raw option types, configuration files,
@@ -182,6 +183,13 @@ export const OPTIONS = {
   verbose: { flags: '-V, --verbose', help: 'more detail; repeat (-VV) for everything', group: 'output', kind: 'count' },
   quiet: { flags: '-q, --quiet', help: 'print only errors', group: 'output' },
   progress: { flags: '--no-progress', help: 'plain lines instead of a live progress line, even on a terminal', group: 'output' },
+  color: {
+    flags: '--color <when>',
+    help: 'colour warnings, errors and summaries (auto: on a terminal unless NO_COLOR or TERM=dumb; FORCE_COLOR forces it)',
+    group: 'output',
+    default: 'auto',
+    choices: COLOR_MODES,
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 type Specs = typeof OPTIONS;

@@ -63,7 +63,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   checkPrefixUsable(target);
   const resolved = await reporter.during('key', async (phase) => {
     const key = await resolveKey(options);
-    phase.done(`${key.key} (${describeInterpreter(key.python)}, ${key.python.executable})`);
+    reporter.detail(`interpreter: ${key.python.executable}`);
+    phase.done(`${key.key} (${describeInterpreter(key.python)})`);
     return key;
   });
   await fs.mkdir(path.dirname(target), { recursive: true }).catch((error: unknown) => {

@@ -49,7 +49,7 @@ export interface ReporterOptions {
   secrets?: readonly string[];
   /** A live progress line (stderr is a terminal, and no --no-progress). */
   live?: boolean;
-  /** Colours on the live line's summaries (a terminal, and no NO_COLOR). */
+  /** Colours on warnings, errors and the live line's summaries (see cli/terminal.ts for when). */
   color?: boolean;
   /** For tests: the clock behind durations and timestamps. */
   now?: () => number;
@@ -112,19 +112,19 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       this.result(JSON.stringify(value, null, 2));
     },
     info: (text) => verbosity >= 0 && line(`terrarium: ${text}`),
-    warn: (text) => verbosity >= 0 && line(`terrarium: warning: ${text}`),
+    warn: (text) => verbosity >= 0 && line(`terrarium: ${paint('33', 'warning:')} ${text}`),
     detail: (text) => verbosity >= 1 && line(`terrarium: ${text}`),
     debug: (text) => verbosity >= 2 && line(`terrarium: ${text}`),
     failureOutput: (text) => text.trim() && line(text.replace(/\n$/, '')),
     error: (error) => {
       if (error instanceof TerrariumError) {
-        line(`terrarium: error: ${error.message}`);
+        line(`terrarium: ${paint('31', 'error:')} ${error.message}`);
         if (error.hint) line(`terrarium: hint: ${error.hint}`);
         if (verbosity >= 2 && error.cause instanceof Error && error.cause.stack) line(error.cause.stack);
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
-      line(`terrarium: internal error: ${message}`);
+      line(`terrarium: ${paint('31', 'internal error:')} ${message}`);
       if (verbosity >= 2 && error instanceof Error && error.stack) line(error.stack);
       else line('terrarium: hint: run again with -VV for details, and report it if it persists');
     },

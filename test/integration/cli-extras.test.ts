@@ -92,22 +92,39 @@ describe('inspect, completion, help', () => {
   it('help shows examples, and every option with its environment variable and default', async () => {
     const help = await box.main(['help', 'install']);
     expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: terrarium install /);
     expect(help.stdout).toContain('Examples:\n  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt');
-    // Help text wraps to the terminal: any run of white space may separate the words.
-    expect(help.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
-    expect(help.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(env:\s+TERRARIUM_LOCK_TIMEOUT\)\s+\(default:\s+600\)/);
+    // A pointer to the global options instead of all of them again.
+    expect(help.stdout).toContain('terrarium --help');
+    expect(help.stdout).not.toContain('--storage-dir <dir>');
     const top = await box.main(['--help']);
+    // Help text wraps to the terminal: any run of white space may separate the words.
+    expect(top.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
+    expect(top.stdout).toMatch(/--lock-timeout <seconds>[\s\S]*?\(env:\s+TERRARIUM_LOCK_TIMEOUT\)\s+\(default:\s+600\)/);
+    for (const group of ['Install options:', 'Storage options:', 'S3 options:', 'Cache options:', 'Output options:']) expect(top.stdout).toContain(group);
     for (const command of ['install', 'key', 'hash', 'exists', 'revert', 'doctor', 'config', 'inspect', 'completion', 'ls', 'prune'])
       expect(top.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(top.stdout).toContain('Exit codes:');
   });
 
   it.each([
-    [['instal', 'requirements.txt'], /unknown command 'instal'\n\(Did you mean install\?\)/],
-    [['--storge-dir', 'x', 'key', 'requirements.txt'], /unknown option '--storge-dir'\n\(Did you mean --storage-dir\?\)/],
-  ])('a typo gets a suggestion and exit 2: %j', async (args, message) => {
+    [['instal', 'requirements.txt'], "terrarium: error: unknown command 'instal' (did you mean install?)"],
+    [['--storge-dir', 'x', 'key', 'requirements.txt'], "terrarium: error: unknown option '--storge-dir' (did you mean --storage-dir?)"],
+  ])('a typo is an error line like any other, with a suggestion, and exit 2: %j', async (args, message) => {
     const result = await box.main(args);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toBe(`${message}\nterrarium: hint: run terrarium --help for usage\n`);
+    const json = await box.main(['--json', ...args]);
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      error: { code: 'USAGE', message: message.replace('terrarium: error: ', ''), hint: expect.any(String), exitCode: 2 },
+    });
+  });
+
+  it.each([[[]], [['-V']], [['cache']]])('without a command, prints the short usage on stderr and exits 2: %j', async (args) => {
+    const result = await box.main(args);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toMatch(/^usage: terrarium \[options\] COMMAND/);
+    expect(result.stderr.split('\n').length).toBeLessThan(6);
   });
 });

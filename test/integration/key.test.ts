@@ -67,7 +67,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     ['an include cycle', ['hash', 'cycle.txt'], 3, 'requirements include cycle: cycle.txt -> cycle.txt'],
     ['a missing interpreter', ['--python', '/nonexistent/python3', 'key', 'requirements.txt'], 4, 'Python interpreter not found: /nonexistent/python3'],
     ['an unknown option', ['--frobnicate', 'key', 'requirements.txt'], 2, "unknown option '--frobnicate'"],
-    ['a mistyped command', ['instal', 'requirements.txt'], 2, 'Did you mean install?'],
+    ['a mistyped command', ['instal', 'requirements.txt'], 2, 'did you mean install?'],
     ['no target', ['install', 'requirements.txt'], 2, 'no target environment given'],
     [
       'an S3 key without its secret',
@@ -100,7 +100,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     for (const text of ['--storage-dir', 'TERRARIUM_STORAGE_DIR', '--require-download', '--no-compress', 'TERRARIUM_PYTHON', 'Exit codes']) {
       expect(help.stdout).toContain(text);
     }
-    expect((await box.main(['help', 'install'])).stdout).toContain('Usage: terrarium install');
+    expect((await box.main(['help', 'install'])).stdout).toContain('usage: terrarium install');
   });
 
   it('takes the interpreter a pyenv shim would run without running pyenv (whose answer cannot be cached)', async () => {

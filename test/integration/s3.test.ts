@@ -184,13 +184,18 @@ describe('S3 store', () => {
     expect(listed.stdout).toContain(`s3://${BUCKET}/${prefix} (1 archive`);
     expect(listed.stdout).toMatch(new RegExp(`  ${key} +[0-9.]+ MiB  20\\d\\d-`));
     const before = await s3.keys(prefix);
-    const dry = await terrarium(['--no-cache', 'prune', '--keep', '0', '--dry-run']);
+    // The cache is not a store prune touches, even when it holds the archive.
+    const cached = readdirSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'));
+    expect(cached).toHaveLength(1);
+    const dry = await terrarium(['prune', '--keep', '0', '--dry-run'], { XDG_CACHE_HOME: box.path('machine-2-cache') });
     expect(dry.stdout).toContain(`would delete ${key}`);
+    expect(dry.stderr).toContain(`would look in s3://${BUCKET}/${prefix} and nowhere else`);
     expect(await s3.keys(prefix)).toEqual(before);
     const kept = await terrarium(['--no-cache', 'prune', '--older-than', '1d']);
     expect(kept.stdout).toBe('');
     const pruned = await terrarium(['--no-cache', 'prune', '--keep', '0']);
     expect(pruned.stdout).toContain(`deleted ${key}`);
     expect((await s3.keys(prefix)).filter((k) => k.endsWith('.json'))).toEqual([]);
+    expect(readdirSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'))).toEqual(cached);
   });
 });

@@ -53,9 +53,12 @@ export const lsCommand: CommandHandler = async (input) => {
   return status;
 };
 
-/** `terrarium prune`: deletes archives older than a duration, or all but the newest N, from every writable store. */
+/**
+ * `terrarium prune`: deletes archives older than a duration, or all but the newest N, from the writable
+ * stores the user named (a storage directory, a bucket). The local cache has its own `cache prune`.
+ */
 export const pruneCommand: CommandHandler = async (input) => {
-  const { reporter } = input;
+  const { reporter, settings } = input;
   const options = input.options as { olderThan?: string; keep?: string; dryRun?: boolean };
   if ((options.olderThan === undefined) === (options.keep === undefined)) {
     throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', {
@@ -64,18 +67,24 @@ export const pruneCommand: CommandHandler = async (input) => {
   }
   const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
   const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
-  let removed = 0;
-  for (const store of configured(input).filter(isWritable)) {
+  const stores = configureStores(settings.storage, reporter).stores.filter(isWritable);
+  if (!stores.length)
+    throw new TerrariumError('USAGE', 'no writable store named', {
+      hint: 'pass --storage-dir or --s3-bucket (prune never deletes from the cache: use terrarium cache prune)',
+    });
+  const verb = options.dryRun ? 'would delete' : 'deleted';
+  if (options.dryRun) reporter.info(`would look in ${stores.map((store) => store.description).join(', ')} and nowhere else`);
+  const deleted: Array<{ store: string; key: string; size: number; created: string }> = [];
+  for (const store of stores) {
     const records = (await store.list()).sort(newestFirst);
     const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
     for (const record of doomed) {
       if (!options.dryRun) await store.discard(record);
-      reporter.result(
-        `${options.dryRun ? 'would delete' : 'deleted'} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`,
-      );
-      removed += 1;
+      deleted.push({ store: store.description, key: record.key, size: record.size, created: record.created });
+      if (!settings.json) reporter.result(`${verb} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`);
     }
   }
-  reporter.info(`${options.dryRun ? 'would delete' : 'deleted'} ${removed} archive${removed === 1 ? '' : 's'}`);
+  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted });
+  else reporter.info(`${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}`);
   return EXIT.ok;
 };
