@@ -3,7 +3,8 @@
 // module loader (measured: --version 144 ms as ES module chunks, 128 ms as one CommonJS file; Node
 // alone 84 ms). Commands' modules are still evaluated only when they run (esbuild's lazy wrappers).
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -48,3 +49,5 @@ await build({
 for (const file of readdirSync(path.join(root, 'src', 'python'))) {
   if (file.endsWith('.py')) cpSync(path.join(root, 'src', 'python', file), path.join(dist, file));
 }
+// terrarium(1), from the command line's own tables.
+writeFileSync(path.join(dist, 'terrarium.1'), createRequire(import.meta.url)(path.join(dist, 'main.cjs')).manPage());

@@ -1,7 +1,8 @@
 import { cachePath } from './layout.js';
 import { CacheStore } from './archives.js';
 import { UnpackedTrees } from './unpacked.js';
-import type { Store } from '../stores/store.js';
+import type { ArchiveRecord, Store } from '../stores/store.js';
+import { type CacheEntry, type EvictionRule, evictionPlan } from './eviction.js';
 
 /**
  * Everything terrarium keeps on this machine under --cache-dir: downloaded archives (filled only from
@@ -11,6 +12,8 @@ import type { Store } from '../stores/store.js';
 export class LocalCache {
   readonly archives: CacheStore;
   readonly trees: UnpackedTrees;
+  /** The record behind each archive entry listed, to remove exactly that archive. */
+  private readonly records = new WeakMap<CacheEntry, ArchiveRecord>();
 
   constructor(
     readonly dir: string,
@@ -30,29 +33,41 @@ export class LocalCache {
     return stores.some((store) => this.keeps(store)) ? this.archives : undefined;
   }
 
-  /** Drops least recently used archives and trees until the total fits; `keep` (just added) stays. */
+  /** Every archive and unpacked copy kept, with its size and last use. */
+  async entries(): Promise<CacheEntry[]> {
+    const archives = await Promise.all(
+      (await this.archives.list()).map(async (record) => {
+        const entry = { key: record.key, kind: 'archive' as const, bytes: record.size, used: await this.archives.lastUsed(record.key) };
+        this.records.set(entry, record);
+        return entry;
+      }),
+    );
+    const trees = (await this.trees.list()).map((tree) => ({ key: tree.key, kind: 'unpacked copy' as const, bytes: tree.bytes, used: tree.used }));
+    return [...archives, ...trees];
+  }
+
+  /** Removes what `rule` selects (or, with `dryRun`, only says what it would); returns it. */
+  async prune(rule: EvictionRule, dryRun = false): Promise<CacheEntry[]> {
+    const dropped = evictionPlan(await this.entries(), rule);
+    if (!dryRun) for (const entry of dropped) await this.drop(entry);
+    return dropped;
+  }
+
+  /** Removes every entry of these keys (all keys when none are given); returns what was removed. */
+  async clean(keys: readonly string[]): Promise<CacheEntry[]> {
+    const dropped = (await this.entries()).filter((entry) => !keys.length || keys.includes(entry.key));
+    for (const entry of dropped) await this.drop(entry);
+    return dropped;
+  }
+
+  /** After an install added `keep`: drops least recently used entries until the cache fits --cache-max-size. */
   async evict(keep: string): Promise<string[]> {
     if (this.maxBytes === undefined) return [];
-    const archives = await Promise.all(
-      (await this.archives.list()).map(async (record) => ({
-        what: `archive ${record.key}`,
-        key: record.key,
-        bytes: record.size,
-        used: await this.archives.lastUsed(record.key),
-        drop: () => this.archives.discard(record),
-      })),
-    );
-    const trees = (await this.trees.list()).map((tree) => ({ what: `unpacked ${tree.key}`, ...tree, drop: () => this.trees.discard(tree.key) }));
-    const items = [...archives, ...trees].sort((a, b) => a.used - b.used);
-    let total = items.reduce((sum, item) => sum + item.bytes, 0);
-    const evicted: string[] = [];
-    for (const item of items) {
-      if (total <= this.maxBytes) break;
-      if (item.key === keep) continue;
-      await item.drop();
-      total -= item.bytes;
-      evicted.push(item.what);
-    }
-    return evicted;
+    return (await this.prune({ maxBytes: this.maxBytes, keep })).map((entry) => `${entry.kind} ${entry.key}`);
+  }
+
+  private async drop(entry: CacheEntry): Promise<void> {
+    if (entry.kind === 'unpacked copy') await this.trees.discard(entry.key);
+    else await this.archives.discard(this.records.get(entry)!);
   }
 }

@@ -1,3 +1,4 @@
+import type { TerrariumError } from '../errors.js';
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { Settings } from '../install/settings.js';
 import type { CliDescription } from './completion.js';
@@ -14,6 +15,8 @@ export interface CliContext extends ReporterStreams {
 export interface CommandInput {
   settings: Settings;
   files: string[];
+  /** For a tolerant command: why the settings could not be resolved (then `settings` holds the defaults). */
+  settingsError?: TerrariumError | undefined;
   /** The command's own options (for those that have some, such as prune). */
   options: Record<string, unknown>;
   context: CliContext;

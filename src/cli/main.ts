@@ -1,8 +1,13 @@
-import { Command, CommanderError, Help, Option } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
 import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
-import type { CliContext, CommandHandler } from './context.js';
+import type { Settings } from '../install/settings.js';
+import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, SHORT_USAGE } from './command-table.js';
+import type { CliContext } from './context.js';
+
+// The build writes the man page from the same tables as --help (scripts/build.mjs).
+export { manPage } from './man-page.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
@@ -11,143 +16,6 @@ import { addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
 import { outputStyle } from './terminal.js';
 import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
-
-/** Each command's module is loaded only when it runs: `hash` need not load the install pipeline. */
-const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
-
-const COMMANDS: Array<{
-  name: string;
-  summary: string;
-  argument?: [string, string];
-  handler: () => Promise<CommandHandler>;
-  options?: Option[];
-  examples?: string[];
-}> = [
-  {
-    name: 'install',
-    summary: 'restore the environment for these requirements from storage, or build and publish it',
-    argument: REQUIREMENTS,
-    examples: [
-      'terrarium -t .venv --storage-dir /mnt/envs install requirements.txt',
-      'S3_BUCKET=team-envs terrarium -t /srv/app/venv install requirements.txt dev.txt',
-      'terrarium -t .venv --require-download --json install requirements.txt',
-    ],
-    handler: async () => (await import('./commands/install.js')).installCommand,
-  },
-  {
-    name: 'key',
-    summary: 'print the archive key for these requirements',
-    argument: REQUIREMENTS,
-    examples: ['terrarium key requirements.txt', 'terrarium --python python3.12 --json key requirements.txt'],
-    handler: async () => (await import('./commands/key.js')).keyCommand,
-  },
-  {
-    name: 'hash',
-    summary: 'print the digest of these requirements',
-    argument: REQUIREMENTS,
-    examples: ['terrarium hash requirements.txt constraints.txt'],
-    handler: async () => (await import('./commands/key.js')).hashCommand,
-  },
-  {
-    name: 'exists',
-    summary: 'exit 0 if an archive for these requirements is stored, 1 if not',
-    argument: REQUIREMENTS,
-    examples: ['terrarium --storage-dir /mnt/envs exists requirements.txt && echo cached'],
-    handler: async () => (await import('./commands/exists.js')).existsCommand,
-  },
-  {
-    name: 'revert',
-    summary: 'swap the target with its backup (run again to undo)',
-    examples: ['terrarium -t .venv revert'],
-    handler: async () => (await import('./commands/revert.js')).revertCommand,
-  },
-  {
-    name: 'doctor',
-    summary: 'list what ties the target environment to another place (exit 0: nothing)',
-    examples: ['terrarium -t .venv doctor'],
-    handler: async () => (await import('./commands/doctor.js')).doctorCommand,
-  },
-  {
-    name: 'config',
-    summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)',
-    examples: ['terrarium config', 'terrarium --json config'],
-    handler: async () => (await import('./commands/config.js')).configCommand,
-  },
-  {
-    name: 'inspect',
-    summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it',
-    argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'],
-    examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'],
-    handler: async () => (await import('./commands/inspect.js')).inspectCommand,
-  },
-  {
-    name: 'completion',
-    summary: 'print a shell completion script (bash, zsh or fish)',
-    argument: ['<shell>', 'bash, zsh or fish'],
-    examples: [
-      'terrarium completion bash > ~/.local/share/bash-completion/completions/terrarium',
-      'terrarium completion fish > ~/.config/fish/completions/terrarium.fish',
-    ],
-    handler: async () => (await import('./commands/completion.js')).completionCommand,
-  },
-  {
-    name: 'keygen',
-    summary: 'write a key pair for signing archives: FILE (minisign secret key, mode 0600) and FILE.pub',
-    argument: ['<file>', 'where the secret key goes (the public key goes to FILE.pub)'],
-    examples: ['terrarium keygen ~/.config/terrarium/sign.key', 'terrarium --sign-key ~/.config/terrarium/sign.key -t .venv install requirements.txt'],
-    handler: async () => (await import('./commands/keygen.js')).keygenCommand,
-  },
-  {
-    name: 'cache verify',
-    summary: 'check the local cache: archives rehashed, unpacked copies against their index; drops what differs (exit 6 if any)',
-    examples: ['terrarium cache verify', 'terrarium --cache-dir /ci/cache --json cache verify'],
-    handler: async () => (await import('./commands/cache.js')).cacheVerifyCommand,
-  },
-  {
-    name: 'ls',
-    summary: 'list the archives in each configured store (key, size, date)',
-    examples: ['terrarium --s3-bucket team-envs ls'],
-    handler: async () => (await import('./commands/archives.js')).lsCommand,
-  },
-  {
-    name: 'prune',
-    summary: 'delete old archives from each writable store',
-    examples: ['terrarium --storage-dir /mnt/envs prune --older-than 30d --dry-run', 'terrarium --s3-bucket team-envs prune --keep 50'],
-    handler: async () => (await import('./commands/archives.js')).pruneCommand,
-    options: [
-      new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
-      new Option('--keep <n>', 'keep the N newest archives of each store, delete the rest'),
-      new Option('--dry-run', 'say what would be deleted, delete nothing'),
-    ],
-  },
-];
-
-const EXIT_CODES_HELP = `
-Examples:
-  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt
-  $ terrarium key requirements.txt
-  $ terrarium help install
-
-Defaults for any option can live in terrarium.toml (or [tool.terrarium] in pyproject.toml);
-terrarium config shows every setting and where it comes from.
-
-Exit codes:
-  0 success; 1 exists: not stored; 2 usage error (and a bad signing or trusted key);
-  3 requirements file error; 4 Python interpreter error; 5 storage error;
-  6 corrupt, hostile or (with --require-download) untrusted archive;
-  7 environment build failed (pip's own exit code is passed through when pip fails); 8 target error;
-  9 relocation or smoke check failed; 10 no archive with --require-download;
-  11 target locked by another run beyond --lock-timeout, or its lock taken over while this run worked;
-  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged);
-  141 the output's reader went away (terrarium ls | head).`;
-
-/** What a bare `terrarium` prints (on stderr, with exit 2): how to start, in three lines. */
-const SHORT_USAGE = `usage: terrarium [options] COMMAND [FILES...]
-commands: ${COMMANDS.map((spec) => spec.name.split(' ')[0])
-  .filter((name, i, all) => all.indexOf(name) === i)
-  .join(', ')}, help
-run terrarium --help for the options, terrarium help COMMAND for one command
-`;
 
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
@@ -190,15 +58,16 @@ export async function main(argv: string[], context: CliContext = processContext(
       const announce = () => reporter.info(interruptNotice(context.signal?.reason));
       context.signal?.addEventListener('abort', announce, { once: true });
       try {
-        const settings = resolveSettings(raw, context.cwd, context.env);
+        const { settings, settingsError } = resolveFor(spec, raw, context);
         const handler = await spec.handler();
         status = await handler({
           settings,
+          settingsError,
           files,
           options: command.opts(),
           context,
           reporter,
-          effective: () => effectiveSettings(program, config),
+          effective: () => effectiveSettings(program, config, context.env),
           configFile: config?.path,
           cli: () => describeCli(program),
         });
@@ -242,6 +111,17 @@ export async function main(argv: string[], context: CliContext = processContext(
     }
     createReporter(context, 0).error(error);
     return EXIT.internal;
+  }
+}
+
+/** The run's settings; a tolerant command gets the defaults and the reason instead of an error. */
+function resolveFor(spec: CommandSpec, raw: RawOptions, context: CliContext): { settings: Settings; settingsError?: TerrariumError } {
+  try {
+    return { settings: resolveSettings(raw, context.cwd, context.env) };
+  } catch (error) {
+    if (!spec.tolerant || !(error instanceof TerrariumError)) throw error;
+    const defaults = addGlobalOptions(new Command()).opts<RawOptions>();
+    return { settings: resolveSettings({ ...defaults, json: raw.json }, context.cwd, {}), settingsError: error };
   }
 }
 

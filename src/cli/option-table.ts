@@ -29,7 +29,12 @@ export interface OptionSpec {
   group: OptionGroup;
   /** The environment variable that sets it (read from the run's environment, never by commander from process.env). */
   env?: string;
-  /** An environment variable read while resolving it (a flag's yes/no, a list): named in --help. */
+  /**
+   * A variable read while resolving it, under the option's own (AWS_REGION under S3_REGION) or as its
+   * only one (S3_PATH_STYLE, TERRARIUM_TRUSTED_KEYS); `config` names it as the source when it is used.
+   */
+  fallbackEnv?: string;
+  /** How --help names the variables, when that says more than `env` (`S3_PATH_STYLE=1`). */
   envNote?: string;
   default?: string;
   choices?: readonly string[];
@@ -84,7 +89,13 @@ export const OPTIONS = {
   },
   s3Bucket: { flags: '--s3-bucket <name>', help: 'S3 bucket holding archives', group: 's3', env: 'S3_BUCKET' },
   s3Prefix: { flags: '--s3-prefix <prefix>', help: 'prefix of every object name inside the bucket, such as envs/', group: 's3', env: 'S3_PREFIX' },
-  s3Region: { flags: '--s3-region <region>', help: 'bucket region (default: $AWS_REGION, else us-east-1)', group: 's3', env: 'S3_REGION' },
+  s3Region: {
+    flags: '--s3-region <region>',
+    help: 'bucket region (default: $AWS_REGION, else us-east-1)',
+    group: 's3',
+    env: 'S3_REGION',
+    fallbackEnv: 'AWS_REGION',
+  },
   s3Endpoint: {
     flags: '--s3-endpoint <url>',
     help: 'S3-compatible service (MinIO, Ceph, R2, GCS: https://storage.googleapis.com)',
@@ -95,6 +106,7 @@ export const OPTIONS = {
     flags: '--s3-path-style',
     help: 'address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT',
     group: 's3',
+    fallbackEnv: 'S3_PATH_STYLE',
     envNote: 'S3_PATH_STYLE=1',
   },
   s3AccessKey: {
@@ -150,6 +162,7 @@ export const OPTIONS = {
     flags: '--trust-key <key>',
     help: 'install only archives signed by this minisign public key (the key, or its .pub file); repeatable',
     group: 'trust',
+    fallbackEnv: 'TERRARIUM_TRUSTED_KEYS',
     envNote: 'TERRARIUM_TRUSTED_KEYS, comma-separated',
     kind: 'repeatable',
   },

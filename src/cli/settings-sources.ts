@@ -56,30 +56,32 @@ function valueFor(option: Option, key: string, value: unknown, file: string): un
   return text;
 }
 
-/** Every option's value and its source, secrets left to the reporter's masking. */
-export function effectiveSettings(program: Command, file: ConfigFile | undefined): EffectiveSetting[] {
+/** Every option's value and its source (the variable it falls back to included); secrets masked here. */
+export function effectiveSettings(program: Command, file: ConfigFile | undefined, env: NodeJS.ProcessEnv): EffectiveSetting[] {
   const values = program.opts();
   return program.options
     .filter((option) => specOf(option))
     .map((option) => {
+      const spec = specOf(option)!;
       const attribute = option.attributeName();
       const source = program.getOptionValueSource(attribute);
-      const describe =
-        source === 'env'
-          ? `environment ${specOf(option)!.env}`
-          : source === 'config'
-            ? file!.path
-            : source === 'cli'
-              ? 'command line'
-              : source === 'default'
-                ? 'default'
-                : 'not set';
-      const key = keyOf(option);
+      let value: unknown = values[attribute];
+      let describe = SOURCE_NAMES[source ?? ''] ?? 'not set';
+      if (source === 'env') describe = `environment ${spec.env}`;
+      if (source === 'config') describe = file!.path;
+      // A variable read while resolving (AWS_REGION, S3_PATH_STYLE, TERRARIUM_TRUSTED_KEYS) where nothing above it was given.
+      const fallback = spec.fallbackEnv === undefined ? undefined : env[spec.fallbackEnv];
+      if ((source === undefined || source === 'default') && fallback) {
+        value = fallback;
+        describe = `environment ${spec.fallbackEnv}`;
+      }
       // Masked here, before anything serialises it: no secret's length or characters can slip past.
-      const value = specOf(option)!.secret && values[attribute] !== undefined ? '***' : values[attribute];
-      return { option: key, value, source: describe };
+      if (spec.secret && value !== undefined) value = '***';
+      return { option: keyOf(option), value, source: describe };
     });
 }
+
+const SOURCE_NAMES: Record<string, string> = { cli: 'command line', default: 'default' };
 
 /** The candidate within two edits of `word`, if any (for "did you mean"). */
 export function closest(word: string, candidates: string[]): string | undefined {

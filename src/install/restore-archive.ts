@@ -138,7 +138,11 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
         signature: signatureText,
       };
       await link.cache.trees.commit(record.key, unpackTo, index).then(
-        () => job.reporter.detail(`kept an unpacked copy of ${record.key} in the cache`),
+        // Said once, on the install that makes it: the copy takes disk, and some users will want none.
+        () =>
+          job.reporter.info(
+            `kept an unpacked copy of ${record.key} (${formatBytes(extracted.bytes)}) in ${link.cache.trees.root} for repeat installs to link from; --link-mode none keeps none`,
+          ),
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from '../errors.js';
+import { failpoint } from './failpoint.js';
 import { siblingPath } from './fs.js';
 import { SELF, ownerGone, type Owner } from './owner.js';
 
@@ -96,6 +97,7 @@ async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
   const temp = siblingPath(file, 'tmp');
   await fs.writeFile(temp, `${JSON.stringify(holder)}\n`, { flag: 'wx' });
   try {
+    failpoint('lock-written');
     await fs.link(temp, file);
     return true;
   } catch (error) {

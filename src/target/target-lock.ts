@@ -66,7 +66,8 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
     const recovered = await recoverInterruptedSwap(target);
     if (recovered) reporter.warn(recovered);
     const base = path.basename(target);
-    const owners = [base, `${base}.lock`, path.basename(journalPath(target))];
+    // The lock's own temporary file (a run killed while taking the lock leaves it) is named after the lock file.
+    const owners = [base, path.basename(lockPath(target)), path.basename(journalPath(target))];
     if (options.backupSuffix !== undefined) owners.push(base + options.backupSuffix);
     const removed = await removeLeftovers(path.dirname(target), owners);
     if (removed.length) reporter.detail(`removed what interrupted runs left: ${removed.join(', ')}`);

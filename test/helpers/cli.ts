@@ -5,26 +5,12 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
-import { type SEEDS, seedStore } from './seeds.js';
+import { BIN, hermeticEnv } from './hermetic.js';
+import { type SeedName, seedStore } from './seeds.js';
 
-/** The command as installed by npm: the bin script, which loads the bundle in dist. */
-export const BIN = path.resolve('bin/terrarium.cjs');
+export { BIN, hermeticEnv };
 
 export type CliResult = RunResult;
-
-/**
- * The environment a user's shell would have, minus this machine's pip configuration and local indexes:
- * pip sees only the wheels the tests built.
- */
-export function hermeticEnv(wheels: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    // Whatever the caller's shell holds (a cache elsewhere, credentials, a store) must not reach the tests.
-    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|XDG_|S3_|AWS_|VITEST|NODE_OPTIONS)/.test(name)) continue;
-    env[name] = value;
-  }
-  return { ...env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels, ...extra };
-}
 
 /** A scratch directory with its own copy of the wheels (so a test can delete them to prove a hit used none). */
 export class Sandbox {
@@ -42,7 +28,7 @@ export class Sandbox {
   }
 
   /** Puts the archive of a seed requirement set into `store` (the sandbox's storage directory unless given); returns its key. */
-  seed(name: keyof typeof SEEDS, store = this.store): string {
+  seed(name: SeedName, store = this.store): Promise<string> {
     return seedStore(name, store);
   }
 

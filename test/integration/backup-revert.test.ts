@@ -15,8 +15,8 @@ describe('backups and revert', () => {
     box.write('a.txt', 'terra-dep\n');
     box.write('b.txt', 'terra-demo\n');
     // Restored, not built: how the environments were made is not what this tests.
-    box.seed('dep');
-    box.seed('demo');
+    await box.seed('dep');
+    await box.seed('demo');
     expect((await box.terrarium(['-t', target, '--storage-dir', box.store, 'install', 'a.txt'])).code).toBe(0);
     expect((await box.terrarium(['-t', target, '--storage-dir', box.store, 'install', 'b.txt'])).code).toBe(0);
   });

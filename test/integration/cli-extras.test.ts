@@ -14,7 +14,7 @@ describe('inspect, completion, help', () => {
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo  # the app\n');
-    key = box.seed('demo');
+    key = await box.seed('demo');
     // The comment changes nothing: the key is the one of the bare line.
     expect((await box.main(['key', 'requirements.txt'])).stdout.trim()).toBe(key);
     archive = path.join(box.store, readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!);

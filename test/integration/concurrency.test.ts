@@ -10,10 +10,10 @@ describe('concurrency and interruption', () => {
   const box = new Sandbox();
   const store = (...args: string[]) => ['--storage-dir', box.store, ...args];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
-    box.seed('demo');
+    await box.seed('demo');
   });
   afterAll(() => box.cleanup());
 

@@ -31,8 +31,8 @@ describe('crash safety', () => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
     mkdirSync(dir);
-    box.seed('demo');
-    box.seed('cext');
+    await box.seed('demo');
+    await box.seed('cext');
     // Both archives stored; a copy of each environment as installed at the target path, to reset from.
     for (const [file, name] of [
       ['b.txt', B],
@@ -55,6 +55,8 @@ describe('crash safety', () => {
   const killedAt = (point: string, args: string[]) => box.terrarium(args, { TERRARIUM_FAILPOINT: point });
 
   it.each([
+    // While taking the lock: its temporary file is left, for the next run to sweep.
+    'lock-written',
     'install-locked',
     'extract-entry@40',
     'install-restored',

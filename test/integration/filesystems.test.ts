@@ -30,12 +30,12 @@ describe.skipIf(!canMount)('full and read-only file systems', () => {
   const readOnly = box.path('read-only');
   const store = (...args: string[]) => ['--storage-dir', box.store, ...args];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
     box.write('c.txt', 'terra-dep\n');
-    box.seed('demo');
-    box.seed('cext');
+    await box.seed('demo');
+    await box.seed('cext');
     // Room for one environment (about 26 MB) and not for a second.
     expect(mount(small, 'size=40m')).toBe(true);
     expect(mount(readOnly, 'size=100m')).toBe(true);

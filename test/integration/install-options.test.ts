@@ -13,7 +13,7 @@ describe('install options and failures', () => {
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\n');
     box.write('missing.txt', 'terra-does-not-exist==9.9\n');
-    box.seed('demo');
+    await box.seed('demo');
     const first = await box.terrarium(store('-t', main, 'install', 'requirements.txt'));
     expect(first.code).toBe(0);
     writeFileSync(path.join(main, 'marker'), 'still here');

@@ -59,7 +59,8 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
       'requirements.txt',
     ]);
     expect(result.code).toBe(0);
-    const interpreter = /key: \S+ \(.*, (\/\S+)\) \(\d+ ms\)$/m.exec(result.stderr)?.[1];
+    // -V names the interpreter the key was made with.
+    const interpreter = /^terrarium: interpreter: (\/\S+)$/m.exec(result.stderr)?.[1];
     expect(interpreter, result.stderr).toBeDefined();
     expect(interpreter).not.toContain(box.path('moved'));
     expect(readFileSync(box.path('via-venv', 'pyvenv.cfg'), 'utf8')).not.toContain(box.path('moved'));

@@ -33,7 +33,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\nterra-cext\n');
-    box.seed('demo-cext');
+    await box.seed('demo-cext');
     // Every later install must come from the archive or the cache: pip has nothing to install from.
     rmSync(box.wheels, { recursive: true });
     first = await box.terrarium(args('-t', box.path('first'), 'install', 'requirements.txt'));
@@ -234,9 +234,9 @@ describe('link mode on a file system with copy-on-write clones', () => {
   const mounted = mountXfs(box.path('xfs.img'), xfs);
   const args = (...rest: string[]) => ['-V', '--storage-dir', box.store, '--cache-dir', path.join(xfs, 'cache'), ...rest];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\nterra-cext\n');
-    box.seed('demo-cext');
+    await box.seed('demo-cext');
   });
   afterAll(() => {
     if (mounted) spawnSync('umount', [xfs]);
