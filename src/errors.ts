@@ -88,6 +88,8 @@ export function isErrno(error: unknown, ...codes: string[]): error is NodeJS.Err
 /** The reason a system call failed, in words, without Node's stack noise. */
 export function describeCause(error: unknown): string {
   if (error instanceof TerrariumError) return error.message;
+  // fetch says only "fetch failed"; what failed (refused, DNS, reset, TLS) is its cause.
+  if (error instanceof TypeError && error.message === 'fetch failed' && error.cause instanceof Error) return describeCause(error.cause);
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
     const text = error.message.replace(/^[A-Z]+: /, '');

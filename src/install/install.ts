@@ -10,7 +10,7 @@ import { describeInterpreter } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import { describeStores, lookupOrder, type ConfiguredStores } from './configure-stores.js';
 import type { JobContext, RunKeys, Settings } from './settings.js';
-import { isWritable } from '../stores/store.js';
+import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import type { Publication } from './publish.js';
@@ -132,6 +132,7 @@ async function prepareStaging(
 ): Promise<InstallOutcome> {
   const { reporter, signal } = options;
   const searched = lookupOrder(options);
+  const unreachable = new Set<Store>();
   const restored = options.download
     ? await restoreFromStores({
         key: resolved.key,
@@ -145,6 +146,7 @@ async function prepareStaging(
         allowOutsidePaths: options.allowOutsidePaths,
         trusted: options.trusted,
         check,
+        unreachable,
         signal,
         reporter,
       })
@@ -159,7 +161,7 @@ async function prepareStaging(
     });
   }
   signal?.throwIfAborted();
-  const publishTo = options.upload ? searched.filter(isWritable) : [];
+  const publishTo = options.upload ? searched.filter(isWritable).filter((store) => !unreachable.has(store)) : [];
   const published = await buildAndPublish({
     resolved,
     requirementFiles: options.requirementFiles,

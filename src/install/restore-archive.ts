@@ -29,6 +29,8 @@ export interface RestoreJob extends Pick<InstallOptions, 'local' | 'link' | 'req
   stores: Store[];
   /** Checks staging once it is complete (the smoke check): a failure there counts against the archive. */
   check: (staging: string) => Promise<void>;
+  /** Filled with the stores that could not be reached (then passed over, unless --require-download). */
+  unreachable: Set<Store>;
 }
 
 /** Link mode is on with a local cache, unless --link-mode none. */

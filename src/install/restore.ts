@@ -5,7 +5,7 @@ import { removeTree } from '../io/fs.js';
 import { finishRelocation } from './relocation.js';
 import { formatCount } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
-import { isWritable } from '../stores/store.js';
+import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { linkTree } from './link-tree.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
@@ -25,7 +25,13 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
   const linked = await restoreFromUnpacked(job);
   if (linked) return linked;
   for (const store of job.stores) {
-    const record = await store.lookup(job.key);
+    let record: ArchiveRecord | undefined;
+    try {
+      record = await store.lookup(job.key);
+    } catch (error) {
+      if (passOverOutage(job, store, error)) continue;
+      throw error;
+    }
     reporter.detail(`${store.description}: ${record ? `found ${job.key} (${record.size} bytes)` : `no ${job.key}`}`);
     if (!record) continue;
     try {
@@ -34,6 +40,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
     } catch (error) {
       await removeTree(job.staging);
       job.signal?.throwIfAborted();
+      if (passOverOutage(job, store, error)) continue;
       if (!(error instanceof TerrariumError) || !(DISCARDED.has(error.code) || PASSED_OVER.has(error.code))) throw error;
       let why = `${store.description}: archive ${job.key} ${error.code === 'ARCHIVE_UNTRUSTED' ? 'was' : 'is unusable:'} ${error.message}`;
       if (DISCARDED.has(error.code)) {
@@ -50,6 +57,18 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
     }
   }
   return undefined;
+}
+
+/**
+ * An outage (refused, DNS, timeouts or 5xx after the retries) is no reason to fail a job that can
+ * build: it is said, and the store is left out of publishing too. Under --require-download it stays
+ * the error it is (exit 5).
+ */
+function passOverOutage(job: RestoreJob, store: Store, error: unknown): boolean {
+  if (!(error instanceof TerrariumError) || error.code !== 'STORAGE_UNREACHABLE' || job.requireDownload) return false;
+  job.unreachable.add(store);
+  job.reporter.warn(`${error.message}; going on without ${store.description}`);
+  return true;
 }
 
 /**

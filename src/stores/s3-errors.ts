@@ -33,6 +33,13 @@ export function s3Failure(options: Pick<S3Options, 'bucket' | 'endpoint'>, actio
       cause: error,
     });
   }
+  // The SDK's credential chain found nothing: no request was sent, so nothing was denied.
+  if (e.name === 'CredentialsProviderError') {
+    return new TerrariumError('STORAGE_AUTH', `cannot ${action} ${where}${endpoint}: no S3 credentials found`, {
+      hint: 'set S3_ACCESS_KEY and S3_SECRET_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE) or an instance role',
+      cause: error,
+    });
+  }
   const status = e.$metadata?.httpStatusCode;
   if (AUTH_ERRORS.has(e.name) || status === 401 || status === 403) {
     return new TerrariumError('STORAGE_AUTH', `cannot ${action} ${where}${endpoint}: access denied (${e.name})`, {

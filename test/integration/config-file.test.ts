@@ -51,6 +51,31 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
     }
   });
 
+  it('names the variables it falls back to, the effective cache directory and where S3 credentials come from', async () => {
+    const env = { S3_PATH_STYLE: '1', AWS_REGION: 'eu-west-3', TERRARIUM_TRUSTED_KEYS: 'RWQkey', AWS_PROFILE: 'ci' };
+    const doc = JSON.parse((await box.main(['--json', 'config'], env)).stdout) as Effective;
+    expect(doc.settings['s3-path-style']).toEqual({ value: '1', source: 'environment S3_PATH_STYLE' });
+    expect(doc.settings['s3-region']).toEqual({ value: 'eu-west-3', source: 'environment AWS_REGION' });
+    expect(doc.settings['trust-key']).toEqual({ value: 'RWQkey', source: 'environment TERRARIUM_TRUSTED_KEYS' });
+    expect(doc.settings['cache-dir']).toEqual({ value: path.join(box.dir, '.cache', 'terrarium', 'v1'), source: 'default ($XDG_CACHE_HOME/terrarium/v1)' });
+    expect(doc.settings['s3-credentials']).toEqual({ value: 'AWS credential chain', source: 'environment AWS_PROFILE' });
+    const keys = JSON.parse((await box.main(['--json', 'config'], { S3_ACCESS_KEY: 'AKIAEXAMPLE', S3_SECRET_KEY: 'x'.repeat(40) })).stdout) as Effective;
+    expect(keys.settings['s3-credentials']?.value).toBe('S3 access key');
+    expect(keys.settings['s3-secret-key']).toEqual({ value: '***', source: 'environment S3_SECRET_KEY' });
+  });
+
+  it('runs with a bad setting: shows every setting, then names the problem (exit 2)', async () => {
+    const plain = await box.main(['--lock-timeout', 'soon', 'config']);
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toMatch(/^lock-timeout\s+"soon"\s+command line$/m);
+    expect(plain.stderr).toContain('terrarium: error: bad --lock-timeout "soon"');
+    const json = await box.main(['--json', '--lock-timeout', 'soon', 'config']);
+    expect(json.code).toBe(2);
+    const doc = JSON.parse(json.stdout) as Effective & { error: { code: string; message: string } };
+    expect(doc.settings['lock-timeout']).toEqual({ value: 'soon', source: 'command line' });
+    expect(doc.error).toMatchObject({ code: 'USAGE', message: 'bad --lock-timeout "soon"' });
+  });
+
   it("refuses a value outside an option's choices in the environment, naming the variable", async () => {
     const result = await box.main(['key', 'x.txt'], { TERRARIUM_LINK_MODE: 'symlink' });
     expect(result.code).toBe(2);

@@ -1,4 +1,4 @@
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -69,19 +69,22 @@ describe('HTTP store', () => {
     expect(readdirSync(box.store).sort()).toEqual(before);
   });
 
-  it('an unreachable server is a clear error after the retries', async () => {
-    const result = await box.terrarium([
-      '-t',
-      box.path('down'),
-      '--storage-url',
-      'http://127.0.0.1:9/envs',
-      '--s3-max-retries',
-      '1',
-      '--no-cache',
-      'install',
-      'requirements.txt',
-    ]);
-    expect(result.code).toBe(5);
-    expect(result.stderr).toMatch(/error: cannot read http:\/\/127\.0\.0\.1:9\/envs\/x86_64-\S+\.json after 2 attempts/);
+  it('an unreachable server is a warning naming it and the cause, and the install builds; under --require-download, exit 5', async () => {
+    // A port nothing listens on any more: connections to it are refused.
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const downUrl = `http://127.0.0.1:${closed}/envs`;
+    const down = ['--storage-url', downUrl, '--s3-max-retries', '1', '--no-cache', 'install', 'other.txt'];
+    const strict = await box.terrarium(['-t', box.path('down-strict'), '--require-download', ...down]);
+    expect(strict.code).toBe(5);
+    expect(strict.stderr).toContain(`error: cannot read ${downUrl}/x86_64-`);
+    expect(strict.stderr).toMatch(/\.json after 2 attempts: connect ECONNREFUSED/);
+    expect(existsSync(box.path('down-strict'))).toBe(false);
+    const built = await box.terrarium(['-t', box.path('down'), ...down]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/warning: cannot read \S+ after 2 attempts: connect ECONNREFUSED.*; going on without http:\/\/127\.0\.0\.1:\d+\/envs/);
+    expect(built.stderr).toContain('building');
   });
 });

@@ -93,20 +93,25 @@ describe('S3 store', () => {
     expect(chain.code, chain.stderr).toBe(0);
   });
 
-  it('retries refused connections, then succeeds; without retries it fails naming the bucket and the cause', async () => {
+  it('retries refused connections, then succeeds; beyond the retries it fails under --require-download naming the bucket and the cause, and builds otherwise', async () => {
     proxy.inject('refuse', 2);
     const retried = await terrarium(['-t', box.path('retried'), '--no-cache', '--require-download', 'install', 'requirements.txt']);
     expect(retried.code, retried.stderr).toBe(0);
     expect(proxy.faulted).toBe(2);
 
     proxy.inject('refuse', 100);
-    const failed = await terrarium(['-t', box.path('unreachable'), '--no-cache', '--s3-max-retries', '1', 'install', 'requirements.txt']);
+    const failed = await terrarium(['-t', box.path('unreachable'), '--no-cache', '--s3-max-retries', '1', '--require-download', 'install', 'requirements.txt']);
     expect(failed.code).toBe(5);
     expect(failed.stderr).toMatch(
       new RegExp(`error: cannot read s3://${BUCKET}/${prefix}${key}\\.json at ${proxy.endpoint} after 2 attempts: .*(ECONNRESET|socket hang up)`),
     );
     expect(withoutProgress(failed.stderr)).toHaveLength(2);
     expect(existsSync(box.path('unreachable'))).toBe(false);
+    // A CI job goes on: it builds, and publishes nowhere (the only store is down) instead of retrying there.
+    const built = await terrarium(['-t', box.path('built-offline'), '--no-cache', '--s3-max-retries', '0', 'install', 'requirements.txt']);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(new RegExp(`warning: cannot read s3://${BUCKET}/${prefix}${key}\\.json.*; going on without s3://${BUCKET}/${prefix}`));
+    expect(built.stderr).not.toContain('publish to');
   });
 
   it('resumes a download cut in the middle', async () => {

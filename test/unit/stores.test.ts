@@ -74,7 +74,7 @@ describe('cache', () => {
     used('c.json', 10);
     expect(await unpack('t', 100)).toEqual(['archive c']);
     expect(await local.trees.find('t')).toBeDefined();
-    expect(await add('huge', 1000)).toEqual(['archive a', 'unpacked t']);
+    expect(await add('huge', 1000)).toEqual(['archive a', 'unpacked copy t']);
     expect((await cache.list()).map((r) => r.key)).toEqual(['huge']);
     expect(await local.trees.find('t')).toBeUndefined();
     expect(readdirSync(path.join(root, 'unpacked'))).toEqual([]);

@@ -14,7 +14,10 @@ export const configCommand: CommandHandler = async ({ settings, settingsError, e
   const rows: EffectiveSetting[] = effective();
   const cacheRow = rows.find((row) => row.option === 'cache-dir');
   if (cacheRow && cacheRow.value === undefined && !settingsError)
-    Object.assign(cacheRow, { value: settings.storage.cacheDir ?? null, source: settings.storage.cacheDir ? 'default ($XDG_CACHE_HOME/terrarium/v1)' : 'none' });
+    Object.assign(cacheRow, {
+      value: settings.storage.cacheDir ?? null,
+      source: settings.storage.cacheDir ? 'default ($XDG_CACHE_HOME/terrarium/v1)' : 'none',
+    });
   const keysGiven = rows.some((row) => row.option === 's3-access-key' && row.value !== undefined);
   const chain = CREDENTIAL_CHAIN.filter((name) => context.env[name]);
   rows.push({
