@@ -23,7 +23,7 @@ export const COMMANDS: CommandSpec[] = [
     argument: REQUIREMENTS,
     examples: [
       'terrarium -t .venv --storage-dir /mnt/envs install requirements.txt',
-      'S3_BUCKET=team-envs terrarium -t /srv/app/venv install requirements.txt dev.txt',
+      'S3_BUCKET=team-envs terrarium -t /srv/app/venv install req.txt dev.txt',
       'terrarium -t .venv --require-download --json install requirements.txt',
     ],
     handler: async () => (await import('./commands/install.js')).installCommand,
@@ -153,18 +153,19 @@ Examples:
   $ terrarium key requirements.txt
   $ terrarium help install
 
-Defaults for any option can live in terrarium.toml (or [tool.terrarium] in pyproject.toml);
-terrarium config shows every setting and where it comes from.
+Defaults for any option can live in terrarium.toml (or [tool.terrarium] in
+pyproject.toml); terrarium config shows every setting and where it comes from.
 
 Exit codes:
-  0 success; 1 exists: not stored; 2 usage error (and a bad signing or trusted key);
-  3 requirements file error; 4 Python interpreter error; 5 storage error;
-  6 corrupt, hostile or (with --require-download) untrusted archive;
-  7 environment build failed (pip's own exit code is passed through when pip fails); 8 target error;
-  9 relocation or smoke check failed; 10 no archive with --require-download;
-  11 target locked by another run beyond --lock-timeout, or its lock taken over while this run worked;
-  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged);
-  141 the output's reader went away (terrarium ls | head).`;
+  0 success; 1 exists: not stored; 2 usage error (and a bad signing or
+  trusted key); 3 requirements file error; 4 Python interpreter error;
+  5 storage error; 6 corrupt, hostile or (with --require-download) untrusted
+  archive; 7 environment build failed (pip's own exit code is passed through
+  when pip fails); 8 target error; 9 relocation or smoke check failed;
+  10 no archive with --require-download; 11 target locked by another run
+  beyond --lock-timeout, or its lock taken over while this run worked;
+  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
+  (cleaned up, target unchanged); 141 the output's reader went away.`;
 
 /** What a bare `terrarium` prints (on stderr, with exit 2): how to start, in three lines. */
 export const SHORT_USAGE = `usage: terrarium [options] COMMAND [FILES...]

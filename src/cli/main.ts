@@ -11,8 +11,8 @@ export { manPage } from './man-page.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
-import type { RawOptions } from './option-table.js';
-import { addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
+import { longFlag, type RawOptions, specFor } from './option-table.js';
+import { type OptionName, addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
 import { outputStyle } from './terminal.js';
 import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
@@ -47,7 +47,10 @@ export async function main(argv: string[], context: CliContext = processContext(
     if (spec.argument) command.argument(...spec.argument);
     for (const option of spec.options ?? []) command.addOption(option);
     if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
-    command.addHelpText('after', '\nGlobal options (target, storage, S3, cache, signing, output) go before or after the command: terrarium --help\n');
+    command.addHelpText(
+      'after',
+      '\nGlobal options (target, storage, S3, cache, signing, output) go before or\nafter the command: terrarium --help lists them.\n',
+    );
     command.action(async (...args: unknown[]) => {
       const files = spec.argument ? [args[0] as string | string[]].flat() : [];
       const raw = command.optsWithGlobals<RawOptions>();
@@ -58,7 +61,9 @@ export async function main(argv: string[], context: CliContext = processContext(
       const announce = () => reporter.info(interruptNotice(context.signal?.reason));
       context.signal?.addEventListener('abort', announce, { once: true });
       try {
-        const { settings, settingsError } = resolveFor(spec, raw, context);
+        // Messages name an option as the user gave it: the variable when it came from the environment.
+        const nameOf: OptionName = (option) => (program.getOptionValueSource(option) === 'env' ? specFor(option).env! : longFlag(option));
+        const { settings, settingsError } = resolveFor(spec, raw, context, nameOf);
         const handler = await spec.handler();
         status = await handler({
           settings,
@@ -115,9 +120,9 @@ export async function main(argv: string[], context: CliContext = processContext(
 }
 
 /** The run's settings; a tolerant command gets the defaults and the reason instead of an error. */
-function resolveFor(spec: CommandSpec, raw: RawOptions, context: CliContext): { settings: Settings; settingsError?: TerrariumError } {
+function resolveFor(spec: CommandSpec, raw: RawOptions, context: CliContext, nameOf: OptionName): { settings: Settings; settingsError?: TerrariumError } {
   try {
-    return { settings: resolveSettings(raw, context.cwd, context.env) };
+    return { settings: resolveSettings(raw, context.cwd, context.env, nameOf) };
   } catch (error) {
     if (!spec.tolerant || !(error instanceof TerrariumError)) throw error;
     const defaults = addGlobalOptions(new Command()).opts<RawOptions>();

@@ -237,3 +237,9 @@ export function commanderOption(spec: OptionSpec): Option {
 export function optionSpecs(): Array<[keyof Specs, OptionSpec]> {
   return Object.entries(OPTIONS) as Array<[keyof Specs, OptionSpec]>;
 }
+
+/** One option's spec, by its name. */
+export const specFor = (name: keyof RawOptions): OptionSpec => OPTIONS[name];
+
+/** An option's long flag (`--s3-access-key`), as messages name it. */
+export const longFlag = (name: keyof RawOptions): string => specFor(name).flags.match(/--[a-z0-9-]+/)![0];

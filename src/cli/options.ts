@@ -8,7 +8,7 @@ import { LINK_METHODS } from '../io/file-ops.js';
 import { makeHash } from '../key/digest.js';
 import { formatKey } from '../key/key-format.js';
 import type { Verbosity } from '../report/reporter.js';
-import { type LINK_MODES, commanderOption, optionSpecs, type RawOptions } from './option-table.js';
+import { type LINK_MODES, commanderOption, longFlag, optionSpecs, type RawOptions, specFor } from './option-table.js';
 import { withoutCredentials } from './secrets.js';
 import { parseNonNegative, parseSize } from './units.js';
 
@@ -23,7 +23,10 @@ export function verbosityOf(raw: Pick<RawOptions, 'verbose' | 'quiet'>): Verbosi
 }
 
 /** Checks what can be checked before any work starts, so that a typo costs nothing. */
-export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): Settings {
+/** How a message names an option: as the user gave it (`S3_ACCESS_KEY` when it came from the environment). */
+export type OptionName = (option: keyof RawOptions) => string;
+
+export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv, nameOf: OptionName = longFlag): Settings {
   makeHash(raw.digestType);
   formatKey(raw.remoteKeyFormat, { arch: 'x86_64', python_vmajor: '3', python_vminor: '11', python_vpatch: '0', digest: '0' });
   if (!raw.backupSuffix || raw.backupSuffix.includes('/')) {
@@ -44,7 +47,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
   const target = raw.target ?? (env.VIRTUAL_ENV || undefined);
   return {
     target: target === undefined ? undefined : path.resolve(cwd, target),
-    storage: storeSettings(raw, cwd, env),
+    storage: storeSettings(raw, cwd, env, nameOf),
     download: raw.download,
     upload: raw.upload,
     requireDownload: raw.requireDownload ?? false,
@@ -68,17 +71,14 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
   };
 }
 
-function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv): StoreSettings {
+function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv, nameOf: OptionName): StoreSettings {
   const retries = parseNonNegative(raw.s3MaxRetries, '--s3-max-retries', true);
   const timeoutSeconds = parseNonNegative(raw.s3Timeout, '--s3-timeout');
   if (Boolean(raw.s3AccessKey) !== Boolean(raw.s3SecretKey)) {
-    throw new TerrariumError(
-      'USAGE',
-      `${raw.s3AccessKey ? '--s3-access-key' : '--s3-secret-key'} given without ${raw.s3AccessKey ? '--s3-secret-key' : '--s3-access-key'}`,
-      {
-        hint: 'give both (or S3_ACCESS_KEY and S3_SECRET_KEY), or neither to use the AWS credential chain',
-      },
-    );
+    const [given, missing] = raw.s3AccessKey ? (['s3AccessKey', 's3SecretKey'] as const) : (['s3SecretKey', 's3AccessKey'] as const);
+    throw new TerrariumError('USAGE', `${nameOf(given)} given without ${longFlag(missing)} (or ${specFor(missing).env})`, {
+      hint: 'give both (or S3_ACCESS_KEY and S3_SECRET_KEY), or neither to use the AWS credential chain',
+    });
   }
   for (const [option, url] of [
     ['--s3-endpoint', raw.s3Endpoint],

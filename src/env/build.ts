@@ -5,6 +5,7 @@ import { whichProgram } from '../python/discover.js';
 import { pythonScript } from '../python/scripts.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { formatCount } from '../report/format.js';
+import { PipProgress } from './pip-progress.js';
 import type { Reporter } from '../report/reporter.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
@@ -70,16 +71,16 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     phase.done(`Python ${python.version.join('.')} environment created`);
   });
   const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
-  const output = { last: '' };
+  const progress = new PipProgress();
   const pip = await reporter.during(
     'pip install',
     async (phase) => {
-      const result = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, output);
+      const result = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, (line) => progress.feed(line));
       const installed = /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
       if (result.code === 0) phase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
       return result;
     },
-    () => output.last,
+    () => progress.describe(),
   );
   if (pip.code !== 0) {
     options.signal?.throwIfAborted();
@@ -99,23 +100,23 @@ function check(result: RunResult, what: string, reporter: Reporter, hint: string
 
 /**
  * Runs one step of the build under supervise.py (run by `options.python`), so that the step and all it
- * starts die with terrarium; `output.last` follows the program's latest line (pip's current step).
+ * starts die with terrarium; `onLine` gets each line the program prints (pip's progress).
  */
 async function step(
   reporter: Reporter,
   program: string,
   args: string[],
   options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined; python: string },
-  output = { last: '' },
+  onLine: (line: string) => void = () => undefined,
 ): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
+  // Output comes in chunks that need not end at a line's end: a line is passed on once it is whole.
+  let partial = '';
   const onOutput = (chunk: string) => {
     reporter.debug(chunk.trimEnd());
-    const lines = chunk
-      .split('\n')
-      .map((text) => text.trim())
-      .filter(Boolean);
-    if (lines.length) output.last = lines[lines.length - 1]!.slice(0, 160);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
   };
   try {
     const { python, ...runOptions } = options;

@@ -107,6 +107,16 @@ describe('inspect, completion, help', () => {
     expect(top.stdout).toContain('Exit codes:');
   });
 
+  it('--help and help install: as snapshotted, and every line within 80 columns', async () => {
+    for (const args of [['--help'], ['help', 'install']]) {
+      const { stdout } = await box.main(args);
+      expect(stdout).toMatchSnapshot(args.join(' '));
+      // Only a single unbreakable word (the default key format) may run past the edge.
+      const wide = stdout.split('\n').filter((line) => line.length > 80 && /\S\s+\S/.test(line.trim()));
+      expect(wide, args.join(' ')).toEqual([]);
+    }
+  });
+
   it.each([
     [['instal', 'requirements.txt'], "terrarium: error: unknown command 'instal' (did you mean install?)"],
     [['--storge-dir', 'x', 'key', 'requirements.txt'], "terrarium: error: unknown option '--storge-dir' (did you mean --storage-dir?)"],

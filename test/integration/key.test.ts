@@ -75,6 +75,13 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
       2,
       '--s3-access-key given without --s3-secret-key',
     ],
+    [
+      'an S3 key from the environment without its secret: the message names the variable',
+      ['--s3-bucket', 'b', 'key', 'requirements.txt'],
+      2,
+      'S3_ACCESS_KEY given without --s3-secret-key (or S3_SECRET_KEY)',
+      { S3_ACCESS_KEY: 'AKIA' },
+    ],
     ['a bad S3 endpoint', ['--s3-bucket', 'b', '--s3-endpoint', 'localhost:9000', 'key', 'requirements.txt'], 2, 'bad --s3-endpoint "localhost:9000"'],
     ['a bad cache size', ['--cache-max-size', 'lots', 'key', 'requirements.txt'], 2, 'bad --cache-max-size "lots"'],
     ['a yes/no variable that is neither', ['--s3-bucket', 'b', 'key', 'requirements.txt'], 2, 'bad S3_PATH_STYLE "maybe"', { S3_PATH_STYLE: 'maybe' }],

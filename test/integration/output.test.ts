@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { TerrariumError } from '../../src/errors.js';
 import { BIN, Sandbox } from '../helpers/cli.js';
 
 const ESC = '\x1b';
@@ -25,14 +28,14 @@ function normalise(text: string, box: Sandbox): string {
 }
 
 /** Runs terrarium in a pseudo-terminal (util-linux script), as a person at a terminal would; returns what the terminal got. */
-function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
+function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, status = 0): string {
   const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
   const result = spawnSync('script', ['-q', '-e', '-c', `stty cols 120; ${quoted}`, '/dev/null'], {
     cwd: box.dir,
     env: { ...box.env, ...env },
     encoding: 'utf8',
   });
-  expect(result.status, result.stdout + result.stderr).toBe(0);
+  expect(result.status, result.stdout + result.stderr).toBe(status);
   return result.stdout;
 }
 
@@ -90,5 +93,44 @@ describe('what a person and a CI script see', () => {
     expect(noProgress).not.toContain(ESC);
     expect(noProgress).toMatch(/terrarium: \d\d:\d\d:\d\d unpack: /);
     expect(inTerminal(box, store('-q', '-t', box.path('tty-q'), 'install', 'requirements.txt'))).toBe('');
+  });
+
+  it.skipIf(!hasScript)('a bare terrarium at a terminal: the short usage, exit 2; TERM=dumb: no live line, no colour', () => {
+    const bare = inTerminal(box, [], {}, 2);
+    expect(bare).toMatch(/^usage: terrarium \[options\] COMMAND/);
+    expect(bare.trim().split('\n').length).toBeLessThan(6);
+    const dumb = inTerminal(box, store('-t', box.path('tty-dumb'), 'install', 'requirements.txt'), { TERM: 'dumb' });
+    expect(dumb).not.toContain(ESC);
+    expect(dumb).toMatch(/terrarium: \d\d:\d\d:\d\d unpack: /);
+  });
+
+  it('interrupted on a terminal, the live line is cleared before the notice; the target is left as it was', async () => {
+    const controller = new AbortController();
+    let stderr = '';
+    let interrupting = false;
+    const status = await main([...store('-t', box.path('interrupted'), '--no-download', 'install', 'requirements.txt')], {
+      env: box.env,
+      cwd: box.dir,
+      stdout: { write: () => true },
+      stderr: {
+        isTTY: true,
+        columns: 80,
+        write: (text: string) => {
+          stderr += text;
+          // Once the build's live line is up, what Ctrl-C does (abortOnSignals aborts so, with the signal's
+          // name), as a signal arrives: between writes, not inside one.
+          if (!interrupting && /⠋ venv/.test(stderr)) {
+            interrupting = true;
+            const reason = Object.assign(new TerrariumError('INTERRUPTED', 'interrupted by SIGINT', { exitCode: 130 }), { signalName: 'SIGINT' });
+            setImmediate(() => controller.abort(reason));
+          }
+          return true;
+        },
+      },
+      signal: controller.signal,
+    });
+    expect(status).toBe(130);
+    expect(stderr).toContain(`\r${ESC}[2Kterrarium: SIGINT received: stopping and cleaning up`);
+    expect(existsSync(box.path('interrupted'))).toBe(false);
   });
 });
