@@ -10,6 +10,9 @@ import type { LinkMethod } from '../io/file-ops.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { UnpackedTree } from '../cache/unpacked.js';
 
+/** Entries linked between two turns of the event loop. */
+const YIELD_EVERY = 1000;
+
 /**
  * Recreates an unpacked tree from the cache in `root` (an empty staging directory): folders and
  * symlinks made anew, files linked, cloned or copied from the tree, except the files the relocator
@@ -20,11 +23,23 @@ import type { UnpackedTree } from '../cache/unpacked.js';
  * The index comes from the cache, a place other programs can write to: its entries pass the same
  * checks as an archive's, so nothing lands outside root. Returns the method the file system accepted.
  */
-export async function linkTree(tree: UnpackedTree, root: string, relocator: Relocator, method: LinkMethod): Promise<LinkMethod> {
+export async function linkTree(
+  tree: UnpackedTree,
+  root: string,
+  relocator: Relocator,
+  method: LinkMethod,
+  progress: { entries: number } = { entries: 0 },
+): Promise<LinkMethod> {
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, { root: tree.dir, method, existing: true });
   try {
     for (const item of tree.index.entries) {
+      // Now and then, a turn of the event loop: the progress line moves, and the batches waiting for the
+      // writer stay few (memory stays bounded however large the tree).
+      if (++progress.entries % YIELD_EVERY === 0) {
+        await writer.ready();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       // The index is input from anyone who can write the cache: each entry passes the archive's checks.
       const entry = guard.check({ ...item, name: item.path });
       failpoint('link-entry');

@@ -3,7 +3,7 @@ import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
 import { finishRelocation } from './relocation.js';
-import { formatCount } from '../report/format.js';
+import { formatCount, groupDigits } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { linkTree } from './link-tree.js';
@@ -87,14 +87,20 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefine
     if (job.trusted.length) checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
     const relocator = relocatorFor(index.manifest, job);
     await fs.mkdir(job.staging, { mode: 0o755 });
-    const method = await job.reporter.during('link', async (phase) => {
-      const used = await linkTree(tree, job.staging, relocator, link.method);
-      noteLinkMethod(job, link.cache.dir, link, used);
-      await finishRelocation(job.staging, index.manifest, job.target, job.python);
-      await job.check(job.staging);
-      phase.done(`${formatCount(index.entries.length, 'entry', 'entries')} from the cache (${used})`);
-      return used;
-    });
+    const progress = { entries: 0 };
+    const total = groupDigits(index.entries.length);
+    const method = await job.reporter.during(
+      'link',
+      async (phase) => {
+        const used = await linkTree(tree, job.staging, relocator, link.method, progress);
+        noteLinkMethod(job, link.cache.dir, link, used);
+        await finishRelocation(job.staging, index.manifest, job.target, job.python);
+        await job.check(job.staging);
+        phase.done(`${formatCount(index.entries.length, 'entry', 'entries')} from the cache (${used})`);
+        return used;
+      },
+      () => `${groupDigits(progress.entries)} of ${total} entries`,
+    );
     return { kind: 'linked', cacheDir: link.cache.dir, method };
   } catch (error) {
     await removeTree(job.staging);

@@ -27,8 +27,8 @@ export interface Reporter {
   error(error: unknown): void;
   /**
    * Starts a phase. On a terminal, a live line shows `status()` (polled ten times a second) until the
-   * phase ends and its summary replaces it; elsewhere the status is printed every 10 s, so that a CI
-   * log shows a long download moving, and the summary as one timestamped line.
+   * phase ends and its summary replaces it; elsewhere a line with the status and the time so far is
+   * printed every 10 s, so that a CI log shows a long phase moving, and the summary as one timestamped line.
    */
   phase(name: string, status?: () => string): Phase;
   /**
@@ -142,7 +142,8 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       const timer = setInterval(
         () => {
           if (live) drawLive();
-          else if (status) line(`terrarium: ${clock()} ${name}: ${status()}`);
+          // A heartbeat in a log, with a figure that moves (the time so far, and the status when the phase has one).
+          else line(`terrarium: ${clock()} ${name}: ${status?.() || 'still working'} (${formatDuration(now() - started)})`);
         },
         live ? LIVE_MS : PLAIN_MS,
       );

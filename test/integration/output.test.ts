@@ -28,9 +28,9 @@ function normalise(text: string, box: Sandbox): string {
 }
 
 /** Runs terrarium in a pseudo-terminal (util-linux script), as a person at a terminal would; returns what the terminal got. */
-function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, status = 0): string {
+function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, status = 0, columns = 120): string {
   const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols 120; ${quoted}`, '/dev/null'], {
+  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols ${columns}; ${quoted}`, '/dev/null'], {
     cwd: box.dir,
     env: { ...box.env, ...env },
     encoding: 'utf8',
@@ -102,6 +102,18 @@ describe('what a person and a CI script see', () => {
     const dumb = inTerminal(box, store('-t', box.path('tty-dumb'), 'install', 'requirements.txt'), { TERM: 'dumb' });
     expect(dumb).not.toContain(ESC);
     expect(dumb).toMatch(/terrarium: \d\d:\d\d:\d\d unpack: /);
+  });
+
+  it.skipIf(!hasScript)("on an 80-column terminal, a build's live lines fit, and pip's says how far it is", () => {
+    const screen = inTerminal(box, store('-t', box.path('tty-80'), '--no-download', '--no-upload', 'install', 'other.txt'), {}, 0, 80);
+    expect(screen).toMatch(/pip install: \d+ distributions? collected/);
+    // What the terminal shows between redraws: no live line may wrap (it could not be redrawn in place).
+    const live = screen
+      .split(/\r|\n/)
+      .map((part) => part.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''))
+      .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
+    expect(live.length).toBeGreaterThan(0);
+    expect(live.filter((part) => part.length > 80)).toEqual([]);
   });
 
   it('interrupted on a terminal, the live line is cleared before the notice; the target is left as it was', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { secretsOf } from '../../src/cli/secrets.js';
 import { TerrariumError } from '../../src/errors.js';
 import { createReporter, type Verbosity } from '../../src/report/reporter.js';
@@ -103,5 +103,40 @@ describe('phases that close themselves', () => {
     expect(out.stdout).not.toContain('ab');
     expect(out.stdout).not.toContain('q\\"\\\\x');
     expect(out.stdout).toContain('***');
+  });
+});
+
+describe('phases in a log', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('print a heartbeat every 10 s whose figures move, with or without a status, then the summary', () => {
+    vi.useFakeTimers();
+    let clock = Date.parse('2026-12-01T10:00:00Z');
+    let stderr = '';
+    const reporter = createReporter({ stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } }, 0, { now: () => clock });
+    const tick = (ms: number) => {
+      clock += ms;
+      vi.advanceTimersByTime(ms);
+    };
+    const venv = reporter.phase('venv');
+    tick(10_000);
+    tick(10_000);
+    venv.done('created');
+    let files = 0;
+    const unpack = reporter.phase('unpack', () => `${files} files`);
+    files = 120;
+    tick(10_000);
+    unpack.done('verified');
+    const lines = stderr
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/\d\d:\d\d:\d\d/, 'T'));
+    expect(lines).toEqual([
+      'terrarium: T venv: still working (10.0 s)',
+      'terrarium: T venv: still working (20.0 s)',
+      'terrarium: T venv: created (20.0 s)',
+      'terrarium: T unpack: 120 files (10.0 s)',
+      'terrarium: T unpack: verified (10.0 s)',
+    ]);
   });
 });
