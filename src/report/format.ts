@@ -32,3 +32,12 @@ export function formatCount(n: number, noun: string, plural = `${noun}s`): strin
 export function groupDigits(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
+
+/** Every duration terrarium prints, in one format: 658 ms, 8.5 s, 2 min 5 s. */
+export function formatDuration(ms: number): string {
+  return ms < 1000
+    ? `${Math.round(ms)} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

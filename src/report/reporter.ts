@@ -1,4 +1,5 @@
 import { TerrariumError } from '../errors.js';
+import { formatDuration } from './format.js';
 
 export type Verbosity = -1 | 0 | 1 | 2;
 
@@ -59,14 +60,6 @@ const LIVE_MS = 100;
 const PLAIN_MS = 10_000;
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const CLEAR_LINE = '\r\x1b[2K';
-
-export function formatDuration(ms: number): string {
-  return ms < 1000
-    ? `${Math.round(ms)} ms`
-    : ms < 60_000
-      ? `${(ms / 1000).toFixed(1)} s`
-      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
 
 /** Lines on stderr (a live progress line on a terminal); secrets are replaced before anything is written. */
 export function createReporter(streams: ReporterStreams, verbosity: Verbosity, options: ReporterOptions = {}): Reporter {

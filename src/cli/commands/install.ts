@@ -1,4 +1,5 @@
 import { EXIT } from '../../errors.js';
+import { formatDuration } from '../../report/format.js';
 import { install, type InstallOutcome } from '../../install/install.js';
 import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores } from '../../install/configure-stores.js';
@@ -44,14 +45,14 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       seconds: Number(result.seconds.toFixed(3)),
     });
   }
-  const seconds = result.seconds.toFixed(1);
+  const took = formatDuration(result.seconds * 1000);
   if (outcome.kind === 'built') {
     const where = [ours.length ? `published to ${ours.join(', ')}` : '', theirs.length ? `another run published it to ${theirs.join(', ')}` : ''].filter(
       Boolean,
     );
-    reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${seconds} s`);
+    reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${took}`);
   } else {
-    reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${seconds} s`);
+    reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${took}`);
   }
   return EXIT.ok;
 };
