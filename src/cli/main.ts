@@ -56,6 +56,7 @@ export async function main(argv: string[], context: CliContext = processContext(
       const raw = command.optsWithGlobals<RawOptions>();
       const reporter = createReporter(context, verbosityOf(raw), {
         secrets: secretsOf(raw, context.env),
+        home: context.env.HOME,
         ...outputStyle(raw, context.stderr, context.env),
       });
       const announce = () => reporter.info(interruptNotice(context.signal?.reason));

@@ -52,6 +52,8 @@ export interface ReporterOptions {
   live?: boolean;
   /** Colours on warnings, errors and the live line's summaries (see cli/terminal.ts for when). */
   color?: boolean;
+  /** The user's home directory: paths under it are shown as ~/… on stderr (stdout, for scripts, keeps them whole). */
+  home?: string | undefined;
   /** For tests: the clock behind durations and timestamps. */
   now?: () => number;
 }
@@ -72,6 +74,9 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
   const live = Boolean(options.live) && verbosity >= 0;
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const mask = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
+  const home = options.home && options.home !== '/' && options.home.startsWith('/') ? `${options.home.replace(/\/+$/, '')}/` : undefined;
+  /** What goes to stderr: secrets masked, and paths under the home directory shortened. */
+  const shown = (text: string) => mask(home ? text.split(home).join('~/') : text);
   const clock = () => new Date(now()).toTimeString().slice(0, 8);
 
   let current: { name: string; status?: (() => string) | undefined; started: number; frame: number; timer: NodeJS.Timeout; shown: boolean } | undefined;
@@ -85,12 +90,12 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
     const text = `${SPINNER[current.frame++ % SPINNER.length]} ${current.name}${status ? `: ${status}` : ''} (${formatDuration(now() - current.started)})`;
     // Never wider than the terminal: a wrapped line could not be redrawn in place.
     const width = Math.max(20, (streams.stderr.columns || 80) - 1);
-    streams.stderr.write(`${CLEAR_LINE}${mask(text).slice(0, width)}`);
+    streams.stderr.write(`${CLEAR_LINE}${shown(text).slice(0, width)}`);
     current.shown = true;
   };
   const line = (text: string) => {
     clearLive();
-    streams.stderr.write(`${mask(text)}\n`);
+    streams.stderr.write(`${shown(text)}\n`);
     drawLive();
   };
 
@@ -153,8 +158,8 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
         if (current === phase) clearLive();
         const took = formatDuration(now() - started);
         if (summary !== undefined) {
-          if (live) streams.stderr.write(`${mask(`${paint('32', '✓')} ${name}: ${summary} ${paint('2', `(${took})`)}`)}\n`);
-          else streams.stderr.write(`${mask(`terrarium: ${clock()} ${name}: ${summary} (${took})`)}\n`);
+          if (live) streams.stderr.write(`${shown(`${paint('32', '✓')} ${name}: ${summary} ${paint('2', `(${took})`)}`)}\n`);
+          else streams.stderr.write(`${shown(`terrarium: ${clock()} ${name}: ${summary} (${took})`)}\n`);
         }
         if (current === phase) current = undefined;
       };

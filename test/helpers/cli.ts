@@ -32,6 +32,11 @@ export class Sandbox {
     return seedStore(name, store);
   }
 
+  /** A path as terrarium shows it on stderr: under the sandbox, which is HOME, as ~/… */
+  shown(file: string): string {
+    return file.startsWith(`${this.dir}/`) ? `~/${file.slice(this.dir.length + 1)}` : file;
+  }
+
   path(...parts: string[]): string {
     return path.join(this.dir, ...parts);
   }

@@ -33,7 +33,7 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
     expect(doc.settings['s3-bucket']).toEqual({ value: 'team-envs', source: file });
     expect(doc.settings.python).toEqual({ value: 'python3', source: 'default' });
     const plain = await cli(nested, ['config']);
-    expect(plain.stderr).toContain(`defaults from ${file}`);
+    expect(plain.stderr).toContain(`defaults from ${box.shown(file)}`);
     expect(plain.stdout).toMatch(/^compression\s+"gzip"\s+.*terrarium\.toml$/m);
   });
 
@@ -88,7 +88,7 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
     writeFileSync(path.join(other, 'requirements.txt'), 'terra-dep\n');
     const result = await cli(other, ['-t', path.join(other, 'env'), 'install', 'requirements.txt']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain(`published to ${store}`);
+    expect(result.stderr).toContain(`published to ${box.shown(store)}`);
   });
 
   it('reads [tool.terrarium] from pyproject.toml', async () => {

@@ -53,7 +53,7 @@ describe.skipIf(!canMount)('full and read-only file systems', () => {
     expect((await box.terrarium(store('-t', target, 'install', 'a.txt'))).code).toBe(0);
     const full = await box.terrarium(store('-t', target, 'install', 'b.txt'));
     expect(full.code, full.stderr).toBe(8);
-    expect(full.stderr).toContain(`error: no space left on the device of ${small} for the new environment; ${target} was left as it was`);
+    expect(full.stderr).toContain(`error: no space left on the device of ${box.shown(small)} for the new environment; ${box.shown(target)} was left as it was`);
     expect(withoutProgress(full.stderr)).toHaveLength(2);
     expect(envState(target)).toBe('terra_demo');
     expect(leftoversIn(small)).toEqual([]);
@@ -67,7 +67,7 @@ describe.skipIf(!canMount)('full and read-only file systems', () => {
   it('a read-only storage directory still serves archives; publishing to it is skipped with a warning', async () => {
     const hit = await box.terrarium(['--storage-dir', readOnly, '-t', box.path('from-ro'), 'install', 'a.txt']);
     expect(hit.code, hit.stderr).toBe(0);
-    expect(hit.stderr).toContain(`from ${readOnly}`);
+    expect(hit.stderr).toContain(`from ${box.shown(readOnly)}`);
     const miss = await box.terrarium(['--storage-dir', readOnly, '-t', box.path('built'), 'install', 'c.txt']);
     expect(miss.code, miss.stderr).toBe(0);
     expect(miss.stderr).toMatch(/warning: could not publish x86_64-\S+ to .*read-only file system/);

@@ -80,7 +80,7 @@ describe('hostile archives in a store', () => {
     const target = box.path('target');
     const strict = await box.terrarium(args('-t', target, '--require-download', 'install', 'requirements.txt'));
     expect(strict.code).toBe(6);
-    expect(strict.stderr).toContain(`error: ${box.store}: archive ${key} is unusable: archive entry`);
+    expect(strict.stderr).toContain(`error: ${box.shown(box.store)}: archive ${key} is unusable: archive entry`);
     expect(strict.stderr).toContain(why);
     expect(strict.stderr).toContain('(removed from the store)');
     expect(existsSync(target)).toBe(false);

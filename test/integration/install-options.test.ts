@@ -31,7 +31,7 @@ describe('install options and failures', () => {
     const quiet = await box.terrarium(store('-q', '-t', box.path('quiet'), 'install', 'requirements.txt'));
     expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
     const verbose = await box.terrarium(store('-V', '-t', box.path('verbose'), 'install', 'requirements.txt'));
-    expect(verbose.stderr).toContain(`${box.store}: found x86_64-`);
+    expect(verbose.stderr).toContain(`${box.shown(box.store)}: found x86_64-`);
   });
 
   it('--require-download fails without building when nothing is stored, and touches nothing', async () => {
@@ -87,7 +87,7 @@ describe('install options and failures', () => {
     damage();
     const strict = await box.terrarium(store('-t', box.path('strict'), '--require-download', 'install', 'requirements.txt'));
     expect(strict.code).toBe(6);
-    expect(strict.stderr).toMatch(new RegExp(`error: ${box.store}: archive x86_64-[^ ]+ is unusable: .*\\(removed from the store\\)`));
+    expect(strict.stderr).toMatch(new RegExp(`error: ${box.shown(box.store)}: archive x86_64-[^ ]+ is unusable: .*\\(removed from the store\\)`));
     expect(existsSync(box.path('strict'))).toBe(false);
     expect(archives()).toEqual([]);
 

@@ -131,7 +131,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     // `system` is pyenv's own business: then the shim runs (and here fails, naming itself).
     const system = await box.main(['--python', shim, 'key', 'requirements.txt'], { PYENV_VERSION: 'system' });
     expect(system.code).not.toBe(0);
-    expect(system.stderr).toContain(shim);
+    expect(system.stderr).toContain(box.shown(shim));
   });
 
   it('reads the interpreter from TERRARIUM_PYTHON', async () => {

@@ -60,7 +60,7 @@ describe('signed archives', () => {
     expect((await box.terrarium(['keygen', other])).code).toBe(0);
     const strict = await trusting(`${other}.pub`, 'other-strict', '--require-download');
     expect(strict.code).toBe(6);
-    expect(strict.stderr).toContain(`${box.store}: archive ${key} was not installed: signed by key`);
+    expect(strict.stderr).toContain(`${box.shown(box.store)}: archive ${key} was not installed: signed by key`);
     expect(strict.stderr).toContain('which is not trusted');
     expect(existsSync(box.path('other-strict'))).toBe(false);
     // exists answers what an install here would take: with only the other key trusted, nothing.

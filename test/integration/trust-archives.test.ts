@@ -160,13 +160,13 @@ describe('hostile archives with a matching sha256', () => {
     const rebuilt = await box.terrarium(args('-t', box.path('t-heal'), '--no-download', 'install', 'requirements.txt'));
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stderr).toContain('cannot be installed');
-    expect(rebuilt.stderr).toContain(`published to ${box.store}`);
+    expect(rebuilt.stderr).toContain(`published to ${box.shown(box.store)}`);
     expect(rebuilt.stderr).not.toContain('another run published it');
     expect((await strict('t-heal-hit')).code).toBe(0);
     // A good record in the way is kept, and the final line says another run published it.
     const again = await box.terrarium(args('-t', box.path('t-heal-2'), '--no-download', 'install', 'requirements.txt'));
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toContain(`another run published it to ${box.store}`);
-    expect(again.stderr).not.toContain(`published to ${box.store};`);
+    expect(again.stderr).toContain(`another run published it to ${box.shown(box.store)}`);
+    expect(again.stderr).not.toContain(`published to ${box.shown(box.store)};`);
   });
 });
