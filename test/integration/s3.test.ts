@@ -133,6 +133,20 @@ describe('S3 store', () => {
     proxy.minResponse = 0;
   });
 
+  it('says no credentials were found when neither keys nor the AWS chain supply any', async () => {
+    // Nothing in the environment, no profile in this HOME, and no instance metadata to ask.
+    const result = await box.terrarium(['-t', box.path('no-credentials'), '--no-cache', 'install', 'requirements.txt'], {
+      S3_BUCKET: BUCKET,
+      S3_ENDPOINT: proxy.endpoint,
+      S3_PATH_STYLE: '1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`cannot read s3://${BUCKET}/`);
+    expect(result.stderr).toContain(': no S3 credentials found');
+    expect(result.stderr).not.toContain('access denied');
+  });
+
   it('refuses wrong credentials and a missing bucket at once, without retrying', async () => {
     const started = Date.now();
     const denied = await terrarium([
