@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { optionSpecs } from '../../src/cli/option-table.js';
 import { run } from '../../src/io/exec.js';
 import { BIN, Sandbox } from '../helpers/cli.js';
 
@@ -49,6 +50,19 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
       if (saved === undefined) delete process.env.TERRARIUM_STORAGE_DIR;
       else process.env.TERRARIUM_STORAGE_DIR = saved;
     }
+  });
+
+  it.each(optionSpecs().filter(([, spec]) => spec.env))('takes %s from its variable and says so', async (name, spec) => {
+    const value = spec.choices
+      ? spec.choices[spec.choices.length - 1]!
+      : spec.flags.includes('<size>')
+        ? '5G'
+        : /<(n|seconds)>/.test(spec.flags)
+          ? '7'
+          : box.path('from-env');
+    const doc = JSON.parse((await box.main(['--json', 'config'], { [spec.env!]: value })).stdout) as Effective;
+    const key = spec.flags.match(/--([a-z0-9-]+)/)![1]!;
+    expect(doc.settings[key], name).toEqual({ value: spec.secret ? '***' : value, source: `environment ${spec.env}` });
   });
 
   it('names the variables it falls back to, the effective cache directory and where S3 credentials come from', async () => {

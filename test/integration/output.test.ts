@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -125,6 +125,29 @@ describe('what a person and a CI script see', () => {
       .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
     expect(live.length).toBeGreaterThan(0);
     expect(live.filter((part) => part.length > 80)).toEqual([]);
+  });
+
+  it.skipIf(!hasScript)('Ctrl-C at a terminal: the live line is cleared before the notice, exit 130, the target left as it was', async () => {
+    const quoted = [process.execPath, BIN, ...store('-t', box.path('ctrl-c'), '--no-download', 'install', 'requirements.txt')]
+      .map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    const child = spawn('script', ['-q', '-e', '-c', `stty cols 120; exec ${quoted}`, '/dev/null'], {
+      cwd: box.dir,
+      env: box.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const before = screen;
+      screen += chunk.toString();
+      // The key typed at the terminal once the build's live line is up: the terminal sends SIGINT.
+      if (!/⠋ venv/.test(before) && /⠋ venv/.test(screen)) child.stdin.write('\x03');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, screen).toBe(130);
+    expect(screen).toContain(`\r${ESC}[2Kterrarium: SIGINT received: stopping and cleaning up`);
+    expect(screen).toContain('interrupted by SIGINT before the target was changed');
+    expect(existsSync(box.path('ctrl-c'))).toBe(false);
   });
 
   it('interrupted on a terminal, the live line is cleared before the notice; the target is left as it was', async () => {
