@@ -5,9 +5,6 @@ import { TOOL_VERSION } from '../version.js';
 import type { Settings } from '../install/settings.js';
 import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, SHORT_USAGE } from './command-table.js';
 import type { CliContext } from './context.js';
-
-// The build writes the man page from the same tables as --help (scripts/build.mjs).
-export { manPage } from './man-page.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
@@ -16,6 +13,9 @@ import { type OptionName, addGlobalOptions, resolveSettings, verbosityOf } from 
 import { secretsOf } from './secrets.js';
 import { outputStyle } from './terminal.js';
 import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
+
+// The build writes the man page from the same tables as --help (scripts/build.mjs).
+export { manPage } from './man-page.js';
 
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
@@ -111,8 +111,9 @@ export async function main(argv: string[], context: CliContext = processContext(
       if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return status;
       const usage = new TerrariumError('USAGE', commanderMessage(error.message), { hint: 'run terrarium --help for usage' });
-      createReporter(context, 0).error(usage);
-      if (argv.includes('--json')) createReporter(context, 0).document({ ok: false, error: errorDocument(usage, EXIT.usage) });
+      const reporter = createReporter(context, 0);
+      reporter.error(usage);
+      if (argv.includes('--json')) reporter.document({ ok: false, error: errorDocument(usage, EXIT.usage) });
       return EXIT.usage;
     }
     createReporter(context, 0).error(error);

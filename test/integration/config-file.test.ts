@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { optionSpecs } from '../../src/cli/option-table.js';
+import { longFlag, optionSpecs } from '../../src/cli/option-table.js';
 import { run } from '../../src/io/exec.js';
 import { BIN, Sandbox } from '../helpers/cli.js';
 
@@ -61,7 +61,7 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
           ? '7'
           : box.path('from-env');
     const doc = JSON.parse((await box.main(['--json', 'config'], { [spec.env!]: value })).stdout) as Effective;
-    const key = spec.flags.match(/--([a-z0-9-]+)/)![1]!;
+    const key = longFlag(name).slice('--'.length);
     expect(doc.settings[key], name).toEqual({ value: spec.secret ? '***' : value, source: `environment ${spec.env}` });
   });
 

@@ -38,10 +38,16 @@ function withoutHeartbeats(text: string): string {
   return lines.filter((line, i) => !phaseOf(line) || phaseOf(line) !== phaseOf(lines[i + 1])).join('\n');
 }
 
-/** Runs terrarium in a pseudo-terminal (util-linux script), as a person at a terminal would; returns what the terminal got. */
-function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, status = 0, columns = 120): string {
+/** The arguments of util-linux script that run terrarium with `args` in a pseudo-terminal `columns` wide. */
+function scriptArgs(args: string[], columns = 120): string[] {
   const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-  const result = spawnSync('script', ['-q', '-e', '-c', `stty cols ${columns}; ${quoted}`, '/dev/null'], {
+  // exec: terrarium itself is the terminal's foreground process, as when a person runs it.
+  return ['-q', '-e', '-c', `stty cols ${columns}; exec ${quoted}`, '/dev/null'];
+}
+
+/** Runs terrarium in a pseudo-terminal, as a person at a terminal would; returns what the terminal got. */
+function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, status = 0, columns = 120): string {
+  const result = spawnSync('script', scriptArgs(args, columns), {
     cwd: box.dir,
     env: { ...box.env, ...env },
     encoding: 'utf8',
@@ -128,10 +134,7 @@ describe('what a person and a CI script see', () => {
   });
 
   it.skipIf(!hasScript)('Ctrl-C at a terminal: the live line is cleared before the notice, exit 130, the target left as it was', async () => {
-    const quoted = [process.execPath, BIN, ...store('-t', box.path('ctrl-c'), '--no-download', 'install', 'requirements.txt')]
-      .map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`)
-      .join(' ');
-    const child = spawn('script', ['-q', '-e', '-c', `stty cols 120; exec ${quoted}`, '/dev/null'], {
+    const child = spawn('script', scriptArgs(store('-t', box.path('ctrl-c'), '--no-download', 'install', 'requirements.txt')), {
       cwd: box.dir,
       env: box.env,
       stdio: ['pipe', 'pipe', 'pipe'],

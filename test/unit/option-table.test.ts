@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { OPTIONS, optionSpecs } from '../../src/cli/option-table.js';
+import { OPTIONS, longFlag, optionSpecs } from '../../src/cli/option-table.js';
 import { COMMANDS } from '../../src/cli/command-table.js';
 import { manPage } from '../../src/cli/man-page.js';
 import { addGlobalOptions } from '../../src/cli/options.js';
@@ -20,15 +20,13 @@ describe('the option table', () => {
 
   it('has every option and environment variable in the README', () => {
     const readme = readFileSync('README.md', 'utf8');
-    const missing = optionSpecs().flatMap(([, spec]) =>
-      [spec.flags.match(/--[a-z0-9-]+/)![0], spec.env ?? ''].filter((word) => word && !readme.includes(word)),
-    );
+    const missing = optionSpecs().flatMap(([name, spec]) => [longFlag(name), spec.env ?? ''].filter((word) => word && !readme.includes(word)));
     expect(missing).toEqual([]);
   });
 
   it('is what the man page lists, with every command', () => {
     const page = manPage();
-    for (const [, spec] of optionSpecs()) expect(page).toContain(`\\fB${spec.flags.match(/--[a-z0-9-]+/)![0].replace(/-/g, '\\-')}\\fR`);
+    for (const [name] of optionSpecs()) expect(page).toContain(`\\fB${longFlag(name).replace(/-/g, '\\-')}\\fR`);
     for (const command of COMMANDS) expect(page).toContain(`\\fB${command.name.replace(/-/g, '\\-')}\\fR`);
     expect(page).toMatch(/^\.TH TERRARIUM 1 /);
   });
