@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,4 +85,13 @@ export function withoutProgress(stderr: string): string[] {
     .trim()
     .split('\n')
     .filter((line) => !/^terrarium: \d\d:\d\d:\d\d \S+: /.test(line));
+}
+
+/** A loopback port nothing listens on any more (a server there was just stopped): connections to it are refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

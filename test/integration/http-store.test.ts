@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { Sandbox, closedPort } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 
 /** The read-only HTTP store against a loopback web server that serves a storage directory. */
@@ -70,12 +70,7 @@ describe('HTTP store', () => {
   });
 
   it('an unreachable server is a warning naming it and the cause, and the install builds; under --require-download, exit 5', async () => {
-    // A port nothing listens on any more: connections to it are refused.
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const closed = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
-    const downUrl = `http://127.0.0.1:${closed}/envs`;
+    const downUrl = `http://127.0.0.1:${await closedPort()}/envs`;
     const down = ['--storage-url', downUrl, '--s3-max-retries', '1', '--no-cache', 'install', 'other.txt'];
     const strict = await box.terrarium(['-t', box.path('down-strict'), '--require-download', ...down]);
     expect(strict.code).toBe(5);

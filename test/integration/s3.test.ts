@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Sandbox, withoutProgress, type CliResult } from '../helpers/cli.js';
+import { Sandbox, closedPort, withoutProgress, type CliResult } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 import { ACCESS_KEY, BUCKET, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 
@@ -112,6 +112,15 @@ describe('S3 store', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toMatch(new RegExp(`warning: cannot read s3://${BUCKET}/${prefix}${key}\\.json.*; going on without s3://${BUCKET}/${prefix}`));
     expect(built.stderr).not.toContain('publish to');
+    // The same with the server stopped: nothing listens at its address any more.
+    const stopped = await terrarium(['-t', box.path('built-stopped'), '--no-cache', '--s3-max-retries', '0', 'install', 'requirements.txt'], {
+      S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+    });
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toMatch(
+      new RegExp(`warning: cannot read s3://${BUCKET}/${prefix}${key}\\.json at http://127\\.0\\.0\\.1:\\d+.*ECONNREFUSED.*; going on without`),
+    );
+    expect(stopped.stderr).not.toContain('publish to');
   });
 
   it('resumes a download cut in the middle', async () => {
