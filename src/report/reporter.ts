@@ -75,8 +75,8 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const mask = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
   const home = options.home && options.home !== '/' && options.home.startsWith('/') ? `${options.home.replace(/\/+$/, '')}/` : undefined;
-  /** What goes to stderr: secrets masked, and paths under the home directory shortened. */
-  const shown = (text: string) => mask(home ? text.split(home).join('~/') : text);
+  /** What goes to stderr: secrets masked first (a secret holding the home path must not be shortened out of reach), then paths under home shortened. */
+  const shown = (text: string) => (home ? mask(text).split(home).join('~/') : mask(text));
   const clock = () => new Date(now()).toTimeString().slice(0, 8);
 
   let current: { name: string; status?: (() => string) | undefined; started: number; frame: number; timer: NodeJS.Timeout; shown: boolean } | undefined;

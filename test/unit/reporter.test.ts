@@ -31,6 +31,16 @@ describe('secrets in output', () => {
     expect(all.match(/\*\*\*/g)?.length).toBeGreaterThanOrEqual(9);
   });
 
+  it('are masked before paths under the home directory are shortened, even when they hold that path', () => {
+    let stderr = '';
+    const reporter = createReporter({ stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } }, 0, {
+      secrets: ['Ab/home/ci/Cd'],
+      home: '/home/ci',
+    });
+    reporter.info('key Ab/home/ci/Cd, cache /home/ci/.cache/terrarium');
+    expect(stderr).toBe('terrarium: key ***, cache ~/.cache/terrarium\n');
+  });
+
   it('include the credentials of the AWS chain found in the environment', () => {
     expect(secretsOf({}, { AWS_SECRET_ACCESS_KEY: secret, AWS_ACCESS_KEY_ID: keyId, AWS_SESSION_TOKEN: 'token-value' }).sort()).toEqual(
       [secret, keyId, 'token-value'].sort(),
