@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run, type RunResult } from '../io/exec.js';
@@ -41,11 +42,14 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
         });
       }
       check(
-        await step(reporter, python.executable, ['-m', 'venv', dir], stepOptions),
+        await step(reporter, python.executable, ['-m', 'venv', '--without-pip', dir], stepOptions),
         `${python.executable} -m venv`,
         reporter,
         'on Debian/Ubuntu, apt install python3-venv',
       );
+      // venv runs ensurepip with the environment's interpreter named as the one it was made from.
+      const named = path.join(dir, 'bin', path.basename(python.executable));
+      await seedPip(reporter, existsSync(named) ? named : path.join(dir, 'bin', 'python'), python, stepOptions);
     } else {
       // virtualenv runs under its own Python and creates environments for another one. Without seeding it
       // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
@@ -61,12 +65,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
         reporter,
         'check that this virtualenv supports the interpreter',
       );
-      check(
-        await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip'], stepOptions),
-        'python -m ensurepip',
-        reporter,
-        'the interpreter needs its ensurepip module (Debian: python3-venv)',
-      );
+      await seedPip(reporter, path.join(dir, 'bin', 'python'), python, stepOptions);
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
   });
@@ -92,10 +91,33 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   }
 }
 
+/**
+ * Installs the pip that the interpreter's ensurepip bundles, as `python -m ensurepip --default-pip`
+ * does; seed_pip.py does it without starting pip from a zip file, which saves seconds on every build
+ * (docs/how-it-works.md). Python 2's ensurepip is used as it is.
+ */
+async function seedPip(reporter: Reporter, interpreter: string, python: Fingerprint, options: StepOptions): Promise<void> {
+  const args = python.version[0] === 2 ? ['-m', 'ensurepip', '--default-pip'] : [pythonScript('seed_pip.py')];
+  check(
+    await step(reporter, interpreter, args, options),
+    'installing pip with ensurepip',
+    reporter,
+    'the interpreter needs its ensurepip module (Debian: python3-venv)',
+  );
+}
+
 function check(result: RunResult, what: string, reporter: Reporter, hint: string): void {
   if (result.code === 0) return;
   reporter.failureOutput(result.stdout + result.stderr);
   throw new TerrariumError('BUILD_VENV_FAILED', `${what} failed (exit ${result.code})`, { hint: `see the output above; ${hint}` });
+}
+
+interface StepOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  signal: AbortSignal | undefined;
+  /** The interpreter that runs supervise.py. */
+  python: string;
 }
 
 /**
@@ -106,7 +128,7 @@ async function step(
   reporter: Reporter,
   program: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; signal: AbortSignal | undefined; python: string },
+  options: StepOptions,
   onLine: (line: string) => void = () => undefined,
 ): Promise<RunResult> {
   reporter.detail(`running ${[program, ...args].join(' ')}`);
