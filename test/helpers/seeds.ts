@@ -20,7 +20,7 @@ export type SeedName = keyof typeof SEEDS;
 /**
  * The archive of a seed, built by the first test of the run that asks for it (the others wait on its
  * lock, across workers) with the default interpreter; returns its key and the storage directory
- * holding it. A build is 7-9 s here, mostly venv's ensurepip; copying its archive, nothing.
+ * holding it. A build is 3-5 s here; copying its archive, nothing.
  */
 async function seed(name: SeedName): Promise<{ key: string; store: string }> {
   const dir = path.join(inject('fixtures'), 'seeds');
