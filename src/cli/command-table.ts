@@ -160,9 +160,10 @@ Exit codes:
   0 success; 1 exists: not stored; 2 usage error (and a bad signing or
   trusted key); 3 requirements file error; 4 Python interpreter error;
   5 storage error; 6 corrupt, hostile or (with --require-download) untrusted
-  archive; 7 environment build failed (pip's own exit code is passed through
-  when pip fails); 8 target error; 9 relocation or smoke check failed;
-  10 no archive with --require-download; 11 target locked by another run
+  archive; 7 environment build failed, here or on the runner this one waited
+  for (pip's own exit code is passed through when pip fails here); 8 target
+  error; 9 relocation or smoke check failed; 10 no archive with
+  --require-download; 11 target locked by another run
   beyond --lock-timeout, or its lock taken over while this run worked;
   70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
   (cleaned up, target unchanged); 141 the output's reader went away.`;

@@ -75,6 +75,13 @@ export const OPTIONS = {
     env: 'TERRARIUM_LOCK_TIMEOUT',
     default: '600',
   },
+  buildWait: {
+    flags: '--build-wait <seconds>',
+    help: 'on a miss that another runner is building, how long to wait for its archive before building here (0: build at once)',
+    group: 'install',
+    env: 'TERRARIUM_BUILD_WAIT',
+    default: '300',
+  },
   storageDir: {
     flags: '--storage-dir <dir>',
     help: 'directory holding archives (local disk or a shared mount)',

@@ -33,6 +33,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     throw new TerrariumError('USAGE', `bad --backup-suffix "${raw.backupSuffix}"`, { hint: 'use a non-empty suffix without "/", such as .bak' });
   }
   const lockTimeoutSeconds = parseNonNegative(raw.lockTimeout, '--lock-timeout');
+  const buildWaitSeconds = parseNonNegative(raw.buildWait, '--build-wait');
   for (const [option, value] of [
     ['--target', raw.target],
     ['--storage-dir', raw.storageDir],
@@ -65,6 +66,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     trustKeys: [...[raw.trustKey ?? []].flat(), ...(env.TERRARIUM_TRUSTED_KEYS ?? '').split(',')].map((key) => key.trim()).filter(Boolean),
     force: raw.force ?? false,
     lockTimeoutSeconds,
+    buildWaitSeconds,
     link: linkSettings(raw.linkMode),
     verbosity: verbosityOf(raw),
     json: raw.json ?? false,

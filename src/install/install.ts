@@ -14,7 +14,8 @@ import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import type { Publication } from './publish.js';
-import { restoreFromStores, type Restored } from './restore.js';
+import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
+import { awaitTurn, endLease } from './build-lease.js';
 import { checkTarget, swapIn } from '../target/swap.js';
 import { lockTarget } from '../target/target-lock.js';
 
@@ -37,6 +38,7 @@ export interface InstallOptions
       | 'force'
       | 'codec'
       | 'lockTimeoutSeconds'
+      | 'buildWaitSeconds'
     > {
   target: string;
 }
@@ -133,24 +135,23 @@ async function prepareStaging(
   const { reporter, signal } = options;
   const searched = lookupOrder(options);
   const unreachable = new Set<Store>();
-  const restored = options.download
-    ? await restoreFromStores({
-        key: resolved.key,
-        python: resolved.python,
-        staging,
-        target,
-        stores: searched,
-        local: options.local,
-        link: options.link,
-        requireDownload: options.requireDownload,
-        allowOutsidePaths: options.allowOutsidePaths,
-        trusted: options.trusted,
-        check,
-        unreachable,
-        signal,
-        reporter,
-      })
-    : undefined;
+  const restoreJob: RestoreJob = {
+    key: resolved.key,
+    python: resolved.python,
+    staging,
+    target,
+    stores: searched,
+    local: options.local,
+    link: options.link,
+    requireDownload: options.requireDownload,
+    allowOutsidePaths: options.allowOutsidePaths,
+    trusted: options.trusted,
+    check,
+    unreachable,
+    signal,
+    reporter,
+  };
+  const restored = options.download ? await restoreFromStores(restoreJob) : undefined;
   if (restored) {
     failpoint('install-restored');
     return restored;
@@ -162,6 +163,16 @@ async function prepareStaging(
   }
   signal?.throwIfAborted();
   const publishTo = options.upload ? searched.filter(isWritable).filter((store) => !unreachable.has(store)) : [];
+  // What the cache keeps is not a publication: no other runner reads it.
+  const cache = options.local?.archivesFor(options.stores);
+  // Runners that miss one key at once agree, in the first shared store, on which of them builds it.
+  const shared = options.download ? publishTo.find((store) => store !== cache) : undefined;
+  const turn = shared ? await awaitTurn({ key: resolved.key, store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter }) : undefined;
+  if (turn?.kind === 'published') {
+    const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
+    if (theirs) return theirs;
+  }
+  const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const published = await buildAndPublish({
     resolved,
     requirementFiles: options.requirementFiles,
@@ -179,10 +190,12 @@ async function prepareStaging(
     trusted: options.trusted,
     signal,
     reporter,
+  }).catch(async (error: unknown) => {
+    await endLease(lease, error, signal);
+    throw error;
   });
+  await endLease(lease, undefined, signal);
   await check(staging);
-  // What the cache keeps is not a publication: no other runner reads it.
-  const cache = options.local?.archivesFor(options.stores);
   return { kind: 'built', published: published.filter((p) => p.store !== cache) };
 }
 

@@ -27,6 +27,8 @@ export interface Settings extends KeySettings {
   trustKeys: string[];
   force: boolean;
   lockTimeoutSeconds: number;
+  /** On a miss another runner is building: how long to wait for its archive (0: build at once). */
+  buildWaitSeconds: number;
   /** The first method tried; `explicit` when the user chose it (a fallback is then worth a warning). Undefined: no link mode. */
   link: { method: LinkMethod; explicit: boolean } | undefined;
   verbosity: Verbosity;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from '../errors.js';
 import { failpoint } from './failpoint.js';
@@ -7,6 +8,8 @@ import { siblingPath } from './fs.js';
 import { SELF, ownerGone, type Owner } from './owner.js';
 
 export interface LockHolder extends Owner {
+  /** The host's name, for messages (Owner.host is what is compared); absent in locks of terrarium 0.1. */
+  hostname?: string;
   /** Tells this holding apart from a later one by the same pid. */
   nonce: string;
   since: string;
@@ -14,6 +17,8 @@ export interface LockHolder extends Owner {
 }
 
 export interface Lock {
+  /** Who holds it: this run. */
+  readonly holder: LockHolder;
   release(): Promise<void>;
   /**
    * The fencing check: resolves while the lock file is still this holding's, throws LockLost once
@@ -56,7 +61,13 @@ const LOCK_STALE_MS = 60_000;
  * stale, so two waiters never both take over.
  */
 export async function acquireLock(file: string, options: LockOptions): Promise<Lock> {
-  const me: LockHolder = { ...SELF, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString(), command: options.command };
+  const me: LockHolder = {
+    ...SELF,
+    hostname: hostname(),
+    nonce: randomBytes(8).toString('hex'),
+    since: new Date().toISOString(),
+    command: options.command,
+  };
   const deadline = Date.now() + options.timeoutMs;
   let waiting = false;
   for (let attempt = 0; ; attempt++) {
@@ -81,6 +92,7 @@ function held(file: string, me: LockHolder): Lock {
   }, HEARTBEAT_MS);
   heartbeat.unref();
   return {
+    holder: me,
     release: async () => {
       clearInterval(heartbeat);
       const current = await readHolder(file);

@@ -5,6 +5,8 @@ import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { readBoundedSync, siblingPath } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
+import { DirectoryLeases } from './dir-lease.js';
+import type { BuildLeases } from './lease.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
@@ -31,6 +33,7 @@ export class DirectoryStore implements WritableStore {
   readonly description: string;
   readonly remote: boolean = false;
   private swept = false;
+  readonly leases: BuildLeases;
 
   constructor(
     protected readonly root: string,
@@ -40,6 +43,7 @@ export class DirectoryStore implements WritableStore {
     },
   ) {
     this.description = naming.title ? `${naming.title} ${root}` : root;
+    this.leases = new DirectoryLeases(root);
   }
 
   protected recordPath(key: string): string {

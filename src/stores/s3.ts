@@ -4,7 +4,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
+import type { BuildLeases } from './lease.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
+import { S3Leases, type S3Access } from './s3-lease.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
@@ -49,11 +51,21 @@ export class S3Store implements WritableStore {
   /** The ETag each record was read with: a replacement is conditional on it (If-Match). */
   private readonly etags = new WeakMap<ArchiveRecord, string>();
 
+  readonly leases: BuildLeases;
+
   constructor(
     private readonly options: S3Options,
     private readonly reporter: Reporter,
   ) {
     this.description = `s3://${options.bucket}/${options.prefix}`;
+    const access: S3Access = {
+      bucket: options.bucket,
+      prefix: options.prefix,
+      description: this.description,
+      connect: () => this.connect(),
+      read: (name, max) => this.readSmall(name, max),
+    };
+    this.leases = new S3Leases(access, reporter);
   }
 
   /** The SDK is loaded on first use: it costs ~150 ms of start-up that key, hash and local hits never need. */
@@ -91,8 +103,8 @@ export class S3Store implements WritableStore {
     return record;
   }
 
-  /** A small object's text and ETag; undefined when it is missing or larger than `max` (then not ours). */
-  private async readSmall(name: string, max: number): Promise<{ body: string; etag: string | undefined } | undefined> {
+  /** A small object's text, ETag and time of writing; undefined when it is missing or larger than `max` (then not ours). */
+  private async readSmall(name: string, max: number): Promise<{ body: string; etag: string | undefined; modified: Date | undefined } | undefined> {
     const { client, sdk } = await this.connect();
     try {
       const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
@@ -100,7 +112,7 @@ export class S3Store implements WritableStore {
         (out.Body as Readable | undefined)?.destroy();
         return undefined;
       }
-      return { body: await out.Body!.transformToString(), etag: out.ETag };
+      return { body: await out.Body!.transformToString(), etag: out.ETag, modified: out.LastModified };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw s3Failure(this.options, 'read', name, error);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { LocalArchive } from '../archive/save.js';
 import { TerrariumError } from '../errors.js';
+import type { BuildLeases } from './lease.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 
 export const RECORD_FORMAT = 1;
@@ -63,6 +64,8 @@ export interface WritableStore extends Store {
   discard(record: ArchiveRecord): Promise<void>;
   /** Every archive's record, for `ls` and `prune`. */
   list(): Promise<ArchiveRecord[]>;
+  /** Where runners that miss the same key agree on which of them builds it. */
+  readonly leases: BuildLeases;
 }
 
 export const isWritable = (store: Store): store is WritableStore => 'publish' in store;

@@ -49,6 +49,7 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
   }
   const held = lock;
   lock = {
+    holder: held.holder,
     release: () => held.release(),
     assertHeld: () =>
       held.assertHeld().catch((error: unknown) => {
@@ -80,6 +81,6 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
 
 function describeHolder(holder: LockHolder | undefined): string {
   if (!holder) return 'an unknown process';
-  const where = holder.host === HOST_TAG ? 'this host' : `another host (${holder.host})`;
+  const where = holder.host === HOST_TAG ? 'this host' : `another host (${holder.hostname ?? holder.host})`;
   return `terrarium ${holder.command} (pid ${holder.pid} on ${where}, since ${holder.since})`;
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 
 export const BUCKET = 'terrarium-test';
@@ -146,5 +147,78 @@ export class FaultProxy {
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * An HTTP proxy in front of s3rver that adds what s3rver lacks: AWS's conditional writes. A PUT with
+ * If-None-Match: * fails with 412 when the object exists, one with If-Match when its ETag differs;
+ * writes to one object pass one at a time, so that a check and its write are one step, as on S3.
+ */
+export class ConditionalWrites {
+  private readonly server = createServer((request, response) => void this.handle(request, response));
+  private readonly writes = new Map<string, Promise<void>>();
+  port = 0;
+  refused = 0;
+
+  constructor(private readonly s3: S3TestServer) {}
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const forward = () =>
+      new Promise<void>((resolve) => {
+        const upstream = httpRequest(
+          { host: '127.0.0.1', port: this.s3.port, method: request.method, path: request.url, headers: request.headers },
+          (answer) => {
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(response);
+            answer.on('end', resolve);
+          },
+        );
+        upstream.on('error', () => {
+          response.destroy();
+          resolve();
+        });
+        upstream.end(body);
+      });
+    if (request.method !== 'PUT') return forward();
+    // Path style: /BUCKET/OBJECT.
+    const object = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname.split('/').slice(2).join('/'));
+    const previous = this.writes.get(object) ?? Promise.resolve();
+    const turn = previous.then(async () => {
+      const current = await this.s3.client
+        .send(new HeadObjectCommand({ Bucket: BUCKET, Key: object }))
+        .then((out) => out.ETag)
+        .catch(() => undefined);
+      const noneMatch = request.headers['if-none-match'];
+      const match = request.headers['if-match'];
+      if ((noneMatch === '*' && current !== undefined) || (match !== undefined && match !== current)) {
+        this.refused += 1;
+        response.writeHead(412, { 'content-type': 'application/xml' });
+        response.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+        );
+        return;
+      }
+      await forward();
+    });
+    this.writes.set(object, turn);
+    await turn;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
   }
 }

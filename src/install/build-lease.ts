@@ -1,0 +1,98 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ErrorCode, TerrariumError } from '../errors.js';
+import { formatDuration } from '../report/format.js';
+import { type BuildFailure, type HeldLease, type LeaseHolder, failureApplies } from '../stores/lease.js';
+import type { WritableStore } from '../stores/store.js';
+import type { JobContext } from './settings.js';
+
+export interface TurnJob extends JobContext {
+  key: string;
+  /** The store the build will be published to, where the lease lives. */
+  store: WritableStore;
+  buildWaitSeconds: number;
+}
+
+/** Build here (holding the lease when one could be taken), or restore what another runner published meanwhile. */
+export type Turn = { kind: 'build'; lease: HeldLease | undefined } | { kind: 'published' };
+
+/** Errors that the same requirements would meet on any runner: worth telling the runs that wait. */
+const SHARED_FAILURES: ReadonlySet<ErrorCode> = new Set(['BUILD_VENV_FAILED', 'BUILD_PIP_FAILED']);
+
+/**
+ * On a miss: take the key's build lease in the store, or wait (up to --build-wait) while the runner
+ * that holds it builds, then restore its archive. A builder that failed makes its waiters fail fast
+ * with its error; one that died or stopped renewing is replaced by exactly one waiter.
+ */
+export async function awaitTurn(job: TurnJob): Promise<Turn> {
+  const { key, store, reporter } = job;
+  const started = Date.now();
+  const deadline = started + job.buildWaitSeconds * 1000;
+  let holder: LeaseHolder | undefined;
+  const poll = async (): Promise<Turn | undefined> => {
+    if (job.buildWaitSeconds > 0) {
+      const failure = await store.leases.failure(key);
+      if (failure && failureApplies(failure, started)) throw failedElsewhere(key, failure);
+    }
+    const attempt = await store.leases.take(key);
+    if (attempt.kind === 'unavailable') {
+      reporter.detail(`${store.description}: no build lease for ${key} (${attempt.why}); building without one`);
+      return { kind: 'build', lease: undefined };
+    }
+    // The builder publishes before it lets go: a lease found free may follow a publication.
+    if ((await store.lookup(key)) !== undefined) {
+      if (attempt.kind === 'held') await attempt.lease.release();
+      return { kind: 'published' };
+    }
+    if (attempt.kind === 'held') return { kind: 'build', lease: attempt.lease };
+    holder = attempt.holder;
+    return Date.now() >= deadline ? { kind: 'build', lease: undefined } : undefined;
+  };
+  const first = await poll();
+  if (first) {
+    if (first.kind === 'build' && !first.lease && holder)
+      reporter.detail(`${key} is being built by ${describeHolder(holder)} too; building here (--build-wait 0)`);
+    return first;
+  }
+  reporter.info(`${key} is being built by ${describeHolder(holder)}${since(holder)}; waiting for its archive (up to ${job.buildWaitSeconds} s, --build-wait)`);
+  const turn = await reporter.during(
+    'wait',
+    async (phase) => {
+      for (let round = 0; ; round++) {
+        await sleep(Math.min(2000, 250 * 2 ** round), undefined, { signal: job.signal });
+        const next = await poll();
+        if (!next) continue;
+        phase.done(next.kind === 'published' ? `${key} is in ${store.description}` : next.lease ? 'the builder is gone; building here' : 'building here');
+        return next;
+      }
+    },
+    () => `${formatDuration(Date.now() - started)} of ${job.buildWaitSeconds} s`,
+  );
+  if (turn.kind === 'build' && !turn.lease)
+    reporter.warn(`gave up waiting for ${describeHolder(holder)} after ${job.buildWaitSeconds} s (--build-wait); building ${key} here too`);
+  return turn;
+}
+
+/** Ends a held lease after a build: a failure that any runner would meet is left for the waiters. */
+export async function endLease(lease: HeldLease | undefined, error: unknown, signal: AbortSignal | undefined): Promise<void> {
+  if (!lease) return;
+  const shared = !signal?.aborted && error instanceof TerrariumError && SHARED_FAILURES.has(error.code);
+  await lease.release(shared ? { code: error.code, message: error.message } : undefined).catch(() => undefined);
+}
+
+function failedElsewhere(key: string, failure: BuildFailure): TerrariumError {
+  const ago = formatDuration(Math.max(0, Date.now() - Date.parse(failure.at)));
+  return new TerrariumError(
+    'BUILD_FAILED_ELSEWHERE',
+    `${key} failed to build on ${describeHolder(failure.holder)} ${ago} ago (${failure.code}: ${failure.message}); not building it again here`,
+    { hint: 'fix what that build reported (its log has the details), or pass --build-wait 0 to build here anyway' },
+  );
+}
+
+function describeHolder(holder: LeaseHolder | undefined): string {
+  return holder ? `${holder.hostname} (pid ${holder.pid})` : 'another runner';
+}
+
+function since(holder: LeaseHolder | undefined): string {
+  const at = holder && Date.parse(holder.since);
+  return at ? ` since ${new Date(at).toTimeString().slice(0, 8)}` : '';
+}

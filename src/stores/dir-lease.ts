@@ -1,0 +1,76 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { isErrno } from '../errors.js';
+import { readBoundedSync, siblingPath } from '../io/fs.js';
+import { LockTimeout, acquireLock, type LockHolder } from '../io/lock.js';
+import { type BuildFailure, type BuildLeases, type LeaseAttempt, type LeaseHolder, failureName, leaseName, parseFailure, printable } from './lease.js';
+
+const MAX_FAILURE_BYTES = 8 << 10;
+
+/**
+ * Build leases in a storage directory: the lease is a lock file taken with link(2), renewed by its
+ * mtime and broken when stale, exactly as a target's lock is (io/lock.ts), so that it works on NFS and
+ * across hosts; a failed build leaves `KEY.build-failed` beside it.
+ */
+export class DirectoryLeases implements BuildLeases {
+  constructor(private readonly root: string) {}
+
+  async take(key: string): Promise<LeaseAttempt> {
+    try {
+      // The first build into a new storage directory makes it.
+      await fs.mkdir(this.root, { recursive: true });
+      const lock = await acquireLock(path.join(this.root, leaseName(key)), { command: 'build', timeoutMs: 0 });
+      return {
+        kind: 'held',
+        lease: {
+          release: async (failure) => {
+            try {
+              if (failure) await this.writeFailure(key, { holder: asLeaseHolder(lock.holder), at: new Date().toISOString(), ...failure });
+              else await fs.rm(this.failurePath(key), { force: true });
+            } finally {
+              await lock.release();
+            }
+          },
+        },
+      };
+    } catch (error) {
+      if (error instanceof LockTimeout) return { kind: 'busy', holder: error.holder && asLeaseHolder(error.holder) };
+      if (isErrno(error, 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC', 'EDQUOT')) return { kind: 'unavailable', why: (error as Error).message };
+      throw error;
+    }
+  }
+
+  async failure(key: string): Promise<BuildFailure | undefined> {
+    try {
+      return parseFailure(readBoundedSync(this.failurePath(key), MAX_FAILURE_BYTES).toString('utf8'));
+    } catch {
+      // Missing, unreadable or not a file: no failure to report.
+      return undefined;
+    }
+  }
+
+  private failurePath(key: string): string {
+    return path.join(this.root, failureName(key));
+  }
+
+  private async writeFailure(key: string, note: BuildFailure): Promise<void> {
+    const file = this.failurePath(key);
+    const temp = siblingPath(file, 'tmp');
+    try {
+      await fs.writeFile(temp, `${JSON.stringify(note, null, 2)}\n`, { flag: 'wx' });
+      await fs.rename(temp, file);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+}
+
+function asLeaseHolder(holder: LockHolder): LeaseHolder {
+  return {
+    host: holder.host,
+    pid: holder.pid,
+    nonce: holder.nonce,
+    since: holder.since,
+    hostname: printable(holder.hostname ?? 'an unknown host', 64),
+  };
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { SELF, type Owner } from '../io/owner.js';
+
+/**
+ * The build lease: a small object beside a key's record saying that one run is building that key, so
+ * that the other runners that miss it at the same moment wait for its archive instead of building it
+ * too. It is advice, never a lock on anything that matters: a lease that lies (a hostile store) can
+ * only make a runner wait up to --build-wait and then build itself.
+ */
+export interface LeaseHolder extends Owner {
+  /** The host's name as its owner knows it, for messages only (Owner.host is what is compared). */
+  hostname: string;
+  /** Tells this holding apart from a later one by the same pid. */
+  nonce: string;
+  since: string;
+}
+
+/** A builder renews its lease this often; a lease not renewed for LEASE_STALE_MS is taken over. */
+export const LEASE_RENEW_MS = 10_000;
+export const LEASE_STALE_MS = 60_000;
+/** A failed build on another host is reported to runs that ask within this long after it (later ones try again). */
+export const FAILURE_FRESH_MS = 60_000;
+
+/** What a builder that failed leaves for the runs waiting on it. */
+export interface BuildFailure {
+  holder: LeaseHolder;
+  at: string;
+  /** The builder's error code (one of terrarium's), and its message. */
+  code: string;
+  message: string;
+}
+
+export interface HeldLease {
+  /** Ends the lease; with a failure, the runs waiting fail fast with it instead of building again. */
+  release(failure?: Pick<BuildFailure, 'code' | 'message'>): Promise<void>;
+}
+
+export type LeaseAttempt =
+  | { kind: 'held'; lease: HeldLease }
+  | { kind: 'busy'; holder: LeaseHolder | undefined }
+  /** The store cannot hold a lease now (read-only, denied): the run builds without one. */
+  | { kind: 'unavailable'; why: string };
+
+/** What a writable store offers to coordinate builds of one key across runners. */
+export interface BuildLeases {
+  take(key: string): Promise<LeaseAttempt>;
+  failure(key: string): Promise<BuildFailure | undefined>;
+}
+
+export const leaseName = (key: string) => `${key}.lease`;
+export const failureName = (key: string) => `${key}.build-failed`;
+
+export function newHolder(): LeaseHolder {
+  return { ...SELF, hostname: hostname(), nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+}
+
+/** Text from a store, made safe to print: printable ASCII only, and short. */
+export function printable(text: string, max = 200): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** A lease as stored; anything malformed is undefined (judged like a foreign file: by its age). */
+export function parseHolder(text: string): LeaseHolder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LeaseHolder>;
+    if (typeof value.host !== 'string' || !Number.isSafeInteger(value.pid) || typeof value.nonce !== 'string' || typeof value.since !== 'string')
+      return undefined;
+    return {
+      host: value.host,
+      pid: value.pid!,
+      nonce: value.nonce,
+      since: value.since,
+      hostname: printable(typeof value.hostname === 'string' ? value.hostname : 'an unknown host', 64),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseFailure(text: string): BuildFailure | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<BuildFailure>;
+    const holder = parseHolder(JSON.stringify(value.holder ?? null));
+    if (!holder || typeof value.at !== 'string' || Number.isNaN(Date.parse(value.at))) return undefined;
+    if (typeof value.code !== 'string' || typeof value.message !== 'string') return undefined;
+    return { holder, at: value.at, code: printable(value.code, 40), message: printable(value.message, 500) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when a failure note concerns a run that asks now, having started to wait at `waitingSince`: the
+ * build it waited for failed, or another host's build failed moments ago. A run on the builder's own
+ * host that comes later tries again (most likely its user, after fixing what failed).
+ */
+export function failureApplies(failure: BuildFailure, waitingSince: number, now = Date.now(), host = SELF.host): boolean {
+  const at = Date.parse(failure.at);
+  if (at > now + LEASE_STALE_MS) return false;
+  return at >= waitingSince || (failure.holder.host !== host && now - at <= FAILURE_FRESH_MS);
+}

@@ -1,0 +1,226 @@
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HOST_TAG } from '../../src/io/owner.js';
+import { createReporter } from '../../src/report/reporter.js';
+import { S3Store } from '../../src/stores/s3.js';
+import { type CliResult, Sandbox } from '../helpers/cli.js';
+import { envState } from '../helpers/env-state.js';
+import { GatedIndex } from '../helpers/gated-index.js';
+import { ACCESS_KEY, BUCKET, ConditionalWrites, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
+
+interface Runner {
+  result: Promise<CliResult>;
+  child: ChildProcess | undefined;
+  output: string;
+}
+
+/**
+ * Runners that miss one key at once (each with its own cache and target, one storage directory): one
+ * builds, the others wait for its archive. pip reads from an index that answers only when the test
+ * opens it, so that every runner is known to have missed and to be waiting before the build can end.
+ */
+describe('one build for many runners', () => {
+  const box = new Sandbox();
+  beforeAll(() => {
+    box.write('fleet.txt', 'terra-demo\n');
+    box.write('broken.txt', 'terra-demo\nterra-missing\n');
+  });
+  afterAll(() => box.cleanup());
+
+  /**
+   * Starts one install as runner `name` of a fleet, with the fleet's storage directory unless `env`
+   * names another store; its output accumulates in `output`.
+   */
+  function start(fleet: string, name: string, file: string, index: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Runner {
+    const runner: Runner = { result: Promise.resolve() as unknown as Promise<CliResult>, child: undefined, output: '' };
+    const store = env.S3_BUCKET ? [] : ['--storage-dir', box.path(`${fleet}-store`)];
+    const args = [...store, '--cache-dir', box.path(`${fleet}-cache-${name}`), ...extra];
+    runner.result = box.terrarium(
+      [...args, '-t', box.path(`${fleet}-env-${name}`), 'install', file],
+      { ...env, PIP_FIND_LINKS: index },
+      {
+        onSpawn: (child) => {
+          runner.child = child;
+        },
+        onOutput: (chunk) => {
+          runner.output += chunk;
+        },
+      },
+    );
+    return runner;
+  }
+
+  /** Resolves once `predicate` holds; fails with what the runners printed if it does not within a minute. */
+  function until(runners: Runner[], predicate: () => boolean): Promise<void> {
+    return vi.waitFor(
+      () => {
+        if (!predicate()) throw new Error(`runners so far:\n${runners.map((runner) => runner.output).join('\n---\n')}`);
+      },
+      { timeout: 60_000, interval: 20 },
+    );
+  }
+
+  const building = (runner: Runner) => runner.output.includes('terrarium: building ');
+  const waiting = (runner: Runner) => runner.output.includes('is being built by');
+
+  /**
+   * Starts runners `names` of a fleet at once on `file`, against a closed index; runs `body` once one
+   * of them builds and all the others wait, with the index to open.
+   */
+  async function fleet(
+    name: string,
+    file: string,
+    names: string[],
+    env: NodeJS.ProcessEnv,
+    body: (runners: Runner[], gated: GatedIndex, index: string) => Promise<void>,
+  ): Promise<void> {
+    const gated = new GatedIndex(box.wheels);
+    const index = await gated.start();
+    try {
+      const runners = names.map((runner) => start(name, runner, file, index, [], env));
+      await until(runners, () => runners.filter(building).length === 1 && runners.filter(waiting).length === names.length - 1);
+      await body(runners, gated, index);
+    } finally {
+      await gated.stop();
+    }
+  }
+
+  it('four runners that miss one key at once build it once; the others wait and restore its archive', async () => {
+    await fleet('four', 'fleet.txt', ['a', 'b', 'c', 'd'], {}, async (runners, gated) => {
+      gated.open();
+      const results = await Promise.all(runners.map((runner) => runner.result));
+      for (const result of results) expect(result.code, result.stderr).toBe(0);
+      expect(results.filter((result) => result.stderr.includes('terrarium: built '))).toHaveLength(1);
+      expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(3);
+      for (const name of ['a', 'b', 'c', 'd']) expect(envState(box.path(`four-env-${name}`))).toBe('terra_demo');
+      const waiter = results.find((result) => result.stderr.includes('is being built by'))!;
+      expect(waiter.stderr).toMatch(/is being built by \S+ \(pid \d+\) since \d\d:\d\d:\d\d; waiting for its archive \(up to 300 s, --build-wait\)/);
+      // The lease is gone with its build, and no failure was left.
+      expect(readdirSync(box.path('four-store')).filter((file) => /\.(lease|build-failed)$/.test(file))).toEqual([]);
+    });
+  });
+
+  it('a builder killed mid-build is replaced by exactly one waiter; the other restores what it builds', async () => {
+    await fleet('killed', 'fleet.txt', ['a', 'b', 'c'], {}, async (runners, gated) => {
+      const builder = runners.find(building)!;
+      builder.child!.kill('SIGKILL');
+      expect((await builder.result).signal).toBe('SIGKILL');
+      gated.open();
+      const waiters = runners.filter((runner) => runner !== builder);
+      const results = await Promise.all(waiters.map((runner) => runner.result));
+      for (const result of results) expect(result.code, result.stderr).toBe(0);
+      expect(results.filter((result) => result.stderr.includes('the builder is gone; building here'))).toHaveLength(1);
+      expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(1);
+      for (const name of ['a', 'b', 'c'].filter((name) => runners[['a', 'b', 'c'].indexOf(name)] !== builder))
+        expect(envState(box.path(`killed-env-${name}`))).toBe('terra_demo');
+    });
+  });
+
+  it("a failing build makes its waiters fail fast with the builder's error; a later run tries again", async () => {
+    await fleet('broken', 'broken.txt', ['a', 'b', 'c'], {}, async (runners, gated, index) => {
+      gated.open();
+      const builder = await runners.find(building)!.result;
+      expect(builder.code).toBe(1);
+      expect(builder.stderr).toContain('No matching distribution found for terra-missing');
+      for (const runner of runners.filter((r) => !building(r))) {
+        const result = await runner.result;
+        expect(result.code).toBe(7);
+        expect(result.stderr).toMatch(/error: x86_64-\S+ failed to build on \S+ \(pid \d+\) [\d.]+ m?s ago \(BUILD_PIP_FAILED: pip install failed \(exit 1\)/);
+        expect(result.stderr).toContain('not building it again here');
+        expect(result.stderr).toContain('hint: fix what that build reported (its log has the details), or pass --build-wait 0 to build here anyway');
+        expect(result.stderr).not.toContain('No matching distribution');
+      }
+      // A run on this host that comes later tries again (its user, after a fix); --build-wait 0 always does.
+      for (const [name, extra] of [
+        ['e', []],
+        ['f', ['--build-wait', '0']],
+      ] as const) {
+        const again = await start('broken', name, 'broken.txt', index, [...extra]).result;
+        expect(again.code).toBe(1);
+        expect(again.stderr).toContain('No matching distribution found for terra-missing');
+      }
+      for (const name of ['a', 'b', 'c', 'e', 'f']) expect(envState(box.path(`broken-env-${name}`))).toBe('missing');
+    });
+  });
+
+  describe('in an S3 bucket', () => {
+    const s3 = new S3TestServer();
+    const conditional = new ConditionalWrites(s3);
+    const env = (endpoint: string, prefix: string) => ({
+      S3_BUCKET: BUCKET,
+      S3_ACCESS_KEY: ACCESS_KEY,
+      S3_SECRET_KEY: SECRET_KEY,
+      S3_ENDPOINT: endpoint,
+      S3_PREFIX: prefix,
+      S3_PATH_STYLE: '1',
+    });
+    beforeAll(async () => {
+      await s3.start();
+      await conditional.start();
+    });
+    afterAll(async () => {
+      await conditional.stop();
+      await s3.stop();
+    });
+
+    it('with conditional writes (as AWS and GCS have them): four runners, one build', async () => {
+      await fleet('s3', 'fleet.txt', ['a', 'b', 'c', 'd'], env(conditional.endpoint, 'fleet/'), async (runners, gated) => {
+        gated.open();
+        const results = await Promise.all(runners.map((runner) => runner.result));
+        for (const result of results) expect(result.code, result.stderr).toBe(0);
+        expect(results.filter((result) => result.stderr.includes('terrarium: built '))).toHaveLength(1);
+        expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(3);
+        for (const result of results) expect(result.stderr).not.toContain('ignores conditional writes');
+        // The second create of the lease, which tells a server that honours them: refused.
+        expect(conditional.refused).toBeGreaterThanOrEqual(1);
+        for (const name of ['a', 'b', 'c', 'd']) expect(envState(box.path(`s3-env-${name}`))).toBe('terra_demo');
+        expect((await s3.keys('fleet/')).filter((name) => /\.(lease|build-failed)$/.test(name))).toEqual([]);
+      });
+    });
+
+    it('a lease whose holder died is taken over by exactly one of the runners that find it (If-Match on its ETag)', async () => {
+      const dead = spawnSync('true').pid!;
+      const stale = { host: HOST_TAG, hostname: 'gone', pid: dead, nonce: 'stale', since: new Date().toISOString() };
+      await s3.put('takeover/x86_64-3.11-abc.lease', JSON.stringify(stale));
+      const options = {
+        bucket: BUCKET,
+        prefix: 'takeover/',
+        region: undefined,
+        endpoint: conditional.endpoint,
+        pathStyle: true,
+        accessKey: ACCESS_KEY,
+        secretKey: SECRET_KEY,
+        maxRetries: 0,
+        timeoutSeconds: 10,
+      };
+      const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0);
+      const runners = [0, 1, 2].map(() => new S3Store(options, quiet));
+      const attempts = await Promise.all(runners.map((store) => store.leases.take('x86_64-3.11-abc')));
+      expect(attempts.map((attempt) => attempt.kind).sort()).toEqual(['busy', 'busy', 'held']);
+      const held = attempts.find((attempt) => attempt.kind === 'held')!;
+      if (held.kind === 'held') await held.lease.release();
+      expect(await s3.keys('takeover/')).toEqual([]);
+    });
+
+    it('on a server that ignores them (s3rver): the lease is best effort, said once, and every runner gets the environment', async () => {
+      const gated = new GatedIndex(box.wheels);
+      const index = await gated.start();
+      try {
+        const first = start('s3rver', 'a', 'fleet.txt', index, [], env(s3.endpoint, 'plain/'));
+        await until([first], () => building(first));
+        const others = ['b', 'c'].map((name) => start('s3rver', name, 'fleet.txt', index, [], env(s3.endpoint, 'plain/')));
+        await until(others, () => others.every(waiting));
+        gated.open();
+        const results = await Promise.all([first, ...others].map((runner) => runner.result));
+        for (const result of results) expect(result.code, result.stderr).toBe(0);
+        expect(results[0]!.stderr.match(/ignores conditional writes/g)).toHaveLength(1);
+        expect(results[0]!.stderr).toContain('the build lease is best effort, two runners may build one key');
+        expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(2);
+        for (const name of ['a', 'b', 'c']) expect(envState(box.path(`s3rver-env-${name}`))).toBe('terra_demo');
+      } finally {
+        await gated.stop();
+      }
+    });
+  });
+});
