@@ -37,7 +37,8 @@ describe('concurrency and interruption', () => {
   it('installs of one key into different targets run in parallel and publish one archive', async () => {
     const fresh = box.path('fresh-store');
     const targets = [0, 1, 2].map((i) => box.path(`parallel-${i}`));
-    const runs = await Promise.all(targets.map((t) => box.terrarium(['--storage-dir', fresh, '-t', t, 'install', 'b.txt'])));
+    // Each builds (--build-wait 0: no waiting for another's lease), so that their publications race.
+    const runs = await Promise.all(targets.map((t) => box.terrarium(['--storage-dir', fresh, '--build-wait', '0', '-t', t, 'install', 'b.txt'])));
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     for (const t of targets) expect(envState(t)).toBe('terra_cext');
     const files = readdirSync(fresh);

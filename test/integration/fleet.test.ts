@@ -1,5 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
 import { createReporter } from '../../src/report/reporter.js';
@@ -131,17 +132,29 @@ describe('one build for many runners', () => {
         expect(result.stderr).toContain('hint: fix what that build reported (its log has the details), or pass --build-wait 0 to build here anyway');
         expect(result.stderr).not.toContain('No matching distribution');
       }
-      // A run on this host that comes later tries again (its user, after a fix); --build-wait 0 always does.
-      for (const [name, extra] of [
-        ['e', []],
-        ['f', ['--build-wait', '0']],
-      ] as const) {
-        const again = await start('broken', name, 'broken.txt', index, [...extra]).result;
-        expect(again.code).toBe(1);
-        expect(again.stderr).toContain('No matching distribution found for terra-missing');
-      }
-      for (const name of ['a', 'b', 'c', 'e', 'f']) expect(envState(box.path(`broken-env-${name}`))).toBe('missing');
+      // A run on this host that comes later tries again (test/unit/lease.test.ts): its user, after a fix.
+      const again = await start('broken', 'e', 'broken.txt', index).result;
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('No matching distribution found for terra-missing');
+      for (const name of ['a', 'b', 'c', 'e']) expect(envState(box.path(`broken-env-${name}`))).toBe('missing');
     });
+  });
+
+  it('a failure another host reported moments ago fails a run fast; --build-wait 0 builds anyway and clears it', async () => {
+    const store = box.path('noted-store');
+    mkdirSync(store);
+    const key = (await box.main(['key', 'fleet.txt'])).stdout.trim();
+    const note = path.join(store, `${key}.build-failed`);
+    const holder = { host: 'ffffffff', hostname: 'runner-9', pid: 77, nonce: 'x', since: new Date().toISOString() };
+    writeFileSync(note, JSON.stringify({ holder, at: new Date().toISOString(), code: 'BUILD_PIP_FAILED', message: 'pip install failed (exit 1)' }));
+    const failed = await box.terrarium(['--storage-dir', store, '-t', box.path('noted-env'), 'install', 'fleet.txt']);
+    expect(failed.code).toBe(7);
+    expect(failed.stderr).toContain(`${key} failed to build on runner-9 (pid 77)`);
+    expect(envState(box.path('noted-env'))).toBe('missing');
+    const forced = await box.terrarium(['--storage-dir', store, '--build-wait', '0', '-t', box.path('noted-env'), 'install', 'fleet.txt']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(envState(box.path('noted-env'))).toBe('terra_demo');
+    expect(existsSync(note)).toBe(false);
   });
 
   describe('in an S3 bucket', () => {

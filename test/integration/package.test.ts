@@ -21,7 +21,12 @@ describe('the npm package', () => {
     // npm's own cache, where the checkout's npm ci left every package's tarball; the sandbox's HOME has none.
     const cache = (await run('npm', ['config', 'get', 'cache'])).stdout.trim();
     const npm = (args: string[], cwd = process.cwd()) =>
-      run('npm', args, { cwd, env: { ...box.env, npm_config_cache: cache, npm_config_update_notifier: 'false' }, maxBuffer: 64 << 20 });
+      run('npm', args, {
+        cwd,
+        // npm may reach the registry, through whatever certificate authority this machine adds.
+        env: { ...box.env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, npm_config_cache: cache, npm_config_update_notifier: 'false' },
+        maxBuffer: 64 << 20,
+      });
     // dist is built by npm test before vitest runs; prepack would build it again under a running suite.
     const packed = JSON.parse((await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', box.dir])).stdout) as Array<{
       filename: string;

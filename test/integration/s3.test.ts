@@ -196,8 +196,11 @@ describe('S3 store', () => {
 
   it('two machines publishing one key at once both succeed; the bucket ends with one valid archive', async () => {
     await s3.clear();
+    // Both build (--build-wait 0: no waiting for the other's lease), so that their publications race.
     const runs = await Promise.all(
-      [1, 2].map((i) => terrarium(['-t', box.path(`race-${i}`), 'install', 'requirements.txt'], { XDG_CACHE_HOME: box.path(`race-cache-${i}`) })),
+      [1, 2].map((i) =>
+        terrarium(['-t', box.path(`race-${i}`), '--build-wait', '0', 'install', 'requirements.txt'], { XDG_CACHE_HOME: box.path(`race-cache-${i}`) }),
+      ),
     );
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     const records = (await s3.keys(prefix)).filter((k) => k.endsWith('.json'));
