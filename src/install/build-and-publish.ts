@@ -37,6 +37,11 @@ export interface BuildJob
   heal: boolean;
 }
 
+/** Where a build publishes: nowhere when runners that trust only signed archives would pass an unsigned one over. */
+export function publishTargets(job: Pick<BuildJob, 'publishTo' | 'trusted' | 'signingKey'>): WritableStore[] {
+  return job.trusted.length && !job.signingKey ? [] : job.publishTo;
+}
+
 /**
  * Builds the environment in staging (venv + pip), packs it once into a file beside staging (signed with
  * --sign-key) and publishes that file to every store; a store that fails is a warning, never a failed
@@ -80,7 +85,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     externalLinks: scan.externalLinks,
   };
   let published: Publication[] = [];
-  const publishTo = job.trusted.length && !job.signingKey ? [] : job.publishTo;
+  const publishTo = publishTargets(job);
   if (publishTo.length < job.publishTo.length)
     reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {

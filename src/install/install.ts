@@ -11,7 +11,7 @@ import { checkPrefixUsable } from '../relocate/rewrite.js';
 import { describeStores, lookupOrder, type ConfiguredStores } from './configure-stores.js';
 import type { JobContext, RunKeys, Settings } from './settings.js';
 import { isWritable, type Store } from '../stores/store.js';
-import { buildAndPublish } from './build-and-publish.js';
+import { buildAndPublish, publishTargets } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
@@ -165,8 +165,8 @@ async function prepareStaging(
   const publishTo = options.upload ? searched.filter(isWritable).filter((store) => !unreachable.has(store)) : [];
   // What the cache keeps is not a publication: no other runner reads it.
   const cache = options.local?.archivesFor(options.stores);
-  // Runners that miss one key at once agree, in the first shared store, on which of them builds it.
-  const shared = options.download ? publishTo.find((store) => store !== cache) : undefined;
+  // Runners that miss one key at once agree, in the first shared store this build publishes to, on which of them builds it.
+  const shared = options.download ? publishTargets({ ...options, publishTo }).find((store) => store !== cache) : undefined;
   const turn = shared ? await awaitTurn({ key: resolved.key, store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter }) : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });

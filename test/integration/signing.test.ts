@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { HOST_TAG } from '../../src/io/owner.js';
 import { Sandbox } from '../helpers/cli.js';
 import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 
@@ -200,12 +202,17 @@ describe('signed archives in S3', () => {
   it('a signing builder replaces an unsigned archive in its way; a trusting runner without the key publishes nothing; a second machine restores and caches the signed one', async () => {
     const unsigned = await box.terrarium(['-t', box.path('unsigned'), 'install', 'requirements.txt'], env('builder'));
     expect(unsigned.code, unsigned.stderr).toBe(0);
+    // A live build lease on the key: a run that will not publish has no business waiting on it.
+    const key = (await box.main(['key', 'requirements.txt'])).stdout.trim();
+    await s3.put(`${key}.lease`, JSON.stringify({ host: HOST_TAG, hostname: 'test', pid: process.pid, nonce: 'held', since: new Date().toISOString() }));
     const before = await s3.keys();
     const runner = await box.terrarium(['-t', box.path('runner'), 'install', 'requirements.txt'], { ...env('runner'), TERRARIUM_TRUSTED_KEYS: trust });
     expect(runner.code, runner.stderr).toBe(0);
     expect(runner.stderr).toContain('is not signed');
     expect(runner.stderr).toContain('not publishing');
+    expect(runner.stderr).not.toContain('is being built by');
     expect(await s3.keys()).toEqual(before);
+    await s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${key}.lease` }));
     const signed = await box.terrarium(['--sign-key', signer, '--no-download', '-t', box.path('signed'), 'install', 'requirements.txt'], {
       ...env('builder'),
       TERRARIUM_TRUSTED_KEYS: trust,
