@@ -157,6 +157,18 @@ describe('one build for many runners', () => {
     expect(existsSync(note)).toBe(false);
   });
 
+  it('a run that will not publish never waits on a lease: --no-upload builds at once', async () => {
+    const store = box.path('held-store');
+    mkdirSync(store);
+    const key = (await box.main(['key', 'fleet.txt'])).stdout.trim();
+    // Held by this test process, alive on this host: a run that looked at it would wait.
+    writeFileSync(path.join(store, `${key}.lease`), JSON.stringify({ host: HOST_TAG, pid: process.pid, nonce: 'held', since: new Date().toISOString() }));
+    const run = await box.terrarium(['--storage-dir', store, '--no-upload', '-t', box.path('held-env'), 'install', 'fleet.txt']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain('is being built by');
+    expect(envState(box.path('held-env'))).toBe('terra_demo');
+  });
+
   describe('in an S3 bucket', () => {
     const s3 = new S3TestServer();
     const conditional = new ConditionalWrites(s3);
