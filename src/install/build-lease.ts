@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ErrorCode, TerrariumError } from '../errors.js';
+import { describeCause, type ErrorCode, TerrariumError } from '../errors.js';
 import { formatDuration } from '../report/format.js';
 import { type BuildFailure, type HeldLease, type LeaseHolder, failureApplies } from '../stores/lease.js';
 import type { WritableStore } from '../stores/store.js';
@@ -28,6 +28,9 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
   const started = Date.now();
   const deadline = started + job.buildWaitSeconds * 1000;
   let holder: LeaseHolder | undefined;
+  let waiting = false;
+  // Why a run builds after all is news once it has said that it waits; before, a detail.
+  const say = (text: string) => (waiting ? reporter.warn(text) : reporter.detail(text));
   const poll = async (): Promise<Turn | undefined> => {
     if (job.buildWaitSeconds > 0) {
       const failure = await store.leases.failure(key);
@@ -35,26 +38,35 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     }
     const attempt = await store.leases.take(key);
     if (attempt.kind === 'unavailable') {
-      reporter.detail(`${store.description}: no build lease for ${key} (${attempt.why}); building without one`);
+      say(`${store.description}: no build lease for ${key} (${attempt.why}); building it here`);
       return { kind: 'build', lease: undefined };
     }
+    const lease = attempt.kind === 'held' ? attempt.lease : undefined;
     // The builder publishes before it lets go: a lease found free may follow a publication.
-    if ((await store.lookup(key)) !== undefined) {
-      if (attempt.kind === 'held') await attempt.lease.release();
+    const found = await store.lookup(key).then(
+      (record) => record !== undefined,
+      (error: unknown) => {
+        say(`${store.description}: ${describeCause(error)}; building ${key} here`);
+        return undefined;
+      },
+    );
+    if (found === undefined) return { kind: 'build', lease };
+    if (found) {
+      await lease?.release();
       return { kind: 'published' };
     }
-    if (attempt.kind === 'held') return { kind: 'build', lease: attempt.lease };
-    holder = attempt.holder;
-    return Date.now() >= deadline ? { kind: 'build', lease: undefined } : undefined;
+    if (lease) return { kind: 'build', lease };
+    holder = attempt.kind === 'busy' ? attempt.holder : undefined;
+    if (Date.now() < deadline) return undefined;
+    if (waiting) reporter.warn(`gave up waiting for ${describeHolder(holder)} after ${job.buildWaitSeconds} s (--build-wait); building ${key} here too`);
+    else reporter.detail(`${key} is being built by ${describeHolder(holder)} too; building it here (--build-wait 0)`);
+    return { kind: 'build', lease: undefined };
   };
   const first = await poll();
-  if (first) {
-    if (first.kind === 'build' && !first.lease && holder)
-      reporter.detail(`${key} is being built by ${describeHolder(holder)} too; building here (--build-wait 0)`);
-    return first;
-  }
+  if (first) return first;
+  waiting = true;
   reporter.info(`${key} is being built by ${describeHolder(holder)}${since(holder)}; waiting for its archive (up to ${job.buildWaitSeconds} s, --build-wait)`);
-  const turn = await reporter.during(
+  return reporter.during(
     'wait',
     async (phase) => {
       for (let round = 0; ; round++) {
@@ -67,9 +79,6 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     },
     () => `${formatDuration(Date.now() - started)} of ${job.buildWaitSeconds} s`,
   );
-  if (turn.kind === 'build' && !turn.lease)
-    reporter.warn(`gave up waiting for ${describeHolder(holder)} after ${job.buildWaitSeconds} s (--build-wait); building ${key} here too`);
-  return turn;
 }
 
 /** Ends a held lease after a build: a failure that any runner would meet is left for the waiters. */

@@ -8,7 +8,7 @@ import { S3Store } from '../../src/stores/s3.js';
 import { type CliResult, Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 import { GatedIndex } from '../helpers/gated-index.js';
-import { ACCESS_KEY, BUCKET, ConditionalWrites, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
+import { ACCESS_KEY, BUCKET, ConditionalWrites, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 
 interface Runner {
   result: Promise<CliResult>;
@@ -157,7 +157,7 @@ describe('one build for many runners', () => {
     expect(existsSync(note)).toBe(false);
   });
 
-  it('a run that will not publish never waits on a lease: --no-upload builds at once', async () => {
+  it('a run that will not publish never waits on a lease; one that does waits --build-wait seconds at most', async () => {
     const store = box.path('held-store');
     mkdirSync(store);
     const key = (await box.main(['key', 'fleet.txt'])).stdout.trim();
@@ -167,6 +167,11 @@ describe('one build for many runners', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toContain('is being built by');
     expect(envState(box.path('held-env'))).toBe('terra_demo');
+    const bounded = await box.terrarium(['--storage-dir', store, '--build-wait', '1', '-t', box.path('bounded-env'), 'install', 'fleet.txt']);
+    expect(bounded.code, bounded.stderr).toBe(0);
+    expect(bounded.stderr).toContain('waiting for its archive (up to 1 s, --build-wait)');
+    expect(bounded.stderr).toContain(`warning: gave up waiting for an unknown host (pid ${process.pid}) after 1 s (--build-wait); building ${key} here too`);
+    expect(bounded.stderr).toContain('terrarium: built ');
   });
 
   describe('in an S3 bucket', () => {
@@ -226,6 +231,30 @@ describe('one build for many runners', () => {
       const held = attempts.find((attempt) => attempt.kind === 'held')!;
       if (held.kind === 'held') await held.lease.release();
       expect(await s3.keys('takeover/')).toEqual([]);
+    });
+
+    it('a bucket that becomes unreachable while a run waits: the run builds here, with a warning, and succeeds', async () => {
+      const proxy = new FaultProxy(() => s3.port);
+      await proxy.start();
+      let stopped = false;
+      try {
+        const key = (await box.main(['key', 'fleet.txt'])).stdout.trim();
+        const held = { host: HOST_TAG, hostname: 'test', pid: process.pid, nonce: 'held', since: new Date().toISOString() };
+        await s3.put(`gone/${key}.lease`, JSON.stringify(held));
+        const runner = start('gone', 'a', 'fleet.txt', box.wheels, [], { ...env(proxy.endpoint, 'gone/'), S3_MAX_RETRIES: '0' });
+        await until([runner], () => waiting(runner));
+        // Its connections cut and its port closed: the SDK's kept-alive sockets go too.
+        await proxy.stop();
+        stopped = true;
+        const result = await runner.result;
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toContain('terrarium: built ');
+        expect(result.stderr).toMatch(/warning: s3:\/\/terrarium-test\/gone\/: no build lease for x86_64-\S+ \(.*ECONNREFUSED.*\); building it here/);
+        expect(result.stderr).not.toContain('gave up waiting');
+        expect(envState(box.path('gone-env-a'))).toBe('terra_demo');
+      } finally {
+        if (!stopped) await proxy.stop();
+      }
     });
 
     it('on a server that ignores them (s3rver): the lease is best effort, said once, and every runner gets the environment', async () => {
