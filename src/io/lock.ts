@@ -28,6 +28,11 @@ export interface Lock {
   assertHeld(): Promise<void>;
 }
 
+/** This process as the holder of a new lock (or build lease) for `command`. */
+export function newHolder(command: string): LockHolder & { hostname: string } {
+  return { ...SELF, hostname: hostname(), nonce: randomBytes(8).toString('hex'), since: new Date().toISOString(), command };
+}
+
 export class LockLost extends Error {
   constructor(readonly holder: LockHolder | undefined) {
     super('lock taken over by another run');
@@ -61,13 +66,7 @@ const LOCK_STALE_MS = 60_000;
  * stale, so two waiters never both take over.
  */
 export async function acquireLock(file: string, options: LockOptions): Promise<Lock> {
-  const me: LockHolder = {
-    ...SELF,
-    hostname: hostname(),
-    nonce: randomBytes(8).toString('hex'),
-    since: new Date().toISOString(),
-    command: options.command,
-  };
+  const me = newHolder(options.command);
   const deadline = Date.now() + options.timeoutMs;
   let waiting = false;
   for (let attempt = 0; ; attempt++) {
@@ -141,7 +140,8 @@ async function readHolder(file: string): Promise<Observed | undefined> {
   return { holder, stale: ownerGone(owner, mtime, Date.now(), LOCK_STALE_MS) };
 }
 
-function parseHolder(text: string): LockHolder | undefined {
+/** A holder as written by newHolder; anything else (not JSON, fields missing) is undefined. */
+export function parseHolder(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
     if (typeof value.host !== 'string' || !Number.isSafeInteger(value.pid) || typeof value.nonce !== 'string') return undefined;

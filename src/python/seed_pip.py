@@ -173,9 +173,10 @@ def seed(original):
         try:
             if args[:1] != ["install"] or "--find-links" not in args:
                 raise Unsupported("arguments")
-            wheels_dir = args[args.index("--find-links") + 1]
-            projects = [a for a in args[args.index("--find-links") + 2 :] if not a.startswith("-")]
-            flags = [a for a in args[1 : args.index("--find-links")] + args[args.index("--find-links") + 2 :] if a.startswith("-")]
+            links = args.index("--find-links")
+            wheels_dir = args[links + 1]
+            projects = [a for a in args[links + 2 :] if not a.startswith("-")]
+            flags = [a for a in args[1:links] + args[links + 2 :] if a.startswith("-")]
             if set(flags) - {"--no-cache-dir", "--no-index", "--upgrade"}:
                 raise Unsupported("options")
             paths = sysconfig.get_paths()

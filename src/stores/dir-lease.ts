@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { readBoundedSync, siblingPath } from '../io/fs.js';
-import { LockTimeout, acquireLock, type LockHolder } from '../io/lock.js';
-import { type BuildFailure, type BuildLeases, type LeaseAttempt, type LeaseHolder, failureName, leaseName, parseFailure, printable } from './lease.js';
+import { LockTimeout, acquireLock } from '../io/lock.js';
+import { type BuildFailure, type BuildLeases, type LeaseAttempt, failureName, leaseHolder, leaseName, parseFailure } from './lease.js';
 
 const MAX_FAILURE_BYTES = 8 << 10;
 
@@ -25,7 +25,7 @@ export class DirectoryLeases implements BuildLeases {
         lease: {
           release: async (failure) => {
             try {
-              if (failure) await this.writeFailure(key, { holder: asLeaseHolder(lock.holder), at: new Date().toISOString(), ...failure });
+              if (failure) await this.writeFailure(key, { holder: leaseHolder(lock.holder), at: new Date().toISOString(), ...failure });
               else await fs.rm(this.failurePath(key), { force: true });
             } finally {
               await lock.release();
@@ -34,7 +34,7 @@ export class DirectoryLeases implements BuildLeases {
         },
       };
     } catch (error) {
-      if (error instanceof LockTimeout) return { kind: 'busy', holder: error.holder && asLeaseHolder(error.holder) };
+      if (error instanceof LockTimeout) return { kind: 'busy', holder: error.holder && leaseHolder(error.holder) };
       if (isErrno(error, 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC', 'EDQUOT')) return { kind: 'unavailable', why: (error as Error).message };
       throw error;
     }
@@ -63,14 +63,4 @@ export class DirectoryLeases implements BuildLeases {
       await fs.rm(temp, { force: true });
     }
   }
-}
-
-function asLeaseHolder(holder: LockHolder): LeaseHolder {
-  return {
-    host: holder.host,
-    pid: holder.pid,
-    nonce: holder.nonce,
-    since: holder.since,
-    hostname: printable(holder.hostname ?? 'an unknown host', 64),
-  };
 }

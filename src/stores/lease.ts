@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { type LockHolder, parseHolder } from '../io/lock.js';
 import { SELF, type Owner } from '../io/owner.js';
 
 /**
  * The build lease: a small object beside a key's record saying that one run is building that key, so
  * that the other runners that miss it at the same moment wait for its archive instead of building it
  * too. It is advice, never a lock on anything that matters: a lease that lies (a hostile store) can
- * only make a runner wait up to --build-wait and then build itself.
+ * only make a runner wait up to --build-wait and then build itself. Its holder is written and read as
+ * a lock's (io/lock.ts); this is the holder as shown, its host name made safe to print.
  */
 export interface LeaseHolder extends Owner {
   /** The host's name as its owner knows it, for messages only (Owner.host is what is compared). */
@@ -51,38 +51,28 @@ export interface BuildLeases {
 export const leaseName = (key: string) => `${key}.lease`;
 export const failureName = (key: string) => `${key}.build-failed`;
 
-export function newHolder(): LeaseHolder {
-  return { ...SELF, hostname: hostname(), nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
-}
-
 /** Text from a store, made safe to print: printable ASCII only, and short. */
 export function printable(text: string, max = 200): string {
   const clean = text.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
+/** A lock's holder as a lease shows it: only the fields it has, the host name printable and short. */
+export function leaseHolder(holder: LockHolder): LeaseHolder {
+  const { host, pid, nonce, since } = holder;
+  return { host, pid, nonce, since, hostname: printable(typeof holder.hostname === 'string' ? holder.hostname : 'an unknown host', 64) };
+}
+
 /** A lease as stored; anything malformed is undefined (judged like a foreign file: by its age). */
-export function parseHolder(text: string): LeaseHolder | undefined {
-  try {
-    const value = JSON.parse(text) as Partial<LeaseHolder>;
-    if (typeof value.host !== 'string' || !Number.isSafeInteger(value.pid) || typeof value.nonce !== 'string' || typeof value.since !== 'string')
-      return undefined;
-    return {
-      host: value.host,
-      pid: value.pid!,
-      nonce: value.nonce,
-      since: value.since,
-      hostname: printable(typeof value.hostname === 'string' ? value.hostname : 'an unknown host', 64),
-    };
-  } catch {
-    return undefined;
-  }
+export function parseLease(text: string): LeaseHolder | undefined {
+  const holder = parseHolder(text);
+  return holder && typeof holder.since === 'string' ? leaseHolder(holder) : undefined;
 }
 
 export function parseFailure(text: string): BuildFailure | undefined {
   try {
     const value = JSON.parse(text) as Partial<BuildFailure>;
-    const holder = parseHolder(JSON.stringify(value.holder ?? null));
+    const holder = parseLease(JSON.stringify(value.holder ?? null));
     if (!holder || typeof value.at !== 'string' || Number.isNaN(Date.parse(value.at))) return undefined;
     if (typeof value.code !== 'string' || typeof value.message !== 'string') return undefined;
     return { holder, at: value.at, code: printable(value.code, 40), message: printable(value.message, 500) };

@@ -1,5 +1,5 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { describeCause } from '../errors.js';
+import { type LockHolder, newHolder } from '../io/lock.js';
 import { ownerGone } from '../io/owner.js';
 import type { Reporter } from '../report/reporter.js';
 import {
@@ -9,27 +9,26 @@ import {
   LEASE_RENEW_MS,
   LEASE_STALE_MS,
   type LeaseAttempt,
-  type LeaseHolder,
   failureName,
   leaseName,
-  newHolder,
+  leaseHolder,
   parseFailure,
-  parseHolder,
+  parseLease,
 } from './lease.js';
-import { statusOf } from './s3-errors.js';
 
 const MAX_LEASE_BYTES = 8 << 10;
 
-/** What the lease needs of its S3Store: the client, and a bounded read of a small object. */
+export type Condition = { IfNoneMatch: '*' } | { IfMatch: string } | Record<string, never>;
+
+/** What the lease needs of its S3Store: bounded reads, conditional writes and deletes of small objects. */
 export interface S3Access {
-  bucket: string;
   prefix: string;
   description: string;
-  connect(): Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }>;
   read(name: string, max: number): Promise<{ body: string; etag: string | undefined; modified: Date | undefined } | undefined>;
+  /** Resolves with the new ETag, or undefined when the condition did not hold. */
+  write(name: string, body: string, condition: Condition): Promise<string | undefined>;
+  remove(name: string): Promise<void>;
 }
-
-type Condition = { IfNoneMatch: '*' } | { IfMatch: string } | Record<string, never>;
 
 /**
  * Build leases in a bucket: `KEY.lease` created with If-None-Match: * (one creator wins), renewed and
@@ -52,8 +51,8 @@ export class S3Leases implements BuildLeases {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         const current = await this.s3.read(name, MAX_LEASE_BYTES);
-        const holder = current && parseHolder(current.body);
-        const me = newHolder();
+        const holder = current && parseLease(current.body);
+        const me = newHolder('build');
         let etag: string | undefined;
         if (current) {
           const stale = !holder || ownerGone(holder, current.modified ?? new Date(0), Date.now(), LEASE_STALE_MS);
@@ -74,14 +73,14 @@ export class S3Leases implements BuildLeases {
         if (this.conditional !== true) {
           // Where conditions may be ignored the last writer wins: whoever's lease is there now holds it.
           const after = await this.s3.read(name, MAX_LEASE_BYTES);
-          const winner = after && parseHolder(after.body);
+          const winner = after && parseLease(after.body);
           if (winner?.nonce !== me.nonce) return { kind: 'busy', holder: winner };
           etag = after?.etag ?? etag;
         }
         return { kind: 'held', lease: this.held(key, me, etag) };
       }
       const now = await this.s3.read(name, MAX_LEASE_BYTES);
-      return { kind: 'busy', holder: now && parseHolder(now.body) };
+      return { kind: 'busy', holder: now && parseLease(now.body) };
     } catch (error) {
       return { kind: 'unavailable', why: describeCause(error) };
     }
@@ -93,21 +92,11 @@ export class S3Leases implements BuildLeases {
   }
 
   /** Writes a lease; undefined when the condition failed (another run holds it). */
-  private async put(name: string, holder: LeaseHolder, condition: Condition): Promise<string | undefined> {
-    const { client, sdk } = await this.s3.connect();
-    try {
-      const out = await client.send(
-        new sdk.PutObjectCommand({ Bucket: this.s3.bucket, Key: name, Body: `${JSON.stringify(holder)}\n`, ContentType: 'application/json', ...condition }),
-      );
-      return out.ETag ?? '';
-    } catch (error) {
-      const status = statusOf(error);
-      if (status === 412 || status === 409) return undefined;
-      throw error;
-    }
+  private put(name: string, holder: LockHolder, condition: Condition): Promise<string | undefined> {
+    return this.s3.write(name, `${JSON.stringify(holder)}\n`, condition);
   }
 
-  private held(key: string, me: LeaseHolder, etag: string): HeldLease {
+  private held(key: string, me: LockHolder, etag: string): HeldLease {
     const name = this.s3.prefix + leaseName(key);
     let current: string | undefined = etag;
     // Renewed while it is still ours; a renewal refused means another run took it over (this one stalled).
@@ -124,20 +113,15 @@ export class S3Leases implements BuildLeases {
     return {
       release: async (failure) => {
         clearInterval(renew);
-        const { client, sdk } = await this.s3.connect();
         const failureObject = this.s3.prefix + failureName(key);
         if (failure) {
-          const note: BuildFailure = { holder: me, at: new Date().toISOString(), ...failure };
-          await client
-            .send(new sdk.PutObjectCommand({ Bucket: this.s3.bucket, Key: failureObject, Body: `${JSON.stringify(note, null, 2)}\n` }))
-            .catch(() => undefined);
+          const note: BuildFailure = { holder: leaseHolder(me), at: new Date().toISOString(), ...failure };
+          await this.s3.write(failureObject, `${JSON.stringify(note, null, 2)}\n`, {}).catch(() => undefined);
         } else {
-          await client.send(new sdk.DeleteObjectCommand({ Bucket: this.s3.bucket, Key: failureObject })).catch(() => undefined);
+          await this.s3.remove(failureObject).catch(() => undefined);
         }
         const there = await this.s3.read(name, MAX_LEASE_BYTES).catch(() => undefined);
-        if (there && parseHolder(there.body)?.nonce === me.nonce) {
-          await client.send(new sdk.DeleteObjectCommand({ Bucket: this.s3.bucket, Key: name })).catch(() => undefined);
-        }
+        if (there && parseLease(there.body)?.nonce === me.nonce) await this.s3.remove(name).catch(() => undefined);
       },
     };
   }

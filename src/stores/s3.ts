@@ -6,7 +6,7 @@ import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
 import type { BuildLeases } from './lease.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
-import { S3Leases, type S3Access } from './s3-lease.js';
+import { type Condition, S3Leases, type S3Access } from './s3-lease.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
@@ -59,11 +59,11 @@ export class S3Store implements WritableStore {
   ) {
     this.description = `s3://${options.bucket}/${options.prefix}`;
     const access: S3Access = {
-      bucket: options.bucket,
       prefix: options.prefix,
       description: this.description,
-      connect: () => this.connect(),
       read: (name, max) => this.readSmall(name, max),
+      write: (name, body, condition) => this.write(name, body, condition),
+      remove: (name) => this.deleteObject(name),
     };
     this.leases = new S3Leases(access, reporter);
   }
@@ -157,11 +157,10 @@ export class S3Store implements WritableStore {
     if (existing) return { record: existing, outcome: 'present' };
     const record = await this.upload(key, archive, tool, progress);
     const recordObject = this.objectName(recordName(key));
-    try {
-      await this.putRecord(record, { IfNoneMatch: '*' });
-    } catch (error) {
-      const status = statusOf(error);
-      if (status !== 412 && status !== 409) throw s3Failure(this.options, 'publish', recordObject, error);
+    const written = await this.putRecord(record, { IfNoneMatch: '*' }).catch((error: unknown) => {
+      throw s3Failure(this.options, 'publish', recordObject, error);
+    });
+    if (written === undefined) {
       // Another publisher's record got there first: theirs stands, our archive goes.
       const winner = await this.lookup(key);
       if (winner?.sha256 !== record.sha256) await this.deleteBlobs(record);
@@ -181,13 +180,13 @@ export class S3Store implements WritableStore {
   async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
     const etag = this.etags.get(bad);
     const record = await this.upload(bad.key, archive, tool, progress);
-    try {
-      // If-Match: only while the bad record is still the one there (another run may have healed it already).
-      await this.putRecord(record, etag ? { IfMatch: etag } : {});
-    } catch (error) {
-      const status = statusOf(error);
+    // If-Match: only while the bad record is still the one there (another run may have healed it already).
+    const written = await this.putRecord(record, etag ? { IfMatch: etag } : {}).catch(async (error: unknown) => {
       await this.deleteBlobs(record);
-      if (status !== 412 && status !== 409) throw s3Failure(this.options, 'publish', this.objectName(recordName(bad.key)), error);
+      throw s3Failure(this.options, 'publish', this.objectName(recordName(bad.key)), error);
+    });
+    if (written === undefined) {
+      await this.deleteBlobs(record);
       const winner = await this.lookup(bad.key);
       return { record: winner ?? bad, outcome: 'present' };
     }
@@ -241,17 +240,23 @@ export class S3Store implements WritableStore {
     return record;
   }
 
-  private async putRecord(record: ArchiveRecord, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
+  private putRecord(record: ArchiveRecord, condition: Condition): Promise<string | undefined> {
+    return this.write(this.objectName(recordName(record.key)), `${JSON.stringify(record, null, 2)}\n`, condition);
+  }
+
+  /** Writes a small object; resolves with its ETag, or undefined when the condition did not hold (412, or 409 for a race). */
+  private async write(name: string, body: string, condition: Condition): Promise<string | undefined> {
     const { client, sdk } = await this.connect();
-    await client.send(
-      new sdk.PutObjectCommand({
-        Bucket: this.options.bucket,
-        Key: this.objectName(recordName(record.key)),
-        Body: `${JSON.stringify(record, null, 2)}\n`,
-        ContentType: 'application/json',
-        ...condition,
-      }),
-    );
+    try {
+      const out = await client.send(
+        new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key: name, Body: body, ContentType: 'application/json', ...condition }),
+      );
+      return out.ETag ?? '';
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412 || status === 409) return undefined;
+      throw error;
+    }
   }
 
   private async deleteBlobs(record: ArchiveRecord): Promise<void> {

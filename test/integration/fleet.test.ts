@@ -34,22 +34,22 @@ describe('one build for many runners', () => {
    * names another store; its output accumulates in `output`.
    */
   function start(fleet: string, name: string, file: string, index: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Runner {
-    const runner: Runner = { result: Promise.resolve() as unknown as Promise<CliResult>, child: undefined, output: '' };
+    const seen: Omit<Runner, 'result'> = { child: undefined, output: '' };
     const store = env.S3_BUCKET ? [] : ['--storage-dir', box.path(`${fleet}-store`)];
     const args = [...store, '--cache-dir', box.path(`${fleet}-cache-${name}`), ...extra];
-    runner.result = box.terrarium(
+    const result = box.terrarium(
       [...args, '-t', box.path(`${fleet}-env-${name}`), 'install', file],
       { ...env, PIP_FIND_LINKS: index },
       {
         onSpawn: (child) => {
-          runner.child = child;
+          seen.child = child;
         },
         onOutput: (chunk) => {
-          runner.output += chunk;
+          seen.output += chunk;
         },
       },
     );
-    return runner;
+    return Object.assign(seen, { result });
   }
 
   /** Resolves once `predicate` holds; fails with what the runners printed if it does not within a minute. */
@@ -113,8 +113,7 @@ describe('one build for many runners', () => {
       for (const result of results) expect(result.code, result.stderr).toBe(0);
       expect(results.filter((result) => result.stderr.includes('the builder is gone; building here'))).toHaveLength(1);
       expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(1);
-      for (const name of ['a', 'b', 'c'].filter((name) => runners[['a', 'b', 'c'].indexOf(name)] !== builder))
-        expect(envState(box.path(`killed-env-${name}`))).toBe('terra_demo');
+      for (const [i, name] of ['a', 'b', 'c'].entries()) if (runners[i] !== builder) expect(envState(box.path(`killed-env-${name}`))).toBe('terra_demo');
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAILURE_FRESH_MS, failureApplies, parseFailure, parseHolder, printable } from '../../src/stores/lease.js';
+import { FAILURE_FRESH_MS, failureApplies, parseFailure, parseLease, printable } from '../../src/stores/lease.js';
 
 const holder = { host: 'abcd1234', hostname: 'runner-7', pid: 4242, nonce: 'n1', since: '2026-12-01T12:00:00.000Z' };
 
@@ -14,7 +14,7 @@ describe('build leases as read from a store (hostile input)', () => {
     ['no nonce', JSON.stringify({ ...holder, nonce: undefined }), undefined],
     ['null', 'null', undefined],
   ])('%s', (_, text, expected) => {
-    expect(parseHolder(text)).toEqual(expected);
+    expect(parseLease(text)).toEqual(expected);
   });
 
   it.each([
