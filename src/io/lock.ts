@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from '../errors.js';
 import { failpoint } from './failpoint.js';
-import { siblingPath } from './fs.js';
+import { readBoundedSync, siblingPath } from './fs.js';
 import { SELF, ownerGone, type Owner } from './owner.js';
 
 export interface LockHolder extends Owner {
@@ -125,14 +125,25 @@ interface Observed {
   stale: boolean;
 }
 
+/** A holder is a line of JSON; a lock file larger than this was not written by terrarium. */
+const MAX_HOLDER_BYTES = 4 << 10;
+
 async function readHolder(file: string): Promise<Observed | undefined> {
-  let text: string;
   let mtime: Date;
   try {
-    [text, { mtime }] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+    ({ mtime } = await fs.lstat(file));
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;
+  }
+  let text = '';
+  try {
+    // Build leases live in shared storage: the file may be planted (a giant, a FIFO, a symlink to
+    // /dev/zero). Such a file is read as no holder, and judged, like any foreign one, by its own age.
+    text = readBoundedSync(file, MAX_HOLDER_BYTES, { noFollow: true }).toString('utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    if (!isErrno(error, 'EFBIG', 'ENOTREG', 'EISDIR', 'ELOOP')) throw error;
   }
   const holder = parseHolder(text);
   // A file that is not a lock of ours is judged like a foreign one: by its age alone.

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { isErrno } from '../errors.js';
+import { describeCause } from '../errors.js';
 import { readBoundedSync, siblingPath } from '../io/fs.js';
 import { LockTimeout, acquireLock } from '../io/lock.js';
 import { type BuildFailure, type BuildLeases, type LeaseAttempt, failureName, leaseHolder, leaseName, parseFailure } from './lease.js';
@@ -35,8 +35,9 @@ export class DirectoryLeases implements BuildLeases {
       };
     } catch (error) {
       if (error instanceof LockTimeout) return { kind: 'busy', holder: error.holder && leaseHolder(error.holder) };
-      if (isErrno(error, 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC', 'EDQUOT')) return { kind: 'unavailable', why: (error as Error).message };
-      throw error;
+      // Read-only, full, denied, or something planted that cannot be broken (a directory): the lease is
+      // advice, so the run builds without one rather than fail.
+      return { kind: 'unavailable', why: describeCause(error) };
     }
   }
 

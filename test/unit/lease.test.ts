@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lutimesSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DirectoryLeases } from '../../src/stores/dir-lease.js';
 import { FAILURE_FRESH_MS, failureApplies, parseFailure, parseLease, printable } from '../../src/stores/lease.js';
 
 const holder = { host: 'abcd1234', hostname: 'runner-7', pid: 4242, nonce: 'n1', since: '2026-12-01T12:00:00.000Z' };
@@ -48,5 +53,45 @@ describe('which failure a waiting run reports', () => {
     ['a failure dated far in the future (a clock or a store that lies)', at(3_600_000), now, false],
   ])('%s', (_, failure, waitingSince, applies) => {
     expect(failureApplies(failure, waitingSince, now, 'this0000')).toBe(applies);
+  });
+});
+
+describe('a lease file planted in a storage directory', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'terrarium-lease-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const key = 'x86_64-3.11-abc';
+  const lease = path.join(root, `${key}.lease`);
+  beforeEach(() => rmSync(lease, { recursive: true, force: true }));
+  const plant: Array<[string, () => void]> = [
+    [
+      'a 1 GiB file (sparse)',
+      () => {
+        writeFileSync(lease, '');
+        truncateSync(lease, 2 ** 30);
+      },
+    ],
+    ['a FIFO (reading it would wait for a writer forever)', () => execFileSync('mkfifo', [lease])],
+    ['a symlink to /dev/zero', () => symlinkSync('/dev/zero', lease)],
+    ['text that is not a lease', () => writeFileSync(lease, 'hello')],
+  ];
+
+  it.each(plant)('%s: fresh, it is a lease of an unknown runner (waited for); old, it is broken and taken', async (_, make) => {
+    const leases = new DirectoryLeases(root);
+    make();
+    const fresh = await leases.take(key);
+    expect(fresh).toEqual({ kind: 'busy', holder: undefined });
+    const old = new Date(Date.now() - 120_000);
+    lutimesSync(lease, old, old);
+    const taken = await leases.take(key);
+    expect(taken.kind).toBe('held');
+    if (taken.kind === 'held') await taken.lease.release();
+    expect(existsSync(lease)).toBe(false);
+  });
+
+  it('a directory, which cannot be broken: the run builds without a lease', async () => {
+    mkdirSync(lease);
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lease, old, old);
+    expect((await new DirectoryLeases(root).take(key)).kind).toBe('unavailable');
   });
 });
