@@ -1,12 +1,13 @@
 import { mkdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { readStart, writeFileAtomic } from '../io/fs.js';
-import type { Fingerprint } from '../python/fingerprint.js';
+import { FINGERPRINT_SCHEMA, type Fingerprint } from '../python/fingerprint.js';
 
 /** First bytes of ELF and Mach-O executables: only real binaries are cached, never scripts such as pyenv's shims. */
 const BINARY_MAGIC = ['7f454c46', 'feedfacf', 'cffaedfe', 'cafebabe'];
 
 interface Entry {
+  schema: number;
   executable: string;
   stdlib: string;
   fingerprint: Fingerprint;
@@ -29,12 +30,13 @@ export async function cachedFingerprint(program: string, cacheFile: string | und
   if (!binary) return probe();
   const entries = readEntries(cacheFile!);
   const cached = entries[binary];
-  if (cached && cached.executable === stampOf(binary) && cached.stdlib === stampOf(cached.fingerprint.stdlib)) return cached.fingerprint;
+  if (cached && cached.schema === FINGERPRINT_SCHEMA && cached.executable === stampOf(binary) && cached.stdlib === stampOf(cached.fingerprint.stdlib))
+    return cached.fingerprint;
   const fingerprint = await probe();
   const executable = stampOf(binary);
   const stdlib = stampOf(fingerprint.stdlib);
   if (executable && stdlib) {
-    entries[binary] = { executable, stdlib, fingerprint };
+    entries[binary] = { schema: FINGERPRINT_SCHEMA, executable, stdlib, fingerprint };
     // Best effort: a cache that cannot be written only costs the next run one probe.
     try {
       mkdirSync(path.dirname(cacheFile!), { recursive: true });

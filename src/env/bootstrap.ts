@@ -1,30 +1,36 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { ResolvedInputs } from '../key/inputs.js';
 import type { RequirementSet } from '../key/requirements.js';
 import { pythonScript } from '../python/scripts.js';
+import { pipPlan } from './pip-plan.js';
 
 export const BOOTSTRAP_PATH = 'bin/terrarium_bootstrap.py';
 
-/** Requirement files renamed `requirements-N.txt`, with their `-r`/`-c` lines pointing at the new names. */
-export function embeddedRequirementFiles(set: RequirementSet): { files: Record<string, string[]>; roots: string[] } {
+/**
+ * The files and `pip install` runs that rebuild the environment: requirement files renamed
+ * `requirements-N.txt` (their `-r`/`-c` lines pointing at the new names) and the locked set.
+ */
+export function embeddedInstalls(set: RequirementSet, inputs: ResolvedInputs): { files: Record<string, string>; installs: string[][] } {
   const name = (index: number) => `requirements-${index + 1}.txt`;
-  const files: Record<string, string[]> = {};
+  const files: Record<string, string> = {};
   set.files.forEach((file, index) => {
-    files[name(index)] = file.entries.map((entry) => (entry.kind === 'line' ? entry.text : `${entry.flag} ${name(entry.file)}`));
+    files[name(index)] = `${file.entries.map((entry) => (entry.kind === 'line' ? entry.text : `${entry.flag} ${name(entry.file)}`)).join('\n')}\n`;
   });
-  return { files, roots: set.roots.map(name) };
+  const plan = pipPlan(inputs, (file) => name(set.files.findIndex((f) => f.path === file)));
+  return { files: { ...files, ...plan.files }, installs: plan.installs };
 }
 
 /** The script's text: JSON documents embedded as Python string literals (JSON escapes are valid Python). */
-export async function bootstrapScript(set: RequirementSet): Promise<string> {
-  const { files, roots } = embeddedRequirementFiles(set);
+export async function bootstrapScript(resolved: { requirements: RequirementSet; inputs: ResolvedInputs }): Promise<string> {
+  const { files, installs } = embeddedInstalls(resolved.requirements, resolved.inputs);
   const template = await fs.readFile(pythonScript('bootstrap.py'), 'utf8');
   return template
     .replace('__TERRARIUM_FILES__', () => JSON.stringify(JSON.stringify(files)))
-    .replace('__TERRARIUM_ROOTS__', () => JSON.stringify(JSON.stringify(roots)));
+    .replace('__TERRARIUM_INSTALLS__', () => JSON.stringify(JSON.stringify(installs)));
 }
 
-export async function writeBootstrap(envRoot: string, set: RequirementSet): Promise<void> {
+export async function writeBootstrap(envRoot: string, resolved: { requirements: RequirementSet; inputs: ResolvedInputs }): Promise<void> {
   const file = path.join(envRoot, BOOTSTRAP_PATH);
-  await fs.writeFile(file, await bootstrapScript(set), { mode: 0o755 });
+  await fs.writeFile(file, await bootstrapScript(resolved), { mode: 0o755 });
 }

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { run, type RunResult } from '../io/exec.js';
@@ -7,6 +8,7 @@ import { pythonScript } from '../python/scripts.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { formatCount } from '../report/format.js';
 import { PipProgress } from './pip-progress.js';
+import type { PipPlan } from './pip-plan.js';
 import type { Reporter } from '../report/reporter.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
@@ -18,8 +20,8 @@ export interface BuildOptions {
   builder: Builder | undefined;
   /** Where the environment is created (a staging directory). */
   dir: string;
-  /** Requirement files as given, installed in order with `pip install -r`. */
-  requirementFiles: string[];
+  /** The `pip install` runs (lock inputs, then requirement files). */
+  pip: PipPlan;
   cwd: string;
   env: NodeJS.ProcessEnv;
   reporter: Reporter;
@@ -69,18 +71,24 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
   });
-  const args = ['-m', 'pip', 'install', ...options.requirementFiles.flatMap((file) => ['-r', file])];
-  const progress = new PipProgress();
-  const pip = await reporter.during(
-    'pip install',
-    async (phase) => {
-      const result = await step(reporter, path.join(dir, 'bin', 'python'), args, stepOptions, (line) => progress.feed(line));
-      const installed = /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
-      if (result.code === 0) phase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
-      return result;
-    },
-    () => progress.describe(),
-  );
+  const pip = await withPlanFiles(options.pip, async (installs) => {
+    const progress = new PipProgress();
+    return reporter.during(
+      'pip install',
+      async (phase) => {
+        let installed = 0;
+        let result: RunResult | undefined;
+        for (const args of installs) {
+          result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'pip', 'install', ...args], stepOptions, (line) => progress.feed(line));
+          if (result.code !== 0) return result;
+          installed += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
+        }
+        phase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
+        return result!;
+      },
+      () => progress.describe(),
+    );
+  });
   if (pip.code !== 0) {
     options.signal?.throwIfAborted();
     if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
@@ -88,6 +96,19 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       hint: "see pip's output above; fix the requirements (or the package index settings) and run again",
       exitCode: pip.code,
     });
+  }
+}
+
+/** Writes the plan's files to a folder of their own for the time pip runs, and names them there. */
+async function withPlanFiles<T>(plan: PipPlan, use: (installs: string[][]) => Promise<T>): Promise<T> {
+  const names = Object.keys(plan.files);
+  if (!names.length) return use(plan.installs);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-pip-'));
+  try {
+    for (const name of names) await fs.writeFile(path.join(dir, name), plan.files[name]!);
+    return await use(plan.installs.map((args) => args.map((arg) => (names.includes(arg) ? path.join(dir, arg) : arg))));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 

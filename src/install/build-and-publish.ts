@@ -5,6 +5,7 @@ import { packEnvironment } from '../archive/create.js';
 import { saveArchive } from '../archive/save.js';
 import { writeBootstrap } from '../env/bootstrap.js';
 import { buildEnvironment } from '../env/build.js';
+import { pipPlan } from '../env/pip-plan.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
@@ -24,10 +25,7 @@ import type { JobContext, RunKeys } from './settings.js';
 import type { ResolvedKey } from '../key/resolve.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
-export interface BuildJob
-  extends Pick<InstallOptions, 'requirementFiles' | 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec'>,
-    RunKeys,
-    JobContext {
+export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec'>, RunKeys, JobContext {
   resolved: ResolvedKey;
   staging: string;
   target: string;
@@ -54,14 +52,14 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     python: resolved.python,
     builder: job.builder,
     dir: staging,
-    requirementFiles: job.requirementFiles,
+    pip: pipPlan(resolved.inputs),
     cwd: job.cwd,
     env: job.env,
     reporter,
     signal: job.signal,
   });
   failpoint('install-built');
-  if (job.bootstrap) await writeBootstrap(staging, resolved.requirements);
+  if (job.bootstrap) await writeBootstrap(staging, resolved);
   const scan = scanEnvironment(staging, resolved.python.executable);
   for (const file of scan.binary)
     reporter.warn(
@@ -78,7 +76,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     key: resolved.key,
     prefix: staging,
     python: resolved.python,
-    requirements: resolved.requirements.lines,
+    requirements: resolved.inputs.lines,
     text: scan.text,
     binary: scan.binary,
     interpreterLinks: scan.interpreterLinks,

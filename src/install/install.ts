@@ -175,7 +175,6 @@ async function prepareStaging(
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const published = await buildAndPublish({
     resolved,
-    requirementFiles: options.requirementFiles,
     staging,
     target,
     cwd: options.cwd,

@@ -72,12 +72,7 @@ export function parseRequirementFiles(givenPaths: string[], cwd: string, read: R
     // A file met again (a diamond of includes) adds nothing new: pip would read the same lines twice.
     const seen = indexByPath.get(absolute);
     if (seen !== undefined) return seen;
-    let text: string;
-    try {
-      text = read(absolute);
-    } catch (error) {
-      throw readError(error, absolute, includedFrom, cwd);
-    }
+    const text = readInput(read, absolute, cwd, includedFrom);
     const index = files.length;
     const file: RequirementFile = { path: absolute, entries: [] };
     indexByPath.set(absolute, index);
@@ -105,9 +100,19 @@ export function parseRequirementFiles(givenPaths: string[], cwd: string, read: R
   return { files, roots, lines };
 }
 
-function rel(cwd: string, p: string): string {
+/** A path as messages show it: relative to the working directory when inside it. */
+export function rel(cwd: string, p: string): string {
   const relative = path.relative(cwd, p);
   return relative.startsWith('..') ? p : relative || p;
+}
+
+/** Reads one input file, wording every way it cannot be read (missing, a directory, a FIFO, too large). */
+export function readInput(read: ReadText, file: string, cwd: string, includedFrom?: string): string {
+  try {
+    return read(file);
+  } catch (error) {
+    throw readError(error, file, includedFrom, cwd);
+  }
 }
 
 function readError(error: unknown, file: string, includedFrom: string | undefined, cwd: string): TerrariumError {

@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { readBoundedSync } from '../io/fs.js';
 import { cachedFingerprint } from '../cache/fingerprints.js';
 import { fingerprintPython } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { requirementsDigest } from './digest.js';
+import { hasLocks, readInputs, resolveInputs, type Inputs, type ResolvedInputs } from './inputs.js';
 import { formatKey } from './key-format.js';
-import { MAX_REQUIREMENTS_FILE, parseRequirementFiles, type RequirementSet } from './requirements.js';
+import type { MarkerEnvironment } from './markers.js';
+import { MAX_REQUIREMENTS_FILE, type RequirementSet } from './requirements.js';
 
 /** The settings that shape a key (part of every run's settings). */
 export interface KeySettings {
@@ -23,27 +27,53 @@ export interface KeyOptions extends KeySettings {
 
 export interface ResolvedKey {
   requirements: RequirementSet;
+  inputs: ResolvedInputs;
   digest: string;
   python: Fingerprint;
   key: string;
 }
 
-export function digestOf(options: Pick<KeyOptions, 'requirementFiles' | 'digestType' | 'cwd'>): { requirements: RequirementSet; digest: string } {
-  const requirements = parseRequirementFiles(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
-  return { requirements, digest: requirementsDigest(requirements.lines, options.digestType) };
+export interface ResolvedDigest {
+  requirements: RequirementSet;
+  inputs: ResolvedInputs;
+  digest: string;
+  /** Asked only when an input is a lock, whose markers name the interpreter. */
+  python: Fingerprint | undefined;
+}
+
+/** The digest of the requirement and lock files; the interpreter is asked only when a lock needs its markers. */
+export function resolveDigest(options: Omit<KeyOptions, 'keyFormat'>): Promise<ResolvedDigest> {
+  return digestFor(options, false);
 }
 
 /** Requirements, digest, interpreter and key: everything that names an environment. */
 export async function resolveKey(options: KeyOptions): Promise<ResolvedKey> {
-  const { requirements, digest } = digestOf(options);
+  const { python, ...digest } = await digestFor(options, true);
+  const [major, minor, patch] = python!.version.map(String) as [string, string, string];
+  const key = formatKey(options.keyFormat, { arch: python!.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest: digest.digest });
+  return { ...digest, python: python!, key };
+}
+
+/** Files first, so that a missing requirements file is said before a missing interpreter. */
+async function digestFor(options: Omit<KeyOptions, 'keyFormat'>, withPython: boolean): Promise<ResolvedDigest> {
+  const inputs: Inputs = readInputs(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
+  const python = withPython || hasLocks(inputs) ? await interpreterOf(options) : undefined;
+  const resolved = resolveInputs(inputs, python && { environment: markerEnvironment(python) }, existsSync);
+  return { requirements: inputs.requirements, inputs: resolved, digest: requirementsDigest(resolved.lines, options.digestType), python };
+}
+
+function interpreterOf(options: Pick<KeyOptions, 'python' | 'env' | 'cwd' | 'interpreterCache'>): Promise<Fingerprint> {
   const cacheFile = options.interpreterCache;
-  const python = await fingerprintPython(
+  return fingerprintPython(
     options.python,
     options.env,
     options.cwd,
     cacheFile === undefined ? undefined : (program, probe) => cachedFingerprint(program, cacheFile, probe),
   );
-  const [major, minor, patch] = python.version.map(String) as [string, string, string];
-  const key = formatKey(options.keyFormat, { arch: python.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest });
-  return { requirements, digest, python, key };
+}
+
+/** The interpreter's marker values, with the kernel's release and version as they are now (uname, as Python reads them). */
+function markerEnvironment(python: Fingerprint): MarkerEnvironment {
+  if (!python.markers) throw new Error(`no marker values for ${python.executable}`);
+  return { ...python.markers, platform_release: os.release(), platform_version: os.version() };
 }

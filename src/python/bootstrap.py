@@ -12,9 +12,10 @@ import subprocess
 import sys
 import tempfile
 
-# Requirement files as terrarium read them (comments dropped, includes renamed): name -> lines.
+# Requirement files as terrarium read them (comments dropped, includes renamed) and the locked set: name -> text.
 FILES = json.loads(__TERRARIUM_FILES__)
-ROOTS = json.loads(__TERRARIUM_ROOTS__)
+# The pip install runs, in order (locked packages first); each -r names one of FILES.
+INSTALLS = json.loads(__TERRARIUM_INSTALLS__)
 
 
 def main(argv):
@@ -23,9 +24,9 @@ def main(argv):
         return 2
     dest = os.path.abspath(argv[1])
     workdir = tempfile.mkdtemp(prefix="terrarium-bootstrap-")
-    for name, lines in FILES.items():
+    for name, text in FILES.items():
         with open(os.path.join(workdir, name), "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+            handle.write(text)
     if sys.version_info[0] >= 3:
         command = [sys.executable, "-m", "venv", dest]
     else:
@@ -34,9 +35,12 @@ def main(argv):
     if status != 0:
         return status
     pip = [os.path.join(dest, "bin", "python"), "-m", "pip", "install"]
-    for root in ROOTS:
-        pip += ["-r", os.path.join(workdir, root)]
-    return subprocess.call(pip + argv[2:])
+    for args in INSTALLS:
+        named = [os.path.join(workdir, arg) if arg in FILES else arg for arg in args]
+        status = subprocess.call(pip + named + argv[2:])
+        if status != 0:
+            return status
+    return 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,30 @@ def has_module(name):
         return False
 
 
+def implementation_version():
+    # PEP 508's format: 3.11.7, or 3.13.0rc1 for a release candidate.
+    info = getattr(sys, "implementation", None)
+    if info is None:
+        return "0"
+    version = "%d.%d.%d" % info.version[:3]
+    if info.version[3] != "final":
+        version += info.version[3][0] + str(info.version[4])
+    return version
+
+
+# PEP 508's marker values; platform_release and platform_version (the kernel's) are read at each run.
+markers = {
+    "os_name": os.name,
+    "sys_platform": sys.platform,
+    "platform_machine": platform.machine(),
+    "platform_python_implementation": platform.python_implementation(),
+    "platform_system": platform.system(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "python_full_version": platform.python_version(),
+    "implementation_name": getattr(getattr(sys, "implementation", None), "name", ""),
+    "implementation_version": implementation_version(),
+}
+
 libc = platform.libc_ver()
 print(json.dumps({
     "implementation": platform.python_implementation().lower(),
@@ -49,4 +73,5 @@ print(json.dumps({
     "prefix": base_prefix(),
     "stdlib": sysconfig.get_paths()["stdlib"],
     "hasVenv": has_module("venv") and has_module("ensurepip"),
+    "markers": markers,
 }))

@@ -1,3 +1,19 @@
+/** The PEP 508 marker values that belong to the interpreter (the kernel's two are read at each run). */
+export interface InterpreterMarkers {
+  os_name: string;
+  sys_platform: string;
+  platform_machine: string;
+  platform_python_implementation: string;
+  platform_system: string;
+  python_version: string;
+  python_full_version: string;
+  implementation_name: string;
+  implementation_version: string;
+}
+
+/** Grows whenever fingerprint.py reports something new, so that remembered fingerprints are taken again. */
+export const FINGERPRINT_SCHEMA = 2;
+
 /** What terrarium knows about an interpreter; recorded in every archive and checked on restore. */
 export interface Fingerprint {
   implementation: string;
@@ -16,6 +32,8 @@ export interface Fingerprint {
   /** Its standard library folder (absent in archives of terrarium 0.1). */
   stdlib?: string;
   hasVenv: boolean;
+  /** Absent in archives made before lock files were read. */
+  markers?: InterpreterMarkers;
 }
 
 export function describeInterpreter(fp: Fingerprint): string {

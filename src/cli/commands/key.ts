@@ -1,5 +1,5 @@
 import { EXIT } from '../../errors.js';
-import { digestOf, resolveKey } from '../../key/resolve.js';
+import { resolveDigest, resolveKey } from '../../key/resolve.js';
 import type { CommandHandler } from '../context.js';
 
 export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
@@ -18,8 +18,15 @@ export const keyCommand: CommandHandler = async ({ settings, files, context, rep
 };
 
 export const hashCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
-  const { digest, requirements } = digestOf({ ...settings, requirementFiles: files, cwd: context.cwd });
+  const { digest, requirements, inputs } = await resolveDigest({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
   if (!settings.json) reporter.result(digest);
-  else reporter.document({ digest, digestType: settings.digestType, files: requirements.files.map((file) => file.path), lines: requirements.lines.length });
+  else
+    reporter.document({
+      digest,
+      digestType: settings.digestType,
+      files: requirements.files.map((file) => file.path),
+      lines: inputs.lines.length,
+      ...(inputs.locked ? { locked: inputs.locked.packages.length } : {}),
+    });
   return EXIT.ok;
 };

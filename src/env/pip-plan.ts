@@ -1,0 +1,58 @@
+import { pathToFileURL } from 'node:url';
+import type { ResolvedInputs } from '../key/inputs.js';
+import { lockedLine, type LockedSet } from '../key/locked.js';
+
+export const LOCKED_REQUIREMENTS = 'locked-requirements.txt';
+export const LOCKED_LINKS = 'locked-links.html';
+
+/** The `pip install` runs that build an environment, and the files they read. */
+export interface PipPlan {
+  /** Written side by side before pip runs: name -> text. */
+  files: Record<string, string>;
+  /** The arguments of each `pip install`, in order; a `-r` names a file of `files` or a plain file given by `plainName`. */
+  installs: string[][];
+}
+
+/**
+ * Locked packages first, exactly: `--require-hashes --no-deps` on the pinned set, from the artifacts a
+ * pylock.toml names (one local links page for all of them, so that pip still picks the wheel that fits
+ * the interpreter, and reads the page once) or the index a hashed requirements file names. Then the
+ * plain requirement files, as pip reads them, on top.
+ */
+export function pipPlan(inputs: ResolvedInputs, plainName: (file: string) => string = (file) => file): PipPlan {
+  const plain = inputs.plainFiles.flatMap((file) => ['-r', plainName(file)]);
+  if (!inputs.locked) return { files: {}, installs: [plain] };
+  const files = lockedFiles(inputs.locked);
+  const installs = [['--require-hashes', '--no-deps', '-r', LOCKED_REQUIREMENTS]];
+  if (plain.length) installs.push(plain);
+  return { files, installs };
+}
+
+function lockedFiles(set: LockedSet): Record<string, string> {
+  const lines = ['# The lock inputs as terrarium resolved them for this interpreter.', ...set.options];
+  const links = set.packages.flatMap((pkg) => pkg.locations);
+  const files: Record<string, string> = {};
+  if (links.length) {
+    // Every package from a pylock.toml: the lock says where each artifact is, and nothing else is needed.
+    if (set.packages.every((pkg) => pkg.locations.length)) lines.push('--no-index');
+    lines.push(`--find-links ${LOCKED_LINKS}`);
+    files[LOCKED_LINKS] = linksPage(links);
+  }
+  lines.push(...set.packages.map(lockedLine));
+  files[LOCKED_REQUIREMENTS] = `${lines.join('\n')}\n`;
+  return files;
+}
+
+/** A find-links page (PEP 503's HTML) naming each artifact by URL; pip takes a wheel's tags from the file name. */
+function linksPage(locations: string[]): string {
+  const anchors = [...new Set(locations)].sort().map((location) => {
+    const url = location.includes('://') ? location : pathToFileURL(location).href;
+    const name = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+    return `<a href="${escapeHtml(url)}">${escapeHtml(name)}</a><br>`;
+  });
+  return `<!DOCTYPE html>\n<html><body>\n${anchors.join('\n')}\n</body></html>\n`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

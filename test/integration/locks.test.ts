@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../helpers/cli.js';
+
+/** Lock files as input, installed by real pip from the wheels the tests build. */
+describe('lock files', () => {
+  const box = new Sandbox();
+  // The lock says where its wheels are: pip gets no find-links of its own.
+  const { PIP_FIND_LINKS: _, ...lockEnv } = box.env;
+  const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', ...args];
+  const wheel = (prefix: string) => readdirSync(box.wheels).find((name) => name.startsWith(prefix))!;
+  const sha256 = (name: string) =>
+    createHash('sha256')
+      .update(readFileSync(path.join(box.wheels, name)))
+      .digest('hex');
+  const demo = wheel('terra_demo-');
+  const dep = wheel('terra_dep-');
+
+  /** A pylock.toml as uv writes one: terra-demo and its dependency, a wheel for another platform, a package for Windows only. */
+  const pylock = (depHash = sha256(dep), created = 'uv') => `lock-version = "1.0"
+created-by = "${created}"
+requires-python = ">=3.7"
+
+[[packages]]
+name = "terra-demo"
+version = "1.0"
+wheels = [{ path = "wheels/${demo}", hashes = { sha256 = "${sha256(demo)}" } }]
+
+[[packages]]
+name = "terra_dep"
+version = "1.0"
+[[packages.wheels]]
+path = "wheels/terra_dep-1.0-cp311-cp311-win_amd64.whl"
+hashes = { sha256 = "${'1'.repeat(64)}" }
+[[packages.wheels]]
+path = "wheels/${dep}"
+hashes = { sha256 = "${depHash}" }
+
+[[packages]]
+name = "terra-winonly"
+version = "1.0"
+marker = "sys_platform == 'win32'"
+wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl", hashes = { sha256 = "${'2'.repeat(64)}" } }]
+`;
+
+  const target = box.path('env');
+  let first: Awaited<ReturnType<Sandbox['terrarium']>>;
+  beforeAll(async () => {
+    box.write('pylock.toml', pylock());
+    first = await box.terrarium(store('-t', target, 'install', 'pylock.toml'), lockEnv);
+  });
+  afterAll(() => box.cleanup());
+
+  it('installs exactly the lock from the artifacts it names, and keys it by the resolved set', async () => {
+    expect(first.stderr).toContain('2 packages installed');
+    expect(first.code).toBe(0);
+    expect((await box.exec(path.join(target, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+    const key = (await box.main(['key', 'pylock.toml'])).stdout.trim();
+    expect(existsSync(path.join(box.store, `${key}.json`))).toBe(true);
+    // Another generator, another order of packages: the same environment, so the same key.
+    const blocks = pylock(sha256(dep), 'pdm').split('\n[[packages]]\n');
+    box.write('pylock.other.toml', [blocks[0], ...blocks.slice(1).reverse()].join('\n[[packages]]\n'));
+    expect((await box.main(['key', 'pylock.other.toml'])).stdout.trim()).toBe(key);
+    const hit = await box.terrarium(store('-t', box.path('again'), 'install', 'pylock.other.toml'), lockEnv);
+    expect(hit.code).toBe(0);
+    expect(hit.stderr).not.toContain('building');
+  });
+
+  it("fails with pip's hash error when an artifact is not the locked one; the environment stays", async () => {
+    box.write('pylock.bad.toml', pylock('0'.repeat(64)));
+    const result = await box.terrarium(store('-t', target, 'install', 'pylock.bad.toml'), lockEnv);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('DO NOT MATCH THE HASHES');
+    expect(result.stderr).toContain('pip install failed');
+    expect((await box.exec(path.join(target, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+  });
+
+  it('installs a hashed requirements file with its markers, then plain files on top', async () => {
+    box.write(
+      'requirements.lock.txt',
+      [
+        `terra-demo==1.0 --hash=sha256:${sha256(demo)}`,
+        `terra-dep==1.0 ; python_version >= "3" \\`,
+        `    --hash=sha256:${sha256(dep)}`,
+        `terra-cext==1.0 ; python_version < "3" --hash=sha256:${'3'.repeat(64)}`,
+      ].join('\n'),
+    );
+    box.write('tools.txt', 'terra-pth\n');
+    const mixed = box.path('mixed');
+    const result = await box.terrarium(store('-t', mixed, 'install', 'requirements.lock.txt', 'tools.txt'));
+    expect(result.stderr).toContain('3 packages installed');
+    expect(result.code).toBe(0);
+    const site = await box.exec(path.join(mixed, 'bin', 'python'), ['-c', 'import terra_demo, terra_pth_mod; import sys; print(sys.terra_pth_hooked)']);
+    expect(site.stdout.trim()).toBe('True');
+    const hash = JSON.parse((await box.main(['--json', 'hash', 'requirements.lock.txt', 'tools.txt'])).stdout) as { locked: number; lines: number };
+    expect(hash).toMatchObject({ locked: 2, lines: 3 });
+  });
+});
