@@ -14,6 +14,8 @@ export interface LocalArchive {
   entries: number;
   /** Its minisign signature (the .minisig file's text), published beside it. */
   signature?: string | undefined;
+  /** What it was built from, for the record (requirement lines, locked packages as name==version). */
+  requirements?: string[] | undefined;
 }
 
 /**

@@ -50,6 +50,13 @@ export const COMMANDS: CommandSpec[] = [
     handler: async () => (await import('./commands/exists.js')).existsCommand,
   },
   {
+    name: 'diff',
+    summary: 'show what differs between two environments (exit 0: the same lines, 1: they differ)',
+    argument: ['<sides...>', 'two keys (looked up in the cache and the stores), requirement files or lock files'],
+    examples: ['terrarium --storage-dir /mnt/envs diff x86_64-3.11-1ab2… requirements.txt', 'terrarium diff requirements.lock.txt pylock.toml'],
+    handler: async () => (await import('./commands/diff.js')).diffCommand,
+  },
+  {
     name: 'revert',
     summary: 'swap the target with its backup (run again to undo)',
     examples: ['terrarium -t .venv revert'],
@@ -157,16 +164,17 @@ Defaults for any option can live in terrarium.toml (or [tool.terrarium] in
 pyproject.toml); terrarium config shows every setting and where it comes from.
 
 Exit codes:
-  0 success; 1 exists: not stored; 2 usage error (and a bad signing or
-  trusted key); 3 requirements file error; 4 Python interpreter error;
-  5 storage error; 6 corrupt, hostile or (with --require-download) untrusted
-  archive; 7 environment build failed, here or on the runner this one waited
-  for (pip's own exit code is passed through when pip fails here); 8 target
-  error; 9 relocation or smoke check failed; 10 no archive with
-  --require-download; 11 target locked by another run
-  beyond --lock-timeout, or its lock taken over while this run worked;
-  70 internal error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
-  (cleaned up, target unchanged); 141 the output's reader went away.`;
+  0 success; 1 exists: not stored, diff: they differ; 2 usage error (and a
+  bad signing or trusted key); 3 requirements or lock file error; 4 Python
+  interpreter error; 5 storage error; 6 corrupt, hostile or (with
+  --require-download) untrusted archive; 7 environment build failed, here
+  or on the runner this one waited for (pip's own exit code is passed
+  through when pip fails here); 8 target error; 9 relocation or smoke check
+  failed; 10 no archive with --require-download; 11 target locked by
+  another run beyond --lock-timeout, or its lock taken over while this run
+  worked; 70 internal error; 130/143/129 interrupted by
+  SIGINT/SIGTERM/SIGHUP (cleaned up, target unchanged); 141 the output's
+  reader went away.`;
 
 /** What a bare `terrarium` prints (on stderr, with exit 2): how to start, in three lines. */
 export const SHORT_USAGE = `usage: terrarium [options] COMMAND [FILES...]

@@ -23,6 +23,7 @@ import { TOOL_VERSION } from '../version.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext, RunKeys } from './settings.js';
 import type { ResolvedKey } from '../key/resolve.js';
+import { shownLine } from '../key/line-diff.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
 export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec'>, RunKeys, JobContext {
@@ -103,6 +104,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
       () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
     );
     try {
+      archive.requirements = resolved.inputs.lines.map(shownLine);
       if (job.signingKey) {
         archive.signature = await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
         reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);

@@ -13,6 +13,7 @@ import type { JobContext, RunKeys, Settings } from './settings.js';
 import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish, publishTargets } from './build-and-publish.js';
 import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
+import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
 import { awaitTurn, endLease } from './build-lease.js';
@@ -50,6 +51,8 @@ export interface InstallResult {
   key: string;
   target: string;
   outcome: InstallOutcome;
+  /** On a miss, the stored environment closest to this one and what differs. */
+  nearest: Nearest | undefined;
   /** The environment this one replaced, kept as the backup; undefined when nothing was kept. */
   backup: string | undefined;
   seconds: number;
@@ -93,7 +96,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         await smokeCheck(dir, options.env, resolved.python.version);
       };
       try {
-        const outcome = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
+        const { outcome, nearest } = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
           throw asStagingError(error, target);
         });
         try {
@@ -108,7 +111,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         // the interpreter's location, so the same check there could only cost another Python start.
         const swap = await swapIn(staging, target, backupPath, resolved.python.executable, exchanger, () => lock.assertHeld());
         await swap.commit();
-        return { key: resolved.key, target, outcome, backup: replacing ? backupPath : undefined, seconds: (performance.now() - started) / 1000 };
+        return { key: resolved.key, target, outcome, nearest, backup: replacing ? backupPath : undefined, seconds: (performance.now() - started) / 1000 };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -131,7 +134,7 @@ async function prepareStaging(
   staging: string,
   target: string,
   check: (dir: string) => Promise<void>,
-): Promise<InstallOutcome> {
+): Promise<{ outcome: InstallOutcome; nearest?: Nearest | undefined }> {
   const { reporter, signal } = options;
   const searched = lookupOrder(options);
   const unreachable = new Set<Store>();
@@ -154,13 +157,20 @@ async function prepareStaging(
   const restored = options.download ? await restoreFromStores(restoreJob) : undefined;
   if (restored) {
     failpoint('install-restored');
-    return restored;
+    return { outcome: restored };
   }
+  const reachable = searched.filter((store) => !unreachable.has(store));
+  const nearest = options.download ? await findNearest(reachable, resolved, reporter, signal) : undefined;
   if (options.requireDownload) {
-    throw new TerrariumError('ARCHIVE_REQUIRED', `no archive for ${resolved.key} in ${describeStores(searched)}`, {
-      hint: 'run once without --require-download (or with --no-download) to build and publish it',
-    });
+    throw new TerrariumError(
+      'ARCHIVE_REQUIRED',
+      `no archive for ${resolved.key} in ${describeStores(searched)}${nearest ? `; ${describeNearest(nearest)}` : ''}`,
+      {
+        hint: 'run once without --require-download (or with --no-download) to build and publish it',
+      },
+    );
   }
+  if (nearest) reporter.info(`miss: ${describeNearest(nearest)}`);
   signal?.throwIfAborted();
   const publishTo = options.upload ? searched.filter(isWritable).filter((store) => !unreachable.has(store)) : [];
   // What the cache keeps is not a publication: no other runner reads it.
@@ -170,7 +180,7 @@ async function prepareStaging(
   const turn = shared ? await awaitTurn({ key: resolved.key, store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter }) : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
-    if (theirs) return theirs;
+    if (theirs) return { outcome: theirs, nearest };
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const published = await buildAndPublish({
@@ -195,7 +205,7 @@ async function prepareStaging(
   });
   await endLease(lease, undefined, signal);
   await check(staging);
-  return { kind: 'built', published: published.filter((p) => p.store !== cache) };
+  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest };
 }
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */

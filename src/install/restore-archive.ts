@@ -13,6 +13,7 @@ import { outsideLinks } from '../relocate/relocations.js';
 import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
+import { shownLine } from '../key/line-diff.js';
 import { DownloadCopy } from '../cache/download-copy.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
@@ -122,7 +123,19 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
     if (copy) {
       const cache = job.local!.archives;
       await copy
-        .keep(cache, record.key, { sha256: checksum.hex(), size: checksum.bytes, codec: record.codec, ...counts, signature: signatureText }, record.tool)
+        .keep(
+          cache,
+          record.key,
+          {
+            sha256: checksum.hex(),
+            size: checksum.bytes,
+            codec: record.codec,
+            ...counts,
+            signature: signatureText,
+            requirements: manifest.requirements.map(shownLine),
+          },
+          record.tool,
+        )
         .then(
           (kept) => kept && job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
           (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),

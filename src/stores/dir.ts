@@ -10,13 +10,16 @@ import type { BuildLeases } from './lease.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
+  MAX_LISTED,
   archiveName,
   missingArchive,
+  readNewest,
   parseRecord,
   recordFor,
   recordName,
   signatureName,
   type ArchiveRecord,
+  type ListOptions,
   type PublishResult,
   type WritableStore,
 } from './store.js';
@@ -180,7 +183,7 @@ export class DirectoryStore implements WritableStore {
     await this.removeBlobs(record);
   }
 
-  async list(): Promise<ArchiveRecord[]> {
+  async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
     let names: string[];
     try {
       names = await fs.readdir(this.root);
@@ -188,13 +191,14 @@ export class DirectoryStore implements WritableStore {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${this.root}`, error);
     }
-    const records: ArchiveRecord[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const record = await this.readRecord(name.slice(0, -'.json'.length));
-      if (record) records.push(record);
-    }
-    return records;
+    const keys = names
+      .filter((name) => name.endsWith('.json') && !name.startsWith('.') && name.startsWith(options.keyPrefix ?? ''))
+      .map((name) => name.slice(0, -'.json'.length));
+    if (!options.newest) return (await Promise.all(keys.map((key) => this.readRecord(key)))).filter((record) => record !== undefined);
+    const listed = await Promise.all(
+      keys.slice(0, MAX_LISTED).map(async (key) => ({ key, modified: (await fs.lstat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0 })),
+    );
+    return readNewest(listed, options.newest, (key) => this.readRecord(key));
   }
 
   private ioError(what: string, error: unknown): TerrariumError {

@@ -8,8 +8,10 @@ import type { BuildLeases } from './lease.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
 import { type Condition, S3Leases, type S3Access } from './s3-lease.js';
 import {
+  MAX_LISTED,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
+  readNewest,
   archiveName,
   missingArchive,
   parseRecord,
@@ -17,6 +19,7 @@ import {
   recordName,
   signatureName,
   type ArchiveRecord,
+  type ListOptions,
   type PublishResult,
   type WritableStore,
   type TransferProgress,
@@ -270,26 +273,26 @@ export class S3Store implements WritableStore {
     await this.deleteBlobs(record);
   }
 
-  async list(): Promise<ArchiveRecord[]> {
-    const records: ArchiveRecord[] = [];
+  async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
     const { client, sdk } = await this.connect();
+    const listed: Array<{ key: string; modified: number }> = [];
+    const prefix = this.options.prefix + (options.keyPrefix ?? '');
     let token: string | undefined;
     do {
       let page: import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
       try {
-        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, ContinuationToken: token }));
+        const command = new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
+        page = await client.send(command, { abortSignal: options.signal });
       } catch (error) {
-        throw s3Failure(this.options, 'list', this.options.prefix || '/', error);
+        throw s3Failure(this.options, 'list', prefix || '/', error);
       }
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(this.options.prefix.length) ?? '';
-        if (!name.endsWith('.json') || name.includes('/')) continue;
-        const record = await this.lookup(name.slice(0, -'.json'.length));
-        if (record) records.push(record);
+        if (name.endsWith('.json') && !name.includes('/')) listed.push({ key: name.slice(0, -'.json'.length), modified: object.LastModified?.getTime() ?? 0 });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      token = page.IsTruncated && !(options.newest && listed.length >= MAX_LISTED) ? page.NextContinuationToken : undefined;
     } while (token);
-    return records;
+    return readNewest(listed, options.newest ?? listed.length, (key) => this.lookup(key));
   }
 
   private async deleteObject(name: string): Promise<void> {

@@ -18,6 +18,8 @@ export interface ArchiveRecord {
   /** Bytes of the files once unpacked, and entries of the tar: a restore stops beyond either (absent before 0.2). */
   unpackedSize?: number;
   entries?: number;
+  /** What it was built from, as `diff` and explained misses show it (absent before 0.2, or when too long to keep here). */
+  requirements?: string[];
 }
 
 export interface PublishResult {
@@ -62,10 +64,32 @@ export interface WritableStore extends Store {
   replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
   /** Removes an archive (found damaged, or pruned), if the store still holds exactly that one. */
   discard(record: ArchiveRecord): Promise<void>;
-  /** Every archive's record, for `ls` and `prune`. */
-  list(): Promise<ArchiveRecord[]>;
+  /** Every archive's record (for `ls` and `prune`), or the newest few whose key starts a certain way. */
+  list(options?: ListOptions): Promise<ArchiveRecord[]>;
   /** Where runners that miss the same key agree on which of them builds it. */
   readonly leases: BuildLeases;
+}
+
+export interface ListOptions {
+  keyPrefix?: string;
+  /** Read only the records written last, this many at most, after listing at most MAX_LISTED names. */
+  newest?: number;
+  signal?: AbortSignal;
+}
+
+/** How many names a bounded listing looks at: ten pages of an S3 listing. */
+export const MAX_LISTED = 10_000;
+
+/** The newest `count` of listed records, read a few at a time. */
+export async function readNewest(
+  listed: Array<{ key: string; modified: number }>,
+  count: number,
+  read: (key: string) => Promise<ArchiveRecord | undefined>,
+): Promise<ArchiveRecord[]> {
+  const chosen = [...listed].sort((a, b) => b.modified - a.modified).slice(0, count);
+  const records: Array<ArchiveRecord | undefined> = [];
+  for (let i = 0; i < chosen.length; i += 8) records.push(...(await Promise.all(chosen.slice(i, i + 8).map((entry) => read(entry.key)))));
+  return records.filter((record) => record !== undefined);
 }
 
 export const isWritable = (store: Store): store is WritableStore => 'publish' in store;
@@ -80,7 +104,28 @@ export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'co
 /** The record a store writes for a packed archive. */
 export function recordFor(key: string, archive: LocalArchive, tool: string): ArchiveRecord {
   const { sha256, size, codec, unpackedSize, entries } = archive;
-  return { format: RECORD_FORMAT, key, sha256, size, codec, created: new Date().toISOString(), tool, unpackedSize, entries };
+  const requirements = keptLines(archive.requirements);
+  return {
+    format: RECORD_FORMAT,
+    key,
+    sha256,
+    size,
+    codec,
+    created: new Date().toISOString(),
+    tool,
+    unpackedSize,
+    entries,
+    ...(requirements ? { requirements } : {}),
+  };
+}
+
+/** A record keeps its requirement lines only while they are short enough to leave it well under MAX_RECORD_BYTES. */
+const MAX_KEPT_LINES = { count: 2000, line: 300, total: 32 << 10 };
+
+function keptLines(lines: unknown): string[] | undefined {
+  if (!Array.isArray(lines) || lines.length > MAX_KEPT_LINES.count) return undefined;
+  if (!lines.every((line) => typeof line === 'string' && line.length <= MAX_KEPT_LINES.line)) return undefined;
+  return lines.reduce((sum: number, line: string) => sum + line.length + 4, 0) <= MAX_KEPT_LINES.total ? (lines as string[]) : undefined;
 }
 
 /** Records come from shared storage: anything malformed is treated as absent, never trusted. */
@@ -92,6 +137,10 @@ export function parseRecord(json: string, key: string): ArchiveRecord | undefine
     if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return undefined;
     if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return undefined;
     if (typeof r.created !== 'string' || typeof r.tool !== 'string') return undefined;
+    // Lines only explain; malformed ones are dropped, and the archive stays usable.
+    const requirements = keptLines(r.requirements);
+    if (requirements) r.requirements = requirements;
+    else delete r.requirements;
     return r as ArchiveRecord;
   } catch {
     return undefined;

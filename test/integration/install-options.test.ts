@@ -34,11 +34,13 @@ describe('install options and failures', () => {
     expect(verbose.stderr).toContain(`${box.shown(box.store)}: found x86_64-`);
   });
 
-  it('--require-download fails without building when nothing is stored, and touches nothing', async () => {
-    box.write('other.txt', 'terra-dep\n');
+  it('--require-download fails without building when nothing is stored, names the nearest stored environment, and touches nothing', async () => {
+    box.write('other.txt', 'terra-demo\nterra-dep\n');
     const result = await box.terrarium(store('-t', main, '--require-download', 'install', 'other.txt'));
     expect(result.code).toBe(10);
     expect(result.stderr).toContain('no archive for x86_64-');
+    const seeded = (await box.main(['key', 'requirements.txt'])).stdout.trim();
+    expect(result.stderr).toMatch(new RegExp(`; nearest is ${seeded} \\(built \\d+ (s|min) ago, in ${box.shown(box.store)}\\): \\+ terra-dep\n`));
     expect(readFileSync(path.join(main, 'marker'), 'utf8')).toBe('still here');
     expect(leftovers()).toEqual([]);
   });

@@ -96,5 +96,29 @@ wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl"
     expect(site.stdout.trim()).toBe('True');
     const hash = JSON.parse((await box.main(['--json', 'hash', 'requirements.lock.txt', 'tools.txt'])).stdout) as { locked: number; lines: number };
     expect(hash).toMatchObject({ locked: 2, lines: 3 });
+    // The store holds the pylock.toml's environment: the miss said how this one differs from it.
+    const locked = (await box.main(['key', 'pylock.toml'])).stdout.trim();
+    expect(result.stderr).toContain(`miss: nearest is ${locked} (built `);
+    expect(result.stderr).toContain(`in ${box.shown(box.store)}): + terra-pth\n`);
+  });
+
+  it('diff compares keys, requirement files and lock files', async () => {
+    const locked = (await box.main(['key', 'pylock.toml'])).stdout.trim();
+    // The same packages, pinned by a pylock.toml (stored) and by a hashed requirements file.
+    const same = await box.main(['--storage-dir', box.store, 'diff', locked, 'requirements.lock.txt']);
+    expect(same.stderr).toContain('the same lines');
+    expect(same.code).toBe(0);
+    box.write('newer.txt', 'terra-demo==1.1\nterra-pth\n');
+    const differ = await box.main(['diff', 'pylock.toml', 'newer.txt']);
+    expect(differ.stdout).toBe('  terra-demo==1.0 -> terra-demo==1.1\n- terra-dep==1.0\n+ terra-pth\n');
+    expect(differ.code).toBe(1);
+    const json = JSON.parse((await box.main(['--json', 'diff', 'pylock.toml', 'newer.txt'])).stdout) as { same: boolean; changes: unknown[] };
+    expect(json).toMatchObject({
+      same: false,
+      changes: [{ kind: 'changed', from: 'terra-demo==1.0', to: 'terra-demo==1.1' }, { kind: 'removed' }, { kind: 'added' }],
+    });
+    const missing = await box.main(['--storage-dir', box.store, 'diff', 'x86_64-3.11-nothing', 'newer.txt']);
+    expect(missing.code).toBe(10);
+    expect(missing.stderr).toContain('no file or stored key "x86_64-3.11-nothing"');
   });
 });

@@ -214,6 +214,12 @@ describe('S3 store', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain(`s3://${BUCKET}/${prefix} (1 archive`);
     expect(listed.stdout).toMatch(new RegExp(`  ${key} +[0-9.]+ MiB  20\\d\\d-`));
+    // A miss lists the bucket's newest records of this key's prefix and names the nearest one.
+    box.write('more.txt', 'terra-demo\nterra-dep\n');
+    const miss = await terrarium(['--no-cache', '--require-download', '-t', box.path('nearest'), 'install', 'more.txt']);
+    expect(miss.code).toBe(10);
+    expect(miss.stderr).toContain(`; nearest is ${key} (built `);
+    expect(miss.stderr).toContain(`in s3://${BUCKET}/${prefix}): + terra-dep\n`);
     const before = await s3.keys(prefix);
     // The cache is not a store prune touches, even when it holds the archive.
     const cached = readdirSync(path.join(box.path('machine-2-cache'), 'terrarium', 'v1')).filter((n) => n.endsWith('.tar.zst'));

@@ -3,7 +3,9 @@ import { embeddedInstalls } from '../../src/env/bootstrap.js';
 import { pipPlan } from '../../src/env/pip-plan.js';
 import { TerrariumError } from '../../src/errors.js';
 import { requirementsDigest } from '../../src/key/digest.js';
+import { describeChange, describeNearest } from '../../src/install/nearest.js';
 import { readInputs, resolveInputs } from '../../src/key/inputs.js';
+import { lineChanges, shownLine } from '../../src/key/line-diff.js';
 import { evaluateMarker, type MarkerContext, type MarkerEnvironment } from '../../src/key/markers.js';
 
 const LINUX_311: MarkerEnvironment = {
@@ -285,5 +287,34 @@ describe('the bootstrap script of a locked environment', () => {
     expect(files['requirements-1.txt']).toBe('-r requirements-2.txt\n');
     expect(files['locked-requirements.txt']).toContain('--find-links locked-links.html');
     expect(Object.keys(files).sort()).toEqual(['locked-links.html', 'locked-requirements.txt', 'requirements-1.txt', 'requirements-2.txt']);
+  });
+});
+
+describe('what differs between two environments', () => {
+  it.each([
+    ['a pin changed', ['a==1', 'b==2'], ['a==1', 'b==3'], ['b==2 -> b==3']],
+    ['one added, one removed', ['a==1', 'six'], ['a==1', 'rich==13.7.1'], ['+ rich==13.7.1', '- six']],
+    ['names compared normalised', ['Foo_Bar>=1'], ['foo-bar>=2'], ['Foo_Bar>=1 -> foo-bar>=2']],
+    ['constraints apart from requirements', ['-c a==1', 'a'], ['-c a==2', 'a'], ['-c a==1 -> -c a==2']],
+    ['options by their text', ['--no-binary :all:', 'a'], ['a'], ['- --no-binary :all:']],
+    ['the same lines', ['b', 'a'], ['a', 'b'], []],
+  ])('%s', (_, from, to, expected) => {
+    expect(lineChanges(from, to).map(describeChange)).toEqual(expected);
+  });
+
+  it('shows locked lines without their hashes', () => {
+    expect(shownLine(`a==1 --hash=${H('a')} --hash ${H('b')}`)).toBe('a==1');
+  });
+
+  it('names the nearest environment, how old it is, and at most a few changes', () => {
+    const nearest = {
+      key: 'x86_64-3.11-ab12',
+      created: '2026-11-29T12:00:00Z',
+      store: '/mnt/envs',
+      changes: lineChanges(['a==1', 'b', 'c', 'd'], ['a==2', 'e', 'f']),
+    };
+    expect(describeNearest(nearest, Date.parse('2026-12-01T12:00:00Z'), 3)).toBe(
+      'nearest is x86_64-3.11-ab12 (built 2 days ago, in /mnt/envs): a==1 -> a==2, - b, - c, and 3 more',
+    );
   });
 });

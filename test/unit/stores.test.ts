@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,31 @@ describe('directory store', () => {
     for (const r of results) expect(r.record.sha256).toBe(winner.sha256);
     expect(readdirSync(path.join(dir, 'store')).sort()).toEqual(['k.json', `k.${winner.sha256.slice(0, 16)}.tar.zst`].sort());
     expect(await store.list()).toEqual([winner]);
+  });
+});
+
+describe('records list what an archive was built from', () => {
+  it('keeps the lines, lists the newest records of a key prefix, and drops malformed lines but not the record', async () => {
+    const root = path.join(dir, 'store');
+    const store = new DirectoryStore(root);
+    for (const [i, key] of ['x86_64-3.11-a', 'x86_64-3.11-b', 'x86_64-3.12-c', 'x86_64-3.11-d'].entries()) {
+      await store.publish(key, { ...archive(key), requirements: [`pkg==${i}`] }, 'test');
+      utimesSync(path.join(root, `${key}.json`), 1000 + i, 1000 + i);
+    }
+    expect((await store.lookup('x86_64-3.11-a'))?.requirements).toEqual(['pkg==0']);
+    const newest = await store.list({ keyPrefix: 'x86_64-3.11-', newest: 2 });
+    expect(newest.map((r) => r.key)).toEqual(['x86_64-3.11-d', 'x86_64-3.11-b']);
+    const hostile = (requirements: unknown) => {
+      const record = JSON.parse(readFileSync(path.join(root, 'x86_64-3.11-a.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(path.join(root, 'x86_64-3.11-a.json'), JSON.stringify({ ...record, requirements }));
+      return store.lookup('x86_64-3.11-a');
+    };
+    for (const bad of [[1, 2], 'pkg', ['x'.repeat(301)], Array.from({ length: 2001 }, () => 'p'), Array.from({ length: 200 }, () => 'p'.repeat(200))]) {
+      const record = await hostile(bad);
+      expect(record?.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(record?.requirements).toBeUndefined();
+    }
+    expect((await hostile(['ok==1']))?.requirements).toEqual(['ok==1']);
   });
 });
 

@@ -41,6 +41,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       source: sourceOf(outcome),
       published: ours,
       publishedByAnotherRun: theirs,
+      nearest: result.nearest ?? null,
       backup: result.backup ?? null,
       seconds: Number(result.seconds.toFixed(3)),
     });
