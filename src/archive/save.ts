@@ -1,3 +1,4 @@
+import type { Platform } from '../python/fingerprint.js';
 import { createWriteStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +17,8 @@ export interface LocalArchive {
   signature?: string | undefined;
   /** What it was built from, for the record (requirement lines, locked packages as name==version). */
   requirements?: string[] | undefined;
+  /** What it runs on, for the record. */
+  platform?: Platform | undefined;
 }
 
 /**

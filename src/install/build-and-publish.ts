@@ -23,6 +23,7 @@ import { TOOL_VERSION } from '../version.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext, RunKeys } from './settings.js';
 import type { ResolvedKey } from '../key/resolve.js';
+import { platformOf } from '../python/fingerprint.js';
 import { shownLine } from '../key/line-diff.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
@@ -105,6 +106,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     );
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
+      archive.platform = platformOf(resolved.python);
       if (job.signingKey) {
         archive.signature = await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
         reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);

@@ -1,3 +1,4 @@
+import type { Platform } from '../python/fingerprint.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, type ErrorCode, TerrariumError } from '../errors.js';
 import { formatDuration } from '../report/format.js';
@@ -7,6 +8,8 @@ import type { JobContext } from './settings.js';
 
 export interface TurnJob extends JobContext {
   key: string;
+  /** This machine's: an archive another runner published for another platform is no reason to stop waiting. */
+  platform: Platform;
   /** The store the build will be published to, where the lease lives. */
   store: WritableStore;
   buildWaitSeconds: number;
@@ -43,7 +46,7 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     }
     const lease = attempt.kind === 'held' ? attempt.lease : undefined;
     // The builder publishes before it lets go: a lease found free may follow a publication.
-    const found = await store.lookup(key).then(
+    const found = await store.lookup(key, job.platform).then(
       (record) => record !== undefined,
       (error: unknown) => {
         say(`${store.description}: ${describeCause(error)}; building ${key} here`);

@@ -6,7 +6,7 @@ import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { startExchanger, type Exchanger } from '../target/exchange.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
-import { describeInterpreter } from '../python/fingerprint.js';
+import { describeInterpreter, platformOf } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import { describeStores, lookupOrder, type ConfiguredStores } from './configure-stores.js';
 import type { JobContext, RunKeys, Settings } from './settings.js';
@@ -177,7 +177,9 @@ async function prepareStaging(
   const cache = options.local?.archivesFor(options.stores);
   // Runners that miss one key at once agree, in the first shared store this build publishes to, on which of them builds it.
   const shared = options.download ? publishTargets({ ...options, publishTo }).find((store) => store !== cache) : undefined;
-  const turn = shared ? await awaitTurn({ key: resolved.key, store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter }) : undefined;
+  const turn = shared
+    ? await awaitTurn({ key: resolved.key, platform: platformOf(resolved.python), store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter })
+    : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
     if (theirs) return { outcome: theirs, nearest };

@@ -6,7 +6,7 @@ import { extractEnvironment, unpackLimits } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree, siblingPath } from '../io/fs.js';
-import { describeInterpreter, incompatibility, type Fingerprint } from '../python/fingerprint.js';
+import { describeInterpreter, incompatibility, platformOf, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
 import { outsideLinks } from '../relocate/relocations.js';
@@ -133,6 +133,7 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
             ...counts,
             signature: signatureText,
             requirements: manifest.requirements.map(shownLine),
+            platform: platformOf(manifest.python),
           },
           record.tool,
         )

@@ -4,8 +4,10 @@ import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
 import { finishRelocation } from './relocation.js';
 import { formatCount, groupDigits } from '../report/format.js';
+import { platformOf } from '../python/fingerprint.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
+import { describePlatform } from '../stores/variants.js';
 import { linkTree } from './link-tree.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
@@ -27,13 +29,18 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
   for (const store of job.stores) {
     let record: ArchiveRecord | undefined;
     try {
-      record = await store.lookup(job.key);
+      record = await store.lookup(job.key, platformOf(job.python));
     } catch (error) {
       if (passOverOutage(job, store, error)) continue;
       throw error;
     }
     reporter.detail(`${store.description}: ${record ? `found ${job.key} (${record.size} bytes)` : `no ${job.key}`}`);
-    if (!record) continue;
+    if (!record) {
+      // A key holds one archive per platform: one for another platform is a miss worth naming.
+      const other = await store.lookup(job.key).catch(() => undefined);
+      if (other) reporter.info(`${store.description} holds ${job.key} for ${describePlatform(other.platform)} only, which cannot run here`);
+      continue;
+    }
     try {
       await restoreArchive(job, store, record);
       return { kind: 'restored', store: store.description };

@@ -56,12 +56,24 @@ export function unsupportedVersion(version: readonly number[]): string | undefin
   return `Python ${version.join('.')} is too old: terrarium supports Python 2.7 and 3.6 or newer`;
 }
 
+/** What ties an environment to a machine: recorded for each archive, so that one key can hold a build per platform. */
+export type Platform = Pick<Fingerprint, 'implementation' | 'abiflags' | 'soabi' | 'gilDisabled' | 'system' | 'machine' | 'libc' | 'libcVersion'> & {
+  /** major, minor (a fingerprint's patch is ignored). */
+  version: readonly number[];
+};
+
+export function platformOf(fp: Fingerprint): Platform {
+  const { implementation, abiflags, soabi, gilDisabled, system, machine, libc, libcVersion } = fp;
+  return { implementation, version: fp.version.slice(0, 2), abiflags, soabi, gilDisabled, system, machine, libc, libcVersion };
+}
+
 /**
  * Why an environment built by `built` cannot run on `local`, or undefined when it can. Compiled
- * extensions tie an environment to implementation, major.minor, ABI, OS, CPU and libc family; the
- * patch version and install location do not matter.
+ * extensions tie an environment to implementation, major.minor, ABI, OS, CPU and libc family, and
+ * to a glibc at least as new as the one it was built with (manylinux's rule); the patch version and
+ * install location do not matter.
  */
-export function incompatibility(built: Fingerprint, local: Fingerprint): string | undefined {
+export function incompatibility(built: Platform, local: Platform): string | undefined {
   const checks: Array<[string, unknown, unknown]> = [
     ['implementation', built.implementation, local.implementation],
     ['version', built.version.slice(0, 2).join('.'), local.version.slice(0, 2).join('.')],
@@ -74,5 +86,20 @@ export function incompatibility(built: Fingerprint, local: Fingerprint): string 
   for (const [what, a, b] of checks) {
     if (a !== b) return `${what} differs: archive has ${String(a)}, local interpreter has ${String(b)}`;
   }
+  if (built.libc === 'glibc' && compareVersions(built.libcVersion, local.libcVersion) > 0) {
+    return `glibc is older here: archive needs glibc ${built.libcVersion}, local interpreter has ${local.libcVersion}`;
+  }
   return undefined;
+}
+
+/** Compares dotted numeric versions (glibc's 2.36); an unreadable one compares as equal, which assumes it fits. */
+export function compareVersions(a: string, b: string): number {
+  const parse = (v: string) => (/^\d+(\.\d+)*$/.test(v) ? v.split('.').map(Number) : undefined);
+  const [x, y] = [parse(a), parse(b)];
+  if (!x || !y) return 0;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d) return Math.sign(d);
+  }
+  return 0;
 }

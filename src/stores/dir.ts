@@ -5,7 +5,10 @@ import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { readBoundedSync, siblingPath } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
+import { acquireLock, type Lock } from '../io/lock.js';
+import type { Platform } from '../python/fingerprint.js';
 import { DirectoryLeases } from './dir-lease.js';
+import { addVariant, chooseVariant, documentOf, removeVariant, replaceVariant, variantsOf, type RecordChange } from './variants.js';
 import type { BuildLeases } from './lease.js';
 import {
   MAX_RECORD_BYTES,
@@ -61,13 +64,14 @@ export class DirectoryStore implements WritableStore {
     return path.join(this.root, signatureName(record));
   }
 
-  async lookup(key: string): Promise<ArchiveRecord | undefined> {
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
     if (!this.swept) {
       // Publishers that died part-way leave temporary files; each run sweeps them once (a read-only share just keeps them).
       this.swept = true;
       await removeLeftovers(this.root).catch(() => undefined);
     }
-    return this.readRecord(key);
+    const document = await this.readRecord(key);
+    return document && chooseVariant(document, local);
   }
 
   protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {
@@ -110,7 +114,7 @@ export class DirectoryStore implements WritableStore {
     const recordFile = this.recordPath(key);
     const tempRecord = siblingPath(recordFile, 'record');
     try {
-      await fs.writeFile(tempRecord, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
+      await fs.writeFile(tempRecord, `${JSON.stringify(documentOf([record]), null, 2)}\n`, { flag: 'wx', flush: true });
       await fs.link(tempRecord, recordFile);
       failpoint('publish-recorded');
       return { record, outcome: 'published' };
@@ -119,32 +123,59 @@ export class DirectoryStore implements WritableStore {
         await this.removeBlobs(record);
         throw this.ioError(`cannot publish ${recordFile}`, error);
       }
-      const winner = await this.readRecord(key);
-      if (!winner || this.archivePath(winner) !== this.archivePath(record)) await this.removeBlobs(record);
-      return { record: winner ?? record, outcome: 'present' };
     } finally {
       await fs.rm(tempRecord, { force: true });
     }
+    // A record is there: ours joins it as another platform's archive, unless one there serves ours.
+    return this.change(key, (current) => addVariant(current, record), record);
   }
 
   async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string): Promise<PublishResult> {
     const record = await this.place(bad.key, archive, tool);
-    const current = await this.readRecord(bad.key);
-    if (current && current.sha256 !== bad.sha256) {
-      if (this.archivePath(current) !== this.archivePath(record)) await this.removeBlobs(record);
-      return { record: current, outcome: 'present' };
+    return this.change(bad.key, (current) => replaceVariant(current, bad, record), record, bad);
+  }
+
+  /**
+   * Changes a key's record under its own lock: read, decide, rename(2) over it, so that readers see
+   * the old document or the new one and two writers never lose each other's archive.
+   */
+  private async change(
+    key: string,
+    decide: (current: ArchiveRecord | undefined) => RecordChange,
+    ours: ArchiveRecord,
+    bad?: ArchiveRecord,
+  ): Promise<PublishResult> {
+    const recordFile = this.recordPath(key);
+    let lock: Lock;
+    try {
+      lock = await acquireLock(`${recordFile}.lock`, { command: 'record', timeoutMs: 30_000 });
+    } catch (error) {
+      await this.removeBlobs(ours);
+      throw this.ioError(`cannot lock ${recordFile}`, error);
     }
     try {
-      // rename(2) over the bad record: readers see the old record or the new one, never neither.
-      const temp = siblingPath(this.recordPath(bad.key), 'record');
-      await fs.writeFile(temp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', flush: true });
-      await fs.rename(temp, this.recordPath(bad.key));
-    } catch (error) {
-      await this.removeBlobs(record);
-      throw this.ioError(`cannot replace ${this.recordPath(bad.key)}`, error);
+      const decision = decide(await this.readRecord(key));
+      if ('present' in decision) {
+        if (this.archivePath(decision.present) !== this.archivePath(ours)) await this.removeBlobs(ours);
+        return { record: decision.present, outcome: 'present' };
+      }
+      if ('remove' in decision) await fs.rm(recordFile, { force: true });
+      if ('write' in decision) {
+        const temp = siblingPath(recordFile, 'record');
+        try {
+          await fs.writeFile(temp, `${JSON.stringify(decision.write, null, 2)}\n`, { flag: 'wx', flush: true });
+          await fs.rename(temp, recordFile);
+        } catch (error) {
+          await fs.rm(temp, { force: true });
+          await this.removeBlobs(ours);
+          throw this.ioError(`cannot write ${recordFile}`, error);
+        }
+      }
+    } finally {
+      await lock.release();
     }
-    if (this.archivePath(bad) !== this.archivePath(record)) await this.removeBlobs(bad);
-    return { record, outcome: 'replaced' };
+    if (bad && this.archivePath(bad) !== this.archivePath(ours)) await this.removeBlobs(bad);
+    return { record: ours, outcome: bad ? 'replaced' : 'published' };
   }
 
   /** Copies the archive (and its signature) in under their final names, before any record names them. */
@@ -178,8 +209,8 @@ export class DirectoryStore implements WritableStore {
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
-    const current = await this.readRecord(record.key);
-    if (current?.sha256 === record.sha256) await fs.rm(this.recordPath(record.key), { force: true });
+    // A lost write leaves the archive's blobs to go anyway: a discarded archive is not to be served again.
+    await this.change(record.key, (current) => removeVariant(current, record), record);
     await this.removeBlobs(record);
   }
 
@@ -194,11 +225,11 @@ export class DirectoryStore implements WritableStore {
     const keys = names
       .filter((name) => name.endsWith('.json') && !name.startsWith('.') && name.startsWith(options.keyPrefix ?? ''))
       .map((name) => name.slice(0, -'.json'.length));
-    if (!options.newest) return (await Promise.all(keys.map((key) => this.readRecord(key)))).filter((record) => record !== undefined);
+    if (!options.newest) return (await Promise.all(keys.map((key) => this.readRecord(key)))).flatMap((document) => (document ? variantsOf(document) : []));
     const listed = await Promise.all(
       keys.slice(0, MAX_LISTED).map(async (key) => ({ key, modified: (await fs.lstat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0 })),
     );
-    return readNewest(listed, options.newest, (key) => this.readRecord(key));
+    return readNewest(listed, options.newest, (key) => this.readRecord(key)).then((documents) => documents.flatMap(variantsOf));
   }
 
   private ioError(what: string, error: unknown): TerrariumError {

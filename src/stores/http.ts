@@ -1,3 +1,5 @@
+import type { Platform } from '../python/fingerprint.js';
+import { chooseVariant } from './variants.js';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
@@ -35,9 +37,10 @@ export class HttpStore implements Store {
     this.description = this.base;
   }
 
-  async lookup(key: string): Promise<ArchiveRecord | undefined> {
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
     const text = await this.getSmall(recordName(key), MAX_RECORD_BYTES);
-    return text === undefined ? undefined : parseRecord(text, key);
+    const document = text === undefined ? undefined : parseRecord(text, key);
+    return document && chooseVariant(document, local);
   }
 
   async signature(record: ArchiveRecord): Promise<string | undefined> {

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { failpoint } from '../io/failpoint.js';
@@ -6,7 +5,10 @@ import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
 import type { BuildLeases } from './lease.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
+import { uploadArchive } from './s3-upload.js';
 import { type Condition, S3Leases, type S3Access } from './s3-lease.js';
+import type { Platform } from '../python/fingerprint.js';
+import { addVariant, chooseVariant, removeVariant, replaceVariant, variantsOf, type RecordChange } from './variants.js';
 import {
   MAX_LISTED,
   MAX_RECORD_BYTES,
@@ -40,7 +42,6 @@ export interface S3Options {
   timeoutSeconds: number;
 }
 
-const PART_SIZE = 16 * 1024 * 1024;
 /**
  * An S3 bucket (AWS, MinIO, Ceph, R2, GCS's interoperable endpoint), in the directory store's layout:
  * `PREFIX/KEY.json` (the record, written last, with If-None-Match where the service supports it) and
@@ -51,9 +52,6 @@ export class S3Store implements WritableStore {
   readonly description: string;
   readonly remote = true;
   private connection: Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> | undefined;
-  /** The ETag each record was read with: a replacement is conditional on it (If-Match). */
-  private readonly etags = new WeakMap<ArchiveRecord, string>();
-
   readonly leases: BuildLeases;
 
   constructor(
@@ -98,12 +96,16 @@ export class S3Store implements WritableStore {
     return this.options.prefix + name;
   }
 
-  async lookup(key: string): Promise<ArchiveRecord | undefined> {
-    const name = this.objectName(recordName(key));
-    const text = await this.readSmall(name, MAX_RECORD_BYTES);
-    const record = text && parseRecord(text.body, key);
-    if (record && text.etag) this.etags.set(record, text.etag);
-    return record;
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+    const document = (await this.readDocument(key))?.document;
+    return document && chooseVariant(document, local);
+  }
+
+  /** A key's record document and the ETag it was read with (what a change is conditional on). */
+  private async readDocument(key: string): Promise<{ document: ArchiveRecord; etag: string | undefined } | undefined> {
+    const text = await this.readSmall(this.objectName(recordName(key)), MAX_RECORD_BYTES);
+    const document = text && parseRecord(text.body, key);
+    return document ? { document, etag: text.etag } : undefined;
   }
 
   /** A small object's text, ETag and time of writing; undefined when it is missing or larger than `max` (then not ours). */
@@ -156,95 +158,77 @@ export class S3Store implements WritableStore {
   }
 
   async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
-    const existing = await this.lookup(key);
-    if (existing) return { record: existing, outcome: 'present' };
+    // An archive there that serves our platform already: nothing to upload.
+    const existing = await this.readDocument(key);
+    const before = existing && addVariant(existing.document, recordFor(key, archive, tool));
+    if (before && 'present' in before) return { record: before.present, outcome: 'present' };
     const record = await this.upload(key, archive, tool, progress);
-    const recordObject = this.objectName(recordName(key));
-    const written = await this.putRecord(record, { IfNoneMatch: '*' }).catch((error: unknown) => {
-      throw s3Failure(this.options, 'publish', recordObject, error);
-    });
-    if (written === undefined) {
-      // Another publisher's record got there first: theirs stands, our archive goes.
-      const winner = await this.lookup(key);
-      if (winner?.sha256 !== record.sha256) await this.deleteBlobs(record);
-      return { record: winner ?? record, outcome: 'present' };
-    }
-    failpoint('publish-recorded');
-    // Where the service ignores If-None-Match (s3rver, older MinIO), the last writer of the record wins:
-    // reading it back tells a loser to drop its archive (a loser that reads first leaves an orphan, which ls does not show).
-    const current = await this.lookup(key);
-    if (current && current.sha256 !== record.sha256) {
-      await this.deleteBlobs(record);
-      return { record: current, outcome: 'present' };
-    }
-    return { record, outcome: 'published' };
+    return this.change(key, (current) => addVariant(current, record), record);
   }
 
   async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
-    const etag = this.etags.get(bad);
     const record = await this.upload(bad.key, archive, tool, progress);
-    // If-Match: only while the bad record is still the one there (another run may have healed it already).
-    const written = await this.putRecord(record, etag ? { IfMatch: etag } : {}).catch(async (error: unknown) => {
-      await this.deleteBlobs(record);
-      throw s3Failure(this.options, 'publish', this.objectName(recordName(bad.key)), error);
-    });
-    if (written === undefined) {
-      await this.deleteBlobs(record);
-      const winner = await this.lookup(bad.key);
-      return { record: winner ?? bad, outcome: 'present' };
+    return this.change(bad.key, (current) => replaceVariant(current, bad, record), record, bad);
+  }
+
+  /**
+   * Changes a key's record with a conditional write (If-None-Match for a new one, If-Match on the ETag
+   * it was read with), again from a fresh read when another writer got in between. Where the service
+   * ignores conditions (s3rver, older MinIO) the last writer wins: reading the record back tells a loser
+   * to drop its archive (a loser that reads first leaves an orphan, which ls does not show).
+   */
+  private async change(
+    key: string,
+    decide: (current: ArchiveRecord | undefined) => RecordChange,
+    ours: ArchiveRecord,
+    bad?: ArchiveRecord,
+  ): Promise<PublishResult> {
+    const name = this.objectName(recordName(key));
+    const lost = async (): Promise<PublishResult> => {
+      const current = (await this.readDocument(key))?.document;
+      const theirs = current && chooseVariant(current, ours.platform);
+      if (!theirs || archiveName(theirs) !== archiveName(ours)) await this.deleteBlobs(ours);
+      return { record: theirs ?? ours, outcome: 'present' };
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.readDocument(key);
+      const decision = decide(current?.document);
+      if ('present' in decision) {
+        if (archiveName(decision.present) !== archiveName(ours)) await this.deleteBlobs(ours);
+        return { record: decision.present, outcome: 'present' };
+      }
+      if ('unchanged' in decision) return { record: ours, outcome: 'present' };
+      if ('remove' in decision) {
+        await this.deleteObject(name);
+        return { record: ours, outcome: 'published' };
+      }
+      const condition: Condition = current ? (current.etag ? { IfMatch: current.etag } : {}) : { IfNoneMatch: '*' };
+      const written = await this.write(name, `${JSON.stringify(decision.write, null, 2)}\n`, condition).catch(async (error: unknown) => {
+        await this.deleteBlobs(ours);
+        throw s3Failure(this.options, 'publish', name, error);
+      });
+      if (written === undefined) continue;
+      failpoint('publish-recorded');
+      const holds = (document: ArchiveRecord | undefined) => !!document && variantsOf(document).some((archive) => archive.sha256 === ours.sha256);
+      if (holds(decision.write) && !holds((await this.readDocument(key))?.document)) return lost();
+      if (bad && archiveName(bad) !== archiveName(ours)) await this.deleteBlobs(bad);
+      return { record: ours, outcome: bad ? 'replaced' : 'published' };
     }
-    const current = await this.lookup(bad.key);
-    if (current && current.sha256 !== record.sha256) {
-      await this.deleteBlobs(record);
-      return { record: current, outcome: 'present' };
-    }
-    if (archiveName(bad) !== archiveName(record)) await this.deleteBlobs(bad);
-    return { record, outcome: 'replaced' };
+    return lost();
   }
 
   /** Uploads the archive (and its signature) under their final names, before any record names them. */
   private async upload(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<ArchiveRecord> {
     const record = recordFor(key, archive, tool);
-    const blob = this.objectName(archiveName(record));
     const { client, sdk } = await this.connect();
-    const { Upload } = await import('@aws-sdk/lib-storage');
-    try {
-      const upload = new Upload({
-        client,
-        partSize: PART_SIZE,
-        queueSize: 4,
-        leavePartsOnError: false,
-        params: {
-          Bucket: this.options.bucket,
-          Key: blob,
-          Body: createReadStream(archive.path),
-          ContentLength: archive.size,
-          Metadata: { sha256: archive.sha256 },
-        },
-      });
-      upload.on('httpUploadProgress', (sent) => {
-        if (progress && sent.loaded !== undefined) progress.bytes = sent.loaded;
-      });
-      await upload.done();
-      if (archive.signature !== undefined) {
-        await client.send(
-          new sdk.PutObjectCommand({
-            Bucket: this.options.bucket,
-            Key: this.objectName(signatureName(record)),
-            Body: archive.signature,
-            ContentType: 'text/plain',
-          }),
-        );
-      }
-    } catch (error) {
-      throw s3Failure(this.options, 'upload', blob, error);
-    }
+    await uploadArchive(
+      { client, sdk, bucket: this.options.bucket, name: (n) => this.objectName(n), fail: (what, name, error) => s3Failure(this.options, what, name, error) },
+      record,
+      archive,
+      progress,
+    );
     failpoint('publish-uploaded');
     return record;
-  }
-
-  private putRecord(record: ArchiveRecord, condition: Condition): Promise<string | undefined> {
-    return this.write(this.objectName(recordName(record.key)), `${JSON.stringify(record, null, 2)}\n`, condition);
   }
 
   /** Writes a small object; resolves with its ETag, or undefined when the condition did not hold (412, or 409 for a race). */
@@ -268,8 +252,7 @@ export class S3Store implements WritableStore {
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
-    const current = await this.lookup(record.key);
-    if (current?.sha256 === record.sha256) await this.deleteObject(this.objectName(recordName(record.key)));
+    await this.change(record.key, (current) => removeVariant(current, record), record);
     await this.deleteBlobs(record);
   }
 
@@ -292,7 +275,8 @@ export class S3Store implements WritableStore {
       }
       token = page.IsTruncated && !(options.newest && listed.length >= MAX_LISTED) ? page.NextContinuationToken : undefined;
     } while (token);
-    return readNewest(listed, options.newest ?? listed.length, (key) => this.lookup(key));
+    const documents = await readNewest(listed, options.newest ?? listed.length, async (key) => (await this.readDocument(key))?.document);
+    return documents.flatMap(variantsOf);
   }
 
   private async deleteObject(name: string): Promise<void> {

@@ -3,6 +3,8 @@ import type { LocalArchive } from '../archive/save.js';
 import { TerrariumError } from '../errors.js';
 import type { BuildLeases } from './lease.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
+import type { Platform } from '../python/fingerprint.js';
+import { MAX_VARIANTS } from './variants.js';
 
 export const RECORD_FORMAT = 1;
 
@@ -20,7 +22,14 @@ export interface ArchiveRecord {
   entries?: number;
   /** What it was built from, as `diff` and explained misses show it (absent before 0.2, or when too long to keep here). */
   requirements?: string[];
+  /** What the archive runs on (absent before 0.2: then its manifest decides, on restore). */
+  platform?: Platform;
+  /** In a stored document only: the key's archives for other platforms (variants.ts flattens them). */
+  variants?: VariantFields[];
 }
+
+/** A variant as a document holds it: an archive's own fields. */
+export type VariantFields = Omit<ArchiveRecord, 'format' | 'key' | 'variants' | 'requirements'>;
 
 export interface PublishResult {
   record: ArchiveRecord;
@@ -46,7 +55,8 @@ export interface Store {
   readonly description: string;
   /** Archives from here cost a download: worth keeping in the local cache. */
   readonly remote: boolean;
-  lookup(key: string): Promise<ArchiveRecord | undefined>;
+  /** The archive of `key` that runs on `local` (a key may hold one per platform); without `local`, its first. */
+  lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined>;
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
   /** The archive's minisign signature as stored beside it, or undefined when it has none. */
@@ -62,7 +72,7 @@ export interface WritableStore extends Store {
    * `bad` is still the record there; otherwise leaves whatever is there ('present').
    */
   replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
-  /** Removes an archive (found damaged, or pruned), if the store still holds exactly that one. */
+  /** Removes an archive (found damaged, or pruned) from its key's record, and the record with its last archive. */
   discard(record: ArchiveRecord): Promise<void>;
   /** Every archive's record (for `ls` and `prune`), or the newest few whose key starts a certain way. */
   list(options?: ListOptions): Promise<ArchiveRecord[]>;
@@ -116,6 +126,7 @@ export function recordFor(key: string, archive: LocalArchive, tool: string): Arc
     unpackedSize,
     entries,
     ...(requirements ? { requirements } : {}),
+    ...(archive.platform ? { platform: archive.platform } : {}),
   };
 }
 
@@ -132,19 +143,40 @@ function keptLines(lines: unknown): string[] | undefined {
 export function parseRecord(json: string, key: string): ArchiveRecord | undefined {
   try {
     const r = JSON.parse(json) as Partial<ArchiveRecord>;
-    if (r.format !== RECORD_FORMAT || r.key !== key) return undefined;
-    if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)) return undefined;
-    if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return undefined;
-    if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return undefined;
-    if (typeof r.created !== 'string' || typeof r.tool !== 'string') return undefined;
+    if (r.format !== RECORD_FORMAT || r.key !== key || !archiveFields(r)) return undefined;
     // Lines only explain; malformed ones are dropped, and the archive stays usable.
     const requirements = keptLines(r.requirements);
     if (requirements) r.requirements = requirements;
     else delete r.requirements;
+    // A malformed variant is no archive of this key's; the others stay.
+    const variants = Array.isArray(r.variants) ? r.variants.slice(0, MAX_VARIANTS).filter((v) => typeof v === 'object' && v !== null && archiveFields(v)) : [];
+    if (variants.length) r.variants = variants;
+    else delete r.variants;
     return r as ArchiveRecord;
   } catch {
     return undefined;
   }
+}
+
+/** Checks one archive's fields in place (a platform that is not one is dropped); false when the archive is unusable. */
+function archiveFields(r: Partial<VariantFields>): boolean {
+  if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)) return false;
+  if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return false;
+  if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return false;
+  if (typeof r.created !== 'string' || typeof r.tool !== 'string') return false;
+  const platform = parsePlatform(r.platform);
+  if (platform) r.platform = platform;
+  else delete r.platform;
+  return true;
+}
+
+function parsePlatform(value: unknown): Platform | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const p = value as Record<string, unknown>;
+  const text = (name: string) => typeof p[name] === 'string' && (p[name] as string).length <= 64 && /^[\x20-\x7e]*$/.test(p[name] as string);
+  if (!['implementation', 'abiflags', 'soabi', 'system', 'machine', 'libc', 'libcVersion'].every(text) || typeof p.gilDisabled !== 'boolean') return undefined;
+  if (!Array.isArray(p.version) || p.version.length !== 2 || !p.version.every((n) => Number.isSafeInteger(n))) return undefined;
+  return p as unknown as Platform;
 }
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;

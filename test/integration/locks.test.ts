@@ -89,7 +89,7 @@ wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl"
     );
     box.write('tools.txt', 'terra-pth\n');
     const mixed = box.path('mixed');
-    const result = await box.terrarium(store('-t', mixed, 'install', 'requirements.lock.txt', 'tools.txt'));
+    const result = await box.terrarium(store('--json', '-t', mixed, 'install', 'requirements.lock.txt', 'tools.txt'));
     expect(result.stderr).toContain('3 packages installed');
     expect(result.code).toBe(0);
     const site = await box.exec(path.join(mixed, 'bin', 'python'), ['-c', 'import terra_demo, terra_pth_mod; import sys; print(sys.terra_pth_hooked)']);
@@ -100,6 +100,10 @@ wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl"
     const locked = (await box.main(['key', 'pylock.toml'])).stdout.trim();
     expect(result.stderr).toContain(`miss: nearest is ${locked} (built `);
     expect(result.stderr).toContain(`in ${box.shown(box.store)}): + terra-pth\n`);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      hit: false,
+      nearest: { key: locked, store: box.store, changes: [{ kind: 'added', line: 'terra-pth' }] },
+    });
   });
 
   it('diff compares keys, requirement files and lock files', async () => {

@@ -3,6 +3,7 @@ import { formatBytes } from '../../report/format.js';
 import { describeSignature } from '../../sign/archive-signature.js';
 import { configureStores, lookupOrder } from '../../install/configure-stores.js';
 import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
+import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 import { parseDuration, parseNonNegative } from '../units.js';
 
@@ -47,7 +48,9 @@ export const lsCommand: CommandHandler = async (input) => {
     );
     const width = Math.max(0, ...records.map((r) => r.key.length));
     for (const r of archives)
-      reporter.result(`  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`);
+      reporter.result(
+        `  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.platform ? `  ${describePlatform(r.platform)}` : ''}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`,
+      );
   }
   if (settings.json) reporter.document({ stores: listed });
   return status;

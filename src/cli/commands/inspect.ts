@@ -11,7 +11,8 @@ import { readBoundedSync } from '../../io/fs.js';
 import { formatBytes, formatCount } from '../../report/format.js';
 import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
-import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
+import { MAX_SIGNATURE_BYTES, isWritable, type ArchiveRecord } from '../../stores/store.js';
+import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
 interface Opened {
@@ -22,6 +23,8 @@ interface Opened {
   record?: ArchiveRecord;
   /** The .minisig text stored beside it, if any. */
   signature: string | undefined;
+  /** The key's archives in that store, one per platform (this one among them). */
+  variants: ArchiveRecord[];
 }
 
 /** `terrarium inspect KEY|ARCHIVE`: what an archive holds, read as it streams; nothing is unpacked. */
@@ -60,6 +63,7 @@ export const inspectCommand: CommandHandler = async (input) => {
     bytes: contents.bytes,
     packages: contents.packages,
     signature: signer ? { ...signer, trust } : null,
+    variants: opened.variants.map((v) => ({ sha256: v.sha256, size: v.size, created: v.created, platform: v.platform ?? null })),
   };
   if (settings.json) {
     reporter.document(summary);
@@ -71,6 +75,12 @@ export const inspectCommand: CommandHandler = async (input) => {
     `created       ${summary.created} by terrarium ${summary.tool}`,
     `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
     `built at      ${summary.builtAt}`,
+    ...(opened.variants.length > 1
+      ? [
+          `variants      (${opened.variants.length}, one per platform)`,
+          ...opened.variants.map((v) => `  ${describePlatform(v.platform)}, ${formatBytes(v.size)}${v.sha256 === opened.record?.sha256 ? ' (this one)' : ''}`),
+        ]
+      : []),
     `signed        ${signer ? `by key ${signer.keyId} ("${signer.trustedComment}")${trust ? `: ${trust}` : ''}` : 'no'}`,
     `contents      ${formatCount(contents.files, 'file')}, ${formatBytes(contents.bytes)} unpacked`,
     `requirements  (${formatCount(manifest.requirements.length, 'line')})`,
@@ -93,7 +103,7 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
     const signature = statSync(`${file}.minisig`, { throwIfNoEntry: false })?.isFile()
       ? readBoundedSync(`${file}.minisig`, MAX_SIGNATURE_BYTES).toString('utf8')
       : undefined;
-    return { stream: createReadStream(file), where: file, size: stat.size, codec, signature };
+    return { stream: createReadStream(file), where: file, size: stat.size, codec, signature, variants: [] };
   }
   const stores = lookupOrder(configureStores(settings.storage, reporter));
   for (const store of stores) {
@@ -106,6 +116,7 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
         codec: record.codec,
         record,
         signature: await store.signature(record),
+        variants: isWritable(store) ? (await store.list({ keyPrefix: what })).filter((r) => r.key === what) : [record],
       };
   }
   throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {

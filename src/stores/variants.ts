@@ -1,0 +1,73 @@
+import { compareVersions, incompatibility, type Platform } from '../python/fingerprint.js';
+import type { ArchiveRecord } from './store.js';
+
+/**
+ * One key, several archives: a record document holds its first archive's fields at the top (what
+ * readers before variants use) and the archives for other platforms under `variants`. Everything
+ * else in terrarium sees one flat record per archive, as these functions give them.
+ */
+export const MAX_VARIANTS = 16;
+
+/** The archives a record document holds, each a flat record of its own (the first is the document's top). */
+export function variantsOf(document: ArchiveRecord): ArchiveRecord[] {
+  const { variants = [], ...top } = document;
+  return [top, ...variants.map((variant) => ({ ...variant, format: top.format, key: top.key }))];
+}
+
+/** The document for these archives, the first at the top; requirement lines are the key's, kept once. */
+export function documentOf(archives: readonly ArchiveRecord[]): ArchiveRecord {
+  const [first, ...rest] = archives.map(({ variants: _, ...flat }) => flat);
+  if (!first) throw new Error('a record holds at least one archive');
+  const requirements = first.requirements ?? rest.find((r) => r.requirements)?.requirements;
+  const variants = rest.map(({ format: _f, key: _k, requirements: _r, ...fields }) => fields);
+  return { ...first, ...(requirements ? { requirements } : {}), ...(variants.length ? { variants } : {}) };
+}
+
+/**
+ * The archive of a document that runs here: among those whose platform fits, the one built against
+ * the newest glibc that is not newer than this machine's; one without a platform (published before
+ * variants) is tried last, its manifest checked on restore as before. Without `local`, the first.
+ */
+export function chooseVariant(document: ArchiveRecord, local?: Platform): ArchiveRecord | undefined {
+  const archives = variantsOf(document);
+  if (!local) return archives[0];
+  const fitting = archives.filter((a) => a.platform && !incompatibility(a.platform, local));
+  fitting.sort((a, b) => compareVersions(b.platform!.libcVersion, a.platform!.libcVersion));
+  return fitting[0] ?? archives.find((a) => !a.platform);
+}
+
+/** What a store does with a new archive for a key: the document to write, or the archive already there that serves its platform. */
+export type RecordChange = { write: ArchiveRecord } | { present: ArchiveRecord } | { remove: true } | { unchanged: true };
+
+/** Adds `ours` beside the archives already there, unless one of them already runs where ours does. */
+export function addVariant(current: ArchiveRecord | undefined, ours: ArchiveRecord): RecordChange {
+  if (!current) return { write: documentOf([ours]) };
+  const archives = variantsOf(current);
+  const serving = ours.platform ? chooseVariant(current, ours.platform) : archives[0];
+  if (serving) return { present: serving };
+  if (archives.length >= MAX_VARIANTS) return { present: archives[0]! };
+  return { write: documentOf([...archives, ours]) };
+}
+
+/** Puts `ours` in the place of `bad` (an archive that failed verification), only while `bad` is still there. */
+export function replaceVariant(current: ArchiveRecord | undefined, bad: ArchiveRecord, ours: ArchiveRecord): RecordChange {
+  const archives = current ? variantsOf(current) : [];
+  if (!archives.some((a) => a.sha256 === bad.sha256)) return current ? addVariant(current, ours) : { write: documentOf([ours]) };
+  return { write: documentOf(archives.map((a) => (a.sha256 === bad.sha256 ? ours : a))) };
+}
+
+/** Takes `gone` out of the document: the document without it, nothing left, or not there at all. */
+export function removeVariant(current: ArchiveRecord | undefined, gone: ArchiveRecord): RecordChange {
+  const archives = current ? variantsOf(current) : [];
+  const rest = archives.filter((a) => a.sha256 !== gone.sha256);
+  if (rest.length === archives.length) return { unchanged: true };
+  return rest.length ? { write: documentOf(rest) } : { remove: true };
+}
+
+/** "cpython 3.11 glibc 2.36 x86_64": how ls and inspect name a variant. */
+export function describePlatform(platform: Platform | undefined): string {
+  if (!platform) return 'platform not recorded';
+  const abi = platform.gilDisabled ? ' free-threaded' : '';
+  const libc = platform.libcVersion ? `${platform.libc} ${platform.libcVersion}` : platform.libc;
+  return `${platform.implementation} ${platform.version.join('.')}${abi} ${libc} ${platform.system}/${platform.machine}`;
+}
