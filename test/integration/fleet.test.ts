@@ -1,13 +1,16 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
+import { platformOf, type Platform } from '../../src/python/fingerprint.js';
 import { createReporter } from '../../src/report/reporter.js';
 import { S3Store } from '../../src/stores/s3.js';
 import { type CliResult, Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 import { GatedIndex } from '../helpers/gated-index.js';
+import { testFingerprint } from '../helpers/manifest.js';
 import { ACCESS_KEY, BUCKET, ConditionalWrites, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 
 interface Runner {
@@ -230,6 +233,47 @@ describe('one build for many runners', () => {
       const held = attempts.find((attempt) => attempt.kind === 'held')!;
       if (held.kind === 'held') await held.lease.release();
       expect(await s3.keys('takeover/')).toEqual([]);
+    });
+
+    it('archives of one key for two platforms, published at once: one record holds both (If-Match), each platform finds its own', async () => {
+      const options = {
+        bucket: BUCKET,
+        prefix: 'variants/',
+        region: undefined,
+        endpoint: conditional.endpoint,
+        pathStyle: true,
+        accessKey: ACCESS_KEY,
+        secretKey: SECRET_KEY,
+        maxRetries: 0,
+        timeoutSeconds: 10,
+      };
+      const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0);
+      const platform = (libc: string, libcVersion: string) => ({ ...platformOf(testFingerprint()), libc, libcVersion, soabi: `cpython-311-${libc}` });
+      const [glibc, musl] = [platform('glibc', '2.36'), platform('musl', '1.2')];
+      const archive = (text: string, on: Platform) => {
+        const file = box.write(`variant-${text}`, text);
+        return {
+          path: file,
+          sha256: createHash('sha256').update(text).digest('hex'),
+          size: text.length,
+          codec: 'zstd' as const,
+          unpackedSize: 0,
+          entries: 0,
+          platform: on,
+        };
+      };
+      const results = await Promise.all(
+        [archive('glibc one', glibc), archive('musl one', musl), archive('glibc two', glibc)].map((a) => new S3Store(options, quiet).publish('k', a, 'test')),
+      );
+      expect(results.map((r) => r.outcome).sort()).toEqual(['present', 'published', 'published']);
+      const store = new S3Store(options, quiet);
+      expect((await store.list()).map((r) => r.platform?.libc).sort()).toEqual(['glibc', 'musl']);
+      const mine = await store.lookup('k', musl);
+      expect(mine?.platform?.libc).toBe('musl');
+      await store.discard(mine!);
+      expect(await store.lookup('k', musl)).toBeUndefined();
+      expect((await store.lookup('k', glibc))?.platform?.libc).toBe('glibc');
+      expect((await s3.keys('variants/')).filter((name) => name.endsWith('.tar.zst'))).toHaveLength(1);
     });
 
     it('a bucket that becomes unreachable while a run waits: the run builds here, with a warning, and succeeds', async () => {

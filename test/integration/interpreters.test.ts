@@ -95,6 +95,16 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
       ]);
       expect(hit.code, hit.stderr).toBe(0);
     }
+    // ls and inspect show the key's two archives, one per platform.
+    const ls = await box.main(['--storage-dir', box.store, '--no-cache', 'ls']);
+    const key = /built (any-\S+),/.exec(built.stderr)![1]!;
+    expect(ls.stdout.split('\n').filter((line) => line.startsWith(`  ${key}`))).toEqual([
+      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64$/),
+      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64$/),
+    ]);
+    const inspect = await box.main(['--storage-dir', box.store, '--no-cache', 'inspect', key]);
+    expect(inspect.stdout).toContain('variants      (2, one per platform)');
+    expect(inspect.stdout).toMatch(/\n {2}cpython 3\.\d+ glibc [\d.]+ linux\/x86_64, [\d.]+ (KiB|MiB) \(this one\)\n/);
   });
 });
 
