@@ -102,17 +102,21 @@ export class S3Store implements WritableStore {
   }
 
   /** A key's record document and the ETag it was read with (what a change is conditional on). */
-  private async readDocument(key: string): Promise<{ document: ArchiveRecord; etag: string | undefined } | undefined> {
-    const text = await this.readSmall(this.objectName(recordName(key)), MAX_RECORD_BYTES);
+  private async readDocument(key: string, signal?: AbortSignal): Promise<{ document: ArchiveRecord; etag: string | undefined } | undefined> {
+    const text = await this.readSmall(this.objectName(recordName(key)), MAX_RECORD_BYTES, signal);
     const document = text && parseRecord(text.body, key);
     return document ? { document, etag: text.etag } : undefined;
   }
 
   /** A small object's text, ETag and time of writing; undefined when it is missing or larger than `max` (then not ours). */
-  private async readSmall(name: string, max: number): Promise<{ body: string; etag: string | undefined; modified: Date | undefined } | undefined> {
+  private async readSmall(
+    name: string,
+    max: number,
+    signal?: AbortSignal,
+  ): Promise<{ body: string; etag: string | undefined; modified: Date | undefined } | undefined> {
     const { client, sdk } = await this.connect();
     try {
-      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }));
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }), { abortSignal: signal });
       if (out.ContentLength === undefined || out.ContentLength > max) {
         (out.Body as Readable | undefined)?.destroy();
         return undefined;
@@ -275,7 +279,7 @@ export class S3Store implements WritableStore {
       }
       token = page.IsTruncated && !(options.newest && listed.length >= MAX_LISTED) ? page.NextContinuationToken : undefined;
     } while (token);
-    const documents = await readNewest(listed, options.newest ?? listed.length, async (key) => (await this.readDocument(key))?.document);
+    const documents = await readNewest(listed, options.newest ?? listed.length, async (key) => (await this.readDocument(key, options.signal))?.document);
     return documents.flatMap(variantsOf);
   }
 

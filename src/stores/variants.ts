@@ -39,11 +39,15 @@ export function chooseVariant(document: ArchiveRecord, local?: Platform): Archiv
 /** What a store does with a new archive for a key: the document to write, or the archive already there that serves its platform. */
 export type RecordChange = { write: ArchiveRecord } | { present: ArchiveRecord } | { remove: true } | { unchanged: true };
 
-/** Adds `ours` beside the archives already there, unless one of them already runs where ours does. */
+/**
+ * Adds `ours` beside the archives already there, unless one of them is known to run where ours does
+ * (one without a platform is not: a run that could use it would not have built ours).
+ */
 export function addVariant(current: ArchiveRecord | undefined, ours: ArchiveRecord): RecordChange {
   if (!current) return { write: documentOf([ours]) };
   const archives = variantsOf(current);
-  const serving = ours.platform ? chooseVariant(current, ours.platform) : archives[0];
+  const platform = ours.platform;
+  const serving = platform ? archives.find((a) => a.platform && !incompatibility(a.platform, platform)) : archives[0];
   if (serving) return { present: serving };
   if (archives.length >= MAX_VARIANTS) return { present: archives[0]! };
   return { write: documentOf([...archives, ours]) };
