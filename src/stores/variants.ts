@@ -40,14 +40,16 @@ export function chooseVariant(document: ArchiveRecord, local?: Platform): Archiv
 export type RecordChange = { write: ArchiveRecord } | { present: ArchiveRecord } | { remove: true } | { unchanged: true };
 
 /**
- * Adds `ours` beside the archives already there, unless one of them is known to run where ours does
- * (one without a platform is not: a run that could use it would not have built ours).
+ * Adds `ours` beside the archives already there, unless one of them runs where ours does. One from
+ * before variants names no platform and counts as serving every one (so that a rebuild with
+ * --no-download verifies it, and heals it when it is bad): a record of 0.1 keeps serving the platform
+ * it was built for until it is pruned.
  */
 export function addVariant(current: ArchiveRecord | undefined, ours: ArchiveRecord): RecordChange {
   if (!current) return { write: documentOf([ours]) };
   const archives = variantsOf(current);
   const platform = ours.platform;
-  const serving = platform ? archives.find((a) => a.platform && !incompatibility(a.platform, platform)) : archives[0];
+  const serving = archives.find((a) => !a.platform || !platform || !incompatibility(a.platform, platform));
   if (serving) return { present: serving };
   if (archives.length >= MAX_VARIANTS) return { present: archives[0]! };
   return { write: documentOf([...archives, ours]) };
