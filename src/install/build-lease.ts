@@ -16,7 +16,14 @@ export interface TurnJob extends JobContext {
 }
 
 /** Build here (holding the lease when one could be taken), or restore what another runner published meanwhile. */
-export type Turn = { kind: 'build'; lease: HeldLease | undefined } | { kind: 'published' };
+export type Turn = ({ kind: 'build'; lease: HeldLease | undefined } | { kind: 'published' }) & { waited?: Waited };
+
+/** How long a run waited for another runner's build, and for whom (as its lease names it). */
+export interface Waited {
+  seconds: number;
+  host: string;
+  pid: number | undefined;
+}
 
 /** Errors that the same requirements would meet on any runner: worth telling the runs that wait. */
 const SHARED_FAILURES: ReadonlySet<ErrorCode> = new Set(['BUILD_VENV_FAILED', 'BUILD_PIP_FAILED']);
@@ -77,7 +84,7 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
         const next = await poll();
         if (!next) continue;
         phase.done(next.kind === 'published' ? `${key} is in ${store.description}` : next.lease ? 'the builder is gone; building here' : 'building here');
-        return next;
+        return { ...next, waited: { seconds: (Date.now() - started) / 1000, host: holder?.hostname ?? 'an unknown host', pid: holder?.pid } };
       }
     },
     () => `${formatDuration(Date.now() - started)} of ${job.buildWaitSeconds} s`,

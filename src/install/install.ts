@@ -16,7 +16,7 @@ import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js
 import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
-import { awaitTurn, endLease } from './build-lease.js';
+import { awaitTurn, endLease, type Waited } from './build-lease.js';
 import { checkTarget, swapIn } from '../target/swap.js';
 import { lockTarget } from '../target/target-lock.js';
 
@@ -53,6 +53,8 @@ export interface InstallResult {
   outcome: InstallOutcome;
   /** On a miss, the stored environment closest to this one and what differs. */
   nearest: Nearest | undefined;
+  /** When another runner was building this key: how long this run waited for it. */
+  waited?: Waited | undefined;
   /** The environment this one replaced, kept as the backup; undefined when nothing was kept. */
   backup: string | undefined;
   seconds: number;
@@ -96,7 +98,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         await smokeCheck(dir, options.env, resolved.python.version);
       };
       try {
-        const { outcome, nearest } = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
+        const { outcome, nearest, waited } = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
           throw asStagingError(error, target);
         });
         try {
@@ -111,7 +113,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         // the interpreter's location, so the same check there could only cost another Python start.
         const swap = await swapIn(staging, target, backupPath, resolved.python.executable, exchanger, () => lock.assertHeld());
         await swap.commit();
-        return { key: resolved.key, target, outcome, nearest, backup: replacing ? backupPath : undefined, seconds: (performance.now() - started) / 1000 };
+        return {
+          key: resolved.key,
+          target,
+          outcome,
+          nearest,
+          waited,
+          backup: replacing ? backupPath : undefined,
+          seconds: (performance.now() - started) / 1000,
+        };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -134,7 +144,7 @@ async function prepareStaging(
   staging: string,
   target: string,
   check: (dir: string) => Promise<void>,
-): Promise<{ outcome: InstallOutcome; nearest?: Nearest | undefined }> {
+): Promise<{ outcome: InstallOutcome; nearest?: Nearest | undefined; waited?: Waited | undefined }> {
   const { reporter, signal } = options;
   const searched = lookupOrder(options);
   const unreachable = new Set<Store>();
@@ -182,7 +192,7 @@ async function prepareStaging(
     : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
-    if (theirs) return { outcome: theirs, nearest };
+    if (theirs) return { outcome: theirs, nearest, waited: turn.waited };
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const published = await buildAndPublish({
@@ -207,7 +217,7 @@ async function prepareStaging(
   });
   await endLease(lease, undefined, signal);
   await check(staging);
-  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest };
+  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited };
 }
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
@@ -78,11 +79,12 @@ describe('one build for many runners', () => {
     names: string[],
     env: NodeJS.ProcessEnv,
     body: (runners: Runner[], gated: GatedIndex, index: string) => Promise<void>,
+    extra: string[] = [],
   ): Promise<void> {
     const gated = new GatedIndex(box.wheels);
     const index = await gated.start();
     try {
-      const runners = names.map((runner) => start(name, runner, file, index, [], env));
+      const runners = names.map((runner) => start(name, runner, file, index, extra, env));
       await until(runners, () => runners.filter(building).length === 1 && runners.filter(waiting).length === names.length - 1);
       await body(runners, gated, index);
     } finally {
@@ -91,18 +93,30 @@ describe('one build for many runners', () => {
   }
 
   it('four runners that miss one key at once build it once; the others wait and restore its archive', async () => {
-    await fleet('four', 'fleet.txt', ['a', 'b', 'c', 'd'], {}, async (runners, gated) => {
-      gated.open();
-      const results = await Promise.all(runners.map((runner) => runner.result));
-      for (const result of results) expect(result.code, result.stderr).toBe(0);
-      expect(results.filter((result) => result.stderr.includes('terrarium: built '))).toHaveLength(1);
-      expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(3);
-      for (const name of ['a', 'b', 'c', 'd']) expect(envState(box.path(`four-env-${name}`))).toBe('terra_demo');
-      const waiter = results.find((result) => result.stderr.includes('is being built by'))!;
-      expect(waiter.stderr).toMatch(/is being built by \S+ \(pid \d+\) since \d\d:\d\d:\d\d; waiting for its archive \(up to 300 s, --build-wait\)/);
-      // The lease is gone with its build, and no failure was left.
-      expect(readdirSync(box.path('four-store')).filter((file) => /\.(lease|build-failed)$/.test(file))).toEqual([]);
-    });
+    await fleet(
+      'four',
+      'fleet.txt',
+      ['a', 'b', 'c', 'd'],
+      {},
+      async (runners, gated) => {
+        gated.open();
+        const results = await Promise.all(runners.map((runner) => runner.result));
+        for (const result of results) expect(result.code, result.stderr).toBe(0);
+        expect(results.filter((result) => result.stderr.includes('terrarium: built '))).toHaveLength(1);
+        expect(results.filter((result) => result.stderr.includes('terrarium: restored '))).toHaveLength(3);
+        for (const name of ['a', 'b', 'c', 'd']) expect(envState(box.path(`four-env-${name}`))).toBe('terra_demo');
+        const waiter = results.find((result) => result.stderr.includes('is being built by'))!;
+        expect(waiter.stderr).toMatch(/is being built by \S+ \(pid \d+\) since \d\d:\d\d:\d\d; waiting for its archive \(up to 300 s, --build-wait\)/);
+        // The lease is gone with its build, and no failure was left.
+        expect(readdirSync(box.path('four-store')).filter((file) => /\.(lease|build-failed)$/.test(file))).toEqual([]);
+        // --json says who waited, how long and for whom.
+        const docs = results.map((result) => JSON.parse(result.stdout) as { hit: boolean; waited: { seconds: number; host: string; pid: number } | null });
+        const builderPid = runners[docs.findIndex((doc) => !doc.hit)]!.child!.pid;
+        expect(docs.filter((doc) => doc.waited === null)).toHaveLength(1);
+        for (const doc of docs.filter((d) => d.hit)) expect(doc.waited).toEqual({ seconds: expect.any(Number), host: hostname(), pid: builderPid });
+      },
+      ['--json'],
+    );
   });
 
   it('a builder killed mid-build is replaced by exactly one waiter; the other restores what it builds', async () => {

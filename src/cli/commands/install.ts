@@ -42,6 +42,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       published: ours,
       publishedByAnotherRun: theirs,
       nearest: result.nearest ?? null,
+      waited: result.waited ?? null,
       backup: result.backup ?? null,
       seconds: Number(result.seconds.toFixed(3)),
     });
