@@ -137,6 +137,24 @@ function changedEntries(before: Map<string, string> | undefined, after: Map<stri
   return [...after].filter(([name, stamp]) => before.get(name) !== stamp && (!name.includes('.') || name.endsWith('.py'))).map(([name]) => name);
 }
 
+const PARALLEL_FROM = 200;
+
+/** The `.py` files under `targets` (files or folders), counted up to `limit`. */
+async function countSources(targets: string[], limit: number): Promise<number> {
+  let count = 0;
+  const pending = [...targets];
+  while (pending.length && count < limit) {
+    const next = pending.pop()!;
+    if (next.endsWith('.py')) count += 1;
+    const entries = await fs.readdir(next, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.isDirectory()) pending.push(path.join(next, entry.name));
+      else if (entry.name.endsWith('.py')) count += 1;
+    }
+  }
+  return count;
+}
+
 /**
  * Compiles what pip installed (the site-packages entries it added or replaced; all of lib/ where the
  * layout is not CPython's), spread over every core.
@@ -144,10 +162,12 @@ function changedEntries(before: Map<string, string> | undefined, after: Map<stri
 async function compileBytecode(reporter: Reporter, dir: string, site: string, changed: string[] | undefined, options: StepOptions): Promise<void> {
   const targets = changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')];
   if (!targets.length) return;
+  // A pool of processes costs about 0.1 s to start: worth it from a couple of hundred modules on.
+  const workers = (await countSources(targets, PARALLEL_FROM)) < PARALLEL_FROM ? '1' : '0';
   await reporter.during('bytecode', async (phase) => {
-    const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', '0', ...targets], options);
+    const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...targets], options);
     // Exit 1 names files that do not compile (templates, Python 2 sources), which pip passes over too.
-    if (result.code === 0 || result.code === 1) phase.done('compiled, one process per core');
+    if (result.code === 0 || result.code === 1) phase.done(workers === '0' ? 'compiled, one process per core' : 'compiled');
     else reporter.warn(`compiling bytecode failed (exit ${result.code}); Python compiles each module when it is first imported instead`);
   });
 }
