@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import { DirectoryStore } from '../stores/dir.js';
-import type { Platform } from '../python/fingerprint.js';
 import type { ArchiveRecord } from '../stores/store.js';
 
 /**
@@ -14,9 +13,9 @@ export class CacheStore extends DirectoryStore {
     super(root, { what: 'cache', title: 'cache', hint: 'check --cache-dir (or TERRARIUM_CACHE_DIR), or pass --no-cache' });
   }
 
-  override async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
-    const record = await super.lookup(key, local);
-    if (record) {
+  override async archives(key: string): Promise<ArchiveRecord[]> {
+    const record = await super.archives(key);
+    if (record.length) {
       const now = new Date();
       await fs.utimes(this.recordPath(key), now, now).catch(() => undefined);
     }

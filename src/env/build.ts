@@ -71,7 +71,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
   });
-  const compileHere = compilesInParallel(python, env);
+  const compileHere = compilesAfterPip(python, env);
   const site = sitePackages(dir, python);
   const before = compileHere ? await entriesOf(site) : undefined;
   const pip = await withPlanFiles(options.pip, async (installs) => {
@@ -110,7 +110,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
  * From Python 3.9, whose compileall has no depth limit; where the user turned pip's compiling off
  * (PIP_NO_COMPILE), nothing is compiled.
  */
-function compilesInParallel(python: Fingerprint, env: NodeJS.ProcessEnv): boolean {
+function compilesAfterPip(python: Fingerprint, env: NodeJS.ProcessEnv): boolean {
   const [major = 0, minor = 0] = python.version;
   return (major > 3 || (major === 3 && minor >= 9)) && !/^(1|true|yes|on)$/i.test(env.PIP_NO_COMPILE ?? '');
 }

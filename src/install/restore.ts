@@ -7,7 +7,7 @@ import { formatCount, groupDigits } from '../report/format.js';
 import { platformOf } from '../python/fingerprint.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
-import { describePlatform } from '../stores/variants.js';
+import { chooseVariant, describePlatform } from '../stores/variants.js';
 import { linkTree } from './link-tree.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
@@ -27,18 +27,18 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
   const linked = await restoreFromUnpacked(job);
   if (linked) return linked;
   for (const store of job.stores) {
-    let record: ArchiveRecord | undefined;
+    let archives: ArchiveRecord[];
     try {
-      record = await store.lookup(job.key, platformOf(job.python));
+      archives = await store.archives(job.key);
     } catch (error) {
       if (passOverOutage(job, store, error)) continue;
       throw error;
     }
+    const record = chooseVariant(archives, platformOf(job.python));
     reporter.detail(`${store.description}: ${record ? `found ${job.key} (${record.size} bytes)` : `no ${job.key}`}`);
     if (!record) {
       // A key holds one archive per platform: one for another platform is a miss worth naming.
-      const other = await store.lookup(job.key).catch(() => undefined);
-      if (other) reporter.info(`${store.description} holds ${job.key} for ${describePlatform(other.platform)} only, which cannot run here`);
+      if (archives[0]) reporter.info(`${store.description} holds ${job.key} for ${describePlatform(archives[0].platform)} only, which cannot run here`);
       continue;
     }
     try {

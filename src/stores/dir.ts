@@ -64,14 +64,18 @@ export class DirectoryStore implements WritableStore {
     return path.join(this.root, signatureName(record));
   }
 
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+  async archives(key: string): Promise<ArchiveRecord[]> {
     if (!this.swept) {
       // Publishers that died part-way leave temporary files; each run sweeps them once (a read-only share just keeps them).
       this.swept = true;
       await removeLeftovers(this.root).catch(() => undefined);
     }
     const document = await this.readRecord(key);
-    return document && chooseVariant(document, local);
+    return document ? variantsOf(document) : [];
+  }
+
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+    return chooseVariant(await this.archives(key), local);
   }
 
   protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {

@@ -1,5 +1,5 @@
 import type { Platform } from '../python/fingerprint.js';
-import { chooseVariant } from './variants.js';
+import { chooseVariant, variantsOf } from './variants.js';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
@@ -37,10 +37,14 @@ export class HttpStore implements Store {
     this.description = this.base;
   }
 
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+  async archives(key: string): Promise<ArchiveRecord[]> {
     const text = await this.getSmall(recordName(key), MAX_RECORD_BYTES);
     const document = text === undefined ? undefined : parseRecord(text, key);
-    return document && chooseVariant(document, local);
+    return document ? variantsOf(document) : [];
+  }
+
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+    return chooseVariant(await this.archives(key), local);
   }
 
   async signature(record: ArchiveRecord): Promise<string | undefined> {

@@ -96,9 +96,13 @@ export class S3Store implements WritableStore {
     return this.options.prefix + name;
   }
 
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+  async archives(key: string): Promise<ArchiveRecord[]> {
     const document = (await this.readDocument(key))?.document;
-    return document && chooseVariant(document, local);
+    return document ? variantsOf(document) : [];
+  }
+
+  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
+    return chooseVariant(await this.archives(key), local);
   }
 
   /** A key's record document and the ETag it was read with (what a change is conditional on). */
@@ -190,7 +194,7 @@ export class S3Store implements WritableStore {
     const name = this.objectName(recordName(key));
     const lost = async (): Promise<PublishResult> => {
       const current = (await this.readDocument(key))?.document;
-      const theirs = current && chooseVariant(current, ours.platform);
+      const theirs = current && chooseVariant(variantsOf(current), ours.platform);
       if (!theirs || archiveName(theirs) !== archiveName(ours)) await this.deleteBlobs(ours);
       return { record: theirs ?? ours, outcome: 'present' };
     };

@@ -55,7 +55,9 @@ export interface Store {
   readonly description: string;
   /** Archives from here cost a download: worth keeping in the local cache. */
   readonly remote: boolean;
-  /** The archive of `key` that runs on `local` (a key may hold one per platform); without `local`, its first. */
+  /** Every archive of `key`, one per platform, the first published first; empty when there is none. */
+  archives(key: string): Promise<ArchiveRecord[]>;
+  /** The archive of `key` that runs on `local` (chooseVariant over `archives`); without `local`, its first. */
   lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined>;
   /** The archive's bytes, as stored (still compressed). */
   open(record: ArchiveRecord): Promise<Readable>;
@@ -170,13 +172,17 @@ function archiveFields(r: Partial<VariantFields>): boolean {
   return true;
 }
 
+const PLATFORM_TEXT = ['implementation', 'abiflags', 'soabi', 'system', 'machine', 'libc', 'libcVersion'] as const;
+
+/** A platform from a record, or undefined; only its known fields are kept, so nothing else of a hostile record is written back with it. */
 function parsePlatform(value: unknown): Platform | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const p = value as Record<string, unknown>;
   const text = (name: string) => typeof p[name] === 'string' && (p[name] as string).length <= 64 && /^[\x20-\x7e]*$/.test(p[name] as string);
-  if (!['implementation', 'abiflags', 'soabi', 'system', 'machine', 'libc', 'libcVersion'].every(text) || typeof p.gilDisabled !== 'boolean') return undefined;
+  if (!PLATFORM_TEXT.every(text) || typeof p.gilDisabled !== 'boolean') return undefined;
   if (!Array.isArray(p.version) || p.version.length !== 2 || !p.version.every((n) => Number.isSafeInteger(n))) return undefined;
-  return p as unknown as Platform;
+  const fields = Object.fromEntries(PLATFORM_TEXT.map((name) => [name, p[name]])) as Record<(typeof PLATFORM_TEXT)[number], string>;
+  return { ...fields, gilDisabled: p.gilDisabled, version: [p.version[0] as number, p.version[1] as number] };
 }
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;

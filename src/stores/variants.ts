@@ -24,12 +24,11 @@ export function documentOf(archives: readonly ArchiveRecord[]): ArchiveRecord {
 }
 
 /**
- * The archive of a document that runs here: among those whose platform fits, the one built against
- * the newest glibc that is not newer than this machine's; one without a platform (published before
+ * The archive of a key that runs here: among those whose platform fits, the one built against the
+ * newest glibc that is not newer than this machine's; one without a platform (published before
  * variants) is tried last, its manifest checked on restore as before. Without `local`, the first.
  */
-export function chooseVariant(document: ArchiveRecord, local?: Platform): ArchiveRecord | undefined {
-  const archives = variantsOf(document);
+export function chooseVariant(archives: readonly ArchiveRecord[], local?: Platform): ArchiveRecord | undefined {
   if (!local) return archives[0];
   const fitting = archives.filter((a) => a.platform && !incompatibility(a.platform, local));
   fitting.sort((a, b) => compareVersions(b.platform!.libcVersion, a.platform!.libcVersion));

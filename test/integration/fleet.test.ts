@@ -201,6 +201,22 @@ describe('one build for many runners', () => {
       S3_PREFIX: prefix,
       S3_PATH_STYLE: '1',
     });
+    /** An S3Store of this process, through the proxy that applies AWS's conditional-write rules. */
+    const directStore = (prefix: string) =>
+      new S3Store(
+        {
+          bucket: BUCKET,
+          prefix,
+          region: undefined,
+          endpoint: conditional.endpoint,
+          pathStyle: true,
+          accessKey: ACCESS_KEY,
+          secretKey: SECRET_KEY,
+          maxRetries: 0,
+          timeoutSeconds: 10,
+        },
+        createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0),
+      );
     beforeAll(async () => {
       await s3.start();
       await conditional.start();
@@ -229,19 +245,7 @@ describe('one build for many runners', () => {
       const dead = spawnSync('true').pid!;
       const stale = { host: HOST_TAG, hostname: 'gone', pid: dead, nonce: 'stale', since: new Date().toISOString() };
       await s3.put('takeover/x86_64-3.11-abc.lease', JSON.stringify(stale));
-      const options = {
-        bucket: BUCKET,
-        prefix: 'takeover/',
-        region: undefined,
-        endpoint: conditional.endpoint,
-        pathStyle: true,
-        accessKey: ACCESS_KEY,
-        secretKey: SECRET_KEY,
-        maxRetries: 0,
-        timeoutSeconds: 10,
-      };
-      const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0);
-      const runners = [0, 1, 2].map(() => new S3Store(options, quiet));
+      const runners = [0, 1, 2].map(() => directStore('takeover/'));
       const attempts = await Promise.all(runners.map((store) => store.leases.take('x86_64-3.11-abc')));
       expect(attempts.map((attempt) => attempt.kind).sort()).toEqual(['busy', 'busy', 'held']);
       const held = attempts.find((attempt) => attempt.kind === 'held')!;
@@ -250,18 +254,6 @@ describe('one build for many runners', () => {
     });
 
     it('archives of one key for two platforms, published at once: one record holds both (If-Match), each platform finds its own', async () => {
-      const options = {
-        bucket: BUCKET,
-        prefix: 'variants/',
-        region: undefined,
-        endpoint: conditional.endpoint,
-        pathStyle: true,
-        accessKey: ACCESS_KEY,
-        secretKey: SECRET_KEY,
-        maxRetries: 0,
-        timeoutSeconds: 10,
-      };
-      const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0);
       const platform = (libc: string, libcVersion: string) => ({ ...platformOf(testFingerprint()), libc, libcVersion, soabi: `cpython-311-${libc}` });
       const [glibc, musl] = [platform('glibc', '2.36'), platform('musl', '1.2')];
       const archive = (text: string, on: Platform) => {
@@ -277,10 +269,10 @@ describe('one build for many runners', () => {
         };
       };
       const results = await Promise.all(
-        [archive('glibc one', glibc), archive('musl one', musl), archive('glibc two', glibc)].map((a) => new S3Store(options, quiet).publish('k', a, 'test')),
+        [archive('glibc one', glibc), archive('musl one', musl), archive('glibc two', glibc)].map((a) => directStore('variants/').publish('k', a, 'test')),
       );
       expect(results.map((r) => r.outcome).sort()).toEqual(['present', 'published', 'published']);
-      const store = new S3Store(options, quiet);
+      const store = directStore('variants/');
       expect((await store.list()).map((r) => r.platform?.libc).sort()).toEqual(['glibc', 'musl']);
       const mine = await store.lookup('k', musl);
       expect(mine?.platform?.libc).toBe('musl');

@@ -68,12 +68,12 @@ describe('a record of several archives, one per platform', () => {
     ['glibc 2.17: none', GLIBC('2.17'), undefined],
     ['Python 3.12: none', GLIBC('2.40', { version: [3, 12] }), undefined],
   ])('chooses for %s', (_, local, expected) => {
-    expect(chooseVariant(doc, local)?.sha256[0]).toBe(expected);
+    expect(chooseVariant(variantsOf(doc), local)?.sha256[0]).toBe(expected);
   });
 
   it('tries an archive without a platform (published before variants) when none fits by platform', () => {
     const old = documentOf([archive('a', GLIBC('2.36')), archive('d')]);
-    expect(chooseVariant(old, GLIBC('2.17'))?.sha256[0]).toBe('d');
+    expect(chooseVariant(variantsOf(old), GLIBC('2.17'))?.sha256[0]).toBe('d');
   });
 
   it('adds a platform that nothing serves, and is present where one does', () => {
@@ -96,8 +96,14 @@ describe('a record of several archives, one per platform', () => {
   });
 
   it('drops malformed variants and platforms from a stored record, keeping the rest', () => {
-    const stored = { ...doc, variants: [...doc.variants!, { sha256: 'nope' }, 'x', { ...doc.variants![0]!, platform: { libc: 7 } }] };
+    const stored = {
+      ...doc,
+      platform: { ...doc.platform, planted: 'x'.repeat(1000) },
+      variants: [...doc.variants!, { sha256: 'nope' }, 'x', { ...doc.variants![0]!, platform: { libc: 7 } }],
+    };
     const parsed = parseRecord(JSON.stringify(stored), 'k')!;
+    // Only a platform's known fields are kept, so a record written back carries nothing else of it.
+    expect(parsed.platform).toEqual(GLIBC('2.36'));
     expect(variantsOf(parsed).map((v) => [v.sha256[0], v.platform?.libc ?? null])).toEqual([
       ['a', 'glibc'],
       ['b', 'glibc'],

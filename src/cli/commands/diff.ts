@@ -7,6 +7,7 @@ import { lineChanges, shownLine } from '../../key/line-diff.js';
 import { resolveDigest } from '../../key/resolve.js';
 import { formatAge, formatCount } from '../../report/format.js';
 import { printable } from '../../stores/lease.js';
+import type { Store } from '../../stores/store.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
 interface Side {
@@ -25,7 +26,10 @@ export const diffCommand: CommandHandler = async (input) => {
       hint: 'terrarium diff KEY_OR_FILE KEY_OR_FILE (keys as terrarium key or ls print them)',
     });
   }
-  const [a, b] = [await side(input, files[0]!), await side(input, files[1]!)];
+  // Configured once, and only when a side is a key.
+  let stores: Store[] | undefined;
+  const configured = () => (stores ??= lookupOrder(configureStores(settings.storage, reporter)));
+  const [a, b] = [await side(input, files[0]!, configured), await side(input, files[1]!, configured)];
   const changes = lineChanges(a.lines, b.lines);
   if (settings.json) {
     const about = (s: Side) => ({ name: s.name, from: s.from, lines: s.lines.length });
@@ -37,7 +41,7 @@ export const diffCommand: CommandHandler = async (input) => {
   return changes.length ? EXIT.notStored : EXIT.ok;
 };
 
-async function side({ settings, context, reporter }: CommandInput, given: string): Promise<Side> {
+async function side({ settings, context }: CommandInput, given: string, configured: () => Store[]): Promise<Side> {
   if (existsSync(path.resolve(context.cwd, given))) {
     const { inputs } = await resolveDigest({ ...settings, requirementFiles: [given], cwd: context.cwd, env: context.env });
     return {
@@ -46,7 +50,7 @@ async function side({ settings, context, reporter }: CommandInput, given: string
       lines: inputs.lines.map(shownLine),
     };
   }
-  const stores = lookupOrder(configureStores(settings.storage, reporter));
+  const stores = configured();
   for (const store of stores) {
     const record = await store.lookup(given);
     if (!record) continue;

@@ -11,7 +11,7 @@ import { readBoundedSync } from '../../io/fs.js';
 import { formatBytes, formatCount } from '../../report/format.js';
 import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
-import { MAX_SIGNATURE_BYTES, isWritable, type ArchiveRecord } from '../../stores/store.js';
+import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
@@ -107,7 +107,8 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
   }
   const stores = lookupOrder(configureStores(settings.storage, reporter));
   for (const store of stores) {
-    const record = await store.lookup(what);
+    const variants = await store.archives(what);
+    const record = variants[0];
     if (record)
       return {
         stream: await store.open(record),
@@ -116,7 +117,7 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
         codec: record.codec,
         record,
         signature: await store.signature(record),
-        variants: isWritable(store) ? (await store.list({ keyPrefix: what })).filter((r) => r.key === what) : [record],
+        variants,
       };
   }
   throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {
