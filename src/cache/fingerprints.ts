@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { readStart, writeFileAtomic } from '../io/fs.js';
-import { FINGERPRINT_SCHEMA, type Fingerprint } from '../python/fingerprint.js';
+import { FINGERPRINT_SCHEMA, isFingerprint, type Fingerprint } from '../python/fingerprint.js';
 
 /** First bytes of ELF and Mach-O executables: only real binaries are cached, never scripts such as pyenv's shims. */
 const BINARY_MAGIC = ['7f454c46', 'feedfacf', 'cffaedfe', 'cafebabe'];
@@ -30,7 +30,13 @@ export async function cachedFingerprint(program: string, cacheFile: string | und
   if (!binary) return probe();
   const entries = readEntries(cacheFile!);
   const cached = entries[binary];
-  if (cached && cached.schema === FINGERPRINT_SCHEMA && cached.executable === stampOf(binary) && cached.stdlib === stampOf(cached.fingerprint.stdlib))
+  if (
+    cached &&
+    cached.schema === FINGERPRINT_SCHEMA &&
+    isFingerprint(cached.fingerprint) &&
+    cached.executable === stampOf(binary) &&
+    cached.stdlib === stampOf(cached.fingerprint.stdlib)
+  )
     return cached.fingerprint;
   const fingerprint = await probe();
   const executable = stampOf(binary);

@@ -36,6 +36,37 @@ export interface Fingerprint {
   markers?: InterpreterMarkers;
 }
 
+const TEXT_FIELDS = ['implementation', 'abiflags', 'soabi', 'machine', 'system', 'libc', 'libcVersion', 'executable'] as const;
+const MARKER_FIELDS = [
+  'os_name',
+  'sys_platform',
+  'platform_machine',
+  'platform_python_implementation',
+  'platform_system',
+  'python_version',
+  'python_full_version',
+  'implementation_name',
+  'implementation_version',
+] as const;
+
+/** Whether a remembered fingerprint (the cache is hostile input too) has the shape fingerprint.py prints. */
+export function isFingerprint(value: unknown): value is Fingerprint {
+  if (typeof value !== 'object' || value === null) return false;
+  const fp = value as Record<string, unknown>;
+  const markers = fp.markers as Record<string, unknown> | undefined;
+  return (
+    TEXT_FIELDS.every((name) => typeof fp[name] === 'string') &&
+    Array.isArray(fp.version) &&
+    fp.version.length === 3 &&
+    fp.version.every((n) => Number.isSafeInteger(n)) &&
+    typeof fp.gilDisabled === 'boolean' &&
+    typeof fp.hasVenv === 'boolean' &&
+    typeof markers === 'object' &&
+    markers !== null &&
+    MARKER_FIELDS.every((name) => typeof markers[name] === 'string')
+  );
+}
+
 export function describeInterpreter(fp: Fingerprint): string {
   const abi = fp.gilDisabled ? ' free-threaded' : fp.abiflags ? ` abiflags=${fp.abiflags}` : '';
   return `${fp.implementation} ${fp.version.join('.')}${abi} (${fp.system}/${fp.machine}, ${fp.libc})`;

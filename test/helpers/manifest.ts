@@ -15,6 +15,17 @@ export function testFingerprint(executable = '/usr/bin/python3'): Fingerprint {
     libcVersion: '2.36',
     executable,
     hasVenv: true,
+    markers: {
+      os_name: 'posix',
+      sys_platform: 'linux',
+      platform_machine: 'x86_64',
+      platform_python_implementation: 'CPython',
+      platform_system: 'Linux',
+      python_version: '3.11',
+      python_full_version: '3.11.7',
+      implementation_name: 'cpython',
+      implementation_version: '3.11.7',
+    },
   };
 }
 

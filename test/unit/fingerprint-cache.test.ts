@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +46,15 @@ describe('interpreter fingerprint cache', () => {
     ['the binary is touched', (binary: string) => utimesSync(binary, new Date(2001, 1, 1), new Date(2001, 1, 1))],
     ['the standard library gains a module (python3-venv installed)', () => mkdirSync(path.join(stdlib, 'ensurepip'))],
     ['the cache file is damaged', () => writeFileSync(path.join(dir, 'interpreters.json'), '{"half')],
+    [
+      'the remembered fingerprint is not one (its marker values are not strings)',
+      () => {
+        const file = path.join(dir, 'interpreters.json');
+        const entries = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { fingerprint: Fingerprint }>;
+        for (const entry of Object.values(entries)) entry.fingerprint = { ...entry.fingerprint, markers: { python_version: 3 } } as never;
+        writeFileSync(file, JSON.stringify(entries));
+      },
+    ],
   ])('asks again when %s', async (_why, change) => {
     const binary = executable('python3.11', ELF);
     const cache = path.join(dir, 'interpreters.json');
