@@ -7,6 +7,8 @@ them), a data file per package, a console script in every fifth and a compiled e
 every fifth: about 170 MB installed. The content is deterministic, so a run can reuse OUTDIR.
 Also bench-bigdata (32 data files, 26 MB each, half random, half repetitive) and
 requirements-1g.txt: the corpus plus that package, about 1 GB installed, for the memory measurement.
+And bench-pkg-01 1.1 (one module changed) with requirements-pin.txt, the corpus with that one pin
+changed, as a dependency bot's daily bump makes it.
 """
 import hashlib
 import base64
@@ -43,13 +45,15 @@ def main(argv):
     ext_path, ext_data = build_wheels.build_extension()
     suffix = ext_path[len("terra_cext/_speed"):]
     tag = build_wheels.interpreter_tag()
-    for p in range(PACKAGES):
+    for p, version in [(p, "1.0") for p in range(PACKAGES)] + [(1, "1.1")]:
         rng = random.Random(p)
         name = "bench-pkg-%02d" % p
         pkg = name.replace("-", "_")
         files = {"%s/__init__.py" % pkg: "VERSION = '1.0'\n", "%s/data/table.txt" % pkg: "".join("%d\t%f\n" % (i, rng.random()) for i in range(2500))}
         for m in range(MODULES):
             files["%s/module_%03d.py" % (pkg, m)] = module_source(rng, m)
+        if version != "1.0":
+            files["%s/__init__.py" % pkg] = "VERSION = %r\n" % version
         scripts = {}
         if p % 5 == 0:
             files["%s/cli.py" % pkg] = "def main():\n    print('%s')\n    return 0\n" % name
@@ -57,12 +61,15 @@ def main(argv):
         compiled = p % 5 == 2
         if compiled:
             files["%s/_speed%s" % (pkg, suffix)] = ext_data
-        build_wheels.write_wheel(outdir, name, "1.0", tag if compiled else "py2.py3-none-any", files, [], scripts, "false" if compiled else "true")
+        build_wheels.write_wheel(outdir, name, version, tag if compiled else "py2.py3-none-any", files, [], scripts, "false" if compiled else "true")
+    pinned = lambda version: "".join(("bench-pkg-01==%s\n" % version) if p == 1 else ("bench-pkg-%02d\n" % p) for p in range(PACKAGES))
     with open(os.path.join(outdir, "requirements.txt"), "w") as handle:
-        handle.write("".join("bench-pkg-%02d\n" % p for p in range(PACKAGES)))
+        handle.write(pinned("1.0"))
+    with open(os.path.join(outdir, "requirements-pin.txt"), "w") as handle:
+        handle.write(pinned("1.1"))
     big_wheel(outdir)
     with open(os.path.join(outdir, "requirements-1g.txt"), "w") as handle:
-        handle.write("".join("bench-pkg-%02d\n" % p for p in range(PACKAGES)) + "bench-bigdata\n")
+        handle.write(pinned("1.0") + "bench-bigdata\n")
     return 0
 
 

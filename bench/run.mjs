@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetScenario } from './fleet.mjs';
+import { layersScenario } from './layers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'terrarium.cjs');
@@ -18,7 +19,7 @@ const cacheBase = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'
 const corpus = path.join(cacheBase, 'terrarium-bench', `corpus-v2-py${pyVersion}`);
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
-if (!existsSync(path.join(corpus, 'requirements-1g.txt'))) {
+if (!existsSync(path.join(corpus, 'requirements-pin.txt'))) {
   console.log(`generating the corpus in ${corpus} (cached for later runs)`);
   execFileSync(python, [path.join(ROOT, 'bench', 'corpus.py'), corpus], { stdio: 'inherit' });
 }
@@ -119,6 +120,12 @@ await terrarium(['-t', at('link-fill'), ...linked]);
 // backup, the backup before it is removed). Twice first, so that there is a backup to remove.
 for (let i = 0; i < 2; i++) await terrarium(['-t', at('replaced'), ...linked]);
 
+/** The floor: the system's tar and zstd unpacking the format 1 archive of the same environment. */
+function tarFloor(dir) {
+  mkdirSync(at(dir));
+  return timed('sh', ['-c', `tar -C "${at(dir)}" -x -I 'zstd -d' -f "${archive}"`]);
+}
+
 const rounds = {
   warm: {
     label: 'terrarium warm: storage dir, new path',
@@ -135,13 +142,7 @@ const rounds = {
       return result;
     },
   },
-  tar: {
-    label: 'floor: tar -x with zstd -d, same archive',
-    run: (i) => {
-      mkdirSync(at(`tar-${i}`));
-      return timed('sh', ['-c', `tar -C "${at(`tar-${i}`)}" -x -I 'zstd -d' -f "${archive}"`]);
-    },
-  },
+  tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -196,6 +197,10 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
 }
 
 console.log('');
+const pinChanged = path.join(corpus, 'requirements-pin.txt');
+results.layers = await layersScenario({ terrarium, requirements, pinChanged, at, reps: REPS, median, summarise, tarFloor: (i) => tarFloor(`tar2-${i}`) });
+
+console.log('');
 results.fleet = await fleetScenario({ bin: BIN, python, requirements, at, env });
 
 // Peak memory on a 1 GB environment (the corpus plus 830 MB of data files): once each, cold and warm.
@@ -228,6 +233,10 @@ const ratios = {
   'cold / pip': ratio('cold', 'pip'),
   'link / tar floor': floorRatio('link'),
   'replace / tar floor': floorRatio('replace'),
+  'format 2 warm / tar floor': results.layers.warmRatio,
+  'format 2 cold / format 1 cold': Number((results.layers.cold.seconds / results.cold.seconds).toFixed(2)),
+  'one pin changed: store growth': results.layers.storeGrowth,
+  'one pin changed: downloaded / first': results.layers.downloaded.ratio,
   'fleet: lease / each builds': Number((results.fleet.lease.seconds / results.fleet.own.seconds).toFixed(2)),
 };
 console.log('\nratios');
@@ -244,6 +253,10 @@ const targets = [
   ['zstd smaller than gzip -6', results.codecs.zstd.bytes < results.codecs.gzip.bytes],
   ['zstd faster to pack than gzip -6', results.codecs.zstd.seconds < results.codecs.gzip.seconds],
   ['key under 150 ms', results.key.seconds < 0.15],
+  ['format 2 warm install <= 1.2 x tar floor', ratios['format 2 warm / tar floor'] <= 1.2],
+  ['format 2 cold <= 1.1 x format 1 cold', ratios['format 2 cold / format 1 cold'] <= 1.1],
+  ['one pin changed grows the store by <= 10%', ratios['one pin changed: store growth'] <= 0.1],
+  ['one pin changed downloads <= 5% of the first restore', ratios['one pin changed: downloaded / first'] <= 0.05],
   ['four runners missing one key at once build it once', results.fleet.lease.builds === 1],
   ['peak RSS <= 200 MB for a 1 GB environment', Math.max(results.memory.cold.peakRssMB, results.memory.warm.peakRssMB) <= 200],
 ];
@@ -270,6 +283,8 @@ writeFileSync(
       ['terrarium from cache', results.cache.seconds],
       ['terrarium link mode', results.link.seconds],
       ['terrarium same target', results.replace.seconds],
+      ['format 2 warm', results.layers.warm.seconds],
+      ['format 2, one pin changed', results.layers.pinWarm.seconds],
       ['tar + zstd -d (floor)', results.tar.seconds],
       ['cp -a (floor)', results.cp.seconds],
     ],

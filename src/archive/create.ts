@@ -20,17 +20,30 @@ const CHUNK = 1 << 20;
 export function packEnvironment(
   root: string,
   entries: readonly Entry[],
-  manifest: Manifest,
+  manifest: Manifest | undefined,
   encoder: Transform,
   progress: TreeProgress = { files: 0, bytes: 0 },
+  transform?: PackTransform,
 ): Readable {
-  const tar = Readable.from(tarChunks(root, entries, manifest, progress), { objectMode: false, highWaterMark: CHUNK });
+  const tar = Readable.from(tarChunks(root, entries, manifest, progress, transform), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
   tar.once('error', (error) => encoder.destroy(error));
   return tar.pipe(encoder);
 }
 
-function* tarChunks(root: string, entries: readonly Entry[], manifest: Manifest, progress: TreeProgress): Generator<Buffer> {
+/** Files whose packed bytes differ from those on disk (format 2 packs some with a placeholder prefix), as `apply(path, content)` gives them. */
+export interface PackTransform {
+  needs(path: string): boolean;
+  apply(path: string, content: Buffer): Buffer;
+}
+
+function* tarChunks(
+  root: string,
+  entries: readonly Entry[],
+  manifest: Manifest | undefined,
+  progress: TreeProgress,
+  transform: PackTransform | undefined,
+): Generator<Buffer> {
   let parts: Buffer[] = [];
   let gathered = 0;
   const take = () => {
@@ -44,25 +57,28 @@ function* tarChunks(root: string, entries: readonly Entry[], manifest: Manifest,
     gathered += bytes.length;
   };
 
-  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  add(encodeHeader({ path: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: Date.parse(manifest.created), size: manifestBytes.length }));
-  add(manifestBytes);
-  add(padding(manifestBytes.length));
+  if (manifest) {
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    add(encodeHeader({ path: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: Date.parse(manifest.created), size: manifestBytes.length }));
+    add(manifestBytes);
+    add(padding(manifestBytes.length));
+  }
   for (const entry of entries) {
     if (entry.type !== 'file') {
       add(encodeHeader({ ...entry, size: 0 }));
-    } else if (entry.size <= CHUNK) {
-      const content = readFileSync(path.join(root, entry.path));
+    } else if (entry.size <= CHUNK || transform?.needs(entry.path)) {
+      const read = readFileSync(path.join(root, entry.path));
+      const content = transform?.needs(entry.path) ? transform.apply(entry.path, read) : read;
       add(encodeHeader({ ...entry, size: content.length }));
       add(content);
       add(padding(content.length));
+      progress.files += 1;
+      progress.bytes += content.length;
     } else {
       add(encodeHeader(entry));
       yield take();
       yield* fileChunks(root, entry);
       add(padding(entry.size));
-    }
-    if (entry.type === 'file') {
       progress.files += 1;
       progress.bytes += entry.size;
     }

@@ -7,7 +7,7 @@ import type { Manifest } from './manifest.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
-import { asArchiveError, readArchive } from './read.js';
+import { asArchiveError, readArchive, readTar } from './read.js';
 import type { TarSink } from './tar-parse.js';
 import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
@@ -60,12 +60,53 @@ export interface ExtractResult {
  * (cloned, copied) from there, except those relocated. Entries are parsed and handed to the writer
  * synchronously as input arrives; the writer's thread does the file system calls meanwhile.
  */
-export async function extractEnvironment(
+export function extractEnvironment(
   source: [Readable, ...Transform[]],
   codec: Codec,
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
-  options: { keep?: KeptCopy | undefined; progress?: TreeProgress; limits?: UnpackLimits } = {},
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  return extractLayers([{ open: async () => source }], codec, root, onManifest, options);
+}
+
+export interface ExtractOptions {
+  keep?: KeptCopy | undefined;
+  progress?: TreeProgress;
+  limits?: UnpackLimits;
+}
+
+/** One tar of an archive: a format 1 archive is one, a layered archive one per layer, the manifest at the start of the first. */
+export interface ArchivePart {
+  /** Its bytes as stored, through any checks; opened when its turn comes. */
+  open(): Promise<[Readable, ...Transform[]]>;
+  /** Called once the part has been read whole: throws when its bytes are not the ones recorded. */
+  verify?(): void | Promise<void>;
+  /** Called when reading the part failed (its bytes, its entries or its check): returns the error to throw. */
+  failed?(error: unknown): Promise<unknown>;
+}
+
+/** Reads one part, its failure as `failed` makes it. */
+export async function readPart(part: ArchivePart, read: (source: [Readable, ...Transform[]]) => Promise<void>): Promise<void> {
+  try {
+    await read(await part.open());
+    await part.verify?.();
+  } catch (error) {
+    throw part.failed ? await part.failed(error) : error;
+  }
+}
+
+/**
+ * Unpacks a layered archive's parts one after the other into `root`, as extractEnvironment does one
+ * archive: one entry check, one writer and one set of limits for all of them, so that no layer writes
+ * where another did or through a link another made.
+ */
+export async function extractLayers(
+  parts: readonly [ArchivePart, ...ArchivePart[]],
+  codec: Codec,
+  root: string,
+  onManifest: (manifest: Manifest) => Relocator,
+  options: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const { keep } = options;
   const limits = options.limits ?? { bytes: Infinity, entries: Infinity };
@@ -149,7 +190,13 @@ export async function extractEnvironment(
       },
       drain: () => writer.ready(),
     };
-    manifest = await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
+    const [first, ...rest] = parts;
+    let read: Manifest | undefined;
+    await readPart(first, async (source) => {
+      read = await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
+    });
+    manifest = read!;
+    for (const part of rest) await readPart(part, (source) => readTar(source, codec, sink, reader.drain));
     await writer.finish();
   } catch (error) {
     await writer.abort();

@@ -1,9 +1,8 @@
-import type { Readable, Transform } from 'node:stream';
 import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
-import { countEntry, type UnpackLimits } from './extract.js';
-import { readArchive } from './read.js';
+import { type ArchivePart, countEntry, readPart, type UnpackLimits } from './extract.js';
+import { readArchive, readTar } from './read.js';
 import type { TarSink } from './tar-parse.js';
 
 /** What an archive holds, read without unpacking it anywhere. */
@@ -27,7 +26,7 @@ const METADATA_HEAD = 64 << 10;
  * unpacking it).
  */
 export async function inspectArchive(
-  source: [Readable, ...Transform[]],
+  parts: readonly [ArchivePart, ...ArchivePart[]],
   codec: Codec,
   limits: UnpackLimits = { bytes: Infinity, entries: Infinity },
 ): Promise<ArchiveContents> {
@@ -62,8 +61,13 @@ export async function inspectArchive(
       if (release) packages.push(release);
     },
   };
-  const manifest = await readArchive(source, codec, { manifest: () => entries }, 'pass an archive made by terrarium');
-  return { manifest, files, bytes, packages: packages.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())) };
+  const [first, ...rest] = parts;
+  let manifest: Manifest | undefined;
+  await readPart(first, async (source) => {
+    manifest = await readArchive(source, codec, { manifest: () => entries }, 'pass an archive made by terrarium');
+  });
+  for (const part of rest) await readPart(part, (source) => readTar(source, codec, entries));
+  return { manifest: manifest!, files, bytes, packages: packages.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())) };
 }
 
 /** `Name==Version` from a METADATA file's headers, or undefined when they are missing. */

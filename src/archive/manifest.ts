@@ -19,6 +19,11 @@ export interface Manifest extends Relocations {
   prefix: string;
   /** In an installed environment's copy: where it was first built (prefix is then where it is now). */
   origin?: string;
+  /**
+   * Format 2: where it was built, which its binary files still name; its text files name `prefix`, a
+   * placeholder (PLACEHOLDER_PREFIX), so that a distribution's layer is the same from any build path.
+   */
+  buildPath?: string;
   python: Fingerprint;
   /** Normalised requirement lines the environment was built from. */
   requirements: string[];
@@ -26,8 +31,12 @@ export interface Manifest extends Relocations {
 
 /** The manifest as it describes the environment at its new place. */
 export function relocatedManifest(manifest: Manifest, target: string): Manifest {
-  return { ...manifest, prefix: target, origin: manifest.origin ?? manifest.prefix };
+  const { buildPath, ...rest } = manifest;
+  return { ...rest, prefix: target, origin: manifest.origin ?? buildPath ?? manifest.prefix };
 }
+
+/** What a layered archive's text files name in place of the build path: rewritten to the target on restore as the build path is otherwise. */
+export const PLACEHOLDER_PREFIX = '/.terrarium-prefix';
 
 /** Larger manifests are refused unread: one lists a few hundred paths (about 40 KiB for 18,000 files). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
@@ -57,6 +66,7 @@ export function checkManifest(data: unknown): Manifest {
   }
   if (!isAbsolutePath(m.prefix) || m.prefix.length < 2) throw invalid('prefix is missing');
   if (m.origin !== undefined && !isAbsolutePath(m.origin)) throw invalid('origin is not an absolute path');
+  if (m.buildPath !== undefined && (!isAbsolutePath(m.buildPath) || m.buildPath.length < 2)) throw invalid('buildPath is not an absolute path');
   if (typeof m.key !== 'string') throw invalid('key is missing');
   checkFingerprint(m.python);
   for (const list of ['text', 'binary', 'interpreterLinks'] as const) {

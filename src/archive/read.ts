@@ -21,10 +21,6 @@ export interface ArchiveReader {
  * synchronously as each piece of input arrives. Failures come out as the errors users see.
  */
 export async function readArchive(source: [Readable, ...Transform[]], codec: Codec, reader: ArchiveReader, hint: string): Promise<Manifest> {
-  // zstd (every archive terrarium makes) is decompressed here, piece by piece into one reused buffer,
-  // each piece parsed before the next; the other codecs come through a stream.
-  const decoder = codec === 'zstd' ? new ZstdDecoder() : undefined;
-  const streams: [Readable, ...Transform[]] = codec === 'zstd' ? source : [...source, decompressor(codec)];
   let manifest: Manifest | undefined;
   let entries: TarSink | undefined;
   let manifestBytes: Buffer[] | undefined;
@@ -45,18 +41,34 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
       entries = reader.manifest(manifest);
     },
   };
-  const parser = new TarParser({
+  const sink: TarSink = {
     entry: (header) => (entries ?? first).entry(header),
     data: (bytes) => (entries ?? first).data(bytes),
     end: () => (entries ?? first).end(),
-  });
+  };
+  await readTar(source, codec, sink, reader.drain);
+  if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint });
+  return manifest;
+}
+
+/**
+ * Reads one tar (`source`: its bytes as stored, through any checks; `codec`: their compression) into
+ * `sink`, synchronously as each piece of input arrives, awaiting `drain` after each piece. A layered
+ * archive's layers after the first are read this way, each into the same sink.
+ */
+export async function readTar(source: [Readable, ...Transform[]], codec: Codec, sink: TarSink, drain?: () => Promise<void>): Promise<void> {
+  // zstd (every archive terrarium makes) is decompressed here, piece by piece into one reused buffer,
+  // each piece parsed before the next; the other codecs come through a stream.
+  const decoder = codec === 'zstd' ? new ZstdDecoder() : undefined;
+  const streams: [Readable, ...Transform[]] = codec === 'zstd' ? source : [...source, decompressor(codec)];
+  const parser = new TarParser(sink);
   const consume = async (chunk: Buffer): Promise<void> => {
     for (const piece of decoder ? decoder.decode(chunk) : [chunk]) {
       parser.write(piece);
-      if (reader.drain) await reader.drain();
+      if (drain) await drain();
     }
   };
-  const sink = new Writable({
+  const writable = new Writable({
     write(chunk: Buffer, _encoding, done) {
       consume(chunk).then(() => done(), done);
     },
@@ -70,11 +82,9 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
       }
     },
   });
-  await pipeline([...streams, sink]).catch((error: unknown) => {
+  await pipeline([...streams, writable]).catch((error: unknown) => {
     throw asArchiveError(error);
   });
-  if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint });
-  return manifest;
 }
 
 /** Failures of reading an archive as the error users see: corrupt, hostile, or (disk errors) as they are. */

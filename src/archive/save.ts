@@ -4,10 +4,16 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumStream } from './checksum.js';
 import type { Codec } from './codec-names.js';
+import type { Layer } from './layers.js';
 
-/** An archive packed (or downloaded and verified) into a local file: its checksum known before publishing. */
+/**
+ * An archive packed (or downloaded and verified) into a local file, or a layered one (format 2) into a
+ * folder of layer files: its checksum known before publishing.
+ */
 export interface LocalArchive {
   path: string;
+  /** Format 2: its layers, each a file of its own (`sha256` is then the layers document's, `size` and the counts their sums). */
+  layers?: LocalLayer[] | undefined;
   sha256: string;
   size: number;
   codec: Codec;
@@ -34,4 +40,9 @@ export async function saveArchive(source: Readable, file: string, codec: Codec, 
     throw error;
   }
   return { path: file, sha256: checksum.hex(), size: checksum.bytes, codec, ...counts };
+}
+
+/** A layer packed into a local file. */
+export interface LocalLayer extends Layer {
+  path: string;
 }

@@ -14,7 +14,7 @@ export class DownloadCopy {
   readonly source: Readable;
   private readonly copy: WriteStream;
   /** Settles with undefined once every byte is on disk, or with the write's error. */
-  private readonly written: Promise<unknown>;
+  private readonly copied: Promise<unknown>;
 
   constructor(
     private readonly download: Readable,
@@ -22,15 +22,20 @@ export class DownloadCopy {
   ) {
     this.source = download.pipe(new PassThrough());
     this.copy = download.pipe(createWriteStream(file, { flags: 'wx', mode: 0o644 }));
-    this.written = finished(this.copy).then(
+    this.copied = finished(this.copy).then(
       () => undefined,
       (error: unknown) => error ?? new Error('copy failed'),
     );
   }
 
-  /** Adds the verified copy to `cache`; false when the copy failed to be written (the install goes on without it). */
+  /** Whether every byte reached the copy (false when writing it failed: the install goes on without it). */
+  async written(): Promise<boolean> {
+    return (await this.copied) === undefined;
+  }
+
+  /** Adds the verified copy to `cache`; false when the copy failed to be written. */
   async keep(cache: CacheStore, key: string, archive: Omit<LocalArchive, 'path'>, tool: string): Promise<boolean> {
-    if ((await this.written) !== undefined) return false;
+    if (!(await this.written())) return false;
     await cache.publish(key, { ...archive, path: this.file }, tool);
     return true;
   }
@@ -39,7 +44,7 @@ export class DownloadCopy {
   async dispose(): Promise<void> {
     this.download.destroy();
     this.copy.destroy();
-    await this.written;
+    await this.copied;
     await fs.rm(this.file, { force: true });
   }
 }

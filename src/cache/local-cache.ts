@@ -4,6 +4,9 @@ import { UnpackedTrees } from './unpacked.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { type CacheEntry, type EvictionRule, evictionPlan } from './eviction.js';
 
+/** An install's own eviction spares layers this new: another install may be adding them, its record not yet written. */
+const EVICTION_GRACE_MS = 60_000;
+
 /**
  * Everything terrarium keeps on this machine under --cache-dir: downloaded archives (filled only from
  * remote stores: a local store gains nothing from a second copy) and unpacked trees for link-mode
@@ -47,9 +50,10 @@ export class LocalCache {
   }
 
   /** Removes what `rule` selects (or, with `dryRun`, only says what it would); returns it. */
-  async prune(rule: EvictionRule, dryRun = false): Promise<CacheEntry[]> {
+  async prune(rule: EvictionRule, dryRun = false, graceMs = 0): Promise<CacheEntry[]> {
     const dropped = evictionPlan(await this.entries(), rule);
     if (!dryRun) for (const entry of dropped) await this.drop(entry);
+    if (!dryRun && dropped.length) await this.sweep(graceMs);
     return dropped;
   }
 
@@ -57,13 +61,20 @@ export class LocalCache {
   async clean(keys: readonly string[]): Promise<CacheEntry[]> {
     const dropped = (await this.entries()).filter((entry) => !keys.length || keys.includes(entry.key));
     for (const entry of dropped) await this.drop(entry);
+    if (dropped.length) await this.sweep(0);
     return dropped;
   }
 
   /** After an install added `keep`: drops least recently used entries until the cache fits --cache-max-size. */
   async evict(keep: string): Promise<string[]> {
     if (this.maxBytes === undefined) return [];
-    return (await this.prune({ maxBytes: this.maxBytes, keep })).map((entry) => `${entry.kind} ${entry.key}`);
+    return (await this.prune({ maxBytes: this.maxBytes, keep }, false, EVICTION_GRACE_MS)).map((entry) => `${entry.kind} ${entry.key}`);
+  }
+
+  /** Removes the layers no cached archive names any more (shared ones stay with the archives that still name them). */
+  private async sweep(graceMs: number): Promise<void> {
+    const referenced = new Set((await this.archives.list()).flatMap((record) => record.layers?.map((layer) => layer.sha256) ?? []));
+    await this.archives.sweep(referenced, graceMs);
   }
 
   private async drop(entry: CacheEntry): Promise<void> {

@@ -185,6 +185,13 @@ export const OPTIONS = {
     choices: BUILDERS,
   },
   compression: { flags: '--compression <codec>', help: 'archive compression', group: 'build', default: 'zstd', choices: CODECS },
+  format: {
+    flags: '--format <n>',
+    help: 'archive format published: 1, one file per environment; 2, a layer per distribution, stored once and shared by every key that has it',
+    group: 'build',
+    default: '1',
+    choices: ['1', '2'],
+  },
   compress: { flags: '--no-compress', help: 'same as --compression none (the original terrarium option)', group: 'build' },
   bootstrap: { flags: '--no-bootstrap', help: 'do not write bin/terrarium_bootstrap.py into the environment', group: 'build' },
   digestType: { flags: '--digest-type <name>', help: 'hash used for the requirements digest (any Node crypto digest)', group: 'build', default: 'md5' },

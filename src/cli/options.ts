@@ -59,6 +59,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     python: raw.python,
     interpreterCache: interpreterCacheFile(raw.cacheDir, cwd, env),
     codec: raw.compress ? raw.compression : 'none',
+    format: raw.format === '2' ? 2 : 1,
     builder: raw.builder,
     allowOutsidePaths: raw.allowOutsidePaths ?? false,
     signKey: raw.signKey === undefined ? undefined : path.resolve(cwd, raw.signKey),

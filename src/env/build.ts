@@ -26,6 +26,11 @@ export interface BuildOptions {
   env: NodeJS.ProcessEnv;
   reporter: Reporter;
   signal?: AbortSignal | undefined;
+  /**
+   * Format 2: every file's mtime set to `mtime` and bytecode made naming its sources under `prefix`
+   * (Python 3.9 and later), so that a distribution installed anywhere packs to the same bytes.
+   */
+  reproducible?: { prefix: string; mtime: number } | undefined;
 }
 
 /** `python -m venv` (or virtualenv) then `pip install -r ...`: the dependency math, done once per key. */
@@ -101,7 +106,28 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       exitCode: pip.code,
     });
   }
-  if (compileHere) await compileBytecode(reporter, dir, site, changedEntries(before, await entriesOf(site)), stepOptions);
+  if (!compileHere) return;
+  const { reproducible } = options;
+  if (reproducible) {
+    // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
+    await setMtimes(dir, reproducible.mtime / 1000);
+    // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
+    await compileBytecode(reporter, dir, [site], stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
+    // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources').
+    await setMtimes(dir, reproducible.mtime / 1000);
+  } else {
+    const changed = changedEntries(before, await entriesOf(site));
+    await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
+  }
+}
+
+/** Gives every file under `dir` the same mtime (in seconds). */
+async function setMtimes(dir: string, seconds: number): Promise<void> {
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) await setMtimes(file, seconds);
+    else if (entry.isFile()) await fs.utimes(file, seconds, seconds);
+  }
 }
 
 /**
@@ -156,16 +182,15 @@ async function countSources(targets: string[], limit: number): Promise<number> {
 }
 
 /**
- * Compiles what pip installed (the site-packages entries it added or replaced; all of lib/ where the
- * layout is not CPython's), spread over every core.
+ * Compiles `targets` (what pip installed: the site-packages entries it added or replaced, or all of
+ * lib/ where the layout is not CPython's), spread over every core.
  */
-async function compileBytecode(reporter: Reporter, dir: string, site: string, changed: string[] | undefined, options: StepOptions): Promise<void> {
-  const targets = changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')];
+async function compileBytecode(reporter: Reporter, dir: string, targets: string[], options: StepOptions, extra: string[] = []): Promise<void> {
   if (!targets.length) return;
   // A pool of processes costs about 0.1 s to start: worth it from a couple of hundred modules on.
   const workers = (await countSources(targets, PARALLEL_FROM)) < PARALLEL_FROM ? '1' : '0';
   await reporter.during('bytecode', async (phase) => {
-    const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...targets], options);
+    const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...extra, ...targets], options);
     // Exit 1 names files that do not compile (templates, Python 2 sources), which pip passes over too.
     if (result.code === 0 || result.code === 1) phase.done(workers === '0' ? 'compiled, one process per core' : 'compiled');
     else reporter.warn(`compiling bytecode failed (exit ${result.code}); Python compiles each module when it is first imported instead`);

@@ -11,13 +11,18 @@ import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
 import { relocateInPlace } from './relocation.js';
-import { MANIFEST_FORMAT, type Manifest } from '../archive/manifest.js';
+import { MANIFEST_FORMAT, PLACEHOLDER_PREFIX, type Manifest } from '../archive/manifest.js';
+import { planLayers, readClaims } from '../archive/layers.js';
+import { packLayers } from '../archive/pack-layers.js';
+import type { LocalArchive } from '../archive/save.js';
+import { makeRelocator } from '../relocate/relocator.js';
+import type { Readable } from 'node:stream';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
 import { outsideLinks } from '../relocate/relocations.js';
-import { scanEnvironment } from '../archive/scan.js';
+import { type ScanResult, scanEnvironment } from '../archive/scan.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
-import { signArchiveFile } from '../sign/archive-signature.js';
+import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import type { InstallOptions } from './install.js';
@@ -27,7 +32,10 @@ import { platformOf } from '../python/fingerprint.js';
 import { shownLine } from '../key/line-diff.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
-export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec'>, RunKeys, JobContext {
+export interface BuildJob
+  extends Pick<InstallOptions, 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec' | 'format'>,
+    RunKeys,
+    JobContext {
   resolved: ResolvedKey;
   staging: string;
   target: string;
@@ -59,6 +67,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     env: job.env,
     reporter,
     signal: job.signal,
+    reproducible: job.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
   });
   failpoint('install-built');
   if (job.bootstrap) await writeBootstrap(staging, resolved);
@@ -90,34 +99,59 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
     reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.allowOutsidePaths, reporter);
-    const progress = { files: 0, bytes: 0 };
-    const files = scan.entries.filter((entry) => entry.type === 'file');
-    const total = files.reduce((sum, entry) => sum + entry.size, 0);
-    const archive = await reporter.during(
-      'pack',
-      async (phase) => {
-        const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
-        if (job.signal) addAbortSignal(job.signal, packed);
-        const saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, { unpackedSize: total, entries: scan.entries.length });
-        phase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)} (${job.codec})`);
-        return saved;
-      },
-      () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
-    );
+    const archive = await packForPublishing(job, scan, manifest);
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
       archive.platform = platformOf(resolved.python);
       if (job.signingKey) {
-        archive.signature = await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
+        archive.signature = archive.layers
+          ? signLayers(archive.layers, resolved.key, archive.sha256, job.signingKey)
+          : await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
         reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);
       }
       published = await publishEverywhere(resolved.key, archive, publishTo, { heal: job.heal, trusted: job.trusted, signal: job.signal, reporter });
     } finally {
-      await fs.rm(archive.path, { force: true });
+      await fs.rm(archive.path, { force: true, recursive: true });
     }
   }
   await relocateInPlace(staging, manifest, job.target, resolved.python);
   return published;
+}
+
+/** The mtime every file of a format 2 build is given before its bytecode is made: any fixed value does. */
+const LAYER_MTIME = Date.UTC(2020, 0, 1);
+
+/**
+ * Packs the built environment into a file beside the target (format 1), or a folder of layer files
+ * (format 2: a layer per distribution, its text files naming PLACEHOLDER_PREFIX in place of the build
+ * path, so that the same distribution packs to the same bytes from any build).
+ */
+async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Manifest): Promise<LocalArchive> {
+  const { reporter, staging } = job;
+  const progress = { files: 0, bytes: 0 };
+  const files = scan.entries.filter((entry) => entry.type === 'file');
+  const total = files.reduce((sum, entry) => sum + entry.size, 0);
+  const wrap = (stream: Readable) => job.signal && addAbortSignal(job.signal, stream);
+  return reporter.during(
+    'pack',
+    async (phase) => {
+      let saved: LocalArchive;
+      if (job.format === 2) {
+        const plans = planLayers(scan.entries, readClaims(staging, scan.entries));
+        const layered: Manifest = { ...manifest, prefix: PLACEHOLDER_PREFIX, buildPath: staging };
+        const transform = makeRelocator({ text: manifest.text, binary: [], prefix: staging }, PLACEHOLDER_PREFIX, manifest.python);
+        saved = await packLayers(staging, plans, layered, job.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });
+      } else {
+        const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
+        wrap(packed);
+        saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, { unpackedSize: total, entries: scan.entries.length });
+      }
+      const layers = saved.layers ? ` in ${formatCount(saved.layers.length, 'layer')}` : '';
+      phase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)}${layers} (${job.codec})`);
+      return saved;
+    },
+    () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
+  );
 }
 
 /**

@@ -38,6 +38,7 @@ export interface InstallOptions
       | 'allowOutsidePaths'
       | 'force'
       | 'codec'
+      | 'format'
       | 'lockTimeoutSeconds'
       | 'buildWaitSeconds'
     > {
@@ -205,6 +206,7 @@ async function prepareStaging(
     builder: options.builder,
     allowOutsidePaths: options.allowOutsidePaths,
     codec: options.codec,
+    format: options.format,
     publishTo,
     heal: !options.download,
     signingKey: options.signingKey,

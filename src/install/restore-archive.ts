@@ -1,11 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { addAbortSignal } from 'node:stream';
-import { ChecksumStream } from '../archive/checksum.js';
-import { extractEnvironment, unpackLimits } from '../archive/extract.js';
+import { extractLayers, unpackLimits } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
-import { removeTree, siblingPath } from '../io/fs.js';
+import { removeTree } from '../io/fs.js';
 import { describeInterpreter, incompatibility, platformOf, type Fingerprint } from '../python/fingerprint.js';
 import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
@@ -14,7 +12,7 @@ import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { shownLine } from '../key/line-diff.js';
-import { DownloadCopy } from '../cache/download-copy.js';
+import { DamagedCacheLayer, archiveSource, layeredSource } from './archive-sources.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { UNPACKED_FORMAT } from '../cache/unpacked.js';
@@ -72,25 +70,36 @@ export function noteLinkMethod(job: RestoreJob, cacheDir: string, wanted: { meth
 
 /**
  * Streams one archive through sha256 (and the signature's BLAKE2b-512), decompression and the entry
- * checks into staging, within the limits its record sets. From a remote store with a cache, the same
- * bytes are also written to a file beside staging and, once verified, added to the cache: the next
- * install of this key downloads nothing. With a local cache, the tree is also unpacked there as
- * archived (staging's files are linked from it), for the next install to link.
+ * checks into staging, within the limits its record sets; a layered archive layer after layer, each
+ * through its own sha256. From a remote store with a cache, the same bytes are also written beside
+ * staging and, once verified, added to the cache: the next install of this key downloads nothing, and
+ * a layered archive's layers already in the cache are not downloaded at all. With a local cache, the
+ * tree is also unpacked there as archived (staging's files are linked from it), for the next install
+ * to link.
  */
 export async function restoreArchive(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<void> {
+  try {
+    await restoreOnce(job, store, record, true);
+  } catch (error) {
+    if (!(error instanceof DamagedCacheLayer)) throw error;
+    job.reporter.warn(`${error.message}; restoring ${record.key} from ${store.description} instead`);
+    await removeTree(job.staging);
+    await restoreOnce(job, store, record, false);
+  }
+}
+
+async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord, useCache: boolean): Promise<void> {
   const { staging, target, python } = job;
   // Kept with what the cache keeps of this archive, so that a later run trusting keys can use that too.
   const signatureText = job.trusted.length || job.local ? await store.signature(record) : undefined;
   // Everything a signature says is checked before a byte of the archive is fetched; its file half at the end.
   const signature = job.trusted.length ? checkArchiveSignature(signatureText, record, job.trusted) : undefined;
   await fs.mkdir(staging, { mode: 0o755 });
-  const stream = await store.open(record);
-  if (job.signal) addAbortSignal(job.signal, stream);
-  const copy = job.local?.keeps(store) ? new DownloadCopy(stream, siblingPath(target, 'download')) : undefined;
-  const source = copy?.source ?? stream;
+  const cache = job.local?.keeps(store) ? job.local.archives : undefined;
+  const options = { cache, target, signature, signal: job.signal };
+  const source = record.layers ? layeredSource(store, { ...record, layers: record.layers }, { ...options, useCache }) : archiveSource(store, record, options);
   const link = linkModeOf(job);
   const unpackTo = link && (await reserveUnpacked(job, link));
-  const checksum = new ChecksumStream({ limit: record.size, prehash: signature !== undefined });
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
   try {
@@ -98,37 +107,31 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
     const extracted = await job.reporter.during(
       store.remote ? 'download' : 'unpack',
       async (phase) => {
-        const result = await extractEnvironment([source, checksum], record.codec, staging, (manifest) => relocatorFor(manifest, job), {
+        const result = await extractLayers(source.parts, record.codec, staging, (manifest) => relocatorFor(manifest, job), {
           keep,
           progress,
           limits: unpackLimits(record),
         });
-        if (checksum.hex() !== record.sha256) {
-          throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
-            hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
-          });
-        }
-        signature?.confirm(checksum.prehash()!);
+        source.finish();
         await finishRelocation(staging, result.manifest, target, python);
         await job.check(staging);
+        const layers = record.layers ? ` in ${formatCount(record.layers.length, 'layer')}` : '';
         phase.done(
-          `${formatBytes(record.size)} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`,
+          `${formatBytes(record.size)}${layers} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`,
         );
         return result;
       },
-      () => `${formatTransfer(checksum.bytes, record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
+      () => `${formatTransfer(source.bytes(), record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
     );
     const { manifest } = extracted;
     const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
-    if (copy) {
-      const cache = job.local!.archives;
-      await copy
+    if (cache) {
+      await source
         .keep(
           cache,
-          record.key,
           {
-            sha256: checksum.hex(),
-            size: checksum.bytes,
+            sha256: record.sha256,
+            size: record.size,
             codec: record.codec,
             ...counts,
             signature: signatureText,
@@ -162,13 +165,13 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );
     }
-    if (copy || unpackTo) {
+    if (cache || unpackTo) {
       const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
       if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
     }
   } finally {
     if (unpackTo) await removeTree(unpackTo);
-    await copy?.dispose();
+    await source.dispose();
   }
 }
 

@@ -19,6 +19,8 @@ export interface Settings extends KeySettings {
   backupSuffix: string | undefined;
   bootstrap: boolean;
   codec: Codec;
+  /** The archive format builds publish: 2 stores a layer per distribution (docs/layers.md). */
+  format: 1 | 2;
   builder: Builder | undefined;
   allowOutsidePaths: boolean;
   /** The minisign secret key file new archives are signed with. */

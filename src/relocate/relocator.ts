@@ -18,14 +18,19 @@ export interface Relocator {
 }
 
 /** Decides, per file, how an environment built at `manifest.prefix` is moved to `target` for `python`. */
-export function makeRelocator(manifest: Pick<Relocations, 'text' | 'binary'> & { prefix: string }, target: string, python: Fingerprint): Relocator {
+export function makeRelocator(
+  manifest: Pick<Relocations, 'text' | 'binary'> & { prefix: string; buildPath?: string | undefined },
+  target: string,
+  python: Fingerprint,
+): Relocator {
   const text = new Set(manifest.text);
   const binary = new Set(manifest.binary);
   return {
     needs: (path) => path === 'pyvenv.cfg' || text.has(path) || binary.has(path),
     apply: (path, content) => {
       if (path === 'pyvenv.cfg') return Buffer.from(relocatePyvenvCfg(content.toString('utf8'), manifest.prefix, target, python));
-      if (binary.has(path)) return relocateBinary(content, manifest.prefix, target) ?? content;
+      // Binary files keep the build path itself in a layered archive: a placeholder could be shorter than the target.
+      if (binary.has(path)) return relocateBinary(content, manifest.buildPath ?? manifest.prefix, target) ?? content;
       if (!ACTIVATE.test(path)) return relocateText(content, manifest.prefix, target);
       // venv names the shell prompt after the folder it was built in (a unique staging name): a venv
       // made at the target would show the target's name.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { type Layer, layersPrehash } from '../archive/layers.js';
 import { TerrariumError } from '../errors.js';
 import {
   MinisignError,
@@ -103,4 +104,9 @@ function untrusted(why: string): TerrariumError {
   return new TerrariumError('ARCHIVE_UNTRUSTED', `not installed: ${why}`, {
     hint: 'publish it again from a builder with --sign-key, or check --trust-key (TERRARIUM_TRUSTED_KEYS)',
   });
+}
+
+/** The .minisig text for a layered archive: it signs the layers document, which names every layer's sha256. */
+export function signLayers(layers: readonly Layer[], key: string, sha256: string, secret: SecretKey): string {
+  return signPrehashed(layersPrehash(layers), archiveComment(key, sha256), secret);
 }

@@ -15,7 +15,10 @@ import {
   MAX_SIGNATURE_BYTES,
   MAX_LISTED,
   archiveName,
+  blobName,
+  BLOBS_DIR,
   missingArchive,
+  missingLayer,
   readNewest,
   parseRecord,
   recordFor,
@@ -27,6 +30,7 @@ import {
   type WritableStore,
 } from './store.js';
 import type { LocalArchive } from '../archive/save.js';
+import type { Layer } from '../archive/layers.js';
 
 /**
  * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record),
@@ -56,12 +60,16 @@ export class DirectoryStore implements WritableStore {
     return path.join(this.root, recordName(key));
   }
 
-  protected archivePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>): string {
+  protected archivePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>): string {
     return path.join(this.root, archiveName(record));
   }
 
-  private signaturePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>): string {
+  private signaturePath(record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>): string {
     return path.join(this.root, signatureName(record));
+  }
+
+  protected blobPath(sha256: string): string {
+    return path.join(this.root, blobName(sha256));
   }
 
   async archives(key: string): Promise<ArchiveRecord[]> {
@@ -92,13 +100,20 @@ export class DirectoryStore implements WritableStore {
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
-    const file = this.archivePath(record);
+    return this.openFile(this.archivePath(record), missingArchive);
+  }
+
+  async openBlob(layer: Layer): Promise<Readable> {
+    return this.openFile(this.blobPath(layer.sha256), (file) => missingLayer(layer, file));
+  }
+
+  private async openFile(file: string, missing: (file: string) => TerrariumError): Promise<Readable> {
     const stream = createReadStream(file);
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     }).catch((error: unknown) => {
-      if (isErrno(error, 'ENOENT')) throw missingArchive(file);
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw missing(file);
       throw this.ioError(`cannot open ${file}`, error);
     });
     return stream;
@@ -201,15 +216,49 @@ export class DirectoryStore implements WritableStore {
       }
     };
     // copyFile clones or copies in the kernel where it can; the temporary name keeps a partial copy invisible.
-    await put(this.archivePath(record), (temp) => fs.copyFile(archive.path, temp, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE));
+    const copy = (from: string) => (temp: string) => fs.copyFile(from, temp, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+    if (!archive.layers) await put(this.archivePath(record), copy(archive.path));
+    else {
+      await fs.mkdir(path.join(this.root, BLOBS_DIR), { recursive: true }).catch((error: unknown) => {
+        throw this.ioError(`cannot create ${path.join(this.root, BLOBS_DIR)}`, error);
+      });
+      // A blob already there is the same bytes (its name is their digest): another record's, shared.
+      for (const layer of archive.layers) {
+        const there = await fs.stat(this.blobPath(layer.sha256)).catch(() => undefined);
+        if (there?.size === layer.size) await fs.utimes(this.blobPath(layer.sha256), new Date(), new Date()).catch(() => undefined);
+        else await put(this.blobPath(layer.sha256), copy(layer.path));
+      }
+    }
     if (archive.signature !== undefined) await put(this.signaturePath(record), (temp) => fs.writeFile(temp, archive.signature!, { flag: 'wx' }));
     failpoint('publish-uploaded');
     return record;
   }
 
+  /** Removes an archive's own files; a layered archive's blobs may be other records' too, and stay for sweep. */
   private async removeBlobs(record: ArchiveRecord): Promise<void> {
-    await fs.rm(this.archivePath(record), { force: true });
+    if (!record.layers) await fs.rm(this.archivePath(record), { force: true });
     await fs.rm(this.signaturePath(record), { force: true });
+  }
+
+  async discardBlob(layer: Layer): Promise<void> {
+    await fs.rm(this.blobPath(layer.sha256), { force: true });
+  }
+
+  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
+    const dir = path.join(this.root, BLOBS_DIR);
+    const names = await fs.readdir(dir).catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT')) return [];
+      throw this.ioError(`cannot list ${dir}`, error);
+    });
+    const swept: Array<{ sha256: string; size: number }> = [];
+    for (const name of names.filter((n) => /^[0-9a-f]{64}$/.test(n) && !referenced.has(n))) {
+      const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
+      // The grace runs from the last publication that used the blob (place() touches it).
+      if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
+      if (!dryRun) await fs.rm(path.join(dir, name), { force: true });
+      swept.push({ sha256: name, size: stat.size });
+    }
+    return swept;
   }
 
   async discard(record: ArchiveRecord): Promise<void> {

@@ -5,11 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
 import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
+import type { Layer } from '../archive/layers.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
   archiveName,
+  blobName,
   missingArchive,
+  missingLayer,
   parseRecord,
   recordName,
   signatureName,
@@ -69,10 +72,17 @@ export class HttpStore implements Store {
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
-    const name = archiveName(record);
+    return this.openObject(archiveName(record), `download of ${record.key}`, missingArchive);
+  }
+
+  async openBlob(layer: Layer): Promise<Readable> {
+    return this.openObject(blobName(layer.sha256), `download of layer ${layer.name}`, (where) => missingLayer(layer, where));
+  }
+
+  private async openObject(name: string, what: string, missing: (where: string) => TerrariumError): Promise<Readable> {
     const body = async (offset: number, etag?: string | null) => {
       const response = await this.get(name, { ...(offset ? { range: `bytes=${offset}-` } : {}), ...(etag ? { 'if-range': etag } : {}) });
-      if (!response?.body) throw offset ? this.failure(name, new Error('the archive its record names is missing')) : missingArchive(this.base + name);
+      if (!response?.body) throw offset ? this.failure(name, new Error('the object its record names is missing')) : missing(this.base + name);
       if (offset && response.status !== 206) throw this.failure(name, new Error('the server cannot resume a download (no Range support)'));
       return { stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), etag: response.headers.get('etag') };
     };
@@ -81,7 +91,7 @@ export class HttpStore implements Store {
       retries: this.retries,
       idleTimeoutMs: this.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
-      what: `${this.base}: download of ${record.key}`,
+      what: `${this.base}: ${what}`,
       onRetry: (message) => this.reporter.warn(message),
     });
   }

@@ -15,7 +15,10 @@ import {
   MAX_SIGNATURE_BYTES,
   readNewest,
   archiveName,
+  blobName,
+  BLOBS_DIR,
   missingArchive,
+  missingLayer,
   parseRecord,
   recordFor,
   recordName,
@@ -27,6 +30,8 @@ import {
   type TransferProgress,
 } from './store.js';
 import type { LocalArchive } from '../archive/save.js';
+import type { Layer } from '../archive/layers.js';
+import type { TerrariumError } from '../errors.js';
 
 export interface S3Options {
   bucket: string;
@@ -133,7 +138,14 @@ export class S3Store implements WritableStore {
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
-    const name = this.objectName(archiveName(record));
+    return this.openObject(this.objectName(archiveName(record)), `download of ${record.key}`, missingArchive);
+  }
+
+  async openBlob(layer: Layer): Promise<Readable> {
+    return this.openObject(this.objectName(blobName(layer.sha256)), `download of layer ${layer.name}`, (where) => missingLayer(layer, where));
+  }
+
+  private async openObject(name: string, what: string, missing: (where: string) => TerrariumError): Promise<Readable> {
     const { client, sdk } = await this.connect();
     const get = async (offset: number, etag?: string) => {
       try {
@@ -147,7 +159,7 @@ export class S3Store implements WritableStore {
         );
         return { body: out.Body as Readable, etag: out.ETag };
       } catch (error) {
-        if (!offset && isNotFound(error)) throw missingArchive(`s3://${this.options.bucket}/${name}`);
+        if (!offset && isNotFound(error)) throw missing(`s3://${this.options.bucket}/${name}`);
         throw s3Failure(this.options, 'download', name, error);
       }
     };
@@ -156,7 +168,7 @@ export class S3Store implements WritableStore {
       retries: this.options.maxRetries,
       idleTimeoutMs: this.options.timeoutSeconds * 1000,
       reopen: async (offset) => (await get(offset, first.etag)).body,
-      what: `${this.description}: download of ${record.key}`,
+      what: `${this.description}: ${what}`,
       onRetry: (message) => this.reporter.warn(message),
     });
   }
@@ -254,9 +266,39 @@ export class S3Store implements WritableStore {
     }
   }
 
+  /** Removes an archive's own objects; a layered archive's blobs may be other records' too, and stay for sweep. */
   private async deleteBlobs(record: ArchiveRecord): Promise<void> {
-    await this.deleteObject(this.objectName(archiveName(record)));
+    if (!record.layers) await this.deleteObject(this.objectName(archiveName(record)));
     await this.deleteObject(this.objectName(signatureName(record)));
+  }
+
+  async discardBlob(layer: Layer): Promise<void> {
+    await this.deleteObject(this.objectName(blobName(layer.sha256)));
+  }
+
+  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
+    const { client, sdk } = await this.connect();
+    const prefix = this.objectName(`${BLOBS_DIR}/`);
+    const swept: Array<{ sha256: string; size: number }> = [];
+    let token: string | undefined;
+    do {
+      let page: import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
+      try {
+        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token }));
+      } catch (error) {
+        throw s3Failure(this.options, 'list', prefix, error);
+      }
+      for (const object of page.Contents ?? []) {
+        const sha256 = object.Key?.slice(prefix.length) ?? '';
+        // The grace runs from the last publication that used the blob (uploadArchive copies it onto itself).
+        const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
+        if (!/^[0-9a-f]{64}$/.test(sha256) || referenced.has(sha256) || age < graceMs) continue;
+        if (!dryRun) await this.deleteObject(object.Key!);
+        swept.push({ sha256, size: object.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return swept;
   }
 
   async discard(record: ArchiveRecord): Promise<void> {

@@ -5,12 +5,15 @@ import type { BuildLeases } from './lease.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 import type { Platform } from '../python/fingerprint.js';
 import { MAX_VARIANTS } from './variants.js';
+import { type Layer, layersDigest } from '../archive/layers.js';
 
-export const RECORD_FORMAT = 1;
+/** 1: one archive file; 2: layers (a document is format 2 when its first archive is). */
+export const RECORD_FORMATS = [1, 2] as const;
+export type RecordFormat = (typeof RECORD_FORMATS)[number];
 
 /** What a store keeps beside each archive: enough to verify it, and to list it without opening it. */
 export interface ArchiveRecord {
-  format: typeof RECORD_FORMAT;
+  format: RecordFormat;
   key: string;
   sha256: string;
   size: number;
@@ -24,6 +27,8 @@ export interface ArchiveRecord {
   requirements?: string[];
   /** What the archive runs on (absent before 0.2: then its manifest decides, on restore). */
   platform?: Platform;
+  /** Format 2: the layers, each a blob of its own; `sha256` is then their layers document's (layers.ts), `size` and the counts their sums. */
+  layers?: Layer[];
   /** In a stored document only: the key's archives for other platforms (variants.ts flattens them). */
   variants?: VariantFields[];
 }
@@ -40,8 +45,9 @@ export interface PublishResult {
   outcome: 'published' | 'present' | 'replaced';
 }
 
-/** A record, a signature: small by definition; larger ones are not read (a store may be hostile). */
-export const MAX_RECORD_BYTES = 64 << 10;
+/** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
+export const MAX_RECORD_BYTES = 512 << 10;
+export const MAX_LAYERS = 1000;
 export const MAX_SIGNATURE_BYTES = 4 << 10;
 
 /** Bytes sent so far, updated while an upload runs (for a progress line). */
@@ -59,8 +65,10 @@ export interface Store {
   archives(key: string): Promise<ArchiveRecord[]>;
   /** The archive of `key` that runs on `local` (chooseVariant over `archives`); without `local`, its first. */
   lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined>;
-  /** The archive's bytes, as stored (still compressed). */
+  /** The archive's bytes, as stored (still compressed); format 1 only. */
   open(record: ArchiveRecord): Promise<Readable>;
+  /** A layer's bytes, as stored (still compressed). */
+  openBlob(layer: Layer): Promise<Readable>;
   /** The archive's minisign signature as stored beside it, or undefined when it has none. */
   signature(record: ArchiveRecord): Promise<string | undefined>;
 }
@@ -74,8 +82,15 @@ export interface WritableStore extends Store {
    * `bad` is still the record there; otherwise leaves whatever is there ('present').
    */
   replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
-  /** Removes an archive (found damaged, or pruned) from its key's record, and the record with its last archive. */
+  /** Removes an archive (found damaged, or pruned) from its key's record, and the record with its last archive; its layers stay for `sweep`. */
   discard(record: ArchiveRecord): Promise<void>;
+  /** Removes a layer's blob found damaged: it is content-addressed, so it is damaged for every record naming it. */
+  discardBlob(layer: Layer): Promise<void>;
+  /**
+   * Removes the blobs no record in `referenced` names and that are older than `graceMs` (a publisher
+   * writes its blobs before its record); returns what it removed, or would with `dryRun`.
+   */
+  sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun?: boolean): Promise<Array<{ sha256: string; size: number }>>;
   /** Every archive's record (for `ls` and `prune`), or the newest few whose key starts a certain way. */
   list(options?: ListOptions): Promise<ArchiveRecord[]>;
   /** Where runners that miss the same key agree on which of them builds it. */
@@ -106,19 +121,25 @@ export async function readNewest(
 
 export const isWritable = (store: Store): store is WritableStore => 'publish' in store;
 
-/** Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`. */
+/**
+ * Object names shared by every store layout: `KEY.json` and the content-addressed `KEY.<sha256[:16]>.tar.zst`;
+ * a layered archive is no file of its own (its name only names its signature), its layers are `blobs/sha256/HEX`.
+ */
 export const recordName = (key: string) => `${key}.json`;
-export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) =>
-  `${record.key}.${record.sha256.slice(0, 16)}${CODEC_EXTENSION[record.codec]}`;
+export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>) =>
+  `${record.key}.${record.sha256.slice(0, 16)}${record.layers ? '.layers' : CODEC_EXTENSION[record.codec]}`;
+export const BLOBS_DIR = 'blobs/sha256';
+export const blobName = (sha256: string) => `${BLOBS_DIR}/${sha256}`;
 /** minisign's own convention: the signature of FILE is FILE.minisig. */
-export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec'>) => `${archiveName(record)}.minisig`;
+export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>) => `${archiveName(record)}.minisig`;
 
 /** The record a store writes for a packed archive. */
 export function recordFor(key: string, archive: LocalArchive, tool: string): ArchiveRecord {
   const { sha256, size, codec, unpackedSize, entries } = archive;
   const requirements = keptLines(archive.requirements);
+  const layers = archive.layers?.map(({ name, sha256, size, unpackedSize, entries }) => ({ name, sha256, size, unpackedSize, entries }));
   return {
-    format: RECORD_FORMAT,
+    format: layers ? 2 : 1,
     key,
     sha256,
     size,
@@ -129,6 +150,7 @@ export function recordFor(key: string, archive: LocalArchive, tool: string): Arc
     entries,
     ...(requirements ? { requirements } : {}),
     ...(archive.platform ? { platform: archive.platform } : {}),
+    ...(layers ? { layers } : {}),
   };
 }
 
@@ -145,7 +167,8 @@ function keptLines(lines: unknown): string[] | undefined {
 export function parseRecord(json: string, key: string): ArchiveRecord | undefined {
   try {
     const r = JSON.parse(json) as Partial<ArchiveRecord>;
-    if (r.format !== RECORD_FORMAT || r.key !== key || !archiveFields(r)) return undefined;
+    if (!RECORD_FORMATS.includes(r.format as RecordFormat) || r.key !== key || !archiveFields(r)) return undefined;
+    r.format = r.layers ? 2 : 1;
     // Lines only explain; malformed ones are dropped, and the archive stays usable.
     const requirements = keptLines(r.requirements);
     if (requirements) r.requirements = requirements;
@@ -166,9 +189,34 @@ function archiveFields(r: Partial<VariantFields>): boolean {
   if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return false;
   if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return false;
   if (typeof r.created !== 'string' || typeof r.tool !== 'string') return false;
+  if (r.layers !== undefined && !layersFields(r)) return false;
   const platform = parsePlatform(r.platform);
   if (platform) r.platform = platform;
   else delete r.platform;
+  return true;
+}
+
+const LAYER_NAME = /^[A-Za-z0-9._+!-]{1,200}$/;
+
+/** A layered archive's layers: well formed, held to its sha256 (so a signature of it covers them) and summing to its counts. */
+function layersFields(r: Partial<VariantFields>): boolean {
+  const layers = r.layers as unknown;
+  if (!Array.isArray(layers) || layers.length === 0 || layers.length > MAX_LAYERS) return false;
+  const wellFormed = (l: Partial<Layer> | null) =>
+    typeof l === 'object' &&
+    l !== null &&
+    typeof l.name === 'string' &&
+    LAYER_NAME.test(l.name) &&
+    typeof l.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(l.sha256) &&
+    isCount(l.size) &&
+    isCount(l.unpackedSize) &&
+    isCount(l.entries);
+  if (!layers.every(wellFormed)) return false;
+  const kept: Layer[] = layers.map(({ name, sha256, size, unpackedSize, entries }: Layer) => ({ name, sha256, size, unpackedSize, entries }));
+  const sum = (field: 'size' | 'unpackedSize' | 'entries') => kept.reduce((total, layer) => total + layer[field], 0);
+  if (layersDigest(kept) !== r.sha256 || sum('size') !== r.size || sum('unpackedSize') !== r.unpackedSize || sum('entries') !== r.entries) return false;
+  r.layers = kept;
   return true;
 }
 
@@ -186,6 +234,13 @@ function parsePlatform(value: unknown): Platform | undefined {
 }
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** A record naming a layer that is not there: damaged storage, healed like a corrupt archive. */
+export function missingLayer(layer: Layer, where: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_CORRUPT', `layer ${layer.name} (${layer.sha256.slice(0, 16)}) its record names is missing (${where})`, {
+    hint: 'the store lost the layer; it is rebuilt and republished without --require-download',
+  });
+}
 
 /** A record naming an archive that is not there: damaged storage, healed like a corrupt archive. */
 export function missingArchive(where: string): TerrariumError {

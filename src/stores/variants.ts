@@ -11,7 +11,7 @@ export const MAX_VARIANTS = 16;
 /** The archives a record document holds, each a flat record of its own (the first is the document's top). */
 export function variantsOf(document: ArchiveRecord): ArchiveRecord[] {
   const { variants = [], ...top } = document;
-  return [top, ...variants.map((variant) => ({ ...variant, format: top.format, key: top.key }))];
+  return [top, ...variants.map((variant) => ({ ...variant, format: variant.layers ? 2 : 1, key: top.key }) as ArchiveRecord)];
 }
 
 /** The document for these archives, the first at the top; requirement lines are the key's, kept once. */
@@ -20,7 +20,7 @@ export function documentOf(archives: readonly ArchiveRecord[]): ArchiveRecord {
   if (!first) throw new Error('a record holds at least one archive');
   const requirements = first.requirements ?? rest.find((r) => r.requirements)?.requirements;
   const variants = rest.map(({ format: _f, key: _k, requirements: _r, ...fields }) => fields);
-  return { ...first, ...(requirements ? { requirements } : {}), ...(variants.length ? { variants } : {}) };
+  return { ...first, format: first.layers ? 2 : 1, ...(requirements ? { requirements } : {}), ...(variants.length ? { variants } : {}) };
 }
 
 /**

@@ -1,8 +1,45 @@
 import { ChecksumStream } from '../archive/checksum.js';
-import { unpackLimits } from '../archive/extract.js';
+import { type ArchivePart, unpackLimits } from '../archive/extract.js';
 import { inspectArchive } from '../archive/inspect.js';
+import { layersPrehash } from '../archive/layers.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { ArchiveRecord, Store } from './store.js';
+
+/**
+ * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
+ * another, each held to the sha256 recorded for it once read; `prehash()` is then what a signature of
+ * it signs.
+ */
+export function storedParts(store: Store, record: ArchiveRecord, signal?: AbortSignal): { parts: [ArchivePart, ...ArchivePart[]]; prehash(): Buffer } {
+  const opened = (stream: import('node:stream').Readable) => {
+    signal?.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
+    return stream;
+  };
+  if (!record.layers) {
+    const checksum = new ChecksumStream({ limit: record.size, prehash: true });
+    const verify = () => {
+      if (checksum.hex() !== record.sha256) throw damaged(`archive ${record.key}`);
+    };
+    return { parts: [{ open: async () => [opened(await store.open(record)), checksum], verify }], prehash: () => checksum.prehash()! };
+  }
+  const { layers } = record;
+  const parts = layers.map((layer): ArchivePart => {
+    const checksum = new ChecksumStream({ limit: layer.size });
+    return {
+      open: async () => [opened(await store.openBlob(layer)), checksum],
+      verify: () => {
+        if (checksum.hex() !== layer.sha256) throw damaged(`layer ${layer.name} of ${record.key}`);
+      },
+    };
+  }) as [ArchivePart, ...ArchivePart[]];
+  return { parts, prehash: () => layersPrehash(layers) };
+}
+
+function damaged(what: string): TerrariumError {
+  return new TerrariumError('ARCHIVE_CORRUPT', `${what}: its bytes do not match the sha256 recorded for them`, {
+    hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it',
+  });
+}
 
 /**
  * Why the archive a store holds under `record` cannot be installed by anyone (missing, damaged,
@@ -12,11 +49,8 @@ import type { ArchiveRecord, Store } from './store.js';
  */
 export async function flawOfStored(store: Store, record: ArchiveRecord, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    const stream = await store.open(record);
-    const checksum = new ChecksumStream({ limit: record.size });
-    signal?.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
-    await inspectArchive([stream, checksum], record.codec, unpackLimits(record));
-    return checksum.hex() === record.sha256 ? undefined : 'its bytes do not match the sha256 recorded for them';
+    await inspectArchive(storedParts(store, record, signal).parts, record.codec, unpackLimits(record));
+    return undefined;
   } catch (error) {
     signal?.throwIfAborted();
     if (error instanceof TerrariumError && ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return describeCause(error);

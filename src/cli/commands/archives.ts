@@ -49,7 +49,7 @@ export const lsCommand: CommandHandler = async (input) => {
     const width = Math.max(0, ...records.map((r) => r.key.length));
     for (const r of archives)
       reporter.result(
-        `  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.platform ? `  ${describePlatform(r.platform)}` : ''}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`,
+        `  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.platform ? `  ${describePlatform(r.platform)}` : ''}${r.layers ? `  ${r.layers.length} layers` : ''}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`,
       );
   }
   if (settings.json) reporter.document({ stores: listed });
@@ -62,7 +62,7 @@ export const lsCommand: CommandHandler = async (input) => {
  */
 export const pruneCommand: CommandHandler = async (input) => {
   const { reporter, settings } = input;
-  const options = input.options as { olderThan?: string; keep?: string; dryRun?: boolean };
+  const options = input.options as { olderThan?: string; keep?: string; layerGrace: string; dryRun?: boolean };
   if ((options.olderThan === undefined) === (options.keep === undefined)) {
     throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', {
       hint: 'for example: terrarium prune --older-than 30d, or --keep 20',
@@ -70,6 +70,7 @@ export const pruneCommand: CommandHandler = async (input) => {
   }
   const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
   const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
+  const grace = parseDuration(options.layerGrace, '--layer-grace');
   const stores = configureStores(settings.storage, reporter).stores.filter(isWritable);
   if (!stores.length)
     throw new TerrariumError('USAGE', 'no writable store named', {
@@ -78,6 +79,7 @@ export const pruneCommand: CommandHandler = async (input) => {
   const verb = options.dryRun ? 'would delete' : 'deleted';
   if (options.dryRun) reporter.info(`would look in ${stores.map((store) => store.description).join(', ')} and nowhere else`);
   const deleted: Array<{ store: string; key: string; size: number; created: string }> = [];
+  const layers: Array<{ store: string; sha256: string; size: number }> = [];
   for (const store of stores) {
     const records = (await store.list()).sort(newestFirst);
     const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
@@ -86,8 +88,19 @@ export const pruneCommand: CommandHandler = async (input) => {
       deleted.push({ store: store.description, key: record.key, size: record.size, created: record.created });
       if (!settings.json) reporter.result(`${verb} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`);
     }
+    // Mark: the layers of every archive left (read again: a publisher may have added one meanwhile); sweep the rest.
+    const left = options.dryRun ? records.filter((r) => !doomed.includes(r)) : await store.list();
+    const referenced = new Set(left.flatMap((r) => r.layers?.map((layer) => layer.sha256) ?? []));
+    for (const blob of await store.sweep(referenced, grace, options.dryRun)) {
+      layers.push({ store: store.description, ...blob });
+      if (!settings.json)
+        reporter.result(`${verb} layer ${blob.sha256.slice(0, 16)} (${formatBytes(blob.size)}) from ${store.description}: no archive names it`);
+    }
   }
-  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted });
-  else reporter.info(`${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}`);
+  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted, layers });
+  else
+    reporter.info(
+      `${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}${layers.length ? ` and ${layers.length} layer${layers.length === 1 ? '' : 's'} (${formatBytes(layers.reduce((sum, l) => sum + l.size, 0))})` : ''}`,
+    );
   return EXIT.ok;
 };

@@ -1,22 +1,22 @@
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { ChecksumStream } from '../../archive/checksum.js';
 import { codecOfFile, type Codec } from '../../archive/codec-names.js';
 import { inspectArchive } from '../../archive/inspect.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { describeInterpreter } from '../../python/fingerprint.js';
-import { unpackLimits } from '../../archive/extract.js';
 import { readBoundedSync } from '../../io/fs.js';
 import { formatBytes, formatCount } from '../../report/format.js';
 import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
 import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
+import { storedParts } from '../../stores/verify.js';
+import { type ArchivePart, unpackLimits } from '../../archive/extract.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
 interface Opened {
-  stream: Readable;
+  parts: [ArchivePart, ...ArchivePart[]];
   where: string;
   size: number;
   codec: Codec;
@@ -25,6 +25,9 @@ interface Opened {
   signature: string | undefined;
   /** The key's archives in that store, one per platform (this one among them). */
   variants: ArchiveRecord[];
+  /** Once read: the archive's sha256 (of its layers document, for format 2), and what a signature of it signs. */
+  sha256(): string;
+  prehash(): Buffer;
 }
 
 /** `terrarium inspect KEY|ARCHIVE`: what an archive holds, read as it streams; nothing is unpacked. */
@@ -32,20 +35,15 @@ export const inspectCommand: CommandHandler = async (input) => {
   const { settings, reporter } = input;
   const opened = await open(input);
   const trusted = loadTrustedKeys(settings.trustKeys, input.context.cwd);
-  const checksum = new ChecksumStream({ limit: opened.record?.size, prehash: true });
-  const contents = await inspectArchive([opened.stream, checksum], opened.codec, opened.record ? unpackLimits(opened.record) : undefined);
-  if (opened.record && checksum.hex() !== opened.record.sha256) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${opened.record.key} in ${opened.where} does not match the sha256 recorded for it`, {
-      hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it',
-    });
-  }
+  const contents = await inspectArchive(opened.parts, opened.codec, opened.record ? unpackLimits(opened.record) : undefined);
   const { manifest } = contents;
+  const sha256 = opened.sha256();
   const signer = describeSignature(opened.signature);
   // With --trust-key, say whether an install here would accept it (and why not).
   let trust: string | null = null;
   if (trusted.length) {
     try {
-      checkArchiveSignature(opened.signature, { key: manifest.key, sha256: checksum.hex() }, trusted).confirm(checksum.prehash()!);
+      checkArchiveSignature(opened.signature, { key: manifest.key, sha256 }, trusted).confirm(opened.prehash());
       trust = 'trusted';
     } catch (error) {
       trust = (error as Error).message;
@@ -53,7 +51,7 @@ export const inspectCommand: CommandHandler = async (input) => {
   }
   const summary = {
     key: manifest.key,
-    archive: { where: opened.where, size: opened.size, codec: opened.codec, sha256: checksum.hex() },
+    archive: { where: opened.where, size: opened.size, codec: opened.codec, sha256, layers: opened.record?.layers ?? null },
     created: manifest.created,
     tool: manifest.tool,
     python: manifest.python,
@@ -72,6 +70,12 @@ export const inspectCommand: CommandHandler = async (input) => {
   const lines = [
     `key           ${summary.key}`,
     `archive       ${opened.where} (${formatBytes(opened.size)}, ${opened.codec}, sha256 ${summary.archive.sha256})`,
+    ...(opened.record?.layers
+      ? [
+          `layers        (${opened.record.layers.length}, format 2)`,
+          ...opened.record.layers.map((l) => `  ${l.name}, ${formatBytes(l.size)} (${formatCount(l.entries, 'entry', 'entries')}), sha256 ${l.sha256}`),
+        ]
+      : []),
     `created       ${summary.created} by terrarium ${summary.tool}`,
     `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
     `built at      ${summary.builtAt}`,
@@ -103,7 +107,7 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
     const signature = statSync(`${file}.minisig`, { throwIfNoEntry: false })?.isFile()
       ? readBoundedSync(`${file}.minisig`, MAX_SIGNATURE_BYTES).toString('utf8')
       : undefined;
-    return { stream: createReadStream(file), where: file, size: stat.size, codec, signature, variants: [] };
+    return { ...wholeFile(file), where: file, size: stat.size, codec, signature, variants: [] };
   }
   const stores = lookupOrder(configureStores(settings.storage, reporter));
   for (const store of stores) {
@@ -111,7 +115,8 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
     const record = variants[0];
     if (record)
       return {
-        stream: await store.open(record),
+        ...storedParts(store, record),
+        sha256: () => record.sha256,
         where: store.description,
         size: record.size,
         codec: record.codec,
@@ -123,4 +128,10 @@ async function open({ files, settings, context, reporter }: CommandInput): Promi
   throw new TerrariumError('ARCHIVE_REQUIRED', `no archive file or stored key "${what}" in ${describeStores(stores)}`, {
     hint: 'pass an archive file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',
   });
+}
+
+/** An archive file on disk: nothing recorded to hold it to. */
+function wholeFile(file: string): Pick<Opened, 'parts' | 'sha256' | 'prehash'> {
+  const checksum = new ChecksumStream({ prehash: true });
+  return { parts: [{ open: async () => [createReadStream(file), checksum] }], sha256: () => checksum.hex(), prehash: () => checksum.prehash()! };
 }

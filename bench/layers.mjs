@@ -1,0 +1,67 @@
+// Archive format 2 on the corpus: cold (build, pack in layers, publish) beside format 1's, warm restore
+// beside the tar floor, and "one pin changed": a second key that differs from the first by one
+// distribution, published to the same store and restored over HTTP on a machine whose cache holds the
+// first. Measures the store's growth and the bytes that second restore downloads.
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const dirBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+
+export async function layersScenario({ terrarium, requirements, pinChanged, at, reps, median, summarise, tarFloor }) {
+  const results = {};
+  const cold = [];
+  for (let i = 0; i < reps; i++) {
+    execFileSync('sync');
+    cold.push(await terrarium(['--format', '2', '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]));
+  }
+  results.cold = summarise('format 2 cold: build, pack in layers, publish', cold);
+  const store = at('store2-0');
+
+  // Warm restores and the tar floor in rounds, as the format 1 ones are.
+  const warm = [];
+  const floor = [];
+  for (let i = 0; i < reps; i++) {
+    for (const which of i % 2 ? ['floor', 'warm'] : ['warm', 'floor']) {
+      execFileSync('sync');
+      if (which === 'warm')
+        warm.push(await terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm2-${i}`), 'install', requirements]));
+      else floor.push(await tarFloor(i));
+    }
+  }
+  results.warm = summarise('format 2 warm: storage dir, new path', warm);
+  results.warmFloor = summarise('floor in the same rounds', floor);
+  results.warmRatio = Number(median(warm.map((r, i) => r.seconds / floor[i].seconds)).toFixed(2));
+
+  // One pin changed: the store's growth, and what a machine that restored the first key downloads.
+  const before = dirBytes(store);
+  results.pinCold = summarise('format 2 cold, one pin changed', [
+    await terrarium(['--format', '2', '--storage-dir', store, '--no-cache', '-t', at('pin-cold'), 'install', pinChanged]),
+  ]);
+  results.storeGrowth = Number(((dirBytes(store) - before) / before).toFixed(3));
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    const file = path.join(store, decodeURIComponent(req.url.slice(1)));
+    if (!existsSync(file)) return void res.writeHead(404).end();
+    const size = statSync(file).size;
+    served += size;
+    res.writeHead(200, { 'content-length': size });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cached = ['--storage-url', `http://127.0.0.1:${server.address().port}`, '--cache-dir', at('cache2'), '--link-mode', 'none', '--require-download'];
+  try {
+    await terrarium([...cached, '-t', at('pin-first'), 'install', requirements]);
+    const first = served;
+    served = 0;
+    results.pinWarm = summarise('format 2 warm, one pin changed, over HTTP', [await terrarium([...cached, '-t', at('pin-second'), 'install', pinChanged])]);
+    results.downloaded = { first, second: served, ratio: Number((served / first).toFixed(3)) };
+  } finally {
+    server.close();
+  }
+  console.log(
+    `  (store grew ${(results.storeGrowth * 100).toFixed(1)}%; the second restore downloaded ${(results.downloaded.second / 1e6).toFixed(2)} MB of the first's ${(results.downloaded.first / 1e6).toFixed(1)} MB; ${readdirSync(path.join(store, 'blobs', 'sha256')).length} layers stored)`,
+  );
+  return results;
+}

@@ -1,0 +1,46 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Codec } from './codec-names.js';
+import { compressor } from './codecs.js';
+import { type PackTransform, packEnvironment } from './create.js';
+import { type LayerPlan, layersDigest } from './layers.js';
+import type { Manifest } from './manifest.js';
+import { type LocalArchive, type LocalLayer, saveArchive } from './save.js';
+import type { TreeProgress } from './writer-protocol.js';
+
+/**
+ * Packs each planned layer into its own file under `dir` (made here; the caller removes it), the
+ * manifest at the start of the environment's layer, and returns the layered archive they make.
+ * `transform` gives the packed bytes of files that differ from those on disk; `wrap` lets the caller
+ * attach an abort signal to each stream.
+ */
+export async function packLayers(
+  root: string,
+  plans: readonly LayerPlan[],
+  manifest: Manifest,
+  codec: Codec,
+  dir: string,
+  options: { progress?: TreeProgress; transform?: PackTransform; wrap?: (stream: Readable) => void } = {},
+): Promise<LocalArchive> {
+  await fs.mkdir(dir, { mode: 0o755 });
+  const progress = options.progress ?? { files: 0, bytes: 0 };
+  const layers: LocalLayer[] = [];
+  for (const [index, plan] of plans.entries()) {
+    const before = progress.bytes;
+    const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, compressor(codec), progress, options.transform);
+    options.wrap?.(packed);
+    // Counted as a restore counts them: the manifest is neither an entry nor unpacked bytes.
+    const saved = await saveArchive(packed, path.join(dir, `${index}`), codec, { unpackedSize: 0, entries: plan.entries.length });
+    layers.push({
+      name: plan.name,
+      path: saved.path,
+      sha256: saved.sha256,
+      size: saved.size,
+      unpackedSize: progress.bytes - before,
+      entries: plan.entries.length,
+    });
+  }
+  const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
+  return { path: dir, layers, sha256: layersDigest(layers), size: sum('size'), codec, unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+}

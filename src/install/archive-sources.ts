@@ -1,0 +1,166 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { type Readable, addAbortSignal } from 'node:stream';
+import { ChecksumStream } from '../archive/checksum.js';
+import type { ArchivePart } from '../archive/extract.js';
+import { type Layer, layersPrehash } from '../archive/layers.js';
+import type { LocalArchive } from '../archive/save.js';
+import { DownloadCopy } from '../cache/download-copy.js';
+import type { CacheStore } from '../cache/archives.js';
+import { TerrariumError } from '../errors.js';
+import { siblingPath } from '../io/fs.js';
+import type { PendingSignature } from '../sign/archive-signature.js';
+import { type ArchiveRecord, type Store, isWritable } from '../stores/store.js';
+
+/** Where a restore reads an archive's bytes from, and what it does with them once they are verified. */
+export interface ArchiveSource {
+  parts: [ArchivePart, ...ArchivePart[]];
+  /** Bytes read so far, from the store and the cache (for progress). */
+  bytes(): number;
+  /** After every part: throws unless the bytes are the ones recorded (and signed, with a signature). */
+  finish(): void;
+  /** Adds what was downloaded to the cache, once verified; false when there was nothing to add. */
+  keep(cache: CacheStore, archive: Omit<LocalArchive, 'path' | 'layers'>, tool: string): Promise<boolean>;
+  dispose(): Promise<void>;
+}
+
+export interface SourceOptions {
+  /** The local cache's archives, when this store's downloads are worth keeping there. */
+  cache: CacheStore | undefined;
+  /** Where downloads are written beside the target, for the cache. */
+  target: string;
+  signature: PendingSignature | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** A format 1 archive: one stream, through sha256 (and BLAKE2b-512 for a signature), teed into the cache. */
+export function archiveSource(store: Store, record: ArchiveRecord, options: SourceOptions): ArchiveSource {
+  const checksum = new ChecksumStream({ limit: record.size, prehash: options.signature !== undefined });
+  let copy: DownloadCopy | undefined;
+  return {
+    parts: [
+      {
+        open: async () => {
+          const stream = await store.open(record);
+          if (options.signal) addAbortSignal(options.signal, stream);
+          copy = options.cache ? new DownloadCopy(stream, siblingPath(options.target, 'download')) : undefined;
+          return [copy?.source ?? stream, checksum];
+        },
+      },
+    ],
+    bytes: () => checksum.bytes,
+    finish() {
+      if (checksum.hex() !== record.sha256) {
+        throw new TerrariumError('ARCHIVE_CORRUPT', 'its bytes do not match the sha256 recorded for them', {
+          hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
+        });
+      }
+      options.signature?.confirm(checksum.prehash()!);
+    },
+    keep: async (cache, archive, tool) => (copy ? copy.keep(cache, record.key, archive, tool) : false),
+    dispose: async () => copy?.dispose(),
+  };
+}
+
+/** A layer from the cache turned out damaged: it was dropped there, and the restore is worth trying again from the store. */
+export class DamagedCacheLayer extends TerrariumError {}
+
+/**
+ * A layered archive: each layer from the cache where it is there already, else from the store (teed
+ * into a folder beside the target for the cache), through its own sha256. The signature signs the
+ * layers document, which the record's sha256 is held to, so it is confirmed before a byte is read.
+ * A layer found damaged is removed from where it came from: it is content-addressed, so it is as
+ * damaged for every record that names it. The next few layers are opened while one is read.
+ */
+export function layeredSource(store: Store, record: ArchiveRecord & { layers: Layer[] }, options: SourceOptions & { useCache: boolean }): ArchiveSource {
+  options.signature?.confirm(layersPrehash(record.layers));
+  const downloads = siblingPath(options.target, 'download');
+  const copies = new Map<string, DownloadCopy>();
+  const checksums: ChecksumStream[] = [];
+  const reading = options.useCache && options.cache && options.cache !== store ? options.cache : undefined;
+  const opened = new Map<number, Promise<{ stream: Readable; cached: boolean }>>();
+  let made: Promise<unknown> | undefined;
+  const openLayer = async (layer: Layer, index: number): Promise<{ stream: Readable; cached: boolean }> => {
+    const cached = reading && (await reading.openBlob(layer).catch(() => undefined));
+    if (cached) return { stream: cached, cached: true };
+    const stream = await store.openBlob(layer);
+    if (!options.cache || options.cache === store) return { stream, cached: false };
+    made ??= fs.mkdir(downloads, { mode: 0o755 });
+    await made;
+    const copy = new DownloadCopy(stream, path.join(downloads, `${index}`));
+    copies.set(layer.sha256, copy);
+    return { stream: copy.source, cached: false };
+  };
+  const prefetch = (index: number) => {
+    for (let next = index; next < Math.min(record.layers.length, index + PREFETCH); next++) {
+      if (opened.has(next)) continue;
+      const pending = openLayer(record.layers[next]!, next);
+      // A layer opened ahead may fail or time out before its turn (or never get one): that is said when it is read.
+      pending.then(
+        ({ stream }) => stream.on('error', () => undefined),
+        () => undefined,
+      );
+      opened.set(next, pending);
+    }
+    return opened.get(index)!;
+  };
+  const from = new Map<number, boolean>();
+  const parts = record.layers.map((layer, index): ArchivePart => {
+    const what = `layer ${layer.name} (${layer.sha256.slice(0, 16)})`;
+    return {
+      open: async () => {
+        const { stream, cached } = await prefetch(index);
+        from.set(index, cached);
+        if (options.signal) addAbortSignal(options.signal, stream);
+        // A cached layer is read whole, within the archive's limits, and then found damaged: a cache's damage is worth a second try.
+        checksums[index] = new ChecksumStream(cached ? {} : { limit: layer.size });
+        return [stream, checksums[index]];
+      },
+      verify: () => {
+        const checksum = checksums[index]!;
+        if (checksum.hex() === layer.sha256 && checksum.bytes === layer.size) return;
+        throw new TerrariumError('ARCHIVE_CORRUPT', `${what}: its bytes do not match the sha256 recorded for them`, {
+          hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
+        });
+      },
+      // A layer that cannot be read whole (damaged, hostile, not what its digest says) is removed where it
+      // came from; left there, a publisher would find its name taken and not upload a good one.
+      failed: async (error) => {
+        if (!(error instanceof TerrariumError) || !['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return error;
+        if (from.get(index)) {
+          await reading!.discardBlob(layer).catch(() => undefined);
+          return new DamagedCacheLayer('ARCHIVE_CORRUPT', `layer ${layer.name} in the cache is unusable (${error.message}); dropped it there`, {
+            cause: error,
+          });
+        }
+        if (isWritable(store)) await store.discardBlob(layer).catch(() => undefined);
+        return error.message.startsWith('layer ') ? error : new TerrariumError(error.code, `${what}: ${error.message}`, { hint: error.hint, cause: error });
+      },
+    };
+  }) as [ArchivePart, ...ArchivePart[]];
+  return {
+    parts,
+    bytes: () => checksums.reduce((sum, checksum) => sum + checksum.bytes, 0),
+    finish() {},
+    async keep(cache, archive, tool) {
+      if (!copies.size) return false;
+      for (const copy of copies.values()) if (!(await copy.written())) return false;
+      const layers = record.layers.map((layer, index) => ({ ...layer, path: copies.has(layer.sha256) ? path.join(downloads, `${index}`) : '' }));
+      await cache.publish(record.key, { ...archive, path: downloads, layers }, tool);
+      return true;
+    },
+    async dispose() {
+      // Layers opened ahead and never read are closed too.
+      for (const pending of opened.values())
+        pending.then(
+          ({ stream }) => stream.destroy(),
+          () => undefined,
+        );
+      for (const copy of copies.values()) await copy.dispose();
+      await fs.rm(downloads, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Layers opened ahead of the one being read: enough to keep a connection busy while one is unpacked. */
+const PREFETCH = 4;

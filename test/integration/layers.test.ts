@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import { cpSync, createReadStream, existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Layer, layersDigest } from '../../src/archive/layers.js';
+import { PLACEHOLDER_PREFIX } from '../../src/archive/manifest.js';
+import { EXIT } from '../../src/errors.js';
+import { type ArchiveRecord, blobName, signatureName } from '../../src/stores/store.js';
+import { Sandbox } from '../helpers/cli.js';
+import { envState } from '../helpers/env-state.js';
+import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
+import { zstdCompress } from '../helpers/zstd.js';
+
+/** Archive format 2 on real builds: a layer per distribution, shared between keys, in a storage directory, over HTTP, in S3 and in the cache. */
+describe('layered archives (format 2)', () => {
+  const box = new Sandbox();
+  const both = { name: 'both.txt', text: 'terra-demo\nterra-cext\n' };
+  const demo = { name: 'demo.txt', text: 'terra-demo\n' };
+  const keys = { both: '', demo: '' };
+  const dir = (store: string, ...rest: string[]) => ['--storage-dir', store, '--no-cache', ...rest];
+  const record = (store: string, key: string) => JSON.parse(readFileSync(path.join(store, `${key}.json`), 'utf8')) as ArchiveRecord;
+  const blobs = (store: string) => readdirSync(path.join(store, 'blobs', 'sha256')).sort();
+  const layerOf = (r: ArchiveRecord, prefix: string) => r.layers!.find((layer) => layer.name.startsWith(prefix))!;
+  /** A copy of the built store, for a test that damages or prunes it. */
+  const copyStore = (name: string) => {
+    const copy = box.path(name);
+    cpSync(box.store, copy, { recursive: true });
+    return copy;
+  };
+
+  beforeAll(async () => {
+    for (const file of [both, demo]) box.write(file.name, file.text);
+    // Two builds at two paths, for two keys that share three distributions (and pip and setuptools).
+    const first = await box.main(dir(box.store, '--format', '2', '-t', box.path('first'), 'install', both.name));
+    expect(first.code, first.stderr).toBe(0);
+    const second = await box.main(dir(box.store, '--format', '2', '-t', box.path('elsewhere', 'second'), 'install', demo.name));
+    expect(second.code, second.stderr).toBe(0);
+    keys.both = (await box.main(['key', both.name])).stdout.trim();
+    keys.demo = (await box.main(['key', demo.name])).stdout.trim();
+  });
+  afterAll(() => box.cleanup());
+
+  it('the same distribution packs to the same layer from two builds at two paths: the second key stores only its own environment layer', () => {
+    const a = record(box.store, keys.both);
+    const b = record(box.store, keys.demo);
+    expect(a.format).toBe(2);
+    expect(a.layers!.map((layer) => layer.name)).toEqual([
+      'environment',
+      'pip-23.2.1',
+      expect.stringMatching(/^setuptools-/),
+      'terra_cext-1.0',
+      'terra_demo-1.0',
+      'terra_dep-1.0',
+    ]);
+    for (const layer of b.layers!.slice(1)) expect(layerOf(a, layer.name).sha256, layer.name).toBe(layer.sha256);
+    expect(blobs(box.store)).toEqual([...new Set([...a.layers!, ...b.layers!].map((layer) => layer.sha256))].sort());
+    // terra_demo has a console script: its layer names the placeholder, not either build path.
+    const added = b.layers![0]!.size;
+    expect(added).toBeLessThan(0.1 * a.size);
+    expect(a.sha256).toBe(layersDigest(a.layers!));
+  });
+
+  it('restores at a path with a space: scripts, the C extension and valid bytecode, no placeholder left outside bytecode', async () => {
+    const target = box.path('restored here', 'env');
+    const result = await box.main(dir(box.store, '--require-download', '-t', target, 'install', both.name));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/unpack: .* in 6 layers from .*, verified/);
+    expect((await box.exec(path.join(target, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+    const pyc = path.join(target, 'lib', 'python3.11', 'site-packages', 'terra_cext', '__pycache__', '__init__.cpython-311.pyc');
+    const before = readFileSync(pyc);
+    utimesSync(pyc, 0, 0);
+    const imported = await box.exec(path.join(target, 'bin', 'python'), ['-c', 'import terra_cext, terra_demo, pip; print(terra_cext.__file__)']);
+    expect(imported.stdout.trim()).toBe(path.join(target, 'lib', 'python3.11', 'site-packages', 'terra_cext', '__init__.py'));
+    // Python found its bytecode valid (made against the archived mtimes), so it wrote none anew.
+    expect(readFileSync(pyc).equals(before) && statSync(pyc).mtimeMs === 0).toBe(true);
+    const named = (await box.exec('grep', ['-rl', '--exclude=*.pyc', PLACEHOLDER_PREFIX, target])).stdout.trim();
+    expect(named).toBe('');
+  });
+
+  it('ls and inspect show the layers', async () => {
+    const ls = await box.main(['--storage-dir', box.store, 'ls']);
+    expect(ls.stdout).toMatch(new RegExp(`${keys.both} .* 6 layers`));
+    const inspect = await box.main(['--storage-dir', box.store, 'inspect', keys.both]);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain('layers        (6, format 2)');
+    expect(inspect.stdout).toMatch(/ {2}terra_cext-1\.0, .* \(6 entries\), sha256 [0-9a-f]{64}/);
+    expect(inspect.stdout).toContain('  terra-cext==1.0');
+  });
+
+  it('over HTTP with a cache: a second key downloads only the layers the cache lacks', async () => {
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(req.url!);
+      const file = path.join(box.store, decodeURIComponent(req.url!.slice(1)));
+      if (!existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-length': statSync(file).size });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const cache = ['--storage-url', url, '--cache-dir', box.path('http-cache'), '--link-mode', 'none', '--require-download'];
+    try {
+      const first = await box.main([...cache, '-t', box.path('via-http-1'), 'install', both.name]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(requests.filter((url) => url.startsWith('/blobs/'))).toHaveLength(6);
+      requests.length = 0;
+      const second = await box.main([...cache, '-t', box.path('via-http-2'), 'install', demo.name]);
+      expect(second.code, second.stderr).toBe(0);
+      const b = record(box.store, keys.demo);
+      expect(requests.filter((url) => url.startsWith('/blobs/'))).toEqual([`/${blobName(b.layers![0]!.sha256)}`]);
+      // The cache holds one copy of each layer, for both keys.
+      expect(readdirSync(box.path('http-cache', 'blobs', 'sha256'))).toHaveLength(7);
+      requests.length = 0;
+      const again = await box.main([...cache, '-t', box.path('via-http-3'), 'install', demo.name]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(requests.filter((url) => url.startsWith('/blobs/'))).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a damaged layer: a miss naming it and the store, the environment in place untouched; then rebuilt and its blob replaced', async () => {
+    const store = copyStore('damaged-store');
+    const layer = layerOf(record(store, keys.demo), 'terra_dep');
+    const blob = path.join(store, blobName(layer.sha256));
+    const target = box.path('kept');
+    expect((await box.main(dir(store, '-t', target, 'install', both.name))).code).toBe(0);
+    const state = envState(target);
+    const bytes = readFileSync(blob);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(blob, bytes);
+    const refused = await box.main(dir(store, '--require-download', '-t', target, 'install', demo.name));
+    expect(refused.code).toBe(EXIT.archive);
+    // zstd's own checksum finds it first.
+    expect(refused.stderr).toContain(`layer terra_dep-1.0 (${layer.sha256.slice(0, 16)}): archive cannot be unpacked: Restored data doesn't match checksum`);
+    expect(refused.stderr).toContain(box.shown(store));
+    expect(envState(target)).toBe(state);
+    expect(existsSync(blob)).toBe(false);
+    const healed = await box.main(dir(store, '--format', '2', '-t', target, 'install', demo.name));
+    expect(healed.code, healed.stderr).toBe(0);
+    expect(createHash('sha256').update(readFileSync(blob)).digest('hex')).toBe(layer.sha256);
+  });
+
+  it('a missing layer is a miss that names it', async () => {
+    const store = copyStore('missing-store');
+    const layer = layerOf(record(store, keys.both), 'terra_cext');
+    rmSync(path.join(store, blobName(layer.sha256)));
+    const result = await box.main(dir(store, '--require-download', '-t', box.path('never'), 'install', both.name));
+    expect(result.code).toBe(EXIT.archive);
+    expect(result.stderr).toContain(`layer terra_cext-1.0 (${layer.sha256.slice(0, 16)}) its record names is missing`);
+    expect(existsSync(box.path('never'))).toBe(false);
+  });
+
+  /** Replaces a layer of the record with one made of `entries`, with the record's digests made to match, as someone who can write the store would. */
+  async function plantLayer(store: string, key: string, name: string, entries: Array<tar.Headers & { body?: string }>): Promise<void> {
+    const pack = tar.pack();
+    for (const { body, ...header } of entries) pack.entry({ type: 'file', mode: 0o644, ...header }, body ?? '');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const bytes = await zstdCompress(Buffer.concat(chunks));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(path.join(store, blobName(sha256)), bytes);
+    const r = record(store, key);
+    const layers: Layer[] = r.layers!.map((layer) =>
+      layer.name.startsWith(name)
+        ? { name: layer.name, sha256, size: bytes.length, unpackedSize: Buffer.concat(chunks).length, entries: entries.length }
+        : layer,
+    );
+    const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
+    const planted = { ...r, layers, sha256: layersDigest(layers), size: sum('size'), unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+    writeFileSync(path.join(store, `${key}.json`), JSON.stringify(planted));
+  }
+
+  it.each<[string, Array<tar.Headers & { body?: string }>, string]>([
+    ['a path climbing out', [{ name: '../../evil-layer', body: 'x' }], '".." in path'],
+    [
+      'a symlink out, then a file through it',
+      [
+        { name: 'lib/out', type: 'symlink', linkname: '../../..' },
+        { name: 'lib/out/evil', body: 'x' },
+      ],
+      'symlink',
+    ],
+    ['a file another layer has', [{ name: 'pyvenv.cfg', body: 'home = /tmp\n' }], 'the same path twice'],
+  ])('a hostile layer (%s) is refused and nothing is installed', async (_, entries, why) => {
+    const store = copyStore(`hostile-${why.replace(/\W+/g, '-')}`);
+    await plantLayer(store, keys.demo, 'terra_dep', entries);
+    const result = await box.main(dir(store, '--require-download', '-t', box.path('hostile', 'env'), 'install', demo.name));
+    expect(result.code).toBe(EXIT.archive);
+    expect(result.stderr).toContain(why);
+    expect(existsSync(box.path('hostile', 'env'))).toBe(false);
+    expect(existsSync(box.path('evil-layer'))).toBe(false);
+  });
+
+  it('signed: the signature covers every layer, so a layer swapped with its digests rewritten is refused', async () => {
+    const store = box.path('signed-store');
+    const signer = box.path('builder.key');
+    expect((await box.main(['keygen', signer])).code).toBe(0);
+    const built = await box.main(dir(store, '--format', '2', '--sign-key', signer, '-t', box.path('signed-built'), 'install', demo.name));
+    expect(built.code, built.stderr).toBe(0);
+    const trusting = (target: string) =>
+      box.main(dir(store, '--require-download', '--trust-key', `${signer}.pub`, '-t', box.path(target), 'install', demo.name));
+    const trusted = await trusting('signed-ok');
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(trusted.stderr).toMatch(/verified and signed by [0-9A-F]{16}/);
+    const signature = readdirSync(store).find((name) => name.endsWith('.minisig'))!;
+    await plantLayer(store, keys.demo, 'terra_dep', [{ name: 'lib/python3.11/site-packages/terra_dep/__init__.py', body: 'print("planted")\n' }]);
+    // The attacker puts the genuine signature where the planted record's would be.
+    cpSync(path.join(store, signature), path.join(store, signatureName(record(store, keys.demo))));
+    const refused = await trusting('signed-planted');
+    expect(refused.code).toBe(EXIT.archive);
+    expect(refused.stderr, refused.stderr).toContain('not for this key and sha256');
+    expect(existsSync(box.path('signed-planted'))).toBe(false);
+  });
+
+  it('prune deletes archives, then only the layers no archive left names, and spares new ones a publisher may be about to name', async () => {
+    const store = copyStore('pruned-store');
+    const a = record(store, keys.both);
+    const b = record(store, keys.demo);
+    const orphan = path.join(store, blobName('0'.repeat(64)));
+    writeFileSync(orphan, 'a publisher is uploading');
+    for (const sha256 of blobs(store)) if (sha256 !== '0'.repeat(64)) utimesSync(path.join(store, blobName(sha256)), new Date(0), new Date(0));
+    const doomed = a.created < b.created ? keys.both : keys.demo;
+    const kept = doomed === keys.both ? b : a;
+    const pruned = await box.main(['--storage-dir', store, '--json', 'prune', '--keep', '1']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const report = JSON.parse(pruned.stdout) as { deleted: Array<{ key: string }>; layers: Array<{ sha256: string }> };
+    expect(report.deleted.map((d) => d.key)).toEqual([doomed]);
+    const keptLayers = new Set(kept.layers!.map((layer) => layer.sha256));
+    const gone = [...new Set([...a.layers!, ...b.layers!].map((layer) => layer.sha256))].filter((sha256) => !keptLayers.has(sha256));
+    expect(report.layers.map((layer) => layer.sha256).sort()).toEqual(gone.sort());
+    expect(blobs(store)).toEqual([...keptLayers, '0'.repeat(64)].sort());
+    const restored = await box.main(dir(store, '--require-download', '-t', box.path('after-prune'), 'install', kept.key === keys.both ? both.name : demo.name));
+    expect(restored.code, restored.stderr).toBe(0);
+  });
+
+  it('a store holding format 1 and format 2 archives serves both', async () => {
+    const store = copyStore('mixed-store');
+    const dep = await box.seed('dep', store);
+    box.write('dep.txt', 'terra-dep\n');
+    const ls = await box.main(['--storage-dir', store, 'ls']);
+    expect(ls.stdout).toContain(dep);
+    for (const [file, target] of [
+      ['dep.txt', 'mixed-1'],
+      [demo.name, 'mixed-2'],
+    ] as const) {
+      const result = await box.main(dir(store, '--require-download', '-t', box.path(target), 'install', file));
+      expect(result.code, result.stderr).toBe(0);
+    }
+  });
+
+  describe('in S3', () => {
+    const s3 = new S3TestServer();
+    const env = () => ({
+      S3_BUCKET: BUCKET,
+      S3_ACCESS_KEY: ACCESS_KEY,
+      S3_SECRET_KEY: SECRET_KEY,
+      S3_ENDPOINT: s3.endpoint,
+      S3_PREFIX: 'envs/',
+      S3_PATH_STYLE: '1',
+    });
+    beforeAll(() => s3.start());
+    afterAll(() => s3.stop());
+
+    it('publishes each layer once (a second key uploads only its environment layer) and restores from them', async () => {
+      const build = (file: string, target: string) => box.main(['--no-cache', '--format', '2', '-t', box.path(target), 'install', file], env());
+      expect((await build(both.name, 's3-first')).code).toBe(0);
+      const first = (await s3.keys('envs/blobs/')).length;
+      expect(first).toBe(6);
+      const second = await build(demo.name, 's3-second');
+      expect(second.code, second.stderr).toBe(0);
+      expect(await s3.keys('envs/blobs/')).toHaveLength(7);
+      const restored = await box.main(['--no-cache', '--require-download', '-t', box.path('s3-restored'), 'install', demo.name], env());
+      expect(restored.code, restored.stderr).toBe(0);
+      expect((await box.exec(box.path('s3-restored', 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+    });
+  });
+});
