@@ -1,7 +1,8 @@
 // Archive format 2 on the corpus: cold (build, pack in layers, publish) beside format 1's, warm restore
 // beside the tar floor, and "one pin changed": a second key that differs from the first by one
 // distribution, published to the same store and restored over HTTP on a machine whose cache holds the
-// first. Measures the store's growth and the bytes that second restore downloads.
+// first. Measures the store's growth and the bytes that second restore downloads; and the peak memory
+// of a cold and a warm install of the 1 GB environment in layers.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -9,7 +10,7 @@ import path from 'node:path';
 
 const dirBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 
-export async function layersScenario({ terrarium, requirements, pinChanged, at, reps, median, summarise, tarFloor }) {
+export async function layersScenario({ terrarium, oneCore, requirements, pinChanged, big, at, reps, median, summarise, tarFloor }) {
   const results = {};
   const cold = [];
   for (let i = 0; i < reps; i++) {
@@ -20,19 +21,26 @@ export async function layersScenario({ terrarium, requirements, pinChanged, at, 
   const store = at('store2-0');
 
   // Warm restores and the tar floor in rounds, as the format 1 ones are.
+  // And on one core (taskset), to show what the second one gives: the writer's thread and zstd's.
   const warm = [];
+  const single = [];
   const floor = [];
+  const restore = (run, name) => run(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(name), 'install', requirements]);
   for (let i = 0; i < reps; i++) {
-    for (const which of i % 2 ? ['floor', 'warm'] : ['warm', 'floor']) {
+    const order = ['warm', 'single', 'floor'];
+    for (let j = 0; j < order.length; j++) {
+      const which = order[(i + j) % order.length];
       execFileSync('sync');
-      if (which === 'warm')
-        warm.push(await terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm2-${i}`), 'install', requirements]));
+      if (which === 'warm') warm.push(await restore(terrarium, `warm2-${i}`));
+      else if (which === 'single') single.push(await restore(oneCore, `warm2-1core-${i}`));
       else floor.push(await tarFloor(i));
     }
   }
   results.warm = summarise('format 2 warm: storage dir, new path', warm);
+  results.warmOneCore = summarise('format 2 warm on one core', single);
   results.warmFloor = summarise('floor in the same rounds', floor);
   results.warmRatio = Number(median(warm.map((r, i) => r.seconds / floor[i].seconds)).toFixed(2));
+  results.coreScaling = Number(median(single.map((r, i) => r.seconds / warm[i].seconds)).toFixed(2));
 
   // One pin changed: the store's growth, and what a machine that restored the first key downloads.
   const before = dirBytes(store);
@@ -63,5 +71,14 @@ export async function layersScenario({ terrarium, requirements, pinChanged, at, 
   console.log(
     `  (store grew ${(results.storeGrowth * 100).toFixed(1)}%; the second restore downloaded ${(results.downloaded.second / 1e6).toFixed(2)} MB of the first's ${(results.downloaded.first / 1e6).toFixed(1)} MB; ${readdirSync(path.join(store, 'blobs', 'sha256')).length} layers stored)`,
   );
+  // Peak memory with layers in flight, on the 1 GB environment (its 830 MB data package is one layer).
+  results.memory = {
+    cold: summarise('format 2, 1 GB environment: cold', [
+      await terrarium(['--format', '2', '--storage-dir', at('store2-1g'), '--no-cache', '-t', at('big2-cold'), 'install', big]),
+    ]),
+    warm: summarise('format 2, 1 GB environment: warm', [
+      await terrarium(['--storage-dir', at('store2-1g'), '--no-cache', '--require-download', '-t', at('big2-warm'), 'install', big]),
+    ]),
+  };
   return results;
 }

@@ -10,3 +10,6 @@ export { packEnvironment } from './archive/create.js';
 export { compressor } from './archive/codecs.js';
 export { CODECS, type Codec } from './archive/codec-names.js';
 export { saveArchive } from './archive/save.js';
+// And of a layered one (format 2): the layers of a scanned environment, packed into a folder.
+export { planLayers, readClaims } from './archive/layers.js';
+export { packLayers } from './archive/pack-layers.js';

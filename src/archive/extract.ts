@@ -8,6 +8,7 @@ import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
 import { asArchiveError, readArchive, readTar } from './read.js';
+import { ZstdDecoder } from './zstd-decompress.js';
 import type { TarSink } from './tar-parse.js';
 import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
@@ -84,10 +85,36 @@ export interface ArchivePart {
   verify?(): void | Promise<void>;
   /** Called when reading the part failed (its bytes, its entries or its check): returns the error to throw. */
   failed?(error: unknown): Promise<unknown>;
+  /** What this part may unpack to, besides the whole archive's limits (a layer's record). */
+  limits?: UnpackLimits;
 }
 
-/** Reads one part, its failure as `failed` makes it. */
-export async function readPart(part: ArchivePart, read: (source: [Readable, ...Transform[]]) => Promise<void>): Promise<void> {
+/** Entries and bytes counted against the whole archive's limits and those of the part being read. */
+export class Tally {
+  private readonly whole = { entries: 0, bytes: 0 };
+  private part = { entries: 0, bytes: 0 };
+  private partLimits: UnpackLimits | undefined;
+
+  constructor(private readonly limits: UnpackLimits = { bytes: Infinity, entries: Infinity }) {}
+
+  begin(part: ArchivePart): void {
+    this.part = { entries: 0, bytes: 0 };
+    this.partLimits = part.limits;
+  }
+
+  count(size: number): void {
+    countEntry(this.limits, this.whole, size);
+    if (this.partLimits) countEntry(this.partLimits, this.part, size);
+  }
+
+  get entries(): number {
+    return this.whole.entries;
+  }
+}
+
+/** Reads one part, counted in `tally`; its failure as `failed` makes it. */
+export async function readPart(part: ArchivePart, tally: Tally, read: (source: [Readable, ...Transform[]]) => Promise<void>): Promise<void> {
+  tally.begin(part);
   try {
     await read(await part.open());
     await part.verify?.();
@@ -109,8 +136,7 @@ export async function extractLayers(
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const { keep } = options;
-  const limits = options.limits ?? { bytes: Infinity, entries: Infinity };
-  const tally = { entries: 0, bytes: 0 };
+  const tally = new Tally(options.limits);
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, keep);
@@ -133,7 +159,7 @@ export async function extractLayers(
     entry(header) {
       const entry = guard.check(header);
       failpoint('extract-entry');
-      countEntry(limits, tally, header.size);
+      tally.count(header.size);
       if (entry.type === 'directory') {
         ensureDirectory(entry.path, entry);
         return;
@@ -189,14 +215,15 @@ export async function extractLayers(
         return sink;
       },
       drain: () => writer.ready(),
+      decoder: codec === 'zstd' ? new ZstdDecoder() : undefined,
     };
     const [first, ...rest] = parts;
     let read: Manifest | undefined;
-    await readPart(first, async (source) => {
+    await readPart(first, tally, async (source) => {
       read = await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
     });
     manifest = read!;
-    for (const part of rest) await readPart(part, (source) => readTar(source, codec, sink, reader.drain));
+    for (const part of rest) await readPart(part, tally, (source) => readTar(source, codec, sink, reader));
     await writer.finish();
   } catch (error) {
     await writer.abort();

@@ -1,8 +1,9 @@
 import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
-import { type ArchivePart, countEntry, readPart, type UnpackLimits } from './extract.js';
+import { type ArchivePart, readPart, Tally, type UnpackLimits } from './extract.js';
 import { readArchive, readTar } from './read.js';
+import { ZstdDecoder } from './zstd-decompress.js';
 import type { TarSink } from './tar-parse.js';
 
 /** What an archive holds, read without unpacking it anywhere. */
@@ -33,14 +34,14 @@ export async function inspectArchive(
   const guard = new EntryGuard();
   let files = 0;
   let bytes = 0;
-  const tally = { entries: 0, bytes: 0 };
+  const tally = new Tally(limits);
   let gathered = 0;
   const packages: string[] = [];
   let metadata: Buffer[] | undefined;
   const entries: TarSink = {
     entry(header) {
       const entry = guard.check(header);
-      countEntry(limits, tally, header.size);
+      tally.count(header.size);
       if (entry.type !== 'file') return;
       files += 1;
       bytes += header.size;
@@ -63,10 +64,11 @@ export async function inspectArchive(
   };
   const [first, ...rest] = parts;
   let manifest: Manifest | undefined;
-  await readPart(first, async (source) => {
-    manifest = await readArchive(source, codec, { manifest: () => entries }, 'pass an archive made by terrarium');
+  const reader = { manifest: () => entries, decoder: codec === 'zstd' ? new ZstdDecoder() : undefined };
+  await readPart(first, tally, async (source) => {
+    manifest = await readArchive(source, codec, reader, 'pass an archive made by terrarium');
   });
-  for (const part of rest) await readPart(part, (source) => readTar(source, codec, entries));
+  for (const part of rest) await readPart(part, tally, (source) => readTar(source, codec, entries, reader));
   return { manifest: manifest!, files, bytes, packages: packages.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())) };
 }
 

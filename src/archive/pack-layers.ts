@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Codec } from './codec-names.js';
-import { compressor } from './codecs.js';
+import { compressors } from './codecs.js';
 import { type PackTransform, packEnvironment } from './create.js';
 import { type LayerPlan, layersDigest } from './layers.js';
 import type { Manifest } from './manifest.js';
@@ -26,9 +26,10 @@ export async function packLayers(
   await fs.mkdir(dir, { mode: 0o755 });
   const progress = options.progress ?? { files: 0, bytes: 0 };
   const layers: LocalLayer[] = [];
+  const next = compressors(codec);
   for (const [index, plan] of plans.entries()) {
     const before = progress.bytes;
-    const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, compressor(codec), progress, options.transform);
+    const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform);
     options.wrap?.(packed);
     // Counted as a restore counts them: the manifest is neither an entry nor unpacked bytes.
     const saved = await saveArchive(packed, path.join(dir, `${index}`), codec, { unpackedSize: 0, entries: plan.entries.length });

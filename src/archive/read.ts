@@ -12,6 +12,8 @@ export interface ArchiveReader {
   manifest(manifest: Manifest): TarSink;
   /** Awaited after each piece of input: the reader's backpressure (a writer with batches in flight). */
   drain?(): Promise<void>;
+  /** The zstd decoder to use, when one reads several tars (a layered archive's): one window, allocated once. */
+  decoder?: ZstdDecoder;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
     data: (bytes) => (entries ?? first).data(bytes),
     end: () => (entries ?? first).end(),
   };
-  await readTar(source, codec, sink, reader.drain);
+  await readTar(source, codec, sink, reader);
   if (!manifest) throw new TerrariumError('ARCHIVE_CORRUPT', 'archive is empty', { hint });
   return manifest;
 }
@@ -54,12 +56,19 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
 /**
  * Reads one tar (`source`: its bytes as stored, through any checks; `codec`: their compression) into
  * `sink`, synchronously as each piece of input arrives, awaiting `drain` after each piece. A layered
- * archive's layers after the first are read this way, each into the same sink.
+ * archive's layers after the first are read this way, each into the same sink with the same decoder
+ * (a decoder's window is 16 MiB: one per layer, freed only when collected, made restores of 50
+ * layers peak at 320 MB).
  */
-export async function readTar(source: [Readable, ...Transform[]], codec: Codec, sink: TarSink, drain?: () => Promise<void>): Promise<void> {
+export async function readTar(
+  source: [Readable, ...Transform[]],
+  codec: Codec,
+  sink: TarSink,
+  { drain, decoder: given }: Pick<ArchiveReader, 'drain' | 'decoder'> = {},
+): Promise<void> {
   // zstd (every archive terrarium makes) is decompressed here, piece by piece into one reused buffer,
   // each piece parsed before the next; the other codecs come through a stream.
-  const decoder = codec === 'zstd' ? new ZstdDecoder() : undefined;
+  const decoder = codec === 'zstd' ? (given ?? new ZstdDecoder()) : undefined;
   const streams: [Readable, ...Transform[]] = codec === 'zstd' ? source : [...source, decompressor(codec)];
   const parser = new TarParser(sink);
   const consume = async (chunk: Buffer): Promise<void> => {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Readable, addAbortSignal } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
-import type { ArchivePart } from '../archive/extract.js';
+import { type ArchivePart, unpackLimits } from '../archive/extract.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { DownloadCopy } from '../cache/download-copy.js';
@@ -108,6 +108,7 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
   const parts = record.layers.map((layer, index): ArchivePart => {
     const what = `layer ${layer.name} (${layer.sha256.slice(0, 16)})`;
     return {
+      limits: unpackLimits(layer),
       open: async () => {
         const { stream, cached } = await prefetch(index);
         from.set(index, cached);
@@ -143,8 +144,8 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
     bytes: () => checksums.reduce((sum, checksum) => sum + checksum.bytes, 0),
     finish() {},
     async keep(cache, archive, tool) {
-      if (!copies.size) return false;
       for (const copy of copies.values()) if (!(await copy.written())) return false;
+      // Layers read from the cache are there already: the cache's publish copies only those it lacks.
       const layers = record.layers.map((layer, index) => ({ ...layer, path: copies.has(layer.sha256) ? path.join(downloads, `${index}`) : '' }));
       await cache.publish(record.key, { ...archive, path: downloads, layers }, tool);
       return true;

@@ -1,4 +1,5 @@
 import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
@@ -222,11 +223,12 @@ export class DirectoryStore implements WritableStore {
       await fs.mkdir(path.join(this.root, BLOBS_DIR), { recursive: true }).catch((error: unknown) => {
         throw this.ioError(`cannot create ${path.join(this.root, BLOBS_DIR)}`, error);
       });
-      // A blob already there is the same bytes (its name is their digest): another record's, shared.
+      // A blob already there is another record's, shared, once it proves to be the bytes its name says
+      // (a read at disk speed); one that is not is replaced, by a rename readers never see half of.
       for (const layer of archive.layers) {
-        const there = await fs.stat(this.blobPath(layer.sha256)).catch(() => undefined);
-        if (there?.size === layer.size) await fs.utimes(this.blobPath(layer.sha256), new Date(), new Date()).catch(() => undefined);
-        else await put(this.blobPath(layer.sha256), copy(layer.path));
+        const blob = this.blobPath(layer.sha256);
+        if (await holds(blob, layer.sha256)) await fs.utimes(blob, new Date(), new Date()).catch(() => undefined);
+        else await put(blob, copy(layer.path));
       }
     }
     if (archive.signature !== undefined) await put(this.signaturePath(record), (temp) => fs.writeFile(temp, archive.signature!, { flag: 'wx' }));
@@ -291,4 +293,15 @@ export class DirectoryStore implements WritableStore {
       cause: error,
     });
   }
+}
+
+/** Whether `file` is there and its bytes have this sha256. */
+async function holds(file: string, sha256: string): Promise<boolean> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch {
+    return false;
+  }
+  return hash.digest('hex') === sha256;
 }

@@ -1,16 +1,21 @@
 import { ChecksumStream } from '../archive/checksum.js';
 import { type ArchivePart, unpackLimits } from '../archive/extract.js';
 import { inspectArchive } from '../archive/inspect.js';
-import { layersPrehash } from '../archive/layers.js';
+import { type Layer, layersPrehash } from '../archive/layers.js';
 import { TerrariumError, describeCause } from '../errors.js';
-import type { ArchiveRecord, Store } from './store.js';
+import { type ArchiveRecord, type Store, isWritable } from './store.js';
 
 /**
  * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
  * another, each held to the sha256 recorded for it once read; `prehash()` is then what a signature of
- * it signs.
+ * it signs. `onDamaged` is told of a layer that cannot be read whole.
  */
-export function storedParts(store: Store, record: ArchiveRecord, signal?: AbortSignal): { parts: [ArchivePart, ...ArchivePart[]]; prehash(): Buffer } {
+export function storedParts(
+  store: Store,
+  record: ArchiveRecord,
+  options: { signal?: AbortSignal | undefined; onDamaged?: (layer: Layer) => Promise<void> } = {},
+): { parts: [ArchivePart, ...ArchivePart[]]; prehash(): Buffer } {
+  const { signal, onDamaged } = options;
   const opened = (stream: import('node:stream').Readable) => {
     signal?.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
     return stream;
@@ -26,9 +31,14 @@ export function storedParts(store: Store, record: ArchiveRecord, signal?: AbortS
   const parts = layers.map((layer): ArchivePart => {
     const checksum = new ChecksumStream({ limit: layer.size });
     return {
+      limits: unpackLimits(layer),
       open: async () => [opened(await store.openBlob(layer)), checksum],
       verify: () => {
         if (checksum.hex() !== layer.sha256) throw damaged(`layer ${layer.name} of ${record.key}`);
+      },
+      failed: async (error) => {
+        if (onDamaged && error instanceof TerrariumError && ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) await onDamaged(layer);
+        return error;
       },
     };
   }) as [ArchivePart, ...ArchivePart[]];
@@ -44,12 +54,15 @@ function damaged(what: string): TerrariumError {
 /**
  * Why the archive a store holds under `record` cannot be installed by anyone (missing, damaged,
  * hostile, or beyond its record's counts), or undefined when it reads through every check of an
- * install. Nothing is written: this is how a rebuild with --no-download decides whether the record in
- * its way is one to replace. Store failures (unreachable, access denied) are thrown, not judged.
+ * install: how a rebuild with --no-download decides whether the record in its way is one to replace.
+ * Nothing is written but this: a layer that cannot be read whole is removed, as it is damaged for every
+ * record naming it, and the replacement's own layer of that name would not be uploaded while it is
+ * there. Store failures (unreachable, access denied) are thrown, not judged.
  */
 export async function flawOfStored(store: Store, record: ArchiveRecord, signal?: AbortSignal): Promise<string | undefined> {
+  const onDamaged = isWritable(store) ? (layer: Layer) => store.discardBlob(layer).catch(() => undefined) : undefined;
   try {
-    await inspectArchive(storedParts(store, record, signal).parts, record.codec, unpackLimits(record));
+    await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
     return undefined;
   } catch (error) {
     signal?.throwIfAborted();

@@ -31,17 +31,34 @@ describe('layered archives (format 2)', () => {
     return copy;
   };
 
+  const s3 = new S3TestServer();
+  const s3Env = () => ({
+    S3_BUCKET: BUCKET,
+    S3_ACCESS_KEY: ACCESS_KEY,
+    S3_SECRET_KEY: SECRET_KEY,
+    S3_ENDPOINT: s3.endpoint,
+    S3_PREFIX: 'envs/',
+    S3_PATH_STYLE: '1',
+  });
+  const signer = box.path('builder.key');
+
   beforeAll(async () => {
     for (const file of [both, demo]) box.write(file.name, file.text);
-    // Two builds at two paths, for two keys that share three distributions (and pip and setuptools).
-    const first = await box.main(dir(box.store, '--format', '2', '-t', box.path('first'), 'install', both.name));
+    await s3.start();
+    expect((await box.main(['keygen', signer])).code).toBe(0);
+    // Two builds at two paths, for two keys that share three distributions (and pip and setuptools),
+    // each published to a storage directory and to S3; the second signed.
+    const first = await box.main(dir(box.store, '--format', '2', '-t', box.path('first'), 'install', both.name), s3Env());
     expect(first.code, first.stderr).toBe(0);
-    const second = await box.main(dir(box.store, '--format', '2', '-t', box.path('elsewhere', 'second'), 'install', demo.name));
+    const second = await box.main(dir(box.store, '--format', '2', '--sign-key', signer, '-t', box.path('elsewhere', 'second'), 'install', demo.name), s3Env());
     expect(second.code, second.stderr).toBe(0);
     keys.both = (await box.main(['key', both.name])).stdout.trim();
     keys.demo = (await box.main(['key', demo.name])).stdout.trim();
   });
-  afterAll(() => box.cleanup());
+  afterAll(async () => {
+    await s3.stop();
+    box.cleanup();
+  });
 
   it('the same distribution packs to the same layer from two builds at two paths: the second key stores only its own environment layer', () => {
     const a = record(box.store, keys.both);
@@ -122,16 +139,21 @@ describe('layered archives (format 2)', () => {
     }
   });
 
-  it('a damaged layer: a miss naming it and the store, the environment in place untouched; then rebuilt and its blob replaced', async () => {
+  it('a damaged layer: a rebuild replaces it; a restore refuses it, naming it and the store, the environment in place untouched, the blob removed', async () => {
     const store = copyStore('damaged-store');
     const layer = layerOf(record(store, keys.demo), 'terra_dep');
     const blob = path.join(store, blobName(layer.sha256));
     const target = box.path('kept');
     expect((await box.main(dir(store, '-t', target, 'install', both.name))).code).toBe(0);
     const state = envState(target);
-    const bytes = readFileSync(blob);
-    bytes[bytes.length >> 1] ^= 0xff;
-    writeFileSync(blob, bytes);
+    const damaged = readFileSync(blob);
+    damaged[damaged.length >> 1] ^= 0xff;
+    writeFileSync(blob, damaged);
+    // Publishing the rebuild finds the blob in the store not what its name says, and replaces it.
+    const healed = await box.main(dir(store, '--format', '2', '--no-download', '-t', box.path('healed'), 'install', demo.name));
+    expect(healed.code, healed.stderr).toBe(0);
+    expect(createHash('sha256').update(readFileSync(blob)).digest('hex')).toBe(layer.sha256);
+    writeFileSync(blob, damaged);
     const refused = await box.main(dir(store, '--require-download', '-t', target, 'install', demo.name));
     expect(refused.code).toBe(EXIT.archive);
     // zstd's own checksum finds it first.
@@ -139,9 +161,6 @@ describe('layered archives (format 2)', () => {
     expect(refused.stderr).toContain(box.shown(store));
     expect(envState(target)).toBe(state);
     expect(existsSync(blob)).toBe(false);
-    const healed = await box.main(dir(store, '--format', '2', '-t', target, 'install', demo.name));
-    expect(healed.code, healed.stderr).toBe(0);
-    expect(createHash('sha256').update(readFileSync(blob)).digest('hex')).toBe(layer.sha256);
   });
 
   it('a missing layer is a miss that names it', async () => {
@@ -155,7 +174,13 @@ describe('layered archives (format 2)', () => {
   });
 
   /** Replaces a layer of the record with one made of `entries`, with the record's digests made to match, as someone who can write the store would. */
-  async function plantLayer(store: string, key: string, name: string, entries: Array<tar.Headers & { body?: string }>): Promise<void> {
+  async function plantLayer(
+    store: string,
+    key: string,
+    name: string,
+    entries: Array<tar.Headers & { body?: string }>,
+    claimed?: Partial<Layer>,
+  ): Promise<void> {
     const pack = tar.pack();
     for (const { body, ...header } of entries) pack.entry({ type: 'file', mode: 0o644, ...header }, body ?? '');
     pack.finalize();
@@ -167,7 +192,7 @@ describe('layered archives (format 2)', () => {
     const r = record(store, key);
     const layers: Layer[] = r.layers!.map((layer) =>
       layer.name.startsWith(name)
-        ? { name: layer.name, sha256, size: bytes.length, unpackedSize: Buffer.concat(chunks).length, entries: entries.length }
+        ? { name: layer.name, sha256, size: bytes.length, unpackedSize: Buffer.concat(chunks).length, entries: entries.length, ...claimed }
         : layer,
     );
     const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
@@ -175,7 +200,7 @@ describe('layered archives (format 2)', () => {
     writeFileSync(path.join(store, `${key}.json`), JSON.stringify(planted));
   }
 
-  it.each<[string, Array<tar.Headers & { body?: string }>, string]>([
+  it.each<[string, Array<tar.Headers & { body?: string }>, string, Partial<Layer>?]>([
     ['a path climbing out', [{ name: '../../evil-layer', body: 'x' }], '".." in path'],
     [
       'a symlink out, then a file through it',
@@ -186,9 +211,11 @@ describe('layered archives (format 2)', () => {
       'symlink',
     ],
     ['a file another layer has', [{ name: 'pyvenv.cfg', body: 'home = /tmp\n' }], 'the same path twice'],
-  ])('a hostile layer (%s) is refused and nothing is installed', async (_, entries, why) => {
+    ['a setuid file', [{ name: 'bin/tool', mode: 0o4755, body: 'x' }], 'setuid'],
+    ['more than its record says', [{ name: 'lib/big', body: 'x'.repeat(1 << 16) }], 'more than its record says', { unpackedSize: 10 }],
+  ])('a hostile layer (%s) is refused and nothing is installed', async (_, entries, why, claimed) => {
     const store = copyStore(`hostile-${why.replace(/\W+/g, '-')}`);
-    await plantLayer(store, keys.demo, 'terra_dep', entries);
+    await plantLayer(store, keys.demo, 'terra_dep', entries, claimed);
     const result = await box.main(dir(store, '--require-download', '-t', box.path('hostile', 'env'), 'install', demo.name));
     expect(result.code).toBe(EXIT.archive);
     expect(result.stderr).toContain(why);
@@ -197,11 +224,7 @@ describe('layered archives (format 2)', () => {
   });
 
   it('signed: the signature covers every layer, so a layer swapped with its digests rewritten is refused', async () => {
-    const store = box.path('signed-store');
-    const signer = box.path('builder.key');
-    expect((await box.main(['keygen', signer])).code).toBe(0);
-    const built = await box.main(dir(store, '--format', '2', '--sign-key', signer, '-t', box.path('signed-built'), 'install', demo.name));
-    expect(built.code, built.stderr).toBe(0);
+    const store = copyStore('signed-store');
     const trusting = (target: string) =>
       box.main(dir(store, '--require-download', '--trust-key', `${signer}.pub`, '-t', box.path(target), 'install', demo.name));
     const trusted = await trusting('signed-ok');
@@ -253,30 +276,21 @@ describe('layered archives (format 2)', () => {
     }
   });
 
-  describe('in S3', () => {
-    const s3 = new S3TestServer();
-    const env = () => ({
-      S3_BUCKET: BUCKET,
-      S3_ACCESS_KEY: ACCESS_KEY,
-      S3_SECRET_KEY: SECRET_KEY,
-      S3_ENDPOINT: s3.endpoint,
-      S3_PREFIX: 'envs/',
-      S3_PATH_STYLE: '1',
-    });
-    beforeAll(() => s3.start());
-    afterAll(() => s3.stop());
-
-    it('publishes each layer once (a second key uploads only its environment layer) and restores from them', async () => {
-      const build = (file: string, target: string) => box.main(['--no-cache', '--format', '2', '-t', box.path(target), 'install', file], env());
-      expect((await build(both.name, 's3-first')).code).toBe(0);
-      const first = (await s3.keys('envs/blobs/')).length;
-      expect(first).toBe(6);
-      const second = await build(demo.name, 's3-second');
-      expect(second.code, second.stderr).toBe(0);
-      expect(await s3.keys('envs/blobs/')).toHaveLength(7);
-      const restored = await box.main(['--no-cache', '--require-download', '-t', box.path('s3-restored'), 'install', demo.name], env());
-      expect(restored.code, restored.stderr).toBe(0);
-      expect((await box.exec(box.path('s3-restored', 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
-    });
+  it('in S3: one object per layer for both keys, a restore from them, and prune by reference in the bucket', async () => {
+    const a = record(box.store, keys.both);
+    const b = record(box.store, keys.demo);
+    const union = [...new Set([...a.layers!, ...b.layers!].map((layer) => layer.sha256))].sort();
+    expect((await s3.keys('envs/blobs/')).map((name) => name.slice('envs/blobs/sha256/'.length))).toEqual(union);
+    const restored = await box.main(['--no-cache', '--require-download', '-t', box.path('s3-restored'), 'install', demo.name], s3Env());
+    expect(restored.code, restored.stderr).toBe(0);
+    expect((await box.exec(box.path('s3-restored', 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+    // Prune by reference in the bucket: the older key goes, then the layers only it named.
+    const pruned = await box.main(['--json', 'prune', '--keep', '1', '--layer-grace', '0s'], s3Env());
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const gone = (JSON.parse(pruned.stdout) as { deleted: Array<{ key: string }> }).deleted.map((d) => d.key);
+    expect(gone).toHaveLength(1);
+    const left = JSON.parse((await s3.get(`envs/${gone[0] === keys.both ? keys.demo : keys.both}.json`)).toString()) as ArchiveRecord;
+    const stored = (await s3.keys('envs/blobs/')).map((name) => name.slice('envs/blobs/sha256/'.length));
+    expect(stored.sort()).toEqual(left.layers!.map((layer) => layer.sha256).sort());
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,8 @@ import { LocalCache } from '../../src/cache/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/cache/unpacked.js';
 import { defaultCacheDir } from '../../src/cache/layout.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
+import { blobName } from '../../src/stores/store.js';
+import { layersDigest } from '../../src/archive/layers.js';
 import type { LocalArchive } from '../../src/archive/save.js';
 import { testManifest } from '../helpers/manifest.js';
 
@@ -41,6 +43,35 @@ describe('directory store', () => {
     for (const r of results) expect(r.record.sha256).toBe(winner.sha256);
     expect(readdirSync(path.join(dir, 'store')).sort()).toEqual(['k.json', `k.${winner.sha256.slice(0, 16)}.tar.zst`].sort());
     expect(await store.list()).toEqual([winner]);
+  });
+
+  /** A layered archive of these layers' contents, packed into files as a build packs them. */
+  function layered(contents: string[]): LocalArchive {
+    const layers = contents.map((content, i) => ({ ...archive(content), name: i ? `dist${i}-1.0` : 'environment', unpackedSize: 1, entries: 1 }));
+    const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
+    return { path: dir, layers, sha256: layersDigest(layers), size: sum('size'), codec: 'zstd', unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+  }
+
+  it('layers: each blob stored once for every record naming it; one planted under a layer name is replaced; sweep spares what records name and what is new', async () => {
+    const root = path.join(dir, 'store');
+    const store = new DirectoryStore(root);
+    const blob = (content: string) => path.join(root, blobName(createHash('sha256').update(content).digest('hex')));
+    await store.publish('a', layered(['env a', 'shared']), 'test');
+    // Someone plants bytes of the same size under the name the next record's layer will have.
+    mkdirSync(path.dirname(blob('other')), { recursive: true });
+    writeFileSync(blob('other'), 'OTHER');
+    await store.publish('b', layered(['env b', 'shared', 'other']), 'test');
+    expect(readdirSync(path.join(root, 'blobs', 'sha256'))).toHaveLength(4);
+    expect(readFileSync(blob('other'), 'utf8')).toBe('other');
+    const [a] = await store.archives('a');
+    await store.discard(a!);
+    const old = new Date(Date.now() - 3_600_000);
+    for (const content of ['env a', 'shared']) utimesSync(blob(content), old, old);
+    const referenced = new Set((await store.list()).flatMap((r) => r.layers!.map((layer) => layer.sha256)));
+    const swept = await store.sweep(referenced, 60_000);
+    // `env a` only: `shared` is b's too, and b's own were written a moment ago.
+    expect(swept.map((s) => s.sha256)).toEqual([createHash('sha256').update('env a').digest('hex')]);
+    expect(readdirSync(path.join(root, 'blobs', 'sha256'))).toHaveLength(3);
   });
 });
 
