@@ -1,8 +1,9 @@
-// Archive format 2 on the corpus: cold (build, pack in layers, publish) beside format 1's, warm restore
-// beside the tar floor, and "one pin changed": a second key that differs from the first by one
-// distribution, published to the same store and restored over HTTP on a machine whose cache holds the
-// first. Measures the store's growth and the bytes that second restore downloads; and the peak memory
-// of a cold and a warm install of the 1 GB environment in layers.
+// Archive format 2 on the corpus: cold (build, pack in layers, publish) beside format 1's; warm restores
+// (run.mjs puts them in the rounds beside format 1's and the tar floor, on two cores and on one); and
+// "one pin changed": a second key that differs from the first by one distribution, published to the
+// same store and restored over HTTP on a machine whose cache holds the first. Measures the store's
+// growth and the bytes that second restore downloads; and the peak memory of a cold and a warm install
+// of the 1 GB environment in layers.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -10,39 +11,27 @@ import path from 'node:path';
 
 const dirBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 
-export async function layersScenario({ terrarium, oneCore, requirements, pinChanged, big, at, reps, median, summarise, tarFloor }) {
-  const results = {};
+/** Cold builds in format 2, each into a store of its own; returns their summary and the first store. */
+export async function layeredCold({ terrarium, requirements, at, reps, summarise }) {
   const cold = [];
   for (let i = 0; i < reps; i++) {
     execFileSync('sync');
     cold.push(await terrarium(['--format', '2', '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]));
   }
-  results.cold = summarise('format 2 cold: build, pack in layers, publish', cold);
-  const store = at('store2-0');
+  return { cold: summarise('format 2 cold: build, pack in layers, publish', cold), store: at('store2-0') };
+}
 
-  // Warm restores and the tar floor in rounds, as the format 1 ones are.
-  // And on one core (taskset), to show what the second one gives: the writer's thread and zstd's.
-  const warm = [];
-  const single = [];
-  const floor = [];
+/** The rounds' restores of the format 2 archive in `store`: on two cores, and on one. */
+export function layeredRounds({ terrarium, oneCore, requirements, store, at }) {
   const restore = (run, name) => run(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(name), 'install', requirements]);
-  for (let i = 0; i < reps; i++) {
-    const order = ['warm', 'single', 'floor'];
-    for (let j = 0; j < order.length; j++) {
-      const which = order[(i + j) % order.length];
-      execFileSync('sync');
-      if (which === 'warm') warm.push(await restore(terrarium, `warm2-${i}`));
-      else if (which === 'single') single.push(await restore(oneCore, `warm2-1core-${i}`));
-      else floor.push(await tarFloor(i));
-    }
-  }
-  results.warm = summarise('format 2 warm: storage dir, new path', warm);
-  results.warmOneCore = summarise('format 2 warm on one core', single);
-  results.warmFloor = summarise('floor in the same rounds', floor);
-  results.warmRatio = Number(median(warm.map((r, i) => r.seconds / floor[i].seconds)).toFixed(2));
-  results.coreScaling = Number(median(single.map((r, i) => r.seconds / warm[i].seconds)).toFixed(2));
+  return {
+    warm2: { label: 'format 2 warm: storage dir, new path', run: (i) => restore(terrarium, `warm2-${i}`) },
+    warm2core: { label: 'format 2 warm on one core (taskset)', run: (i) => restore(oneCore, `warm2-1core-${i}`) },
+  };
+}
 
-  // One pin changed: the store's growth, and what a machine that restored the first key downloads.
+export async function pinScenario({ terrarium, requirements, pinChanged, big, store, at, summarise }) {
+  const results = {};
   const before = dirBytes(store);
   results.pinCold = summarise('format 2 cold, one pin changed', [
     await terrarium(['--format', '2', '--storage-dir', store, '--no-cache', '-t', at('pin-cold'), 'install', pinChanged]),

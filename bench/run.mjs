@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetScenario } from './fleet.mjs';
-import { layersScenario } from './layers.mjs';
+import { layeredCold, layeredRounds, pinScenario } from './layers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'terrarium.cjs');
@@ -95,6 +95,7 @@ console.log(`  (installed: ${(size / 1e6).toFixed(0)} MB, ${files} entries)`);
 results.cold = await repeat('terrarium cold: build, pack, publish', undefined, (i) =>
   terrarium(['--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]),
 );
+const layered = await layeredCold({ terrarium, requirements, at, reps: REPS, summarise });
 const store = at('store-0');
 const archive = path.join(
   store,
@@ -145,6 +146,7 @@ const rounds = {
     },
   },
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
+  ...layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at }),
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -201,7 +203,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
 console.log('');
 const pinChanged = path.join(corpus, 'requirements-pin.txt');
 const big = path.join(corpus, 'requirements-1g.txt');
-results.layers = await layersScenario({ terrarium, oneCore, requirements, pinChanged, big, at, reps: REPS, median, summarise, tarFloor: (i) => tarFloor(`tar2-${i}`) });
+results.layers = { cold: layered.cold, ...(await pinScenario({ terrarium, requirements, pinChanged, big, store: layered.store, at, summarise })) };
 
 console.log('');
 results.fleet = await fleetScenario({ bin: BIN, python, requirements, at, env });
@@ -235,9 +237,10 @@ const ratios = {
   'cold / pip': ratio('cold', 'pip'),
   'link / tar floor': floorRatio('link'),
   'replace / tar floor': floorRatio('replace'),
-  'format 2 warm / tar floor': results.layers.warmRatio,
+  'format 2 warm / tar floor': floorRatio('warm2'),
+  'format 2 warm / format 1 warm': Number(median(results.warm2.runs.map((seconds, i) => seconds / results.warm.runs[i])).toFixed(2)),
   'format 2 cold / format 1 cold': Number((results.layers.cold.seconds / results.cold.seconds).toFixed(2)),
-  'format 2 warm: one core / two': results.layers.coreScaling,
+  'format 2 warm: one core / two': Number(median(results.warm2core.runs.map((seconds, i) => seconds / results.warm2.runs[i])).toFixed(2)),
   'one pin changed: store growth': results.layers.storeGrowth,
   'one pin changed: downloaded / first': results.layers.downloaded.ratio,
   'fleet: lease / each builds': Number((results.fleet.lease.seconds / results.fleet.own.seconds).toFixed(2)),
@@ -287,7 +290,7 @@ writeFileSync(
       ['terrarium from cache', results.cache.seconds],
       ['terrarium link mode', results.link.seconds],
       ['terrarium same target', results.replace.seconds],
-      ['format 2 warm', results.layers.warm.seconds],
+      ['format 2 warm', results.warm2.seconds],
       ['format 2, one pin changed', results.layers.pinWarm.seconds],
       ['tar + zstd -d (floor)', results.tar.seconds],
       ['cp -a (floor)', results.cp.seconds],

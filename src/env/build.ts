@@ -41,6 +41,9 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   delete env.PYTHONHOME;
   const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
   const stepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
+  const compileHere = compilesAfterPip(python, env);
+  // A reproducible build compiles all of site-packages once at the end: the seeded pip's bytecode would be made twice.
+  const seedArgs = compileHere && options.reproducible ? ['--no-compile'] : [];
   await reporter.during(builder, async (phase) => {
     if (builder === 'venv') {
       if (!python.hasVenv) {
@@ -56,7 +59,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       );
       // venv runs ensurepip with the environment's interpreter named as the one it was made from.
       const named = path.join(dir, 'bin', path.basename(python.executable));
-      await seedPip(reporter, existsSync(named) ? named : path.join(dir, 'bin', 'python'), python, stepOptions);
+      await seedPip(reporter, existsSync(named) ? named : path.join(dir, 'bin', 'python'), python, stepOptions, seedArgs);
     } else {
       // virtualenv runs under its own Python and creates environments for another one. Without seeding it
       // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
@@ -72,11 +75,10 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
         reporter,
         'check that this virtualenv supports the interpreter',
       );
-      await seedPip(reporter, path.join(dir, 'bin', 'python'), python, stepOptions);
+      await seedPip(reporter, path.join(dir, 'bin', 'python'), python, stepOptions, seedArgs);
     }
     phase.done(`Python ${python.version.join('.')} environment created`);
   });
-  const compileHere = compilesAfterPip(python, env);
   const site = sitePackages(dir, python);
   const before = compileHere ? await entriesOf(site) : undefined;
   const pip = await withPlanFiles(options.pip, async (installs) => {
@@ -215,8 +217,8 @@ async function withPlanFiles<T>(plan: PipPlan, use: (installs: string[][]) => Pr
  * does; seed_pip.py does it without starting pip from a zip file, which saves seconds on every build
  * (docs/how-it-works.md). Python 2's ensurepip is used as it is.
  */
-async function seedPip(reporter: Reporter, interpreter: string, python: Fingerprint, options: StepOptions): Promise<void> {
-  const args = python.version[0] === 2 ? ['-m', 'ensurepip', '--default-pip'] : [pythonScript('seed_pip.py')];
+async function seedPip(reporter: Reporter, interpreter: string, python: Fingerprint, options: StepOptions, seedArgs: string[]): Promise<void> {
+  const args = python.version[0] === 2 ? ['-m', 'ensurepip', '--default-pip'] : [pythonScript('seed_pip.py'), ...seedArgs];
   check(
     await step(reporter, interpreter, args, options),
     'installing pip with ensurepip',

@@ -11,7 +11,8 @@ own, or a distribution's such as Debian's /usr/share/python-wheels); anything th
 ensurepip's own pip, unchanged, as do pips older than 22 (Python 3.6), whose scripts and metadata
 differ from the ones made here.
 
-Run as: ENV/bin/python seed_pip.py   (Python 3.6 and later; Python 2 builds use ensurepip itself)
+Run as: ENV/bin/python seed_pip.py [--no-compile]   (Python 3.6 and later; Python 2 builds use
+ensurepip itself). --no-compile: no bytecode, for a build that compiles everything once afterwards.
 """
 
 import base64
@@ -153,7 +154,7 @@ def install_wheel(wheel, site, bin_dir):
     for name, content in (("INSTALLER", b"pip\n"), ("REQUESTED", b"")):
         write_file(os.path.join(site, dist_info, name), content, False, rows, dist_info + "/" + name)
     for name, path, _, _ in files:
-        if not name.endswith(".py"):
+        if not name.endswith(".py") or not COMPILE:
             continue
         if not compileall.compile_file(path, force=True, quiet=2):
             raise RuntimeError("cannot compile " + path)
@@ -199,6 +200,8 @@ def seed(original):
 
     return run_pip
 
+
+COMPILE = "--no-compile" not in sys.argv[1:]
 
 if __name__ == "__main__":
     if sys.prefix == sys.base_prefix:
