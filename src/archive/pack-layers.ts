@@ -10,7 +10,7 @@ import { type LocalArchive, type LocalLayer, saveArchive } from './save.js';
 import type { TreeProgress } from './writer-protocol.js';
 
 /**
- * Packs each planned layer into its own file under `dir` (made here; the caller removes it), the
+ * Packs each planned layer into its own file under `dir` (made here; removed on failure, else by the caller), the
  * manifest at the start of the environment's layer, and returns the layered archive they make.
  * `transform` gives the packed bytes of files that differ from those on disk; `wrap` lets the caller
  * attach an abort signal to each stream.
@@ -27,21 +27,30 @@ export async function packLayers(
   const progress = options.progress ?? { files: 0, bytes: 0 };
   const layers: LocalLayer[] = [];
   const next = compressors(codec);
-  for (const [index, plan] of plans.entries()) {
-    const before = progress.bytes;
-    const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform);
-    options.wrap?.(packed);
-    // Counted as a restore counts them: the manifest is neither an entry nor unpacked bytes.
-    const saved = await saveArchive(packed, path.join(dir, `${index}`), codec, { unpackedSize: 0, entries: plan.entries.length });
-    layers.push({
-      name: plan.name,
-      path: saved.path,
-      sha256: saved.sha256,
-      size: saved.size,
-      unpackedSize: progress.bytes - before,
-      entries: plan.entries.length,
-    });
+  try {
+    await packEach();
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
   }
   const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
   return { path: dir, layers, sha256: layersDigest(layers), size: sum('size'), codec, unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+
+  async function packEach(): Promise<void> {
+    for (const [index, plan] of plans.entries()) {
+      const before = progress.bytes;
+      const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform);
+      options.wrap?.(packed);
+      // Counted as a restore counts them: the manifest is neither an entry nor unpacked bytes.
+      const saved = await saveArchive(packed, path.join(dir, `${index}`), codec, { unpackedSize: 0, entries: plan.entries.length });
+      layers.push({
+        name: plan.name,
+        path: saved.path,
+        sha256: saved.sha256,
+        size: saved.size,
+        unpackedSize: progress.bytes - before,
+        entries: plan.entries.length,
+      });
+    }
+  }
 }

@@ -12,6 +12,8 @@ const hasVirtualenv = spawnSync('sh', ['-c', 'command -v virtualenv']).status ==
  * Every interpreter here and both builders: build, delete the original, restore at a path with spaces,
  * non-ASCII characters and over 127 bytes, then prove the environment works as if built there
  * (test/helpers/env-checks.ts), doctor included. The README's matrix table is this test's result.
+ * virtualenv's cells publish layered archives (format 2): Python 2.7 and 3.6, which compile as pip
+ * installs, and 3.11 and 3.13, whose builds are made reproducible.
  */
 describe('relocation matrix', () => {
   const box = new Sandbox();
@@ -45,9 +47,11 @@ describe('relocation matrix', () => {
     const built = box.path(`built-${slug}`);
     // Each cell is a machine of its own: venv and virtualenv builds of one interpreter share a key, and
     // a shared cache would hand one cell the other's unpacked copy.
-    const common = ['--python', python, '--builder', builder, '--storage-dir', store, '--cache-dir', box.path(`cache-${slug}`)];
+    const format = builder === 'virtualenv' ? '2' : '1';
+    const common = ['--python', python, '--builder', builder, '--format', format, '--storage-dir', store, '--cache-dir', box.path(`cache-${slug}`)];
     const build = terrarium([...common, '-t', built, 'install', 'requirements.txt']);
     expect(build.code, build.out).toBe(0);
+    expect(build.out).toMatch(format === '2' ? / in \d+ layers \(zstd\)/ : /pack: [^\n]*\(zstd\)/);
     // An unrewritten script would silently run the original: it must be gone.
     rmSync(built, { recursive: true, force: true });
     const target = path.join(box.path(`restored ${slug}`), 'zoë', 'x'.repeat(100), 'my env');
