@@ -36,7 +36,11 @@ export class LocalCache {
     return stores.some((store) => this.keeps(store)) ? this.archives : undefined;
   }
 
-  /** Every archive and unpacked copy kept, with its size and last use. */
+  /**
+   * Every archive and unpacked copy kept, with its size and last use. A layer several archives share is
+   * counted once, with the one used last: each archive's size is then what removing it, the least
+   * recently used first, frees.
+   */
   async entries(): Promise<CacheEntry[]> {
     const archives = await Promise.all(
       (await this.archives.list()).map(async (record) => {
@@ -45,6 +49,13 @@ export class LocalCache {
         return entry;
       }),
     );
+    const counted = new Set<string>();
+    for (const entry of [...archives].sort((a, b) => b.used - a.used)) {
+      const layers = this.records.get(entry)!.layers;
+      if (!layers) continue;
+      entry.bytes = layers.reduce((sum, layer) => sum + (counted.has(layer.sha256) ? 0 : layer.size), 0);
+      for (const layer of layers) counted.add(layer.sha256);
+    }
     const trees = (await this.trees.list()).map((tree) => ({ key: tree.key, kind: 'unpacked copy' as const, bytes: tree.bytes, used: tree.used }));
     return [...archives, ...trees];
   }

@@ -34,6 +34,13 @@ function archive(content: string): LocalArchive {
   };
 }
 
+/** A layered archive of these layers' contents, packed into files as a build packs them. */
+function layered(contents: string[]): LocalArchive {
+  const layers = contents.map((content, i) => ({ ...archive(content), name: i ? `dist${i}-1.0` : 'environment', unpackedSize: 1, entries: 1 }));
+  const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
+  return { path: dir, layers, sha256: layersDigest(layers), size: sum('size'), codec: 'zstd', unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+}
+
 describe('directory store', () => {
   it('racing publishers of one key: one record, one archive, every publisher told which', async () => {
     const store = new DirectoryStore(path.join(dir, 'store'));
@@ -44,13 +51,6 @@ describe('directory store', () => {
     expect(readdirSync(path.join(dir, 'store')).sort()).toEqual(['k.json', `k.${winner.sha256.slice(0, 16)}.tar.zst`].sort());
     expect(await store.list()).toEqual([winner]);
   });
-
-  /** A layered archive of these layers' contents, packed into files as a build packs them. */
-  function layered(contents: string[]): LocalArchive {
-    const layers = contents.map((content, i) => ({ ...archive(content), name: i ? `dist${i}-1.0` : 'environment', unpackedSize: 1, entries: 1 }));
-    const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
-    return { path: dir, layers, sha256: layersDigest(layers), size: sum('size'), codec: 'zstd', unpackedSize: sum('unpackedSize'), entries: sum('entries') };
-  }
 
   it('layers: each blob stored once for every record naming it; one planted under a layer name is replaced; sweep spares what records name and what is new', async () => {
     const root = path.join(dir, 'store');
@@ -134,6 +134,31 @@ describe('cache', () => {
     expect((await cache.list()).map((r) => r.key)).toEqual(['huge']);
     expect(await local.trees.find('t')).toBeUndefined();
     expect(readdirSync(path.join(root, 'unpacked'))).toEqual([]);
+  });
+
+  it('counts a layer two archives share once, with the one used last, and evicts to the cap by what each frees', async () => {
+    const root = path.join(dir, 'cache');
+    const local = new LocalCache(root, 160);
+    const used = (key: string, secondsAgo: number) => {
+      const when = new Date(Date.now() - secondsAgo * 1000);
+      utimesSync(path.join(root, `${key}.json`), when, when);
+    };
+    const shared = 'S'.repeat(100);
+    await local.archives.publish('old', layered(['o'.repeat(10), shared]), 'test');
+    used('old', 20);
+    await local.archives.publish('new', layered(['n'.repeat(10), shared]), 'test');
+    used('new', 10);
+    const sizes = Object.fromEntries((await local.entries()).map((entry) => [entry.key, entry.bytes]));
+    expect(sizes).toEqual({ new: 110, old: 10 });
+    // 120 bytes on disk fit 160: nothing goes. A third archive of 50 bytes makes 170: only `old` (10 bytes) must go.
+    await local.archives.publish('third', archive('t'.repeat(50)), 'test');
+    // Its own layer goes with it, once past the grace that spares a layer another install is adding.
+    const own = path.join(root, blobName(createHash('sha256').update('o'.repeat(10)).digest('hex')));
+    utimesSync(own, new Date(0), new Date(0));
+    expect(await local.evict('third')).toEqual(['archive old']);
+    expect(readdirSync(path.join(root, 'blobs', 'sha256')).sort()).toEqual(
+      [createHash('sha256').update('n'.repeat(10)).digest('hex'), createHash('sha256').update(shared).digest('hex')].sort(),
+    );
   });
 
   it.each<[NodeJS.ProcessEnv, string | undefined]>([
