@@ -30,15 +30,18 @@ export function storedParts(
   const { layers } = record;
   const parts = layers.map((layer): ArchivePart => {
     const checksum = new ChecksumStream({ limit: layer.size });
+    const what = `layer ${layer.name} of ${record.key}`;
     return {
       limits: unpackLimits(layer),
       open: async () => [opened(await store.openBlob(layer)), checksum],
       verify: () => {
-        if (checksum.hex() !== layer.sha256) throw damaged(`layer ${layer.name} of ${record.key}`);
+        if (checksum.hex() !== layer.sha256) throw damaged(what);
       },
+      // Whatever failed, the message names the layer.
       failed: async (error) => {
-        if (onDamaged && error instanceof TerrariumError && ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) await onDamaged(layer);
-        return error;
+        if (!(error instanceof TerrariumError) || !['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return error;
+        await onDamaged?.(layer);
+        return error.message.startsWith(what) ? error : new TerrariumError(error.code, `${what}: ${error.message}`, { hint: error.hint, cause: error });
       },
     };
   }) as [ArchivePart, ...ArchivePart[]];

@@ -134,6 +134,15 @@ describe('layered archives (format 2)', () => {
       const again = await box.main([...cache, '-t', box.path('via-http-3'), 'install', demo.name]);
       expect(again.code, again.stderr).toBe(0);
       expect(requests.filter((url) => url.startsWith('/blobs/'))).toEqual([]);
+      // cache verify reads every cached layer: all good, then one damaged is found, dropped with its record.
+      const verify = () => box.main(['--cache-dir', box.path('http-cache'), 'cache', 'verify']);
+      expect((await verify()).code).toBe(0);
+      const cachedBlob = box.path('http-cache', blobName(record(box.store, keys.demo).layers![0]!.sha256));
+      writeFileSync(cachedBlob, Buffer.alloc(statSync(cachedBlob).size));
+      const damaged = await verify();
+      expect(damaged.code).toBe(EXIT.archive);
+      expect(damaged.stdout, damaged.stdout).toMatch(new RegExp(`dropped  archive +${keys.demo}: layer environment`));
+      expect(existsSync(cachedBlob)).toBe(false);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -230,6 +239,10 @@ describe('layered archives (format 2)', () => {
     const trusted = await trusting('signed-ok');
     expect(trusted.code, trusted.stderr).toBe(0);
     expect(trusted.stderr).toMatch(/verified and signed by [0-9A-F]{16}/);
+    // inspect and exists hold a layered archive's signature to its layers too.
+    const inspect = await box.main(['--storage-dir', store, '--trust-key', `${signer}.pub`, 'inspect', keys.demo]);
+    expect(inspect.stdout).toMatch(/^signed {8}by key [0-9A-F]{16} \("terrarium-archive key=.*"\): trusted$/m);
+    expect((await box.main(['--storage-dir', store, '--trust-key', `${signer}.pub`, 'exists', demo.name])).code).toBe(0);
     const signature = readdirSync(store).find((name) => name.endsWith('.minisig'))!;
     await plantLayer(store, keys.demo, 'terra_dep', [{ name: 'lib/python3.11/site-packages/terra_dep/__init__.py', body: 'print("planted")\n' }]);
     // The attacker puts the genuine signature where the planted record's would be.
