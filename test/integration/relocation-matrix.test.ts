@@ -11,7 +11,7 @@ const hasVirtualenv = spawnSync('sh', ['-c', 'command -v virtualenv']).status ==
 /**
  * Every interpreter here and both builders: build, delete the original, restore at a path with spaces,
  * non-ASCII characters and over 127 bytes, then prove the environment works as if built there
- * (test/helpers/env-checks.ts), doctor included. The README's matrix table is this test's result.
+ * (test/helpers/env-checks.ts), doctor included. docs/how-it-works.md's matrix table is this test's result.
  * virtualenv's cells publish layered archives (format 2): Python 2.7 and 3.6, which compile as pip
  * installs, and 3.11 and 3.13, whose builds are made reproducible.
  */
