@@ -115,8 +115,9 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     await setMtimes(dir, reproducible.mtime / 1000);
     // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
     await compileBytecode(reporter, dir, [site], stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
-    // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources').
-    await setMtimes(dir, reproducible.mtime / 1000);
+    // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
+    // compileall wrote only under site-packages.
+    await setMtimes(site, reproducible.mtime / 1000);
   } else {
     const changed = changedEntries(before, await entriesOf(site));
     await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);

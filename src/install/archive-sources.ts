@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Readable, addAbortSignal } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
-import { type ArchivePart, unpackLimits } from '../archive/extract.js';
+import type { ArchivePart } from '../archive/extract.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { DownloadCopy } from '../cache/download-copy.js';
@@ -11,6 +11,7 @@ import { TerrariumError } from '../errors.js';
 import { siblingPath } from '../io/fs.js';
 import type { PendingSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, type Store, isWritable } from '../stores/store.js';
+import { type LayerPart, layerPart } from '../stores/verify.js';
 
 /** Where a restore reads an archive's bytes from, and what it does with them once they are verified. */
 export interface ArchiveSource {
@@ -76,7 +77,6 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
   options.signature?.confirm(layersPrehash(record.layers));
   const downloads = siblingPath(options.target, 'download');
   const copies = new Map<string, DownloadCopy>();
-  const checksums: ChecksumStream[] = [];
   const reading = options.useCache && options.cache && options.cache !== store ? options.cache : undefined;
   const opened = new Map<number, Promise<{ stream: Readable; cached: boolean }>>();
   let made: Promise<unknown> | undefined;
@@ -104,44 +104,32 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
     }
     return opened.get(index)!;
   };
-  const from = new Map<number, boolean>();
-  const parts = record.layers.map((layer, index): ArchivePart => {
-    const what = `layer ${layer.name} (${layer.sha256.slice(0, 16)})`;
-    return {
-      limits: unpackLimits(layer),
-      open: async () => {
-        const { stream, cached } = await prefetch(index);
-        from.set(index, cached);
-        if (options.signal) addAbortSignal(options.signal, stream);
-        // A cached layer is read whole, within the archive's limits, and then found damaged: a cache's damage is worth a second try.
-        checksums[index] = new ChecksumStream(cached ? {} : { limit: layer.size });
-        return [stream, checksums[index]];
+  const parts = record.layers.map((layer, index) => {
+    let cached = false;
+    return layerPart(
+      layer,
+      `layer ${layer.name} (${layer.sha256.slice(0, 16)})`,
+      async () => {
+        const source = await prefetch(index);
+        cached = source.cached;
+        if (options.signal) addAbortSignal(options.signal, source.stream);
+        return { stream: source.stream, bounded: !cached };
       },
-      verify: () => {
-        const checksum = checksums[index]!;
-        if (checksum.hex() === layer.sha256 && checksum.bytes === layer.size) return;
-        throw new TerrariumError('ARCHIVE_CORRUPT', `${what}: its bytes do not match the sha256 recorded for them`, {
-          hint: 'the stored copy is damaged; run without --require-download to rebuild and republish it',
-        });
-      },
-      // A layer that cannot be read whole (damaged, hostile, not what its digest says) is removed where it
-      // came from; left there, a publisher would find its name taken and not upload a good one.
-      failed: async (error) => {
-        if (!(error instanceof TerrariumError) || !['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return error;
-        if (from.get(index)) {
+      // A layer that cannot be read whole is removed where it came from; left there, a publisher would
+      // find its name taken and not upload a good one. A cache's damage is worth a second try.
+      async (error) => {
+        if (cached) {
           await reading!.discardBlob(layer).catch(() => undefined);
-          return new DamagedCacheLayer('ARCHIVE_CORRUPT', `layer ${layer.name} in the cache is unusable (${error.message}); dropped it there`, {
-            cause: error,
-          });
+          return new DamagedCacheLayer(error.code, `${error.message}, in the cache (dropped it there)`, { cause: error });
         }
         if (isWritable(store)) await store.discardBlob(layer).catch(() => undefined);
-        return error.message.startsWith('layer ') ? error : new TerrariumError(error.code, `${what}: ${error.message}`, { hint: error.hint, cause: error });
+        return undefined;
       },
-    };
-  }) as [ArchivePart, ...ArchivePart[]];
+    );
+  }) as [LayerPart, ...LayerPart[]];
   return {
     parts,
-    bytes: () => checksums.reduce((sum, checksum) => sum + checksum.bytes, 0),
+    bytes: () => parts.reduce((sum, part) => sum + part.bytes(), 0),
     finish() {},
     async keep(cache, archive, tool) {
       for (const copy of copies.values()) if (!(await copy.written())) return false;

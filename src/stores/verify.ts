@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
 import { type ArchivePart, unpackLimits } from '../archive/extract.js';
 import { inspectArchive } from '../archive/inspect.js';
@@ -16,39 +17,71 @@ export function storedParts(
   options: { signal?: AbortSignal | undefined; onDamaged?: (layer: Layer) => Promise<void> } = {},
 ): { parts: [ArchivePart, ...ArchivePart[]]; prehash(): Buffer } {
   const { signal, onDamaged } = options;
-  const opened = (stream: import('node:stream').Readable) => {
+  const opened = (stream: Readable) => {
     signal?.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
     return stream;
   };
   if (!record.layers) {
     const checksum = new ChecksumStream({ limit: record.size, prehash: true });
     const verify = () => {
-      if (checksum.hex() !== record.sha256) throw damaged(`archive ${record.key}`);
+      if (checksum.hex() !== record.sha256) throw corrupt(`archive ${record.key}`);
     };
     return { parts: [{ open: async () => [opened(await store.open(record)), checksum], verify }], prehash: () => checksum.prehash()! };
   }
   const { layers } = record;
-  const parts = layers.map((layer): ArchivePart => {
-    const checksum = new ChecksumStream({ limit: layer.size });
-    const what = `layer ${layer.name} of ${record.key}`;
-    return {
-      limits: unpackLimits(layer),
-      open: async () => [opened(await store.openBlob(layer)), checksum],
-      verify: () => {
-        if (checksum.hex() !== layer.sha256) throw damaged(what);
-      },
-      // Whatever failed, the message names the layer.
-      failed: async (error) => {
-        if (!(error instanceof TerrariumError) || !['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return error;
+  const parts = layers.map((layer) =>
+    layerPart(
+      layer,
+      `layer ${layer.name} of ${record.key}`,
+      async () => ({ stream: opened(await store.openBlob(layer)), bounded: true }),
+      async () => {
         await onDamaged?.(layer);
-        return error.message.startsWith(what) ? error : new TerrariumError(error.code, `${what}: ${error.message}`, { hint: error.hint, cause: error });
+        return undefined;
       },
-    };
-  }) as [ArchivePart, ...ArchivePart[]];
+    ),
+  ) as [LayerPart, ...LayerPart[]];
   return { parts, prehash: () => layersPrehash(layers) };
 }
 
-function damaged(what: string): TerrariumError {
+/** The failures that say a stored archive or layer is bad for anyone, as opposed to unreachable or refused here. */
+const DAMAGED = ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'];
+
+/**
+ * One layer of a layered archive as a part an archive reader takes: within its own limits, held to its
+ * sha256 and size once read, any failure named after it (`what`). `open` gives its bytes and whether
+ * they are bounded on the way by its size (a cached layer is read whole, then judged). `damaged` is
+ * told of a layer that cannot be read whole, and may give the error to throw in its place.
+ */
+/** A layer's part, and how many of its bytes have been read (for progress). */
+export type LayerPart = ArchivePart & { bytes(): number };
+
+export function layerPart(
+  layer: Layer,
+  what: string,
+  open: () => Promise<{ stream: Readable; bounded: boolean }>,
+  damaged: (error: TerrariumError) => Promise<TerrariumError | undefined>,
+): LayerPart {
+  let checksum: ChecksumStream | undefined;
+  return {
+    limits: unpackLimits(layer),
+    bytes: () => checksum?.bytes ?? 0,
+    open: async () => {
+      const { stream, bounded } = await open();
+      checksum = new ChecksumStream(bounded ? { limit: layer.size } : {});
+      return [stream, checksum];
+    },
+    verify: () => {
+      if (checksum!.hex() !== layer.sha256 || checksum!.bytes !== layer.size) throw corrupt(what);
+    },
+    failed: async (error) => {
+      if (!(error instanceof TerrariumError) || !DAMAGED.includes(error.code)) return error;
+      const named = error.message.startsWith(what) ? error : new TerrariumError(error.code, `${what}: ${error.message}`, { hint: error.hint, cause: error });
+      return (await damaged(named)) ?? named;
+    },
+  };
+}
+
+function corrupt(what: string): TerrariumError {
   return new TerrariumError('ARCHIVE_CORRUPT', `${what}: its bytes do not match the sha256 recorded for them`, {
     hint: 'the stored copy is damaged; the next install of this key removes and rebuilds it',
   });
@@ -69,7 +102,7 @@ export async function flawOfStored(store: Store, record: ArchiveRecord, signal?:
     return undefined;
   } catch (error) {
     signal?.throwIfAborted();
-    if (error instanceof TerrariumError && ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'].includes(error.code)) return describeCause(error);
+    if (error instanceof TerrariumError && DAMAGED.includes(error.code)) return describeCause(error);
     throw error;
   }
 }

@@ -238,7 +238,7 @@ describe('layered archives (format 2)', () => {
       box.main(dir(store, '--require-download', '--trust-key', `${signer}.pub`, '-t', box.path(target), 'install', demo.name));
     const trusted = await trusting('signed-ok');
     expect(trusted.code, trusted.stderr).toBe(0);
-    expect(trusted.stderr).toMatch(/verified and signed by [0-9A-F]{16}/);
+    expect(trusted.stderr, trusted.stderr).toMatch(/verified and signed by [0-9A-F]{16}/);
     // inspect and exists hold a layered archive's signature to its layers too.
     const inspect = await box.main(['--storage-dir', store, '--trust-key', `${signer}.pub`, 'inspect', keys.demo]);
     expect(inspect.stdout).toMatch(/^signed {8}by key [0-9A-F]{16} \("terrarium-archive key=.*"\): trusted$/m);
