@@ -6,13 +6,15 @@ import { failpoint } from '../io/failpoint.js';
 import type { Manifest } from './manifest.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
-import { EntryGuard } from './entry-check.js';
+import { EntryGuard, type EntryHeader } from './entry-check.js';
 import { asArchiveError, readArchive, readTar } from './read.js';
 import { ZstdDecoder } from './zstd-decompress.js';
 import type { TarSink } from './tar-parse.js';
 import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
-import type { KeptCopy, TreeProgress } from './writer-protocol.js';
+import type { TreeProgress } from './writer-protocol.js';
+import type { LinkMethod } from '../io/file-ops.js';
+import { checkAsArchived, readRelocated } from './linked-files.js';
 
 /** How much an archive may unpack to: past either, it is a bomb and extraction stops at once. */
 export interface UnpackLimits {
@@ -46,20 +48,19 @@ export interface ExtractResult {
   bytes: number;
   /** Tar entries after the manifest (what a record's `entries` counts). */
   entryCount: number;
-  /** With a kept copy: every entry written there, in order (what it takes to link it elsewhere later). */
-  entries: Entry[] | undefined;
-  /** With a kept copy: how root's files were made from it. */
-  method: KeptCopy['method'] | undefined;
+  /** For each part with `keep`: every entry written there, in order (what it takes to link it elsewhere later). */
+  kept: Array<Entry[] | undefined>;
+  /** With kept copies: how root's files were made from them. */
+  method: LinkMethod | undefined;
 }
 
 /**
  * Unpacks a terrarium archive (`source`: its bytes as stored, `codec`: their compression) into `root`
  * (an empty staging directory), checking every entry first and
  * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
- * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. With `keep`,
- * the tree is also written, as archived, to a second empty directory, and root's files are linked
- * (cloned, copied) from there, except those relocated. Entries are parsed and handed to the writer
- * synchronously as input arrives; the writer's thread does the file system calls meanwhile.
+ * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. Entries are
+ * parsed and handed to the writer synchronously as input arrives; the writer's thread does the file
+ * system calls meanwhile.
  */
 export function extractEnvironment(
   source: [Readable, ...Transform[]],
@@ -72,7 +73,8 @@ export function extractEnvironment(
 }
 
 export interface ExtractOptions {
-  keep?: KeptCopy | undefined;
+  /** How files of kept and linked copies are put into root, the first one tried. */
+  method?: LinkMethod | undefined;
   progress?: TreeProgress;
   limits?: UnpackLimits;
 }
@@ -86,8 +88,31 @@ export interface ArchivePart {
   /** Called when reading the part failed (its bytes, its entries or its check): returns the error to throw. */
   failed?(error: unknown): Promise<unknown>;
   /** What this part may unpack to, besides the whole archive's limits (a layer's record). */
-  limits?: UnpackLimits;
+  limits?: UnpackLimits | undefined;
+  /**
+   * A new, empty folder where this part's files are also written, as archived (root's are linked from
+   * there, except those relocated): an unpacked copy for later installs to link from.
+   */
+  keep?: string | undefined;
 }
+
+/** A part unpacked earlier (an unpacked copy in the cache): root gets links of its files. */
+export interface LinkedPart {
+  linked: {
+    dir: string;
+    /** Its entries in order, as they were unpacked; input from whoever can write the cache. */
+    entries: readonly Entry[];
+    /** The archive's manifest, for the part that comes first. */
+    manifest?: Manifest | undefined;
+  };
+  /** Called when linking it failed: returns the error to throw. */
+  failed?(error: unknown): Promise<unknown>;
+}
+
+export type Part = ArchivePart | LinkedPart;
+
+/** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
+const YIELD_EVERY = 1000;
 
 /** Entries and bytes counted against the whole archive's limits and those of the part being read. */
 export class Tally {
@@ -97,7 +122,7 @@ export class Tally {
 
   constructor(private readonly limits: UnpackLimits = { bytes: Infinity, entries: Infinity }) {}
 
-  begin(part: ArchivePart): void {
+  begin(part: { limits?: UnpackLimits | undefined }): void {
     this.part = { entries: 0, bytes: 0 };
     this.partLimits = part.limits;
   }
@@ -124,23 +149,25 @@ export async function readPart(part: ArchivePart, tally: Tally, read: (source: [
 }
 
 /**
- * Unpacks a layered archive's parts one after the other into `root`, as extractEnvironment does one
- * archive: one entry check, one writer and one set of limits for all of them, so that no layer writes
- * where another did or through a link another made.
+ * Unpacks an archive's parts one after the other into `root`, as extractEnvironment does one archive:
+ * one entry check, one writer and one set of limits for all of them, so that no part writes where
+ * another did or through a link another made. A linked part's entries pass the same checks, its files
+ * are linked from its folder, and those relocated are read from there and written anew.
  */
 export async function extractLayers(
-  parts: readonly [ArchivePart, ...ArchivePart[]],
+  parts: readonly [Part, ...Part[]],
   codec: Codec,
   root: string,
   onManifest: (manifest: Manifest) => Relocator,
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
-  const { keep } = options;
   const tally = new Tally(options.limits);
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
-  const writer = new TreeWriter(root, keep);
-  const entries: Entry[] | undefined = keep ? [] : undefined;
+  const writer = new TreeWriter(root, { method: options.method });
+  const kept = parts.map((part) => ('linked' in part || !part.keep ? undefined : ([] as Entry[])));
+  /** The entries of the kept copy being written. */
+  let entries: Entry[] | undefined;
   const directories = new Set<string>(['.']);
   let relocator: Relocator | undefined;
 
@@ -153,26 +180,32 @@ export async function extractLayers(
     writer.dir(rel, entry.mode);
   };
 
+  /** Checks an entry; makes folders and symlinks; returns the files, for the caller to write. */
+  const place = (header: EntryHeader, step: string): Entry | undefined => {
+    const entry = guard.check(header);
+    failpoint(step);
+    if (entry.type === 'directory') {
+      ensureDirectory(entry.path, entry);
+      return undefined;
+    }
+    ensureDirectory(path.posix.dirname(entry.path));
+    entries?.push(entry);
+    if (entry.type === 'symlink') {
+      writer.symlink(entry.path, entry.linkname!);
+      return undefined;
+    }
+    counts.files += 1;
+    counts.bytes += entry.size;
+    return entry;
+  };
+
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
   let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined } | undefined;
   const sink: TarSink = {
     entry(header) {
-      const entry = guard.check(header);
-      failpoint('extract-entry');
       tally.count(header.size);
-      if (entry.type === 'directory') {
-        ensureDirectory(entry.path, entry);
-        return;
-      }
-      ensureDirectory(path.posix.dirname(entry.path));
-      if (entry.type === 'symlink') {
-        entries?.push(entry);
-        writer.symlink(entry.path, entry.linkname!);
-        return;
-      }
-      counts.files += 1;
-      counts.bytes += header.size;
-      entries?.push(entry);
+      const entry = place(header, 'extract-entry');
+      if (!entry) return;
       const rewrite = relocator!.needs(entry.path);
       if (rewrite && header.size > MAX_RELOCATED_BYTES)
         throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
@@ -200,36 +233,69 @@ export async function extractLayers(
       }
       const { content } = gathered;
       // An unpacked copy's relocated files are read again by every link-mode install: their digest says they are as archived.
-      if (keep) entry.sha256 = createHash('sha256').update(content).digest('hex');
+      if (entries) entry.sha256 = createHash('sha256').update(content).digest('hex');
       const rewritten = relocator!.apply(rel, content);
-      if (keep) writer.file(rel, mode, mtime, content, rewritten);
+      if (entries) writer.file(rel, mode, mtime, content, rewritten);
       else writer.file(rel, mode, mtime, rewritten);
     },
   };
 
-  let manifest: Manifest;
+  const link = async ({ linked }: LinkedPart): Promise<void> => {
+    let count = 0;
+    for (const item of linked.entries) {
+      if (++count % YIELD_EVERY === 0) {
+        await writer.ready();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The index is input from anyone who can write the cache: each entry passes the archive's checks.
+      const entry = place({ ...item, name: item.path }, 'link-entry');
+      if (!entry) continue;
+      const from = path.join(linked.dir, entry.path);
+      if (relocator!.needs(entry.path)) writer.file(entry.path, entry.mode, entry.mtime, relocator!.apply(entry.path, readRelocated(from, entry, item.sha256)));
+      else {
+        checkAsArchived(from, entry);
+        writer.link(entry.path, entry.mtime);
+      }
+    }
+  };
+
+  let manifest: Manifest | undefined;
   try {
     const reader = {
       manifest: (read: Manifest) => {
+        manifest = read;
         relocator = onManifest(read);
         return sink;
       },
       drain: () => writer.ready(),
       decoder: codec === 'zstd' ? new ZstdDecoder() : undefined,
     };
-    const [first, ...rest] = parts;
-    let read: Manifest | undefined;
-    await readPart(first, tally, async (source) => {
-      read = await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
-    });
-    manifest = read!;
-    for (const part of rest) await readPart(part, tally, (source) => readTar(source, codec, sink, reader));
+    for (const [index, part] of parts.entries()) {
+      entries = kept[index];
+      if ('linked' in part) {
+        writer.keepIn({ root: part.linked.dir, existing: true });
+        if (index === 0) {
+          if (!part.linked.manifest) throw new TerrariumError('ARCHIVE_CORRUPT', `${part.linked.dir} has no manifest`);
+          reader.manifest(part.linked.manifest);
+        }
+        tally.begin({});
+        await link(part).catch(async (error: unknown) => {
+          throw part.failed ? await part.failed(error) : error;
+        });
+        continue;
+      }
+      writer.keepIn(part.keep === undefined ? undefined : { root: part.keep, existing: false });
+      await readPart(part, tally, async (source) => {
+        if (index === 0) await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
+        else await readTar(source, codec, sink, reader);
+      });
+    }
     await writer.finish();
   } catch (error) {
     await writer.abort();
     throw asArchiveError(error);
   }
-  return { manifest, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, entries, method: writer.method };
+  return { manifest: manifest!, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, kept, method: writer.method };
 }
 
 /**

@@ -16,8 +16,9 @@ import { linkFile, pathUnder, writeAll, writeNewFile } from '../io/file-ops.js';
 
 /** Set by the first message. */
 let root = '';
+/** Set by each batch: the kept copy its files are linked from. */
 /** @type {KeptCopy | undefined} */
-let keep;
+let kept;
 /** The kept copy, when this run writes it (it is not there yet): everything goes there too. */
 /** @type {string | undefined} */
 let copy;
@@ -35,7 +36,7 @@ let open;
  */
 function linkKept(rel, mtime) {
   method = linkFile(
-    pathUnder(/** @type {KeptCopy} */ (keep).root, rel),
+    pathUnder(/** @type {KeptCopy} */ (kept).root, rel),
     pathUnder(root, rel),
     /** @type {import('../io/file-ops.js').LinkMethod} */ (method),
     mtime,
@@ -87,12 +88,13 @@ const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPor
 
 port.on('message', (/** @type {Batch | WriterSetup} */ message) => {
   if ('root' in message) {
-    ({ root, keep, copy } = message);
-    first = copy ?? root;
-    method = keep?.method;
+    ({ root, method } = message);
     return;
   }
   const { ops, data } = message;
+  kept = message.kept;
+  copy = kept && !kept.existing ? kept.root : undefined;
+  first = copy ?? root;
   const started = performance.now();
   /** @type {WriterReply} */
   let reply = { data, ok: true, method, ms: 0 };

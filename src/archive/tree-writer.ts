@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { makeDirectory, pathUnder, type LinkMethod } from '../io/file-ops.js';
 import type { Batch, KeptCopy, Op, WriterSetup } from './writer-protocol.js';
+import path from 'node:path';
 import { WriterThread, errnoError, startWorker, takeWorker } from './writer-thread.js';
 
 const BATCH_BYTES = 4 << 20;
@@ -28,13 +29,17 @@ const SLOW_BATCHES = 2;
  * created with O_EXCL. Folders are made at once, on the calling thread, so that files (spread over the
  * threads batch by batch) always find theirs; a file streamed over several batches stays on one thread.
  * Failures surface on a later call or on `finish`, as the first file system error (with its errno
- * code). With `keep`, the tree is also written there as given, and root gets links (clones, copies) of
- * it, except for rewritten files.
+ * code). With a kept copy (`keepIn`), files are also written there as given, and root gets links
+ * (clones, copies) of them, except for rewritten files; or, with an existing copy, root links its files.
  */
 export class TreeWriter {
   private readonly threads: WriterThread[];
-  /** What every thread is told first; also where this thread makes folders (root, and the copy being written). */
+  /** What every thread is told first. */
   private readonly setup: WriterSetup;
+  /** The kept copy the next operations go to or link from. */
+  private kept: KeptCopy | undefined;
+  /** Folders made so far in the kept copy being written. */
+  private copyDirs = new Set<string>();
   /** The thread to take the next batch. */
   private next = 0;
   /** Batches in a row that the disk slowed down. */
@@ -50,22 +55,38 @@ export class TreeWriter {
   /** How files went from the kept copy into root (the method the file system accepted). */
   method: LinkMethod | undefined;
 
-  /** `threads`: how many to start with (more join, up to MAX_WRITERS, when the disk is the limit). */
-  constructor(root: string, keep?: KeptCopy, { threads = 1 } = {}) {
-    this.setup = { root, keep, copy: keep && !keep.existing ? keep.root : undefined };
+  /**
+   * `method`: how to put files of a kept copy into root, the first one tried; `threads`: how many to
+   * start with (more join, up to MAX_WRITERS, when the disk is the limit).
+   */
+  constructor(root: string, { method, threads = 1 }: { method?: LinkMethod | undefined; threads?: number } = {}) {
+    this.setup = { root, method };
     this.threads = [this.thread(takeWorker())];
     while (this.threads.length < threads) this.threads.push(this.thread(startWorker()));
   }
 
-  dir(path: string, mode: number): void {
-    if (this.failure) throw this.failure;
-    const { root, copy } = this.setup;
-    makeDirectory(pathUnder(root, path), mode);
-    if (copy) makeDirectory(pathUnder(copy, path), mode);
+  /**
+   * The kept copy the operations from here on write to (`existing` false: a new, empty folder) or link
+   * from; undefined for none. Called between files.
+   */
+  keepIn(kept: KeptCopy | undefined): void {
+    this.send();
+    this.kept = kept;
+    this.copyDirs = new Set(['.']);
   }
 
-  symlink(path: string, target: string): void {
-    this.push({ kind: 'symlink', path, target });
+  dir(rel: string, mode: number): void {
+    if (this.failure) throw this.failure;
+    makeDirectory(pathUnder(this.setup.root, rel), mode);
+    if (this.kept && !this.kept.existing) {
+      makeDirectory(pathUnder(this.kept.root, rel), mode);
+      this.copyDirs.add(rel);
+    }
+  }
+
+  symlink(rel: string, target: string): void {
+    this.copyParents(rel);
+    this.push({ kind: 'symlink', path: rel, target });
   }
 
   /** A file of the existing kept copy, linked (cloned, copied) into root. */
@@ -79,6 +100,7 @@ export class TreeWriter {
    */
   file(path: string, mode: number, mtime: number, content: Uint8Array, rewritten?: Uint8Array): void {
     if (rewritten) {
+      this.copyParents(path);
       const offset = this.append(content, content.length + rewritten.length);
       const second = this.append(rewritten, rewritten.length);
       this.push({ kind: 'file', path, mode, mtime, offset, length: content.length, rewritten: { offset: second, length: rewritten.length } });
@@ -94,6 +116,7 @@ export class TreeWriter {
    * it comes. One that fits in a batch travels in one; a larger one is streamed in batch-sized chunks.
    */
   open(path: string, mode: number, size: number): void {
+    this.copyParents(path);
     if (size > BATCH_BYTES) {
       // Set first: the batch that carries `begin` may leave at once, and must pin its thread.
       this.current = { path, mode, streamed: true, offset: 0 };
@@ -164,6 +187,19 @@ export class TreeWriter {
     return offset;
   }
 
+  /**
+   * A layer's kept copy holds only that layer's files: the folders they are in are made there as they
+   * come (in root, the environment's layer made them, with their modes).
+   */
+  private copyParents(rel: string): void {
+    if (!this.kept || this.kept.existing) return;
+    const dir = path.posix.dirname(rel);
+    if (this.copyDirs.has(dir)) return;
+    this.copyParents(dir);
+    makeDirectory(pathUnder(this.kept.root, dir), 0o755);
+    this.copyDirs.add(dir);
+  }
+
   private push(op: Op): void {
     if (this.failure) throw this.failure;
     this.ops.push(op);
@@ -172,7 +208,7 @@ export class TreeWriter {
 
   private send(): void {
     if (!this.ops.length) return;
-    const batch: Batch = { ops: this.ops, data: this.data.buffer as ArrayBuffer };
+    const batch: Batch = { ops: this.ops, data: this.data.buffer as ArrayBuffer, kept: this.kept };
     this.ops = [];
     this.data = this.spare.pop() ?? new Uint8Array(BATCH_BYTES);
     this.used = 0;

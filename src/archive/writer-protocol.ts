@@ -9,10 +9,14 @@ export type Op =
   | { kind: 'end'; mtime: number }
   | { kind: 'link'; path: string; mtime: number };
 
-/** Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not copied). */
+/**
+ * Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not
+ * copied). `kept`: the pristine copy these operations go to or link from (one per layer of an archive).
+ */
 export interface Batch {
   ops: Op[];
   data: ArrayBuffer;
+  kept: KeptCopy | undefined;
 }
 
 /**
@@ -30,20 +34,18 @@ export interface TreeProgress {
 }
 
 /**
- * A second, pristine copy of the tree (kept in the cache): files land there and are linked into root.
- * `existing`: the copy is complete already (a repeat install in link mode); root gets links of its
+ * A second, pristine copy of (part of) the tree, kept in the cache: files land there and are linked into
+ * root. `existing`: the copy is complete already (a repeat install in link mode); root gets links of its
  * files (`link`), folders and symlinks of its own, and new files only for those rewritten (`file`).
  */
 export interface KeptCopy {
   root: string;
-  method: LinkMethod;
-  existing?: boolean;
+  existing: boolean;
 }
 
 /** The first message a writer's thread gets: it may have been started before its root was known. */
 export interface WriterSetup {
   root: string;
-  keep?: KeptCopy | undefined;
-  /** The kept copy's root when this run writes it (not `existing`): everything goes there too. */
-  copy: string | undefined;
+  /** How files are put into root from a kept copy (the first one tried; the worker falls back). */
+  method: LinkMethod | undefined;
 }

@@ -22,6 +22,14 @@ export class CacheStore extends DirectoryStore {
     return record;
   }
 
+  /** Whether the layer's blob is here (not read: publishing checks its bytes before using it). */
+  async hasBlob(layer: { sha256: string }): Promise<boolean> {
+    return fs.access(this.blobPath(layer.sha256)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** When the archive was last looked up (or added), in ms; 0 once it is gone. */
   async lastUsed(key: string): Promise<number> {
     return (await fs.stat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0;

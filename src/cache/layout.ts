@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { TerrariumError } from '../errors.js';
 
 /**
  * What lives where under the cache directory. The directory's default name ends in the layout's
@@ -8,8 +9,10 @@ import path from 'node:path';
 export const CACHE_LAYOUT = {
   /** Downloaded archives with their records and signatures, named as in a storage directory. */
   archives: '.',
-  /** Unpacked copies for link mode: `KEY/` and its index `KEY.json`. */
+  /** Unpacked copies for link mode: the index of each key's copy, `KEY.json`. */
   unpacked: 'unpacked',
+  /** The unpacked trees those copies are made of, shared by digest: `HEX/` and its index `HEX.json`. */
+  trees: 'trees',
   /** Interpreter fingerprints by binary, with the stamps that tell when they are stale. */
   interpreters: 'interpreters.json',
 } as const;
@@ -28,3 +31,6 @@ export function cacheDirFrom(option: string | undefined, enabled: boolean, cwd: 
   if (!enabled) return undefined;
   return option ? path.resolve(cwd, option) : defaultCacheDir(env);
 }
+
+/** A layer or unpacked tree from the cache turned out damaged: it was dropped there, and the restore is worth trying again without the cache. */
+export class DamagedInCache extends TerrariumError {}

@@ -23,7 +23,7 @@ export class LocalCache {
     private readonly maxBytes: number | undefined,
   ) {
     this.archives = new CacheStore(cachePath(dir, 'archives'));
-    this.trees = new UnpackedTrees(cachePath(dir, 'unpacked'));
+    this.trees = new UnpackedTrees(cachePath(dir, 'unpacked'), cachePath(dir, 'trees'));
   }
 
   /** Whether archives from `store` are kept here as they stream past: only remote ones, as a local store gains nothing from a second copy. */
@@ -37,27 +37,25 @@ export class LocalCache {
   }
 
   /**
-   * Every archive and unpacked copy kept, with its size and last use. A layer several archives share is
-   * counted once, with the one used last: each archive's size is then what removing it, the least
-   * recently used first, frees.
+   * Every archive and unpacked copy kept, with its size and last use. A layer (or unpacked tree) several
+   * of them share is counted once, with the one used last: each one's size is then what removing it,
+   * the least recently used first, frees.
    */
   async entries(): Promise<CacheEntry[]> {
     const archives = await Promise.all(
       (await this.archives.list()).map(async (record) => {
         const entry = { key: record.key, kind: 'archive' as const, bytes: record.size, used: await this.archives.lastUsed(record.key) };
         this.records.set(entry, record);
-        return entry;
+        return { entry, parts: record.layers?.map((layer) => ({ sha256: layer.sha256, bytes: layer.size })) };
       }),
     );
-    const counted = new Set<string>();
-    for (const entry of [...archives].sort((a, b) => b.used - a.used)) {
-      const layers = this.records.get(entry)!.layers;
-      if (!layers) continue;
-      entry.bytes = layers.reduce((sum, layer) => sum + (counted.has(layer.sha256) ? 0 : layer.size), 0);
-      for (const layer of layers) counted.add(layer.sha256);
-    }
-    const trees = (await this.trees.list()).map((tree) => ({ key: tree.key, kind: 'unpacked copy' as const, bytes: tree.bytes, used: tree.used }));
-    return [...archives, ...trees];
+    const copies = (await this.trees.list()).map((copy) => ({
+      entry: { key: copy.key, kind: 'unpacked copy' as const, bytes: 0, used: copy.used },
+      parts: copy.trees,
+    }));
+    chargeShared(archives);
+    chargeShared(copies);
+    return [...archives, ...copies].map(({ entry }) => entry);
   }
 
   /** Removes what `rule` selects (or, with `dryRun`, only says what it would); returns it. */
@@ -82,14 +80,29 @@ export class LocalCache {
     return (await this.prune({ maxBytes: this.maxBytes, keep }, false, EVICTION_GRACE_MS)).map((entry) => `${entry.kind} ${entry.key}`);
   }
 
-  /** Removes the layers no cached archive names any more (shared ones stay with the archives that still name them). */
+  /** Removes the layers and unpacked trees nothing cached names any more (shared ones stay with those that still name them). */
   private async sweep(graceMs: number): Promise<void> {
     const referenced = new Set((await this.archives.list()).flatMap((record) => record.layers?.map((layer) => layer.sha256) ?? []));
     await this.archives.sweep(referenced, graceMs);
+    await this.trees.sweep(graceMs);
   }
 
   private async drop(entry: CacheEntry): Promise<void> {
     if (entry.kind === 'unpacked copy') await this.trees.discard(entry.key);
     else await this.archives.discard(this.records.get(entry)!);
+  }
+}
+
+/**
+ * Charges each part (a layer, an unpacked tree) to the most recently used entry that has it, once: an
+ * entry then weighs what removing it, least recently used first, frees. Entries without parts keep
+ * their own size.
+ */
+function chargeShared(listed: Array<{ entry: CacheEntry; parts: Array<{ sha256: string; bytes: number }> | undefined }>): void {
+  const counted = new Set<string>();
+  for (const { entry, parts } of [...listed].sort((a, b) => b.entry.used - a.entry.used)) {
+    if (!parts) continue;
+    entry.bytes = parts.reduce((sum, part) => sum + (counted.has(part.sha256) ? 0 : part.bytes), 0);
+    for (const part of parts) counted.add(part.sha256);
   }
 }

@@ -1,160 +1,293 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Entry } from '../archive/entry.js';
-import { isErrno } from '../errors.js';
+import type { Layer } from '../archive/layers.js';
+import { checkManifest, type Manifest } from '../archive/manifest.js';
+import type { LinkedPart } from '../archive/extract.js';
+import { TerrariumError, describeCause, isErrno } from '../errors.js';
+import { DamagedInCache } from './layout.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { checkManifest, type Manifest } from '../archive/manifest.js';
+import { SHA256_HEX, recordedLayers } from '../stores/store.js';
 
-/** 4: every entry is a whole Entry record (3: relocated files carry their sha256, the index the archive's digest and signature). */
-export const UNPACKED_FORMAT = 4;
+/** 5: a key's copy is made of trees shared by digest (4: one tree per key). */
+export const UNPACKED_FORMAT = 5;
 
 /** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB), so this is 160,000 entries. */
 const MAX_INDEX_BYTES = 16 << 20;
 
-/** What is known of an unpacked tree without reading it: enough to link it into a new place. */
+/**
+ * One unpacked tree, as archived (not relocated: it still names the build path), named by the sha256 of
+ * what it was unpacked from: a format 1 archive, or one layer of a layered one, which every key that
+ * has the layer shares.
+ */
+export interface TreeIndex {
+  format: typeof UNPACKED_FORMAT;
+  sha256: string;
+  /** Every entry, in order: what it takes to link the tree elsewhere. */
+  entries: Entry[];
+  bytes: number;
+  /** The archive's manifest, in the tree that comes first (an archive's, or its environment layer's). */
+  manifest?: Manifest | undefined;
+}
+
+/** A key's unpacked copy: the archive it was unpacked from, whose trees make it. */
 export interface UnpackedIndex {
   format: typeof UNPACKED_FORMAT;
   key: string;
-  /** The archive's manifest, as packed (the tree is not relocated: it still names the build path). */
-  manifest: Manifest;
-  entries: Entry[];
-  bytes: number;
-  /** The archive it was unpacked from, and that archive's minisign signature if it had one. */
+  /** The archive's sha256 (a layered one's: its layers document's), and its minisign signature if it had one. */
   sha256: string;
   signature?: string | undefined;
+  /** Bytes of its files. */
+  bytes: number;
+  /** A layered archive's layers as recorded, one tree each; a format 1 archive is one tree. */
+  layers?: Layer[] | undefined;
 }
 
 export interface UnpackedTree {
   dir: string;
+  index: TreeIndex;
+}
+
+export interface UnpackedCopy {
   index: UnpackedIndex;
+  /** In order, the first with the manifest. */
+  trees: UnpackedTree[];
+}
+
+/** The trees a key's copy is made of, by digest, with their bytes. */
+export function treesOf(index: UnpackedIndex): Array<{ sha256: string; bytes: number }> {
+  return index.layers?.map((layer) => ({ sha256: layer.sha256, bytes: layer.unpackedSize })) ?? [{ sha256: index.sha256, bytes: index.bytes }];
 }
 
 /**
- * Unpacked copies of archives in the local cache, for link-mode installs. Layout: `KEY/` (the tree, as
- * archived) and `KEY.json` (its index), written in that order, so an index always describes a complete
- * tree. Removal goes the other way: index first, then the tree under a temporary name.
+ * Unpacked copies of archives in the local cache, for link-mode installs. Layout: `KEYS/KEY.json`, the
+ * index of a key's copy, and `TREES/HEX/` with `TREES/HEX.json`, a tree and its index. A tree is
+ * written before its index, and the trees of a key before the key's index, so an index always names
+ * complete trees. Removal goes the other way: index first, then the tree under a temporary name.
+ * Trees no key names are swept, past a grace period (an install may be about to name them).
  */
 export class UnpackedTrees {
   private swept = false;
 
-  constructor(readonly root: string) {}
-
-  private treePath(key: string): string {
-    return path.join(this.root, key);
-  }
+  constructor(
+    readonly root: string,
+    private readonly treesRoot: string,
+  ) {}
 
   private indexPath(key: string): string {
     return path.join(this.root, `${key}.json`);
   }
 
-  /** The tree for `key`, marked as just used; undefined when there is none (or only a damaged index). */
-  async find(key: string): Promise<UnpackedTree | undefined> {
-    if (!this.swept) {
-      // Runs that died while unpacking leave temporary trees behind; each run sweeps them once.
-      this.swept = true;
-      await removeLeftovers(this.root).catch(() => undefined);
+  private treePath(sha256: string): string {
+    return path.join(this.treesRoot, sha256);
+  }
+
+  private treeIndexPath(sha256: string): string {
+    return path.join(this.treesRoot, `${sha256}.json`);
+  }
+
+  /** The copy of `key`, marked as just used; undefined when there is none, one of its trees is missing, or its index is damaged. */
+  async find(key: string): Promise<UnpackedCopy | undefined> {
+    const index = await this.readIndex(
+      this.indexPath(key),
+      (data) => checkIndex(data, key),
+      () => this.discard(key),
+    );
+    if (!index) return undefined;
+    const trees: UnpackedTree[] = [];
+    for (const { sha256 } of treesOf(index)) {
+      const tree = await this.findTree(sha256);
+      if (!tree) return undefined;
+      trees.push(tree);
     }
-    let index: UnpackedIndex | undefined;
+    return { index, trees };
+  }
+
+  /** The tree unpacked from `sha256`, marked as just used (so the sweep spares a tree an install just picked); undefined when there is none. */
+  async findTree(sha256: string): Promise<UnpackedTree | undefined> {
+    const index = await this.readIndex(
+      this.treeIndexPath(sha256),
+      (data) => checkTreeIndex(data, sha256),
+      () => this.discardTree(sha256),
+    );
+    return index && { dir: this.treePath(sha256), index };
+  }
+
+  /**
+   * An index, checked, its mtime set to now (its last use); undefined when there is none. One that is
+   * unreadable, of another version, or not what terrarium writes is dropped (`drop`): the archive will
+   * be unpacked again, and kept anew.
+   */
+  private async readIndex<T>(file: string, check: (data: unknown) => T | undefined, drop: () => Promise<void>): Promise<T | undefined> {
+    await this.sweepLeftovers();
+    let index: T | undefined;
     try {
-      index = checkIndex(JSON.parse(readBoundedSync(this.indexPath(key), MAX_INDEX_BYTES).toString('utf8')), key);
+      index = check(JSON.parse(readBoundedSync(file, MAX_INDEX_BYTES).toString('utf8')));
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
     }
-    if (!index) {
-      // Unreadable, written by another version, or not what terrarium writes: the archive will be unpacked again, and kept anew.
-      await this.discard(key).catch(() => undefined);
-      return undefined;
-    }
-    const now = new Date();
-    await fs.utimes(this.indexPath(key), now, now).catch(() => undefined);
-    return { dir: this.treePath(key), index };
+    if (!index) await drop().catch(() => undefined);
+    else await touch(file);
+    return index;
   }
 
-  /** A new empty directory to unpack `key` into, beside where it will live. */
-  async reserve(key: string): Promise<string> {
-    await fs.mkdir(this.root, { recursive: true });
-    const dir = siblingPath(this.treePath(key), 'unpack');
+  /** A new empty directory to unpack the tree of `sha256` into, beside where it will live. */
+  async reserve(sha256: string): Promise<string> {
+    await fs.mkdir(this.treesRoot, { recursive: true });
+    const dir = siblingPath(this.treePath(sha256), 'unpack');
     await fs.mkdir(dir, { mode: 0o755 });
     return dir;
   }
 
   /** Moves a finished tree into place and indexes it; if another run got there first, its tree stays. */
-  async commit(key: string, dir: string, index: UnpackedIndex): Promise<void> {
+  async commitTree(dir: string, index: TreeIndex): Promise<void> {
+    const { sha256 } = index;
     try {
-      await fs.rename(dir, this.treePath(key));
+      await fs.rename(dir, this.treePath(sha256));
     } catch (error) {
       if (!isErrno(error, 'ENOTEMPTY', 'EEXIST')) throw error;
       await removeTree(dir);
       // A tree without an index is what a run killed between the two steps leaves: never used, replace it.
-      if (
-        await fs.access(this.indexPath(key)).then(
-          () => true,
-          () => false,
-        )
-      )
-        return;
-      await this.discard(key);
+      if (await exists(this.treeIndexPath(sha256))) return;
+      await this.discardTree(sha256);
       return;
     }
-    await writeFileAtomic(this.indexPath(key), JSON.stringify(index));
+    await writeFileAtomic(this.treeIndexPath(sha256), JSON.stringify(index));
   }
 
+  /** Names the trees that make the copy of `index.key` (all committed). */
+  async commit(index: UnpackedIndex): Promise<void> {
+    await fs.mkdir(path.dirname(this.indexPath(index.key)), { recursive: true });
+    await writeFileAtomic(this.indexPath(index.key), JSON.stringify(index));
+  }
+
+  /** Drops the copy of `key`: its index (and the tree of an older layout); its trees go with the next sweep, unless other keys name them. */
   async discard(key: string): Promise<void> {
     await fs.rm(this.indexPath(key), { force: true });
-    const aside = siblingPath(this.treePath(key), 'drop');
-    try {
-      await fs.rename(this.treePath(key), aside);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return;
-      throw error;
-    }
-    await removeTree(aside);
+    await removeAside(path.join(this.root, key));
   }
 
-  /** Every indexed tree with its size and last use, for eviction. */
-  async list(): Promise<Array<{ key: string; bytes: number; used: number }>> {
+  async discardTree(sha256: string): Promise<void> {
+    await fs.rm(this.treeIndexPath(sha256), { force: true });
+    await removeAside(this.treePath(sha256));
+  }
+
+  /** Every key's copy with its trees and last use, for eviction (an index that is not one terrarium wrote names none). */
+  async list(): Promise<Array<{ key: string; used: number; trees: Array<{ sha256: string; bytes: number }> }>> {
     const names = await fs.readdir(this.root).catch(() => [] as string[]);
-    const trees = [];
+    const copies = [];
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
       const key = name.slice(0, -'.json'.length);
       try {
         const file = path.join(this.root, name);
         const stat = await fs.lstat(file);
-        const index = JSON.parse(readBoundedSync(file, MAX_INDEX_BYTES).toString('utf8')) as Partial<UnpackedIndex>;
-        trees.push({ key, bytes: typeof index.bytes === 'number' && index.bytes >= 0 ? index.bytes : 0, used: stat.mtimeMs });
+        const index = checkIndex(JSON.parse(readBoundedSync(file, MAX_INDEX_BYTES).toString('utf8')), key);
+        copies.push({ key, used: stat.mtimeMs, trees: index ? treesOf(index) : [] });
       } catch {
         // being removed by another run
       }
     }
-    return trees;
+    return copies;
   }
+
+  /**
+   * Removes the trees no key's copy names and unused for `graceMs` (an install picks or writes its
+   * trees before its index names them); returns their digests.
+   */
+  async sweep(graceMs: number): Promise<string[]> {
+    const named = new Set((await this.list()).flatMap((copy) => copy.trees.map((tree) => tree.sha256)));
+    const names = await fs.readdir(this.treesRoot).catch(() => [] as string[]);
+    const unnamed = new Set(names.map((name) => name.replace(/\.json$/, '')).filter((sha256) => SHA256_HEX.test(sha256) && !named.has(sha256)));
+    const removed = [];
+    for (const sha256 of unnamed) {
+      // A tree's index tells its last use; a tree without one (a run died before writing it) has only its own.
+      const used = (await fs.lstat(this.treeIndexPath(sha256)).catch(() => fs.lstat(this.treePath(sha256)).catch(() => undefined)))?.mtimeMs ?? 0;
+      if (Date.now() - used < graceMs) continue;
+      await this.discardTree(sha256);
+      removed.push(sha256);
+    }
+    return removed;
+  }
+
+  /** A tree as a part of an archive to link from; one that fails is dropped (it is as damaged for every key that has it). */
+  part(tree: UnpackedTree): LinkedPart {
+    return {
+      linked: { dir: tree.dir, entries: tree.index.entries, manifest: tree.index.manifest },
+      failed: async (error) => {
+        await this.discardTree(tree.index.sha256).catch(() => undefined);
+        const { code, message } = error instanceof TerrariumError ? error : { code: 'ARCHIVE_CORRUPT' as const, message: describeCause(error) };
+        return new DamagedInCache(code, `unpacked tree ${tree.index.sha256.slice(0, 16)} in the cache: ${message} (dropped it)`, { cause: error });
+      },
+    };
+  }
+
+  /** Runs that died while unpacking leave temporary trees behind; each run sweeps them once. */
+  private async sweepLeftovers(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    await removeLeftovers(this.root).catch(() => undefined);
+    await removeLeftovers(this.treesRoot).catch(() => undefined);
+  }
+}
+
+const touch = async (file: string): Promise<void> => {
+  const now = new Date();
+  await fs.utimes(file, now, now).catch(() => undefined);
+};
+
+const exists = (file: string): Promise<boolean> =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
+
+/** Renames a tree aside, then removes it: a reader never sees half of it under its name. */
+async function removeAside(dir: string): Promise<void> {
+  const aside = siblingPath(dir, 'drop');
+  try {
+    await fs.rename(dir, aside);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  await removeTree(aside);
 }
 
 /**
- * The cache is written by other programs too (a CI cache restored from elsewhere): an index passes the
- * same manifest check as an archive's, and each entry must have the shape terrarium writes (its path
- * is checked by the entry guard when it is linked). Undefined for anything else.
+ * The cache is written by other programs too (a CI cache restored from elsewhere): an index must have
+ * the shape terrarium writes, and a layered copy's layers must be held to its sha256 (so a signature of
+ * it covers them). Undefined for anything else.
  */
 export function checkIndex(data: unknown, key: string): UnpackedIndex | undefined {
   const index = data as Partial<UnpackedIndex> | null;
-  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.key !== key || !Array.isArray(index.entries)) return undefined;
-  if (typeof index.sha256 !== 'string' || (index.signature !== undefined && typeof index.signature !== 'string') || !isCount(index.bytes)) return undefined;
-  if (!index.entries.every(isEntry)) return undefined;
+  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.key !== key) return undefined;
+  if (typeof index.sha256 !== 'string' || !SHA256_HEX.test(index.sha256) || !isCount(index.bytes)) return undefined;
+  if (index.signature !== undefined && typeof index.signature !== 'string') return undefined;
+  const layers = index.layers === undefined ? undefined : recordedLayers(index.layers, index.sha256);
+  if (index.layers !== undefined && !layers) return undefined;
+  return { format: UNPACKED_FORMAT, key, sha256: index.sha256, signature: index.signature, bytes: index.bytes, layers };
+}
+
+/** A tree's index: the same manifest check as an archive's, and each entry of the shape terrarium writes (its path is checked by the entry guard when it is linked). */
+export function checkTreeIndex(data: unknown, sha256: string): TreeIndex | undefined {
+  const index = data as Partial<TreeIndex> | null;
+  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.sha256 !== sha256 || !isCount(index.bytes)) return undefined;
+  if (!Array.isArray(index.entries) || !index.entries.every(isEntry)) return undefined;
   try {
-    index.manifest = checkManifest(index.manifest);
+    const manifest = index.manifest === undefined ? undefined : checkManifest(index.manifest);
+    return { format: UNPACKED_FORMAT, sha256, entries: index.entries, bytes: index.bytes, manifest };
   } catch {
     return undefined;
   }
-  return index as UnpackedIndex;
 }
 
-const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
 function isEntry(value: unknown): value is Entry {
   const e = value as Record<string, unknown> | null;
   if (typeof e !== 'object' || e === null || typeof e.path !== 'string' || !isCount(e.mode) || !isCount(e.size) || !Number.isFinite(e.mtime)) return false;
   if (e.type === 'directory') return true;
   if (e.type === 'symlink') return typeof e.linkname === 'string';
-  return e.type === 'file' && (e.sha256 === undefined || (typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)));
+  return e.type === 'file' && (e.sha256 === undefined || (typeof e.sha256 === 'string' && SHA256_HEX.test(e.sha256)));
 }

@@ -27,9 +27,23 @@ export async function verifyCache(local: LocalCache, signal?: AbortSignal): Prom
     if (problem) await local.archives.discard(record);
     checks.push({ key: record.key, kind: 'archive', problem });
   }
+  // Trees shared by several keys are read once; one that differs is dropped, with every key it is part of.
+  const flaws = new Map<string, string | undefined>();
+  const flawOf = async (tree: UnpackedTree) => {
+    if (!flaws.has(tree.index.sha256)) {
+      const flaw = flawOfTree(tree);
+      flaws.set(tree.index.sha256, flaw);
+      if (flaw) await local.trees.discardTree(tree.index.sha256);
+    }
+    return flaws.get(tree.index.sha256);
+  };
   for (const { key } of await local.trees.list()) {
-    const tree = await local.trees.find(key);
-    const problem = tree ? flawOfTree(tree) : 'its index is not one terrarium wrote';
+    const copy = await local.trees.find(key);
+    let problem = copy ? undefined : 'its index is not one terrarium wrote, or names a tree that is gone';
+    for (const tree of copy?.trees ?? []) {
+      const flaw = await flawOf(tree);
+      problem ??= flaw && (copy!.trees.length > 1 ? `tree ${tree.index.sha256.slice(0, 16)}: ${flaw}` : flaw);
+    }
     if (problem) await local.trees.discard(key);
     checks.push({ key, kind: 'unpacked copy', problem });
   }

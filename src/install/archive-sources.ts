@@ -6,6 +6,7 @@ import type { ArchivePart } from '../archive/extract.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { DownloadCopy } from '../cache/download-copy.js';
+import { DamagedInCache } from '../cache/layout.js';
 import type { CacheStore } from '../cache/archives.js';
 import { TerrariumError } from '../errors.js';
 import { siblingPath } from '../io/fs.js';
@@ -63,17 +64,19 @@ export function archiveSource(store: Store, record: ArchiveRecord, options: Sour
   };
 }
 
-/** A layer from the cache turned out damaged: it was dropped there, and the restore is worth trying again from the store. */
-export class DamagedCacheLayer extends TerrariumError {}
-
 /**
  * A layered archive: each layer from the cache where it is there already, else from the store (teed
  * into a folder beside the target for the cache), through its own sha256. The signature signs the
  * layers document, which the record's sha256 is held to, so it is confirmed before a byte is read.
  * A layer found damaged is removed from where it came from: it is content-addressed, so it is as
- * damaged for every record that names it. The next few layers are opened while one is read.
+ * damaged for every record that names it. The next few layers are opened while one is read. Layers in
+ * `linked` are not read at all (the restore links them from unpacked trees).
  */
-export function layeredSource(store: Store, record: ArchiveRecord & { layers: Layer[] }, options: SourceOptions & { useCache: boolean }): ArchiveSource {
+export function layeredSource(
+  store: Store,
+  record: ArchiveRecord & { layers: Layer[] },
+  options: SourceOptions & { useCache: boolean; linked: ReadonlySet<string> },
+): ArchiveSource {
   options.signature?.confirm(layersPrehash(record.layers));
   const downloads = siblingPath(options.target, 'download');
   const copies = new Map<string, DownloadCopy>();
@@ -92,7 +95,8 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
     return { stream: copy.source, cached: false };
   };
   const prefetch = (index: number) => {
-    for (let next = index; next < Math.min(record.layers.length, index + PREFETCH); next++) {
+    const ahead = record.layers.map((_, i) => i).filter((i) => i >= index && !options.linked.has(record.layers[i]!.sha256));
+    for (const next of ahead.slice(0, PREFETCH)) {
       if (opened.has(next)) continue;
       const pending = openLayer(record.layers[next]!, next);
       // A layer opened ahead may fail or time out before its turn (or never get one): that is said when it is read.
@@ -120,7 +124,7 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
       async (error) => {
         if (cached) {
           await reading!.discardBlob(layer).catch(() => undefined);
-          return new DamagedCacheLayer(error.code, `${error.message}, in the cache (dropped it there)`, { cause: error });
+          return new DamagedInCache(error.code, `${error.message}, in the cache (dropped it there)`, { cause: error });
         }
         if (isWritable(store)) await store.discardBlob(layer).catch(() => undefined);
         return undefined;
@@ -133,6 +137,8 @@ export function layeredSource(store: Store, record: ArchiveRecord & { layers: La
     finish() {},
     async keep(cache, archive, tool) {
       for (const copy of copies.values()) if (!(await copy.written())) return false;
+      // Layers linked from unpacked trees were not downloaded: the archive is kept only if the cache has them already.
+      for (const layer of record.layers) if (!copies.has(layer.sha256) && !(await cache.hasBlob(layer))) return false;
       // Layers read from the cache are there already: the cache's publish copies only those it lacks.
       const layers = record.layers.map((layer, index) => ({ ...layer, path: copies.has(layer.sha256) ? path.join(downloads, `${index}`) : '' }));
       await cache.publish(record.key, { ...archive, path: downloads, layers }, tool);

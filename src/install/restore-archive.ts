@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { extractLayers, unpackLimits } from '../archive/extract.js';
+import { type ExtractResult, type Part, extractLayers, unpackLimits } from '../archive/extract.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
@@ -12,10 +12,11 @@ import { makeRelocator, type Relocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { shownLine } from '../key/line-diff.js';
-import { DamagedCacheLayer, archiveSource, layeredSource } from './archive-sources.js';
+import { archiveSource, layeredSource } from './archive-sources.js';
+import { DamagedInCache } from '../cache/layout.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
-import { UNPACKED_FORMAT } from '../cache/unpacked.js';
+import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treesOf } from '../cache/unpacked.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext } from './settings.js';
 
@@ -81,7 +82,7 @@ export async function restoreArchive(job: RestoreJob, store: Store, record: Arch
   try {
     await restoreOnce(job, store, record, true);
   } catch (error) {
-    if (!(error instanceof DamagedCacheLayer)) throw error;
+    if (!(error instanceof DamagedInCache)) throw error;
     job.reporter.warn(`${error.message}; restoring ${record.key} from ${store.description} instead`);
     await removeTree(job.staging);
     await restoreOnce(job, store, record, false);
@@ -96,28 +97,48 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
   const signature = job.trusted.length ? checkArchiveSignature(signatureText, record, job.trusted) : undefined;
   await fs.mkdir(staging, { mode: 0o755 });
   const cache = job.local?.keeps(store) ? job.local.archives : undefined;
-  const options = { cache, target, signature, signal: job.signal };
-  const source = record.layers ? layeredSource(store, { ...record, layers: record.layers }, { ...options, useCache }) : archiveSource(store, record, options);
   const link = linkModeOf(job);
-  const unpackTo = link && (await reserveUnpacked(job, link));
+  // In link mode, the layers the cache has unpacked already (for other keys) are linked from there, not read.
+  const linked = new Map<string, UnpackedTree>();
+  for (const layer of link && useCache ? (record.layers ?? []) : []) {
+    const tree = await link!.cache.trees.findTree(layer.sha256);
+    if (tree) linked.set(layer.sha256, tree);
+  }
+  const options = { cache, target, signature, signal: job.signal };
+  const source = record.layers
+    ? layeredSource(store, { ...record, layers: record.layers }, { ...options, useCache, linked: new Set(linked.keys()) })
+    : archiveSource(store, record, options);
+  const trees = record.layers?.map((layer) => layer.sha256) ?? [record.sha256];
+  const reserved = new Map<number, string>();
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
   try {
-    const keep = link && unpackTo ? { root: unpackTo, method: link.method } : undefined;
+    if (link && (await keepsUnpacked(job, link)))
+      for (const [index, sha256] of trees.entries()) if (!linked.has(sha256)) reserved.set(index, await link.cache.trees.reserve(sha256));
+    const parts = trees.map((sha256, index) => {
+      const tree = linked.get(sha256);
+      return tree ? link!.cache.trees.part(tree) : { ...source.parts[index]!, keep: reserved.get(index) };
+    }) as [Part, ...Part[]];
     const extracted = await job.reporter.during(
       store.remote ? 'download' : 'unpack',
       async (phase) => {
-        const result = await extractLayers(source.parts, record.codec, staging, (manifest) => relocatorFor(manifest, job), {
-          keep,
+        const result = await extractLayers(parts, record.codec, staging, (manifest) => relocatorFor(manifest, job), {
+          method: link?.method,
           progress,
           limits: unpackLimits(record),
         });
         source.finish();
         await finishRelocation(staging, result.manifest, target, python);
         await job.check(staging);
-        const layers = record.layers ? ` in ${formatCount(record.layers.length, 'layer')}` : '';
+        const read = record.layers?.filter((layer) => !linked.has(layer.sha256));
+        const what = !record.layers
+          ? formatBytes(record.size)
+          : linked.size
+            ? `${read!.length} of ${record.layers.length} layers (${formatBytes(read!.reduce((sum, layer) => sum + layer.size, 0))})`
+            : `${formatBytes(record.size)} in ${formatCount(record.layers.length, 'layer')}`;
+        const shared = linked.size ? `, ${linked.size} linked from the cache` : '';
         phase.done(
-          `${formatBytes(record.size)}${layers} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`,
+          `${what} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}${shared}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`,
         );
         return result;
       },
@@ -145,50 +166,69 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
           (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
         );
     }
-    if (link && unpackTo) {
+    // The key's copy is kept when each of its trees is: unpacked here, or linked from the cache.
+    if (link && reserved.size + linked.size === trees.length) {
       noteLinkMethod(job, link.cache.dir, link, extracted.method ?? link.method);
-      const index = {
-        format: UNPACKED_FORMAT as typeof UNPACKED_FORMAT,
+      const index: UnpackedIndex = {
+        format: UNPACKED_FORMAT,
         key: record.key,
-        manifest,
-        entries: extracted.entries!,
-        bytes: extracted.bytes,
         sha256: record.sha256,
         signature: signatureText,
+        bytes: extracted.bytes,
+        layers: record.layers,
       };
-      await link.cache.trees.commit(record.key, unpackTo, index).then(
+      const kept = reserved.size === trees.length;
+      await keepUnpacked(link.cache, index, reserved, extracted, manifest).then(
         // Said once, on the install that makes it: the copy takes disk, and some users will want none.
         () =>
+          kept &&
           job.reporter.info(
             `kept an unpacked copy of ${record.key} (${formatBytes(extracted.bytes)}) in ${link.cache.trees.root} for repeat installs to link from; --link-mode none keeps none`,
           ),
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );
     }
-    if (cache || unpackTo) {
+    if (cache || reserved.size) {
       const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
       if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
     }
   } finally {
-    if (unpackTo) await removeTree(unpackTo);
+    for (const dir of reserved.values()) await removeTree(dir);
     await source.dispose();
   }
 }
 
+/** Commits the trees this restore unpacked (the first with the manifest), then the key's index that names them with those it linked. */
+async function keepUnpacked(
+  cache: LocalCache,
+  index: UnpackedIndex,
+  reserved: ReadonlyMap<number, string>,
+  extracted: ExtractResult,
+  manifest: Manifest,
+): Promise<void> {
+  const trees = treesOf(index);
+  for (const [part, dir] of reserved) {
+    const entries = extracted.kept[part]!;
+    const bytes = entries.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
+    await cache.trees.commitTree(dir, { format: UNPACKED_FORMAT, sha256: trees[part]!.sha256, entries, bytes, manifest: part === 0 ? manifest : undefined });
+  }
+  await cache.trees.commit(index);
+}
+
 /**
- * A directory in the cache to unpack into, or undefined when a copy there would not pay: on another
- * file system than the target nothing can be linked or cloned, and copying every file twice makes this
- * install slower (unless --link-mode copy asks for exactly that).
+ * Whether unpacked copies are kept in the cache for this install: not when a copy would not pay. On
+ * another file system than the target nothing can be linked or cloned, and copying every file twice
+ * makes this install slower (unless --link-mode copy asks for exactly that).
  */
-async function reserveUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<string | undefined> {
+async function keepsUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<boolean> {
   try {
-    const dir = await link.cache.trees.reserve(job.key);
+    const dir = await link.cache.trees.reserve('probe');
     const [cache, here] = await Promise.all([fs.stat(dir), fs.stat(path.dirname(job.target))]);
-    if (cache.dev === here.dev || link.method === 'copy') return dir;
     await removeTree(dir);
+    if (cache.dev === here.dev || link.method === 'copy') return true;
     job.reporter.detail(`no unpacked copy kept: the cache (${link.cache.dir}) is on another file system than ${job.target}`);
   } catch (error) {
     job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);
   }
-  return undefined;
+  return false;
 }

@@ -8,7 +8,8 @@ import { platformOf } from '../python/fingerprint.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { chooseVariant, describePlatform } from '../stores/variants.js';
-import { linkTree } from './link-tree.js';
+import { extractLayers, type LinkedPart } from '../archive/extract.js';
+import { layersPrehash } from '../archive/layers.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
 export type { RestoreJob } from './restore-archive.js';
@@ -84,29 +85,35 @@ function passOverOutage(job: RestoreJob, store: Store, error: unknown): boolean 
  */
 async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefined> {
   const link = linkModeOf(job);
-  const tree = link && (await link.cache.trees.find(job.key));
-  if (!link || !tree) return undefined;
+  const copy = link && (await link.cache.trees.find(job.key));
+  if (!link || !copy) return undefined;
   const where = `unpacked copy in the cache ${link.cache.dir}`;
   try {
-    const { index } = tree;
+    const { index, trees } = copy;
     // The copy holds no bytes of the archive to check a signature's file half against: what its index
-    // says of the archive (digest, signature) must verify, and the tree must be as that index says.
-    if (job.trusted.length) checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
-    const relocator = relocatorFor(index.manifest, job);
+    // says of the archive (digest, signature, a layered one's layers) must verify, and the trees must be
+    // as their indexes say.
+    if (job.trusted.length) {
+      const signature = checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
+      if (index.layers) signature.confirm(layersPrehash(index.layers));
+    }
     await fs.mkdir(job.staging, { mode: 0o755 });
-    const progress = { entries: 0 };
-    const total = groupDigits(index.entries.length);
+    const progress = { files: 0, bytes: 0 };
+    const parts = trees.map((tree) => link.cache.trees.part(tree)) as [LinkedPart, ...LinkedPart[]];
+    const files = trees.reduce((sum, tree) => sum + tree.index.entries.filter((entry) => entry.type === 'file').length, 0);
     const method = await job.reporter.during(
       'link',
       async (phase) => {
-        const used = await linkTree(tree, job.staging, relocator, link.method, progress);
+        const linked = await extractLayers(parts, 'none', job.staging, (manifest) => relocatorFor(manifest, job), { method: link.method, progress });
+        const used = linked.method ?? link.method;
         noteLinkMethod(job, link.cache.dir, link, used);
-        await finishRelocation(job.staging, index.manifest, job.target, job.python);
+        await finishRelocation(job.staging, linked.manifest, job.target, job.python);
         await job.check(job.staging);
-        phase.done(`${formatCount(index.entries.length, 'entry', 'entries')} from the cache (${used})`);
+        const from = trees.length > 1 ? ` in ${formatCount(trees.length, 'tree')}` : '';
+        phase.done(`${formatCount(linked.files, 'file')}${from} from the cache (${used})`);
         return used;
       },
-      () => `${groupDigits(progress.entries)} of ${total} entries`,
+      () => `${groupDigits(progress.files)} of ${groupDigits(files)} files`,
     );
     return { kind: 'linked', cacheDir: link.cache.dir, method };
   } catch (error) {

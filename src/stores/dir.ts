@@ -13,6 +13,7 @@ import { addVariant, chooseVariant, documentOf, removeVariant, replaceVariant, v
 import type { BuildLeases } from './lease.js';
 import {
   MAX_RECORD_BYTES,
+  SHA256_HEX,
   MAX_SIGNATURE_BYTES,
   MAX_LISTED,
   archiveName,
@@ -253,7 +254,7 @@ export class DirectoryStore implements WritableStore {
       throw this.ioError(`cannot list ${dir}`, error);
     });
     const swept: Array<{ sha256: string; size: number }> = [];
-    for (const name of names.filter((n) => /^[0-9a-f]{64}$/.test(n) && !referenced.has(n))) {
+    for (const name of names.filter((n) => SHA256_HEX.test(n) && !referenced.has(n))) {
       const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
       // The grace runs from the last publication that used the blob (place() touches it).
       if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;

@@ -17,6 +17,7 @@ import {
   archiveName,
   blobName,
   BLOBS_DIR,
+  SHA256_HEX,
   missingArchive,
   missingLayer,
   parseRecord,
@@ -292,7 +293,7 @@ export class S3Store implements WritableStore {
         const sha256 = object.Key?.slice(prefix.length) ?? '';
         // The grace runs from the last publication that used the blob (uploadArchive copies it onto itself).
         const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
-        if (!/^[0-9a-f]{64}$/.test(sha256) || referenced.has(sha256) || age < graceMs) continue;
+        if (!SHA256_HEX.test(sha256) || referenced.has(sha256) || age < graceMs) continue;
         if (!dryRun) await this.deleteObject(object.Key!);
         swept.push({ sha256, size: object.Size ?? 0 });
       }

@@ -46,6 +46,8 @@ export interface PublishResult {
 }
 
 /** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
+/** How a sha256 is written in names and records. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const MAX_RECORD_BYTES = 512 << 10;
 export const MAX_LAYERS = 1000;
 export const MAX_SIGNATURE_BYTES = 4 << 10;
@@ -185,7 +187,7 @@ export function parseRecord(json: string, key: string): ArchiveRecord | undefine
 
 /** Checks one archive's fields in place (a platform that is not one is dropped); false when the archive is unusable. */
 function archiveFields(r: Partial<VariantFields>): boolean {
-  if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)) return false;
+  if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) return false;
   if (!isCount(r.size) || !CODECS.includes(r.codec as Codec)) return false;
   if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return false;
   if (typeof r.created !== 'string' || typeof r.tool !== 'string') return false;
@@ -200,24 +202,33 @@ const LAYER_NAME = /^[A-Za-z0-9._+!-]{1,200}$/;
 
 /** A layered archive's layers: well formed, held to its sha256 (so a signature of it covers them) and summing to its counts. */
 function layersFields(r: Partial<VariantFields>): boolean {
-  const layers = r.layers as unknown;
-  if (!Array.isArray(layers) || layers.length === 0 || layers.length > MAX_LAYERS) return false;
+  const kept = recordedLayers(r.layers, r.sha256);
+  if (!kept) return false;
+  const sum = (field: 'size' | 'unpackedSize' | 'entries') => kept.reduce((total, layer) => total + layer[field], 0);
+  if (sum('size') !== r.size || sum('unpackedSize') !== r.unpackedSize || sum('entries') !== r.entries) return false;
+  r.layers = kept;
+  return true;
+}
+
+/**
+ * Layers as a record lists them (input from a store or the cache), when well formed and their layers
+ * document has this sha256; only their known fields are kept.
+ */
+export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undefined {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LAYERS) return undefined;
   const wellFormed = (l: Partial<Layer> | null) =>
     typeof l === 'object' &&
     l !== null &&
     typeof l.name === 'string' &&
     LAYER_NAME.test(l.name) &&
     typeof l.sha256 === 'string' &&
-    /^[0-9a-f]{64}$/.test(l.sha256) &&
+    SHA256_HEX.test(l.sha256) &&
     isCount(l.size) &&
     isCount(l.unpackedSize) &&
     isCount(l.entries);
-  if (!layers.every(wellFormed)) return false;
-  const kept: Layer[] = layers.map(({ name, sha256, size, unpackedSize, entries }: Layer) => ({ name, sha256, size, unpackedSize, entries }));
-  const sum = (field: 'size' | 'unpackedSize' | 'entries') => kept.reduce((total, layer) => total + layer[field], 0);
-  if (layersDigest(kept) !== r.sha256 || sum('size') !== r.size || sum('unpackedSize') !== r.unpackedSize || sum('entries') !== r.entries) return false;
-  r.layers = kept;
-  return true;
+  if (!value.every(wellFormed)) return undefined;
+  const kept: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries }: Layer) => ({ name, sha256, size, unpackedSize, entries }));
+  return layersDigest(kept) === sha256 ? kept : undefined;
 }
 
 const PLATFORM_TEXT = ['implementation', 'abiflags', 'soabi', 'system', 'machine', 'libc', 'libcVersion'] as const;

@@ -46,14 +46,15 @@ export function storedParts(
 /** The failures that say a stored archive or layer is bad for anyone, as opposed to unreachable or refused here. */
 const DAMAGED = ['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE'];
 
+/** A layer's part, and how many of its bytes have been read (for progress). */
+export type LayerPart = ArchivePart & { bytes(): number };
+
 /**
  * One layer of a layered archive as a part an archive reader takes: within its own limits, held to its
  * sha256 and size once read, any failure named after it (`what`). `open` gives its bytes and whether
  * they are bounded on the way by its size (a cached layer is read whole, then judged). `damaged` is
  * told of a layer that cannot be read whole, and may give the error to throw in its place.
  */
-/** A layer's part, and how many of its bytes have been read (for progress). */
-export type LayerPart = ArchivePart & { bytes(): number };
 
 export function layerPart(
   layer: Layer,

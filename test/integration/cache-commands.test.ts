@@ -40,11 +40,14 @@ describe('cache commands', () => {
     const before = storeFiles();
     const dry = await run('cache', 'prune', '--max-size', '1K', '--dry-run');
     expect(dry.stdout).toContain(`would remove unpacked copy  ${key}`);
-    expect(existsSync(path.join(cache, 'unpacked', key))).toBe(true);
+    expect(existsSync(path.join(cache, 'unpacked', `${key}.json`))).toBe(true);
+    expect(readdirSync(path.join(cache, 'trees'))).toHaveLength(2);
     expect((await run('cache', 'prune', '--older-than', '1d')).stdout).toBe('');
     const pruned = JSON.parse((await run('--json', 'cache', 'prune', '--max-size', '1K')).stdout) as { removed: Array<{ key: string }> };
     expect(pruned.removed.map((e) => e.key)).toEqual([key]);
-    expect(existsSync(path.join(cache, 'unpacked', key))).toBe(false);
+    expect(existsSync(path.join(cache, 'unpacked', `${key}.json`))).toBe(false);
+    // The key's tree went with it: no other key names it.
+    expect(readdirSync(path.join(cache, 'trees'))).toEqual([]);
     expect((await run('cache', 'clean')).stdout).toBe('');
     expect(storeFiles()).toEqual(before);
   });

@@ -148,6 +148,49 @@ describe('layered archives (format 2)', () => {
     }
   });
 
+  it('link mode: a second key links the layers it shares from one unpacked tree each, and unpacks only its own', async () => {
+    const cache = box.path('link-cache');
+    const link = (target: string, file: { name: string }) =>
+      box.main(['--storage-dir', box.store, '--cache-dir', cache, '-V', '-t', box.path(target), 'install', file.name]);
+    const trees = () => readdirSync(path.join(cache, 'trees')).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    const a = record(box.store, keys.both);
+    const b = record(box.store, keys.demo);
+    const first = await link('link-a', both);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`kept an unpacked copy of ${keys.both}`);
+    expect(trees().sort()).toEqual(a.layers!.map((layer) => layer.sha256).sort());
+    const second = await link('link-b', demo);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/unpack: 1 of 5 layers \([\d.]+ [KM]iB\) from .*, verified, 4 linked from the cache;/);
+    // One tree per layer for both keys: the second added only its environment layer's.
+    expect(trees()).toHaveLength(7);
+    const script = path.join('lib', 'python3.11', 'site-packages', 'terra_demo', '__init__.py');
+    const shared = path.join(cache, 'trees', layerOf(a, 'terra_demo').sha256, script);
+    expect(statSync(path.join(box.path('link-b'), script)).ino).toBe(statSync(shared).ino);
+    expect(statSync(path.join(box.path('link-a'), script)).ino).toBe(statSync(shared).ino);
+    const repeat = await link('link-c', demo);
+    expect(repeat.stderr).toMatch(/link: .* files in 5 trees from the cache/);
+    for (const env of ['link-a', 'link-b', 'link-c'])
+      expect((await box.exec(box.path(env, 'bin', 'terra-demo'), [])).stdout).toBe(`hello, terrarium\n${box.path(env)}\n`);
+    // Removing the first key's copy removes the trees only it had; the shared ones stay for the second.
+    expect((await box.main(['--cache-dir', cache, 'cache', 'clean', keys.both])).code).toBe(0);
+    expect(trees().sort()).toEqual(b.layers!.map((layer) => layer.sha256).sort());
+    expect((await link('link-d', demo)).stderr).toMatch(/from unpacked copy in the cache/);
+    // A shared tree damaged: the restore that links it drops it and starts again from the store.
+    rmSync(shared);
+    rmSync(path.join(cache, 'unpacked', `${keys.demo}.json`));
+    const healed = await link('link-e', demo);
+    expect(healed.code, healed.stderr).toBe(0);
+    expect(healed.stderr).toMatch(/unpacked tree [0-9a-f]{16} in the cache: .*ENOENT.*\(dropped it\); restoring \S+ from .* instead/);
+    expect((await box.exec(box.path('link-e', 'bin', 'terra-demo'), [])).code).toBe(0);
+    expect(existsSync(shared), 'the tree is unpacked again').toBe(true);
+    // cache verify reads every tree once, and names the one that differs.
+    writeFileSync(shared, 'changed');
+    const verify = await box.main(['--cache-dir', cache, 'cache', 'verify']);
+    expect(verify.code).toBe(EXIT.archive);
+    expect(verify.stdout).toMatch(new RegExp(`dropped  unpacked copy +${keys.demo}: tree ${layerOf(b, 'terra_demo').sha256.slice(0, 16)}: .*changed`));
+  });
+
   it('a damaged layer: a rebuild replaces it; a restore refuses it, naming it and the store, the environment in place untouched, the blob removed', async () => {
     const store = copyStore('damaged-store');
     const layer = layerOf(record(store, keys.demo), 'terra_dep');

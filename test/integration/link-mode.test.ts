@@ -7,15 +7,18 @@ import { leftoversIn } from '../helpers/env-state.js';
 
 const SITE_FILE = /^lib\/python3\.\d+\/site-packages\/terra_demo\/__init__\.py$/;
 
-/** The unpacked copy of the one key in this cache: its folder and index. */
+/** The unpacked copy of the one key in this cache (a format 1 archive: one tree): its tree's folder and index. */
 function unpacked(cache: string): { dir: string; index: string; file: (pattern: RegExp) => string } {
   const root = path.join(cache, 'unpacked');
-  const index = readdirSync(root).find((name) => name.endsWith('.json'));
-  expect(index, `an indexed tree in ${root}`).toBeDefined();
-  const dir = path.join(root, index!.slice(0, -'.json'.length));
-  const entries = (JSON.parse(readFileSync(path.join(root, index!), 'utf8')) as { entries: Array<{ path: string }> }).entries;
-  return { dir, index: path.join(root, index!), file: (pattern) => entries.find((e) => pattern.test(e.path))!.path };
+  const key = readdirSync(root).find((name) => name.endsWith('.json'));
+  expect(key, `an unpacked copy in ${root}`).toBeDefined();
+  const { sha256 } = JSON.parse(readFileSync(path.join(root, key!), 'utf8')) as { sha256: string };
+  const dir = path.join(cache, 'trees', sha256);
+  const entries = (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { entries: Array<{ path: string }> }).entries;
+  return { dir, index: `${dir}.json`, file: (pattern) => entries.find((e) => pattern.test(e.path))!.path };
 }
+
+const listed = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
 
 async function works(box: Sandbox, env: string): Promise<void> {
   const demo = await box.exec(path.join(env, 'bin', 'terra-demo'), []);
@@ -64,6 +67,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     expect(readFileSync(path.join(target, 'bin', 'terra-demo'), 'utf8')).toContain(target);
     expect(existsSync(path.join(tree.dir, 'bin', 'python')), 'the interpreter links are made per install').toBe(false);
     expect(leftoversIn(path.join(cache, 'unpacked'))).toEqual([]);
+    expect(leftoversIn(path.join(cache, 'trees'))).toEqual([]);
   });
 
   it('--link-mode copy shares nothing with the cache', async () => {
@@ -273,7 +277,8 @@ describe('link mode on a file system with copy-on-write clones', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/no unpacked copy kept: the cache .* is on another file system/);
     expect(result.stderr).toMatch(/restored \S+ from .*store at/);
-    expect(readdirSync(path.join(cache, 'unpacked'))).toEqual([]);
+    expect(listed(path.join(cache, 'unpacked'))).toEqual([]);
+    expect(listed(path.join(cache, 'trees'))).toEqual([]);
     await works(box, box.path('elsewhere'));
   });
 });

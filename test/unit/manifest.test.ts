@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
 import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
-import { UNPACKED_FORMAT, checkIndex } from '../../src/cache/unpacked.js';
+import { UNPACKED_FORMAT, checkIndex, checkTreeIndex, treesOf } from '../../src/cache/unpacked.js';
+import { layersDigest } from '../../src/archive/layers.js';
 import { testManifest } from '../helpers/manifest.js';
 
 const HOSTILE_PATHS = [
@@ -91,10 +92,9 @@ describe('checkManifest', () => {
   });
 });
 
-describe("checkIndex (an unpacked copy's index in the cache)", () => {
+describe("checkTreeIndex (an unpacked tree's index in the cache)", () => {
   const index = () => ({
     format: UNPACKED_FORMAT,
-    key: 'k',
     manifest: testManifest(),
     bytes: 3,
     sha256: 'a'.repeat(64),
@@ -105,10 +105,14 @@ describe("checkIndex (an unpacked copy's index in the cache)", () => {
     ],
   });
 
-  it('accepts what terrarium writes', () => expect(checkIndex(index(), 'k')).toBeDefined());
+  it('accepts what terrarium writes', () => expect(checkTreeIndex(index(), 'a'.repeat(64))).toBeDefined());
+  it('accepts a tree without a manifest (a layer after the first)', () => {
+    const { manifest: _, ...rest } = index();
+    expect(checkTreeIndex(rest, 'a'.repeat(64))).toBeDefined();
+  });
 
   it.each<[string, (i: ReturnType<typeof index>) => void]>([
-    ['another key', (i) => (i.key = 'other')],
+    ['another digest', (i) => (i.sha256 = 'c'.repeat(64))],
     ['another format', (i) => (i.format = 2 as typeof UNPACKED_FORMAT)],
     ['a hostile manifest path', (i) => i.manifest.externalLinks.push({ path: '../../x', target: '/etc' })],
     ['a hostile interpreter link', (i) => i.manifest.interpreterLinks.push('../../bin/python')],
@@ -116,6 +120,38 @@ describe("checkIndex (an unpacked copy's index in the cache)", () => {
     ['a file without a size', (i) => (i.entries as unknown[]).push({ path: 'x', type: 'file', mode: 0o644, mtime: 0 })],
     ['a symlink without a target', (i) => (i.entries as unknown[]).push({ path: 'x', type: 'symlink' })],
     ['a digest that is not one', (i) => (i.entries as unknown[]).push({ path: 'x', type: 'file', mode: 0o644, mtime: 0, size: 1, sha256: '../x' })],
+    ['a negative size', (i) => (i.bytes = -1)],
+  ])('refuses %s', (_, change) => {
+    const i = index();
+    change(i);
+    expect(checkTreeIndex(i, 'a'.repeat(64))).toBeUndefined();
+  });
+});
+
+describe("checkIndex (a key's unpacked copy in the cache)", () => {
+  const layers = [
+    { name: 'environment', sha256: 'a'.repeat(64), size: 10, unpackedSize: 30, entries: 3 },
+    { name: 'numpy-2.0', sha256: 'b'.repeat(64), size: 20, unpackedSize: 60, entries: 5 },
+  ];
+  const index = () => ({ format: UNPACKED_FORMAT, key: 'k', bytes: 90, sha256: layersDigest(layers), layers: layers.map((layer) => ({ ...layer })) });
+
+  it('accepts what terrarium writes, with its layers as trees', () => {
+    const checked = checkIndex(index(), 'k')!;
+    expect(treesOf(checked)).toEqual([
+      { sha256: 'a'.repeat(64), bytes: 30 },
+      { sha256: 'b'.repeat(64), bytes: 60 },
+    ]);
+  });
+  it('accepts a format 1 archive as one tree', () => {
+    const { layers: _, ...rest } = index();
+    expect(treesOf(checkIndex({ ...rest, sha256: 'c'.repeat(64) }, 'k')!)).toEqual([{ sha256: 'c'.repeat(64), bytes: 90 }]);
+  });
+
+  it.each<[string, (i: ReturnType<typeof index>) => void]>([
+    ['another key', (i) => (i.key = 'other')],
+    ['another format', (i) => (i.format = 4 as typeof UNPACKED_FORMAT)],
+    ['layers its digest does not cover', (i) => (i.layers[1]!.sha256 = 'c'.repeat(64))],
+    ['a layer named like a path', (i) => (i.layers[1]!.name = '../x')],
     ['a negative size', (i) => (i.bytes = -1)],
     ['no archive digest', (i) => delete (i as Partial<typeof i>).sha256],
   ])('refuses %s', (_, change) => {

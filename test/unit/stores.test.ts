@@ -21,6 +21,14 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** An unpacked tree of one file of `bytes` bytes, committed to the cache under `sha256`. */
+async function unpackTree(local: LocalCache, sha256: string, bytes: number): Promise<void> {
+  const tree = await local.trees.reserve(sha256);
+  writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
+  const entries: Entry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
+  await local.trees.commitTree(tree, { format: UNPACKED_FORMAT, sha256, entries, bytes, manifest: testManifest() });
+}
+
 function archive(content: string): LocalArchive {
   const file = path.join(dir, `src-${createHash('md5').update(content).digest('hex')}`);
   writeFileSync(file, content);
@@ -114,10 +122,8 @@ describe('cache', () => {
       return local.evict(key);
     };
     const unpack = async (key: string, bytes: number) => {
-      const tree = await local.trees.reserve(key);
-      writeFileSync(path.join(tree, 'file'), 'x'.repeat(bytes));
-      const entries: Entry[] = [{ path: 'file', type: 'file', mode: 0o644, mtime: 0, size: bytes }];
-      await local.trees.commit(key, tree, { format: UNPACKED_FORMAT, key, manifest: testManifest(), entries, bytes, sha256: '0'.repeat(64) });
+      await unpackTree(local, '0'.repeat(64), bytes);
+      await local.trees.commit({ format: UNPACKED_FORMAT, key, bytes, sha256: '0'.repeat(64) });
       return local.evict(key);
     };
     await add('a', 100);
@@ -130,10 +136,47 @@ describe('cache', () => {
     used('c.json', 10);
     expect(await unpack('t', 100)).toEqual(['archive c']);
     expect(await local.trees.find('t')).toBeDefined();
+    // Its tree goes with it, once past the grace that spares a tree another install is about to name.
+    utimesSync(path.join(root, 'trees', `${'0'.repeat(64)}.json`), new Date(0), new Date(0));
     expect(await add('huge', 1000)).toEqual(['archive a', 'unpacked copy t']);
     expect((await cache.list()).map((r) => r.key)).toEqual(['huge']);
     expect(await local.trees.find('t')).toBeUndefined();
     expect(readdirSync(path.join(root, 'unpacked'))).toEqual([]);
+    expect(readdirSync(path.join(root, 'trees'))).toEqual([]);
+  });
+
+  it('shares an unpacked tree between keys: counted once, with the key used last; swept once no key names it', async () => {
+    const root = path.join(dir, 'cache');
+    const local = new LocalCache(root, 200);
+    const [env1, env2, shared] = ['1', '2', 'e'].map((c) => c.repeat(64)) as [string, string, string];
+    const copy = async (key: string, env: string, secondsAgo: number) => {
+      const layers = [
+        { name: 'environment', sha256: env, size: 1, unpackedSize: 10, entries: 1 },
+        { name: 'numpy-2.0', sha256: shared, size: 1, unpackedSize: 100, entries: 1 },
+      ];
+      await unpackTree(local, env, 10);
+      await local.trees.commit({ format: UNPACKED_FORMAT, key, bytes: 110, sha256: layersDigest(layers), layers });
+      expect((await local.trees.find(key))!.trees.map((tree) => tree.index.sha256)).toEqual([env, shared]);
+      // Used that long ago: the key's copy and its trees.
+      const when = new Date(Date.now() - secondsAgo * 1000);
+      for (const file of [`unpacked/${key}.json`, `trees/${env}.json`, `trees/${shared}.json`]) utimesSync(path.join(root, file), when, when);
+    };
+    await unpackTree(local, shared, 100);
+    await copy('old', env1, 200);
+    await copy('new', env2, 100);
+    const sizes = Object.fromEntries((await local.entries()).map((entry) => [entry.key, entry.bytes]));
+    expect(sizes).toEqual({ new: 110, old: 10 });
+    // A tree no key names yet, and just written, is spared: an install is about to name it.
+    await unpackTree(local, 'f'.repeat(64), 5);
+    expect(await local.prune({ unusedSince: Date.now() - 150_000 }, false, 60_000)).toEqual([expect.objectContaining({ key: 'old' })]);
+    const trees = () => readdirSync(path.join(root, 'trees')).sort();
+    expect(trees()).toEqual([env2, `${env2}.json`, 'f'.repeat(64), `${'f'.repeat(64)}.json`, shared, `${shared}.json`].sort());
+    expect(await local.trees.find('new')).toBeDefined();
+    expect(await local.trees.find('old')).toBeUndefined();
+    // Without the grace, the unnamed tree goes; a missing tree makes a key's copy unusable, never a half one.
+    expect(await local.trees.sweep(0)).toEqual(['f'.repeat(64)]);
+    await local.trees.discardTree(shared);
+    expect(await local.trees.find('new')).toBeUndefined();
   });
 
   it('counts a layer two archives share once, with the one used last, and evicts to the cap by what each frees', async () => {

@@ -21,7 +21,7 @@ describe('TreeWriter', () => {
   it.each([1, 2])('writes a tree exactly, with %i thread(s): small files over many batches, streamed large files, links', async (threads) => {
     const root = path.join(work, 'root');
     mkdirSync(root);
-    const writer = new TreeWriter(root, undefined, { threads });
+    const writer = new TreeWriter(root, { threads });
     const files = new Map<string, Buffer>();
     const mtime = new Date('2024-01-02T03:04:05Z');
     for (let d = 0; d < 30; d++) {
@@ -57,7 +57,7 @@ describe('TreeWriter', () => {
   it('reports the first failure, with its errno code', async () => {
     const root = path.join(work, 'root');
     mkdirSync(root);
-    const writer = new TreeWriter(root, undefined, { threads: 2 });
+    const writer = new TreeWriter(root, { threads: 2 });
     writer.file('a', 0o644, new Date(), Buffer.from('x'));
     writer.file('a', 0o644, new Date(), Buffer.from('y'));
     await expect(writer.finish()).rejects.toMatchObject({ code: 'EEXIST' });
