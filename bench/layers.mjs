@@ -21,12 +21,18 @@ export async function layeredCold({ terrarium, requirements, at, reps, summarise
   return { cold: summarise('format 2 cold: build, pack in layers, publish', cold), store: at('store2-0') };
 }
 
-/** The rounds' restores of the format 2 archive in `store`: on two cores, and on one. */
-export function layeredRounds({ terrarium, oneCore, requirements, store, at }) {
+/**
+ * The rounds' restores of the format 2 archive in `store`: on two cores, and on one; and link mode's
+ * repeat, from the unpacked layers an install before the rounds kept.
+ */
+export async function layeredRounds({ terrarium, oneCore, requirements, store, at }) {
   const restore = (run, name) => run(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(name), 'install', requirements]);
+  const linked = (name) => terrarium(['--storage-dir', store, '--cache-dir', at('link2-cache'), '--require-download', '-t', at(name), 'install', requirements]);
+  await linked('link2-fill');
   return {
     warm2: { label: 'format 2 warm: storage dir, new path', run: (i) => restore(terrarium, `warm2-${i}`) },
     warm2core: { label: 'format 2 warm on one core (taskset)', run: (i) => restore(oneCore, `warm2-1core-${i}`) },
+    link2: { label: 'format 2 warm repeat: link mode', run: (i) => linked(`link2-${i}`) },
   };
 }
 
@@ -57,6 +63,10 @@ export async function pinScenario({ terrarium, requirements, pinChanged, big, st
   } finally {
     server.close();
   }
+  // Link mode on a machine whose cache unpacked the first key: the second links the layers they share.
+  const linked = ['--storage-dir', store, '--cache-dir', at('pin-link-cache'), '--require-download'];
+  await terrarium([...linked, '-t', at('pin-link-first'), 'install', requirements]);
+  results.pinLink = summarise('format 2 link mode, one pin changed', [await terrarium([...linked, '-t', at('pin-link-second'), 'install', pinChanged])]);
   console.log(
     `  (store grew ${(results.storeGrowth * 100).toFixed(1)}%; the second restore downloaded ${(results.downloaded.second / 1e6).toFixed(2)} MB of the first's ${(results.downloaded.first / 1e6).toFixed(1)} MB; ${readdirSync(path.join(store, 'blobs', 'sha256')).length} layers stored)`,
   );

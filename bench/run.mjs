@@ -146,7 +146,7 @@ const rounds = {
     },
   },
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
-  ...layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at }),
+  ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at })),
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -238,6 +238,8 @@ const ratios = {
   'link / tar floor': floorRatio('link'),
   'replace / tar floor': floorRatio('replace'),
   'format 2 warm / tar floor': floorRatio('warm2'),
+  'format 2 link / tar floor': floorRatio('link2'),
+  'one pin changed, link mode / tar floor': Number((results.layers.pinLink.seconds / results.tar.seconds).toFixed(2)),
   'format 2 warm / format 1 warm': Number(median(results.warm2.runs.map((seconds, i) => seconds / results.warm.runs[i])).toFixed(2)),
   'format 2 cold / format 1 cold': Number((results.layers.cold.seconds / results.cold.seconds).toFixed(2)),
   'format 2 warm: one core / two': Number(median(results.warm2core.runs.map((seconds, i) => seconds / results.warm2.runs[i])).toFixed(2)),
@@ -260,6 +262,7 @@ const targets = [
   ['zstd faster to pack than gzip -6', results.codecs.zstd.seconds < results.codecs.gzip.seconds],
   ['key under 150 ms', results.key.seconds < 0.15],
   ['format 2 warm install <= 1.2 x tar floor', ratios['format 2 warm / tar floor'] <= 1.2],
+  ['format 2 link-mode repeat install <= 0.3 x tar floor', ratios['format 2 link / tar floor'] <= 0.3],
   ['format 2 cold <= 1.1 x format 1 cold', ratios['format 2 cold / format 1 cold'] <= 1.1],
   ['one pin changed grows the store by <= 10%', ratios['one pin changed: store growth'] <= 0.1],
   ['one pin changed downloads <= 5% of the first restore', ratios['one pin changed: downloaded / first'] <= 0.05],
@@ -291,7 +294,9 @@ writeFileSync(
       ['terrarium link mode', results.link.seconds],
       ['terrarium same target', results.replace.seconds],
       ['format 2 warm', results.warm2.seconds],
+      ['format 2 link mode', results.link2.seconds],
       ['format 2, one pin changed', results.layers.pinWarm.seconds],
+      ['same, link mode', results.layers.pinLink.seconds],
       ['tar + zstd -d (floor)', results.tar.seconds],
       ['cp -a (floor)', results.cp.seconds],
     ],

@@ -39,7 +39,8 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export class MinisignError extends Error {}
 
-const idOf = (keynum: Buffer): string => keynum.readBigUInt64LE().toString(16).toUpperCase();
+/** As minisign prints it: 16 hex digits, leading zeros kept. */
+const idOf = (keynum: Buffer): string => keynum.readBigUInt64LE().toString(16).toUpperCase().padStart(16, '0');
 const rawPublic = (key: KeyObject): Buffer => key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
 
 /** The base64 line of a key or signature file: the first line that is not a comment. */

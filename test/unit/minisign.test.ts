@@ -90,6 +90,14 @@ describe('minisign formats, against the minisign program', () => {
     expect(() => verifyComment(signature, [pub])).toThrow(/does not verify/);
   });
 
+  it('names a key by 16 hex digits, leading zeros kept, as minisign does', () => {
+    const line = generateKeyPair().publicFile.split('\n')[1]!;
+    const bytes = Buffer.from(line, 'base64');
+    // The key number is little-endian: its last byte is the id's first two digits.
+    bytes[9] = 0x0a;
+    expect(parsePublicKey(bytes.toString('base64')).id).toMatch(/^0A[0-9A-F]{14}$/);
+  });
+
   it("refuses a signature by a key that is not trusted, and what is not minisign's", () => {
     const other = parsePublicKey(generateKeyPair().publicFile);
     const signature = parseSignature(readFileSync(file('m.data.minisig'), 'utf8'));
