@@ -1,7 +1,7 @@
 import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
-import { type ArchivePart, readPart, Tally, type UnpackLimits } from './extract.js';
+import { type ArchivePart, readPart, Tally, type UnpackLimits } from './parts.js';
 import { readArchive, readTar } from './read.js';
 import { ZstdDecoder } from './zstd-decompress.js';
 import type { TarSink } from './tar-parse.js';

@@ -110,7 +110,7 @@ port.on('message', (/** @type {Batch | WriterSetup} */ message) => {
       failed = true;
       if (open !== undefined) closeSync(open.fd);
       const { message, code, path: errorPath } = /** @type {NodeJS.ErrnoException} */ (error);
-      reply = { data, ok: false, error: { message, code, path: errorPath } };
+      reply = { data, ok: false, error: { message, code, path: errorPath, kept: kept?.existing ? kept.root : undefined } };
     }
   }
   port.postMessage(reply, [data]);

@@ -23,9 +23,15 @@ export interface Batch {
  * The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per
  * 4 KiB. `method` says how files were put into the root from the kept copy (once probed).
  */
-export type WriterReply =
-  | { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined; ms: number }
-  | { data: ArrayBuffer; ok: false; error?: { message: string; code?: string | undefined; path?: string | undefined } };
+export type WriterReply = { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined; ms: number } | { data: ArrayBuffer; ok: false; error?: WriterError };
+
+/** A failure on a writer's thread; `kept`: the existing kept copy the batch linked from. */
+export interface WriterError {
+  message: string;
+  code?: string | undefined;
+  path?: string | undefined;
+  kept?: string | undefined;
+}
 
 /** Files and bytes handled so far, updated as a tree is packed or unpacked (for a progress line). */
 export interface TreeProgress {

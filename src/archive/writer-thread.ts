@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Batch, WriterReply, WriterSetup } from './writer-protocol.js';
+import type { Batch, WriterError, WriterReply, WriterSetup } from './writer-protocol.js';
 
 /** One worker thread and the replies it owes, in order. */
 export class WriterThread {
@@ -56,6 +56,9 @@ export function takeWorker(): Worker {
   return startWorker();
 }
 
-export function errnoError({ message, code, path }: { message: string; code?: string | undefined; path?: string | undefined }): Error {
-  return Object.assign(new Error(message), { code, path });
+export function errnoError({ message, code, path, kept }: WriterError): Error {
+  return Object.assign(new Error(message), { code, path, kept });
 }
+
+/** The existing kept copy whose batch failed, when a writer's failure came from one. */
+export const keptOf = (error: unknown): string | undefined => (error as Partial<WriterError> | null)?.kept;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Entry } from '../archive/entry.js';
 import type { Layer } from '../archive/layers.js';
 import { checkManifest, type Manifest } from '../archive/manifest.js';
-import type { LinkedPart } from '../archive/extract.js';
+import type { LinkedPart } from '../archive/parts.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { DamagedInCache } from './layout.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Readable, addAbortSignal } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
-import type { ArchivePart } from '../archive/extract.js';
+import type { ArchivePart } from '../archive/parts.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { DownloadCopy } from '../cache/download-copy.js';

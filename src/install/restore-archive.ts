@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { type ExtractResult, type Part, extractLayers, unpackLimits } from '../archive/extract.js';
+import { type ExtractResult, extractLayers } from '../archive/extract.js';
+import { type Part, unpackLimits } from '../archive/parts.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';

@@ -8,7 +8,8 @@ import { platformOf } from '../python/fingerprint.js';
 import { checkArchiveSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { chooseVariant, describePlatform } from '../stores/variants.js';
-import { extractLayers, type LinkedPart } from '../archive/extract.js';
+import { extractLayers } from '../archive/extract.js';
+import type { LinkedPart } from '../archive/parts.js';
 import { layersPrehash } from '../archive/layers.js';
 import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 

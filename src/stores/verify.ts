@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
-import { type ArchivePart, unpackLimits } from '../archive/extract.js';
+import { type ArchivePart, unpackLimits } from '../archive/parts.js';
 import { inspectArchive } from '../archive/inspect.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import { TerrariumError, describeCause } from '../errors.js';

@@ -11,7 +11,7 @@ import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../..
 import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
 import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
 import { storedParts } from '../../stores/verify.js';
-import { type ArchivePart, unpackLimits } from '../../archive/extract.js';
+import { type ArchivePart, unpackLimits } from '../../archive/parts.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
