@@ -71,7 +71,7 @@ export class UnpackedTrees {
   private swept = false;
 
   constructor(
-    readonly root: string,
+    private readonly root: string,
     private readonly treesRoot: string,
   ) {}
 

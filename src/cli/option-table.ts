@@ -189,7 +189,7 @@ export const OPTIONS = {
     flags: '--format <n>',
     help: 'archive format published: 1, one file per environment; 2, a layer per distribution, stored once and shared by every key that has it',
     group: 'build',
-    default: '1',
+    default: '2',
     choices: ['1', '2'],
   },
   compress: { flags: '--no-compress', help: 'same as --compression none (the original terrarium option)', group: 'build' },

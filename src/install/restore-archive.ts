@@ -184,7 +184,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
         () =>
           kept &&
           job.reporter.info(
-            `kept an unpacked copy of ${record.key} (${formatBytes(extracted.bytes)}) in ${link.cache.trees.root} for repeat installs to link from; --link-mode none keeps none`,
+            `kept an unpacked copy of ${record.key} (${formatBytes(extracted.bytes)}) in the cache ${link.cache.dir} for repeat installs to link from; --link-mode none keeps none`,
           ),
         (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
       );

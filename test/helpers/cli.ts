@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
 import { BIN, hermeticEnv } from './hermetic.js';
-import { type SeedName, seedStore } from './seeds.js';
+import { type SeedFormat, type SeedName, seedStore } from './seeds.js';
 
 export { BIN, hermeticEnv };
 
@@ -29,8 +29,8 @@ export class Sandbox {
   }
 
   /** Puts the archive of a seed requirement set into `store` (the sandbox's storage directory unless given); returns its key. */
-  seed(name: SeedName, store = this.store): Promise<string> {
-    return seedStore(name, store);
+  seed(name: SeedName, store = this.store, format: SeedFormat = 2): Promise<string> {
+    return seedStore(name, store, format);
   }
 
   /** A path as terrarium shows it on stderr: under the sandbox, which is HOME, as ~/… */

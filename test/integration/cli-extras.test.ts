@@ -14,7 +14,7 @@ describe('inspect, completion, help', () => {
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo  # the app\n');
-    key = await box.seed('demo');
+    key = await box.seed('demo', box.store, 1);
     // The comment changes nothing: the key is the one of the bare line.
     expect((await box.main(['key', 'requirements.txt'])).stdout.trim()).toBe(key);
     archive = path.join(box.store, readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!);
@@ -41,7 +41,7 @@ describe('inspect, completion, help', () => {
     expect(doc.packages.some((p: string) => p.startsWith('pip=='))).toBe(true);
     expect(doc.files).toBeGreaterThan(100);
     // Built beside its first target, in a hidden staging directory.
-    expect(path.basename(doc.builtAt)).toMatch(/^\.env-demo\.staging-/);
+    expect(path.basename(doc.builtAt)).toMatch(/^\.env-demo-1\.staging-/);
     const plain = await box.main(store('inspect', key));
     expect(plain.stdout).toMatch(/^packages +\(\d+, as pip freeze --all lists them\)\n(?:.*\n)* {2}terra-demo==1\.0$/m);
   });

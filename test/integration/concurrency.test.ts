@@ -1,7 +1,8 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
+import type { ArchiveRecord } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
 import { envState, expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
 
@@ -13,7 +14,7 @@ describe('concurrency and interruption', () => {
   beforeAll(async () => {
     box.write('a.txt', 'terra-demo\n');
     box.write('b.txt', 'terra-cext\n');
-    await box.seed('demo');
+    await box.seed('demo', box.store, 1);
   });
   afterAll(() => box.cleanup());
 
@@ -43,7 +44,12 @@ describe('concurrency and interruption', () => {
     for (const t of targets) expect(envState(t)).toBe('terra_cext');
     const files = readdirSync(fresh);
     expect(files.filter((name) => name.endsWith('.json'))).toHaveLength(1);
-    expect(files.filter((name) => name.endsWith('.tar.zst'))).toHaveLength(1);
+    // The builds made the same distribution layers (reproducible on this Python), stored once; each made
+    // its own environment layer, and those of the two that lost the race stay for prune.
+    const record = JSON.parse(readFileSync(path.join(fresh, files.find((name) => name.endsWith('.json'))!), 'utf8')) as ArchiveRecord;
+    const blobs = readdirSync(path.join(fresh, 'blobs', 'sha256'));
+    expect(blobs).toEqual(expect.arrayContaining(record.layers!.map((layer) => layer.sha256)));
+    expect(blobs).toHaveLength(record.layers!.length + 2);
     expect(leftoversIn(fresh)).toEqual([]);
   });
 

@@ -20,7 +20,7 @@ describe('hostile archives in a store', () => {
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-dep\n');
-    key = await box.seed('dep');
+    key = await box.seed('dep', box.store, 1);
     expect((await box.main(['key', 'requirements.txt'])).stdout.trim()).toBe(key);
     // A genuine manifest, so that only the entries after it are hostile.
     const blob = readdirSync(box.store).find((name) => name.endsWith('.tar.zst'))!;

@@ -39,7 +39,7 @@ describe('HTTP store', () => {
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\n');
     box.write('other.txt', 'terra-dep\n');
-    await box.seed('demo');
+    await box.seed('demo', box.store, 1);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/envs`;
   });

@@ -13,7 +13,8 @@ describe('install options and failures', () => {
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-demo\n');
     box.write('missing.txt', 'terra-does-not-exist==9.9\n');
-    await box.seed('demo');
+    // One archive file, which the damaged-archive case damages.
+    await box.seed('demo', box.store, 1);
     const first = await box.terrarium(store('-t', main, 'install', 'requirements.txt'));
     expect(first.code).toBe(0);
     writeFileSync(path.join(main, 'marker'), 'still here');
@@ -93,7 +94,7 @@ describe('install options and failures', () => {
     expect(existsSync(box.path('strict'))).toBe(false);
     expect(archives()).toEqual([]);
 
-    const rebuilt = await box.terrarium(store('-t', box.path('rebuilt'), 'install', 'requirements.txt'));
+    const rebuilt = await box.terrarium(store('--format', '1', '-t', box.path('rebuilt'), 'install', 'requirements.txt'));
     expect(rebuilt.code).toBe(0);
     damage();
     const lenient = await box.terrarium(store('-t', box.path('lenient'), 'install', 'requirements.txt'));
@@ -117,8 +118,8 @@ describe('install options and failures', () => {
   });
 
   it.each([
-    ['gzip', ['--compression', 'gzip'], '.tar.gz'],
-    ['none (--no-compress)', ['--no-compress'], '.tar'],
+    ['gzip', ['--format', '1', '--compression', 'gzip'], '.tar.gz'],
+    ['none (--no-compress)', ['--format', '1', '--no-compress'], '.tar'],
   ])('publishes and restores with %s', async (_, flags, extension) => {
     const other = box.path(`store-${extension}`);
     const build = await box.terrarium(['--storage-dir', other, '--no-cache', ...flags, '-t', box.path(`built${extension}`), 'install', 'requirements.txt']);

@@ -99,8 +99,8 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
     const ls = await box.main(['--storage-dir', box.store, '--no-cache', 'ls']);
     const key = /built (any-\S+),/.exec(built.stderr)![1]!;
     expect(ls.stdout.split('\n').filter((line) => line.startsWith(`  ${key}`))).toEqual([
-      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64$/),
-      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64$/),
+      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64 {2}\d+ layers$/),
+      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64 {2}\d+ layers$/),
     ]);
     const inspect = await box.main(['--storage-dir', box.store, '--no-cache', 'inspect', key]);
     expect(inspect.stdout).toContain('variants      (2, one per platform)');

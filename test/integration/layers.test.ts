@@ -319,7 +319,7 @@ describe('layered archives (format 2)', () => {
 
   it('a store holding format 1 and format 2 archives serves both', async () => {
     const store = copyStore('mixed-store');
-    const dep = await box.seed('dep', store);
+    const dep = await box.seed('dep', store, 1);
     box.write('dep.txt', 'terra-dep\n');
     const ls = await box.main(['--storage-dir', store, 'ls']);
     expect(ls.stdout).toContain(dep);

@@ -7,15 +7,25 @@ import { leftoversIn } from '../helpers/env-state.js';
 
 const SITE_FILE = /^lib\/python3\.\d+\/site-packages\/terra_demo\/__init__\.py$/;
 
-/** The unpacked copy of the one key in this cache (a format 1 archive: one tree): its tree's folder and index. */
-function unpacked(cache: string): { dir: string; index: string; file: (pattern: RegExp) => string } {
+/**
+ * The unpacked copy of the one key in this cache: its first tree (the one with the manifest: a format 1
+ * archive's, or a layered one's environment layer) as `dir` and `index`, and where each entry is.
+ */
+function unpacked(cache: string): { dir: string; index: string; file: (pattern: RegExp) => string; at: (rel: string) => string } {
   const root = path.join(cache, 'unpacked');
   const key = readdirSync(root).find((name) => name.endsWith('.json'));
   expect(key, `an unpacked copy in ${root}`).toBeDefined();
-  const { sha256 } = JSON.parse(readFileSync(path.join(root, key!), 'utf8')) as { sha256: string };
-  const dir = path.join(cache, 'trees', sha256);
-  const entries = (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { entries: Array<{ path: string }> }).entries;
-  return { dir, index: `${dir}.json`, file: (pattern) => entries.find((e) => pattern.test(e.path))!.path };
+  const { sha256, layers } = JSON.parse(readFileSync(path.join(root, key!), 'utf8')) as { sha256: string; layers?: Array<{ sha256: string }> };
+  const trees = (layers?.map((layer) => layer.sha256) ?? [sha256]).map((tree) => path.join(cache, 'trees', tree));
+  const where = new Map<string, string>();
+  for (const dir of trees)
+    for (const entry of (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { entries: Array<{ path: string }> }).entries) where.set(entry.path, dir);
+  return {
+    dir: trees[0]!,
+    index: `${trees[0]!}.json`,
+    file: (pattern) => [...where.keys()].find((rel) => pattern.test(rel))!,
+    at: (rel) => path.join(where.get(rel)!, rel),
+  };
 }
 
 const listed = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
@@ -58,12 +68,12 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     const tree = unpacked(cache);
     const site = tree.file(SITE_FILE);
     const target = box.path('second env');
-    expect(statSync(path.join(target, site)).ino).toBe(statSync(path.join(tree.dir, site)).ino);
+    expect(statSync(path.join(target, site)).ino).toBe(statSync(tree.at(site)).ino);
     for (const relocated of ['bin/terra-demo', 'bin/activate', 'pyvenv.cfg']) {
       expect(statSync(path.join(target, relocated)).nlink, relocated).toBe(1);
-      expect(statSync(path.join(target, relocated)).ino).not.toBe(statSync(path.join(tree.dir, relocated)).ino);
+      expect(statSync(path.join(target, relocated)).ino).not.toBe(statSync(tree.at(relocated)).ino);
     }
-    expect(readFileSync(path.join(tree.dir, 'bin', 'terra-demo'), 'utf8')).not.toContain(target);
+    expect(readFileSync(tree.at('bin/terra-demo'), 'utf8')).not.toContain(target);
     expect(readFileSync(path.join(target, 'bin', 'terra-demo'), 'utf8')).toContain(target);
     expect(existsSync(path.join(tree.dir, 'bin', 'python')), 'the interpreter links are made per install').toBe(false);
     expect(leftoversIn(path.join(cache, 'unpacked'))).toEqual([]);
@@ -76,7 +86,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     const tree = unpacked(cache);
     const site = tree.file(SITE_FILE);
     expect(statSync(path.join(box.path('copied'), site)).nlink).toBe(1);
-    expect(statSync(path.join(box.path('copied'), site)).mtimeMs).toBe(statSync(path.join(tree.dir, site)).mtimeMs);
+    expect(statSync(path.join(box.path('copied'), site)).mtimeMs).toBe(statSync(tree.at(site)).mtimeMs);
     await works(box, box.path('copied'));
   });
 
@@ -91,13 +101,13 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
 
   it('a damaged copy is dropped, the archive serves, and the copy is made again', async () => {
     const tree = unpacked(cache);
-    rmSync(path.join(tree.dir, tree.file(SITE_FILE)));
+    rmSync(tree.at(tree.file(SITE_FILE)));
     const result = await box.terrarium(args('-t', box.path('after damage'), 'install', 'requirements.txt'));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/unpacked copy in the cache .* is unusable .*ENOENT.*dropped it, using the stores/);
     expect(result.stderr).toMatch(/restored \S+ from .*store at/);
     await works(box, box.path('after damage'));
-    expect(existsSync(path.join(unpacked(cache).dir, tree.file(SITE_FILE)))).toBe(true);
+    expect(existsSync(unpacked(cache).at(tree.file(SITE_FILE)))).toBe(true);
   });
 
   it('a file edited in place through a hard link is noticed: the copy is dropped, not linked again', async () => {
@@ -105,7 +115,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     expect((await box.terrarium(args('--link-mode', 'hardlink', '-t', target, 'install', 'requirements.txt'))).code).toBe(0);
     const tree = unpacked(cache);
     const site = tree.file(SITE_FILE);
-    expect(statSync(path.join(target, site)).ino).toBe(statSync(path.join(tree.dir, site)).ino);
+    expect(statSync(path.join(target, site)).ino).toBe(statSync(tree.at(site)).ino);
     appendFileSync(path.join(target, site), 'raise SystemExit("edited")\n');
     const result = await box.terrarium(args('--link-mode', 'hardlink', '-t', box.path('after edit'), 'install', 'requirements.txt'));
     expect(result.code, result.stderr).toBe(0);
@@ -113,7 +123,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
       /unpacked copy in the cache .* is unusable .*terra_demo\/__init__\.py is no longer as archived.*dropped it, using the stores/,
     );
     await works(box, box.path('after edit'));
-    expect(readFileSync(path.join(unpacked(cache).dir, site), 'utf8')).not.toContain('edited');
+    expect(readFileSync(unpacked(cache).at(site), 'utf8')).not.toContain('edited');
   });
 
   it('an index from another version of terrarium is dropped, and the copy made again', async () => {
@@ -123,7 +133,6 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     const result = await box.terrarium(args('-t', box.path('old index'), 'install', 'requirements.txt'));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/restored \S+ from .*store at/);
-    expect(result.stderr).toContain('kept an unpacked copy of');
     const again = await box.terrarium(args('-t', box.path('old index 2'), 'install', 'requirements.txt'));
     expect(again.stderr).toMatch(/from unpacked copy in the cache/);
   });
@@ -143,8 +152,8 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
   });
 
   it.each<[string, (tree: ReturnType<typeof unpacked>) => void]>([
-    ['a relocated file appended to (bin/terra-demo)', (tree) => appendFileSync(path.join(tree.dir, 'bin', 'terra-demo'), 'import os; os.system("evil")\n')],
-    ['pyvenv.cfg appended to', (tree) => appendFileSync(path.join(tree.dir, 'pyvenv.cfg'), 'include-system-site-packages = true\n')],
+    ['a relocated file appended to (bin/terra-demo)', (tree) => appendFileSync(tree.at('bin/terra-demo'), 'import os; os.system("evil")\n')],
+    ['pyvenv.cfg appended to', (tree) => appendFileSync(tree.at('pyvenv.cfg'), 'include-system-site-packages = true\n')],
     [
       'a file swapped for a symlink of the same size and mtime',
       (tree) => {
@@ -198,7 +207,7 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/^ok +unpacked copy/m);
     const tree = unpacked(cache);
-    truncateSync(path.join(tree.dir, tree.file(SITE_FILE)), 1);
+    truncateSync(tree.at(tree.file(SITE_FILE)), 1);
     const dirty = await box.terrarium(['--cache-dir', cache, '--json', 'cache', 'verify']);
     expect(dirty.code).toBe(6);
     expect(JSON.parse(dirty.stdout).checked).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'unpacked copy', ok: false })]));
@@ -254,7 +263,7 @@ describe('link mode on a file system with copy-on-write clones', () => {
     const tree = unpacked(path.join(xfs, 'cache'));
     const site = tree.file(SITE_FILE);
     expect(statSync(path.join(xfs, 'second', site)).nlink).toBe(1);
-    expect(readFileSync(path.join(xfs, 'second', site))).toEqual(readFileSync(path.join(tree.dir, site)));
+    expect(readFileSync(path.join(xfs, 'second', site))).toEqual(readFileSync(tree.at(site)));
     await works(box, path.join(xfs, 'second'));
   });
 

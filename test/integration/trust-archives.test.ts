@@ -20,7 +20,7 @@ describe('hostile archives with a matching sha256', () => {
 
   beforeAll(async () => {
     box.write('requirements.txt', 'terra-dep\n');
-    key = await box.seed('dep');
+    key = await box.seed('dep', box.store, 1);
     expect((await box.main(['key', 'requirements.txt'])).stdout.trim()).toBe(key);
     genuine = await readEntries(storedArchive(box.store, key));
     site = genuine.find((e) => /^lib\/python[^/]+\/site-packages\/?$/.test(e.header.name))!.header.name.replace(/\/$/, '');
