@@ -92,8 +92,9 @@ const size = dirSize(installed);
 const files = fileCount(installed);
 console.log(`  (installed: ${(size / 1e6).toFixed(0)} MB, ${files} entries)`);
 
-results.cold = await repeat('terrarium cold: build, pack, publish', undefined, (i) =>
-  terrarium(['--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]),
+// Format 1 (one archive file) here and in the rounds' warm restores; format 2, the default, in layers.mjs.
+results.cold = await repeat('format 1 cold: build, pack, publish', undefined, (i) =>
+  terrarium(['--format', '1', '--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]),
 );
 const layered = await layeredCold({ terrarium, requirements, at, reps: REPS, summarise });
 const store = at('store-0');
@@ -131,13 +132,13 @@ function tarFloor(dir) {
 
 const rounds = {
   warm: {
-    label: 'terrarium warm: storage dir, new path',
+    label: 'format 1 warm: storage dir, new path',
     run: (i) => terrarium(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(`warm-${i}`), 'install', requirements]),
   },
-  cache: { label: 'terrarium warm: archive in the local cache', run: (i) => terrarium(['-t', at(`cached-${i}`), ...cached]) },
-  link: { label: 'terrarium warm repeat: link mode', run: (i) => terrarium(['-t', at(`link-${i}`), ...linked]) },
+  cache: { label: 'format 1 warm: archive in the local cache', run: (i) => terrarium(['-t', at(`cached-${i}`), ...cached]) },
+  link: { label: 'format 1 warm repeat: link mode', run: (i) => terrarium(['-t', at(`link-${i}`), ...linked]) },
   replace: {
-    label: 'terrarium repeat into the same target',
+    label: 'format 1 repeat into the same target',
     run: async () => {
       const result = await terrarium(['-t', at('replaced'), ...linked]);
       // The backup it displaced is removed in the background after it returns: not charged to the next run.
@@ -212,7 +213,7 @@ results.fleet = await fleetScenario({ bin: BIN, python, requirements, at, env })
 console.log('');
 results.memory = {};
 results.memory.cold = await repeatOnce('1 GB environment: cold (build, pack, publish)', () =>
-  terrarium(['--storage-dir', at('store-1g'), '--no-cache', '-t', at('big-cold'), 'install', big]),
+  terrarium(['--format', '1', '--storage-dir', at('store-1g'), '--no-cache', '-t', at('big-cold'), 'install', big]),
 );
 results.memory.bytes = dirSize(at('big-cold'));
 results.memory.warm = await repeatOnce('1 GB environment: warm (unpack)', () =>
