@@ -55,9 +55,14 @@ export interface UnpackedCopy {
   trees: UnpackedTree[];
 }
 
+/** The trees an archive unpacks to, by digest, in order: one per layer of a layered archive; a format 1 archive is one, named by its own sha256. */
+export function treeDigests(archive: { sha256: string; layers?: readonly Layer[] | undefined }): string[] {
+  return archive.layers?.map((layer) => layer.sha256) ?? [archive.sha256];
+}
+
 /** The trees a key's copy is made of, by digest, with their bytes. */
 export function treesOf(index: UnpackedIndex): Array<{ sha256: string; bytes: number }> {
-  return index.layers?.map((layer) => ({ sha256: layer.sha256, bytes: layer.unpackedSize })) ?? [{ sha256: index.sha256, bytes: index.bytes }];
+  return treeDigests(index).map((sha256, i) => ({ sha256, bytes: index.layers?.[i]?.unpackedSize ?? index.bytes }));
 }
 
 /**
@@ -130,6 +135,12 @@ export class UnpackedTrees {
     if (!index) await drop().catch(() => undefined);
     else await touch(file);
     return index;
+  }
+
+  /** The file system the trees are on (its device number), made if there are none yet. */
+  async device(): Promise<number> {
+    await fs.mkdir(this.treesRoot, { recursive: true });
+    return (await fs.stat(this.treesRoot)).dev;
   }
 
   /** A new empty directory to unpack the tree of `sha256` into, beside where it will live. */

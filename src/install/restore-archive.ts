@@ -17,7 +17,7 @@ import { archiveSource, layeredSource } from './archive-sources.js';
 import { DamagedInCache } from '../cache/layout.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
-import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treesOf } from '../cache/unpacked.js';
+import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext } from './settings.js';
 
@@ -109,7 +109,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
   const source = record.layers
     ? layeredSource(store, { ...record, layers: record.layers }, { ...options, useCache, linked: new Set(linked.keys()) })
     : archiveSource(store, record, options);
-  const trees = record.layers?.map((layer) => layer.sha256) ?? [record.sha256];
+  const trees = treeDigests(record);
   const reserved = new Map<number, string>();
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
@@ -179,7 +179,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
         layers: record.layers,
       };
       const kept = reserved.size === trees.length;
-      await keepUnpacked(link.cache, index, reserved, extracted, manifest).then(
+      await keepUnpacked(link.cache, index, trees, reserved, extracted, manifest).then(
         // Said once, on the install that makes it: the copy takes disk, and some users will want none.
         () =>
           kept &&
@@ -203,15 +203,15 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
 async function keepUnpacked(
   cache: LocalCache,
   index: UnpackedIndex,
+  trees: readonly string[],
   reserved: ReadonlyMap<number, string>,
   extracted: ExtractResult,
   manifest: Manifest,
 ): Promise<void> {
-  const trees = treesOf(index);
   for (const [part, dir] of reserved) {
     const entries = extracted.kept[part]!;
     const bytes = entries.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
-    await cache.trees.commitTree(dir, { format: UNPACKED_FORMAT, sha256: trees[part]!.sha256, entries, bytes, manifest: part === 0 ? manifest : undefined });
+    await cache.trees.commitTree(dir, { format: UNPACKED_FORMAT, sha256: trees[part]!, entries, bytes, manifest: part === 0 ? manifest : undefined });
   }
   await cache.trees.commit(index);
 }
@@ -223,10 +223,8 @@ async function keepUnpacked(
  */
 async function keepsUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<boolean> {
   try {
-    const dir = await link.cache.trees.reserve('probe');
-    const [cache, here] = await Promise.all([fs.stat(dir), fs.stat(path.dirname(job.target))]);
-    await removeTree(dir);
-    if (cache.dev === here.dev || link.method === 'copy') return true;
+    const [cache, here] = await Promise.all([link.cache.trees.device(), fs.stat(path.dirname(job.target))]);
+    if (cache === here.dev || link.method === 'copy') return true;
     job.reporter.detail(`no unpacked copy kept: the cache (${link.cache.dir}) is on another file system than ${job.target}`);
   } catch (error) {
     job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);

@@ -45,9 +45,10 @@ export interface PublishResult {
   outcome: 'published' | 'present' | 'replaced';
 }
 
-/** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
 /** How a sha256 is written in names and records. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
 export const MAX_RECORD_BYTES = 512 << 10;
 export const MAX_LAYERS = 1000;
 export const MAX_SIGNATURE_BYTES = 4 << 10;
