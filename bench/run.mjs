@@ -295,6 +295,7 @@ writeFileSync(
       ['terrarium link mode', results.link.seconds],
       ['terrarium same target', results.replace.seconds],
       ['format 2 warm', results.warm2.seconds],
+      ['format 2 warm, one core', results.warm2core.seconds],
       ['format 2 link mode', results.link2.seconds],
       ['format 2, one pin changed', results.layers.pinWarm.seconds],
       ['same, link mode', results.layers.pinLink.seconds],
