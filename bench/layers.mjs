@@ -1,4 +1,4 @@
-// Archive format 2 on the corpus: cold (build, pack in layers, publish) beside format 1's; warm restores
+// Archive format 2 on the corpus: cold (build, pack in layers, publish; run.mjs alternates it with format 1's); warm restores
 // (run.mjs puts them in the rounds beside format 1's and the tar floor, on two cores and on one); and
 // "one pin changed": a second key that differs from the first by one distribution, published to the
 // same store and restored over HTTP on a machine whose cache holds the first. Measures the store's
@@ -11,14 +11,10 @@ import path from 'node:path';
 
 const dirBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 
-/** Cold builds in format 2, each into a store of its own; returns their summary and the first store. */
-export async function layeredCold({ terrarium, requirements, at, reps, summarise }) {
-  const cold = [];
-  for (let i = 0; i < reps; i++) {
-    execFileSync('sync');
-    cold.push(await terrarium(['--format', '2', '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]));
-  }
-  return { cold: summarise('format 2 cold: build, pack in layers, publish', cold), store: at('store2-0') };
+/** Round `i`'s cold build in format 2, into a store of its own (`store2-i`). */
+export async function layeredCold({ terrarium, requirements, at }, i) {
+  execFileSync('sync');
+  return terrarium(['--format', '2', '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]);
 }
 
 /**
