@@ -12,7 +12,7 @@ import { TerrariumError } from '../errors.js';
 import { siblingPath } from '../io/fs.js';
 import type { PendingSignature } from '../sign/archive-signature.js';
 import { type ArchiveRecord, type Store, isWritable } from '../stores/store.js';
-import { type LayerPart, layerPart } from '../stores/verify.js';
+import { type LayerPart, dropDamagedBlob, layerPart } from '../stores/verify.js';
 
 /** Where a restore reads an archive's bytes from, and what it does with them once they are verified. */
 export interface ArchiveSource {
@@ -119,14 +119,15 @@ export function layeredSource(
         if (options.signal) addAbortSignal(options.signal, source.stream);
         return { stream: source.stream, bounded: !cached };
       },
-      // A layer that cannot be read whole is removed where it came from; left there, a publisher would
-      // find its name taken and not upload a good one. A cache's damage is worth a second try.
+      // A layer that cannot be read whole is removed from the store once proven damaged; left there, a
+      // publisher would find its name taken and not upload a good one. The cache's copy is dropped
+      // whatever the cause (it is one download to get back), and its damage is worth a second try.
       async (error) => {
         if (cached) {
           await reading!.discardBlob(layer).catch(() => undefined);
           return new DamagedInCache(error.code, `${error.message}, in the cache (dropped it there)`, { cause: error });
         }
-        if (isWritable(store)) await store.discardBlob(layer).catch(() => undefined);
+        if (isWritable(store)) await dropDamagedBlob(store, layer, options.signal);
         return undefined;
       },
     );

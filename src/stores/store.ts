@@ -87,7 +87,7 @@ export interface WritableStore extends Store {
   replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult>;
   /** Removes an archive (found damaged, or pruned) from its key's record, and the record with its last archive; its layers stay for `sweep`. */
   discard(record: ArchiveRecord): Promise<void>;
-  /** Removes a layer's blob found damaged: it is content-addressed, so it is damaged for every record naming it. */
+  /** Removes a layer's blob, once proven damaged (dropDamagedBlob): it is content-addressed, so it is damaged for every record naming it. */
   discardBlob(layer: Layer): Promise<void>;
   /**
    * Removes the blobs no record in `referenced` names and that are older than `graceMs` (a publisher

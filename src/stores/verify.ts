@@ -1,10 +1,11 @@
-import type { Readable } from 'node:stream';
+import { type Readable, addAbortSignal } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ChecksumStream } from '../archive/checksum.js';
 import { type ArchivePart, unpackLimits } from '../archive/parts.js';
 import { inspectArchive } from '../archive/inspect.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import { TerrariumError, describeCause } from '../errors.js';
-import { type ArchiveRecord, type Store, isWritable } from './store.js';
+import { type ArchiveRecord, type Store, type WritableStore, isWritable } from './store.js';
 
 /**
  * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
@@ -92,12 +93,13 @@ function corrupt(what: string): TerrariumError {
  * Why the archive a store holds under `record` cannot be installed by anyone (missing, damaged,
  * hostile, or beyond its record's counts), or undefined when it reads through every check of an
  * install: how a rebuild with --no-download decides whether the record in its way is one to replace.
- * Nothing is written but this: a layer that cannot be read whole is removed, as it is damaged for every
- * record naming it, and the replacement's own layer of that name would not be uploaded while it is
- * there. Store failures (unreachable, access denied) are thrown, not judged.
+ * Nothing is written but this: a layer that cannot be read whole and does not hash to its name is
+ * removed (dropDamagedBlob), as it is damaged for every record naming it, and the replacement's own
+ * layer of that name would not be uploaded while it is there. Store failures (unreachable, access
+ * denied) are thrown, not judged.
  */
 export async function flawOfStored(store: Store, record: ArchiveRecord, signal?: AbortSignal): Promise<string | undefined> {
-  const onDamaged = isWritable(store) ? (layer: Layer) => store.discardBlob(layer).catch(() => undefined) : undefined;
+  const onDamaged = isWritable(store) ? (layer: Layer) => dropDamagedBlob(store, layer, signal).then(() => undefined) : undefined;
   try {
     await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
     return undefined;
@@ -105,5 +107,28 @@ export async function flawOfStored(store: Store, record: ArchiveRecord, signal?:
     signal?.throwIfAborted();
     if (error instanceof TerrariumError && DAMAGED.includes(error.code)) return describeCause(error);
     throw error;
+  }
+}
+
+/**
+ * Removes a layer's blob from `store` when its bytes are proven not to be its name's: read again whole
+ * (within the size its record gives) and hashed. A layer can fail for reasons its record causes (the
+ * sizes and counts it states, a layer listed twice) or a transfer does (a connection cut); neither is
+ * the blob's fault, and other records name it too. Resolves with whether it removed it; never throws.
+ */
+export async function dropDamagedBlob(store: WritableStore, layer: Layer, signal?: AbortSignal): Promise<boolean> {
+  const checksum = new ChecksumStream({ limit: layer.size });
+  try {
+    const stream = await store.openBlob(layer);
+    if (signal) addAbortSignal(signal, stream);
+    await pipeline(stream, checksum, async (bytes: AsyncIterable<Buffer>) => {
+      for await (const chunk of bytes) void chunk;
+    });
+    if (checksum.hex() === layer.sha256) return false;
+    await store.discardBlob(layer);
+    return true;
+  } catch {
+    // Gone, unreadable, or larger than its record says: not proven damaged.
+    return false;
   }
 }

@@ -275,6 +275,25 @@ describe('layered archives (format 2)', () => {
     expect(existsSync(box.path('evil-layer'))).toBe(false);
   });
 
+  it.each<[string, (layers: Layer[], good: Layer) => Layer[], string]>([
+    ['fewer entries than it has', (layers, good) => layers.map((layer) => (layer === good ? { ...layer, entries: 1 } : layer)), 'more than its record says'],
+    ['listed twice', (layers, good) => [...layers, good], 'the same path twice'],
+  ])('a record that lies about a good layer (%s) is refused, and the blob the other key names stays', async (_, lie, why) => {
+    const store = copyStore(`lying-${why.replace(/\W+/g, '-')}`);
+    const honest = record(store, keys.demo);
+    const good = layerOf(honest, 'terra_dep');
+    const layers = lie(honest.layers!, good);
+    const sum = (field: 'size' | 'unpackedSize' | 'entries') => layers.reduce((total, layer) => total + layer[field], 0);
+    const lying = { ...honest, layers, sha256: layersDigest(layers), size: sum('size'), unpackedSize: sum('unpackedSize'), entries: sum('entries') };
+    writeFileSync(path.join(store, `${keys.demo}.json`), JSON.stringify(lying));
+    const refused = await box.main(dir(store, '--require-download', '-t', box.path('lied-to'), 'install', demo.name));
+    expect(refused.code).toBe(EXIT.archive);
+    expect(refused.stderr).toContain(why);
+    expect(existsSync(path.join(store, blobName(good.sha256)))).toBe(true);
+    const other = await box.main(dir(store, '--require-download', '-t', box.path('lied-to-other'), 'install', both.name));
+    expect(other.code, other.stderr).toBe(0);
+  });
+
   it('signed: the signature covers every layer, so a layer swapped with its digests rewritten is refused', async () => {
     const store = copyStore('signed-store');
     const trusting = (target: string) =>
