@@ -8,7 +8,7 @@ import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { DamagedInCache } from './layout.js';
 import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { SHA256_HEX, recordedLayers } from '../stores/store.js';
+import { SHA256_HEX, isStorageKey, recordedLayers } from '../stores/store.js';
 
 /** 5: a key's copy is made of trees shared by digest (4: one tree per key). */
 export const UNPACKED_FORMAT = 5;
@@ -67,7 +67,7 @@ export function treesOf(index: UnpackedIndex): Array<{ sha256: string; bytes: nu
 
 /**
  * Unpacked copies of archives in the local cache, for link-mode installs. Layout: `KEYS/KEY.json`, the
- * index of a key's copy, and `TREES/HEX/` with `TREES/HEX.json`, a tree and its index. A tree is
+ * index of a key's copy (`/` and `%` in the key escaped, so that every index is in one folder), and `TREES/HEX/` with `TREES/HEX.json`, a tree and its index. A tree is
  * written before its index, and the trees of a key before the key's index, so an index always names
  * complete trees. Removal goes the other way: index first, then the tree under a temporary name.
  * Trees no key names are swept, past a grace period (an install may be about to name them).
@@ -81,7 +81,12 @@ export class UnpackedTrees {
   ) {}
 
   private indexPath(key: string): string {
-    return path.join(this.root, `${key}.json`);
+    return path.join(this.root, `${key.replace(/[%/]/g, (c) => (c === '%' ? '%25' : '%2F'))}.json`);
+  }
+
+  /** The key whose index `indexPath` names so. */
+  private static keyOf(name: string): string {
+    return name.slice(0, -'.json'.length).replace(/%(25|2F)/g, (code) => (code === '%25' ? '%' : '/'));
   }
 
   private treePath(sha256: string): string {
@@ -169,7 +174,7 @@ export class UnpackedTrees {
 
   /** Names the trees that make the copy of `index.key` (all committed). */
   async commit(index: UnpackedIndex): Promise<void> {
-    await fs.mkdir(path.dirname(this.indexPath(index.key)), { recursive: true });
+    await fs.mkdir(this.root, { recursive: true });
     await writeFileAtomic(this.indexPath(index.key), JSON.stringify(index));
   }
 
@@ -189,7 +194,9 @@ export class UnpackedTrees {
     const names = await fs.readdir(this.root).catch(() => [] as string[]);
     const copies = [];
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
-      const key = name.slice(0, -'.json'.length);
+      const key = UnpackedTrees.keyOf(name);
+      // A name no key escapes to (`..%2Fx`) is not one terrarium wrote, and must not name a path out of the cache.
+      if (!isStorageKey(key)) continue;
       try {
         const file = path.join(this.root, name);
         const stat = await fs.lstat(file);

@@ -1,4 +1,5 @@
 import { TerrariumError } from '../errors.js';
+import { inReservedFolder, isStorageKey } from '../stores/store.js';
 
 export const DEFAULT_KEY_FORMAT = '%(arch)s-%(python_vmajor)s.%(python_vminor)s-%(digest)s';
 
@@ -31,10 +32,12 @@ export function formatKey(format: string, fields: KeyFields): string {
   return checkKey(out, format);
 }
 
-/** Keys become file names and object keys: keep them to a portable alphabet with no way out of a store. */
 function checkKey(key: string, format: string): string {
-  if (!key || !/^[A-Za-z0-9._+=@,%/-]+$/.test(key) || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+  if (!isStorageKey(key)) {
     throw badFormat(format, `it gives the key "${key}", which is not a safe storage key`);
+  }
+  if (inReservedFolder(key)) {
+    throw badFormat(format, `it gives the key "${key}", inside ${key.slice(0, key.indexOf('/'))}/, a folder terrarium keeps for itself`);
   }
   return key;
 }

@@ -17,9 +17,10 @@ export class DirectoryLeases implements BuildLeases {
 
   async take(key: string): Promise<LeaseAttempt> {
     try {
-      // The first build into a new storage directory makes it.
-      await fs.mkdir(this.root, { recursive: true });
-      const lock = await acquireLock(path.join(this.root, leaseName(key)), { command: 'build', timeoutMs: 0 });
+      // The first build into a new storage directory makes it (and a key with `/`, its folder).
+      const file = path.join(this.root, leaseName(key));
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const lock = await acquireLock(file, { command: 'build', timeoutMs: 0 });
       return {
         kind: 'held',
         lease: {

@@ -16,6 +16,7 @@ import {
   SHA256_HEX,
   MAX_SIGNATURE_BYTES,
   MAX_LISTED,
+  inReservedFolder,
   archiveName,
   blobName,
   BLOBS_DIR,
@@ -201,10 +202,12 @@ export class DirectoryStore implements WritableStore {
 
   /** Copies the archive (and its signature) in under their final names, before any record names them. */
   private async place(key: string, archive: LocalArchive, tool: string): Promise<ArchiveRecord> {
+    // A key with `/` keeps its record and archive in a folder of the store.
+    const folder = path.dirname(this.recordPath(key));
     try {
-      await fs.mkdir(this.root, { recursive: true });
+      await fs.mkdir(folder, { recursive: true });
     } catch (error) {
-      throw this.ioError(`cannot create ${this.root}`, error);
+      throw this.ioError(`cannot create ${folder}`, error);
     }
     const record = recordFor(key, archive, tool);
     const put = async (final: string, write: (temp: string) => Promise<void>) => {
@@ -271,16 +274,13 @@ export class DirectoryStore implements WritableStore {
   }
 
   async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
-    let names: string[];
+    let keys: string[];
     try {
-      names = await fs.readdir(this.root);
+      keys = (await recordKeys(this.root)).filter((key) => key.startsWith(options.keyPrefix ?? ''));
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${this.root}`, error);
     }
-    const keys = names
-      .filter((name) => name.endsWith('.json') && !name.startsWith('.') && name.startsWith(options.keyPrefix ?? ''))
-      .map((name) => name.slice(0, -'.json'.length));
     if (!options.newest) return (await Promise.all(keys.map((key) => this.readRecord(key)))).flatMap((document) => (document ? variantsOf(document) : []));
     const listed = await Promise.all(
       keys.slice(0, MAX_LISTED).map(async (key) => ({ key, modified: (await fs.lstat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0 })),
@@ -294,6 +294,31 @@ export class DirectoryStore implements WritableStore {
       cause: error,
     });
   }
+}
+
+/** How deep a listing looks for records of keys with `/`: keys are short, and a hostile tree is not walked whole. */
+const MAX_KEY_DEPTH = 8;
+
+/**
+ * The keys whose records are under `root`, in folders for keys with `/`; terrarium's own folders and
+ * hidden names (temporary files, locks) are not looked at. Throws only when `root` cannot be read.
+ */
+async function recordKeys(root: string): Promise<string[]> {
+  const keys: string[] = [];
+  const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+      if (depth === 0) throw error;
+      return [];
+    });
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      if (entry.isFile() && entry.name.endsWith('.json')) keys.push(prefix + entry.name.slice(0, -'.json'.length));
+      const inside = depth > 0 || !inReservedFolder(`${entry.name}/`);
+      if (entry.isDirectory() && inside && depth < MAX_KEY_DEPTH) await walk(path.join(dir, entry.name), `${prefix}${entry.name}/`, depth + 1);
+    }
+  };
+  await walk(root, '', 0);
+  return keys;
 }
 
 /** Whether `file` is there and its bytes have this sha256. */

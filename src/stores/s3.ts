@@ -11,6 +11,7 @@ import type { Platform } from '../python/fingerprint.js';
 import { addVariant, chooseVariant, removeVariant, replaceVariant, variantsOf, type RecordChange } from './variants.js';
 import {
   MAX_LISTED,
+  inReservedFolder,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
   readNewest,
@@ -322,7 +323,8 @@ export class S3Store implements WritableStore {
       }
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(this.options.prefix.length) ?? '';
-        if (name.endsWith('.json') && !name.includes('/')) listed.push({ key: name.slice(0, -'.json'.length), modified: object.LastModified?.getTime() ?? 0 });
+        if (name.endsWith('.json') && !inReservedFolder(name))
+          listed.push({ key: name.slice(0, -'.json'.length), modified: object.LastModified?.getTime() ?? 0 });
       }
       token = page.IsTruncated && !(options.newest && listed.length >= MAX_LISTED) ? page.NextContinuationToken : undefined;
     } while (token);

@@ -133,6 +133,24 @@ export const archiveName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'code
   `${record.key}.${record.sha256.slice(0, 16)}${record.layers ? '.layers' : CODEC_EXTENSION[record.codec]}`;
 export const BLOBS_DIR = 'blobs/sha256';
 export const blobName = (sha256: string) => `${BLOBS_DIR}/${sha256}`;
+
+/**
+ * A key with `/` keeps its record in a folder (`team/KEY.json`); these top folders are terrarium's own,
+ * in a store (the blobs) and in the cache (cache/layout.ts), so no key's first folder may have their
+ * names, and listings do not look inside them.
+ */
+const RESERVED_FOLDERS: readonly string[] = ['blobs', 'trees', 'unpacked'];
+
+/** Keys become file names and object keys: a portable alphabet, and no way out of a store. */
+export function isStorageKey(key: string): boolean {
+  return /^[A-Za-z0-9._+=@,%/-]+$/.test(key) && key.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/** Whether a store-relative name (a key, an object's name) lies inside one of terrarium's own top folders. */
+export function inReservedFolder(name: string): boolean {
+  const slash = name.indexOf('/');
+  return slash > 0 && RESERVED_FOLDERS.includes(name.slice(0, slash).toLowerCase());
+}
 /** minisign's own convention: the signature of FILE is FILE.minisig. */
 export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>) => `${archiveName(record)}.minisig`;
 

@@ -60,6 +60,12 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
   it.each([
     ['an unknown digest', ['--digest-type', 'md6', 'hash', 'requirements.txt'], 2, 'unknown digest type: md6'],
     ['an unknown key field', ['--remote-key-format', '%(nope)s', 'key', 'requirements.txt'], 2, 'unknown field "nope"'],
+    [
+      'a key inside a folder terrarium keeps',
+      ['--remote-key-format', 'Blobs/%(digest)s', 'key', 'requirements.txt'],
+      2,
+      'inside Blobs/, a folder terrarium keeps for itself',
+    ],
     ['a missing file', ['hash', 'nope.txt'], 3, 'requirements file not found: nope.txt'],
     ['a directory given as a requirements file', ['hash', '.'], 3, 'is a directory'],
     ['a bad lock timeout', ['--lock-timeout', 'soon', 'key', 'requirements.txt'], 2, 'bad --lock-timeout "soon"'],

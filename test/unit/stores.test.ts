@@ -8,9 +8,9 @@ import { TerrariumError } from '../../src/errors.js';
 import type { Entry } from '../../src/archive/entry.js';
 import { LocalCache } from '../../src/cache/local-cache.js';
 import { UNPACKED_FORMAT } from '../../src/cache/unpacked.js';
-import { defaultCacheDir } from '../../src/cache/layout.js';
+import { CACHE_LAYOUT, defaultCacheDir } from '../../src/cache/layout.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
-import { blobName } from '../../src/stores/store.js';
+import { BLOBS_DIR, blobName, inReservedFolder, isStorageKey } from '../../src/stores/store.js';
 import { layersDigest } from '../../src/archive/layers.js';
 import type { LocalArchive } from '../../src/archive/save.js';
 import { testManifest } from '../helpers/manifest.js';
@@ -202,6 +202,41 @@ describe('cache', () => {
     expect(readdirSync(path.join(root, 'blobs', 'sha256')).sort()).toEqual(
       [createHash('sha256').update('n'.repeat(10)).digest('hex'), createHash('sha256').update(shared).digest('hex')].sort(),
     );
+  });
+
+  it('keys with / : archives in a folder, an unpacked copy indexed flat; both listed, its tree spared; a name escaping out of the cache ignored', async () => {
+    const root = path.join(dir, 'cache');
+    const local = new LocalCache(root, 10_000);
+    const tree = 'a'.repeat(64);
+    await local.archives.publish('team/app', archive('x'.repeat(10)), 'test');
+    await unpackTree(local, tree, 10);
+    await local.trees.commit({ format: UNPACKED_FORMAT, key: 'team/app', bytes: 10, sha256: tree });
+    expect(readdirSync(path.join(root, 'unpacked'))).toEqual(['team%2Fapp.json']);
+    // Planted: an index whose name unescapes to a path out of the cache.
+    writeFileSync(path.join(root, 'unpacked', '..%2F..%2Fhome.json'), readFileSync(path.join(root, 'unpacked', 'team%2Fapp.json')));
+    expect((await local.entries()).map((entry) => `${entry.kind} ${entry.key}`).sort()).toEqual(['archive team/app', 'unpacked copy team/app']);
+    utimesSync(path.join(root, 'trees', `${tree}.json`), new Date(0), new Date(0));
+    expect(await local.trees.sweep(0)).toEqual([]);
+    expect(await local.trees.find('team/app')).toBeDefined();
+  });
+
+  it.each<[string, boolean, boolean]>([
+    ['x86_64-3.11-abc', true, false],
+    ['team/x86_64-3.11-abc', true, false],
+    ['blobs/x', true, true],
+    ['Trees/x', true, true],
+    ['unpacked/x', true, true],
+    ['blobs', true, false],
+    ['team/../x', false, false],
+    ['/x', false, false],
+    ['a b', false, false],
+  ])('storage key %s: safe %s, in a reserved folder %s', (key, safe, reserved) => {
+    expect(isStorageKey(key)).toBe(safe);
+    expect(inReservedFolder(key)).toBe(reserved);
+  });
+
+  it("reserves the folders of every store's and the cache's layout", () => {
+    for (const folder of [BLOBS_DIR, CACHE_LAYOUT.trees, CACHE_LAYOUT.unpacked]) expect(inReservedFolder(`${folder}/x`)).toBe(true);
   });
 
   it.each<[NodeJS.ProcessEnv, string | undefined]>([
