@@ -67,10 +67,11 @@ export function treesOf(index: UnpackedIndex): Array<{ sha256: string; bytes: nu
 
 /**
  * Unpacked copies of archives in the local cache, for link-mode installs. Layout: `KEYS/KEY.json`, the
- * index of a key's copy (`/` and `%` in the key escaped, so that every index is in one folder), and `TREES/HEX/` with `TREES/HEX.json`, a tree and its index. A tree is
- * written before its index, and the trees of a key before the key's index, so an index always names
- * complete trees. Removal goes the other way: index first, then the tree under a temporary name.
- * Trees no key names are swept, past a grace period (an install may be about to name them).
+ * index of a key's copy (`/` and `%` in the key escaped, so that every index is in one folder), and
+ * `TREES/HEX/` with `TREES/HEX.json`, a tree and its index. A tree is written before its index, and
+ * the trees of a key before the key's index, so an index always names complete trees. Removal goes
+ * the other way: index first, then the tree under a temporary name. Trees no key names are swept,
+ * past a grace period (an install may be about to name them).
  */
 export class UnpackedTrees {
   private swept = false;

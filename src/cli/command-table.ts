@@ -149,9 +149,10 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
       new Option('--keep <n>', 'keep the N newest archives of each store, delete the rest'),
-      new Option('--layer-grace <duration>', 'then delete the layers no archive names, once unused this long (a publisher writes its layers first)').default(
-        '1h',
-      ),
+      new Option(
+        '--layer-grace <duration>',
+        "then delete the layers no archive names, and builds' leases and failure notes, once unused this long (a publisher writes its layers first)",
+      ).default('1h'),
       new Option('--dry-run', 'say what would be deleted, delete nothing'),
     ],
   },

@@ -10,7 +10,7 @@ import { acquireLock, type Lock } from '../io/lock.js';
 import type { Platform } from '../python/fingerprint.js';
 import { DirectoryLeases } from './dir-lease.js';
 import { addVariant, chooseVariant, documentOf, removeVariant, replaceVariant, variantsOf, type RecordChange } from './variants.js';
-import type { BuildLeases } from './lease.js';
+import { type BuildLeases, isBuildNote } from './lease.js';
 import {
   MAX_RECORD_BYTES,
   SHA256_HEX,
@@ -267,6 +267,19 @@ export class DirectoryStore implements WritableStore {
     return swept;
   }
 
+  async sweepNotes(graceMs: number, dryRun = false): Promise<string[]> {
+    const names = await storeFiles(this.root, isBuildNote).catch(() => []);
+    const swept: string[] = [];
+    for (const name of names) {
+      const file = path.join(this.root, name);
+      const stat = await fs.lstat(file).catch(() => undefined);
+      if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
+      if (!dryRun) await fs.rm(file, { force: true });
+      swept.push(name);
+    }
+    return swept;
+  }
+
   async discard(record: ArchiveRecord): Promise<void> {
     // A lost write leaves the archive's blobs to go anyway: a discarded archive is not to be served again.
     await this.change(record.key, (current) => removeVariant(current, record), record);
@@ -276,7 +289,8 @@ export class DirectoryStore implements WritableStore {
   async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
     let keys: string[];
     try {
-      keys = (await recordKeys(this.root)).filter((key) => key.startsWith(options.keyPrefix ?? ''));
+      const records = await storeFiles(this.root, (name) => name.endsWith('.json'));
+      keys = records.map((name) => name.slice(0, -'.json'.length)).filter((key) => key.startsWith(options.keyPrefix ?? ''));
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${this.root}`, error);
@@ -300,11 +314,12 @@ export class DirectoryStore implements WritableStore {
 const MAX_KEY_DEPTH = 8;
 
 /**
- * The keys whose records are under `root`, in folders for keys with `/`; terrarium's own folders and
- * hidden names (temporary files, locks) are not looked at. Throws only when `root` cannot be read.
+ * The names (relative to `root`) of the files there that `wanted` picks, in folders too for keys with
+ * `/`; terrarium's own folders and hidden names (temporary files) are not looked at. Throws only when
+ * `root` cannot be read.
  */
-async function recordKeys(root: string): Promise<string[]> {
-  const keys: string[] = [];
+async function storeFiles(root: string, wanted: (name: string) => boolean): Promise<string[]> {
+  const names: string[] = [];
   const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
       if (depth === 0) throw error;
@@ -312,13 +327,13 @@ async function recordKeys(root: string): Promise<string[]> {
     });
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
-      if (entry.isFile() && entry.name.endsWith('.json')) keys.push(prefix + entry.name.slice(0, -'.json'.length));
+      if (entry.isFile() && wanted(entry.name)) names.push(prefix + entry.name);
       const inside = depth > 0 || !inReservedFolder(`${entry.name}/`);
       if (entry.isDirectory() && inside && depth < MAX_KEY_DEPTH) await walk(path.join(dir, entry.name), `${prefix}${entry.name}/`, depth + 1);
     }
   };
   await walk(root, '', 0);
-  return keys;
+  return names;
 }
 
 /** Whether `file` is there and its bytes have this sha256. */

@@ -50,6 +50,8 @@ export interface BuildLeases {
 
 export const leaseName = (key: string) => `${key}.lease`;
 export const failureName = (key: string) => `${key}.build-failed`;
+/** Whether a store's file is a build lease or a failure note (what `prune` sweeps once old). */
+export const isBuildNote = (name: string) => name.endsWith('.lease') || name.endsWith('.build-failed');
 
 /** Text from a store, made safe to print: printable ASCII only, and short. */
 export function printable(text: string, max = 200): string {

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failpoint } from '../io/failpoint.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
-import type { BuildLeases } from './lease.js';
+import { type BuildLeases, isBuildNote } from './lease.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
 import { uploadArchive } from './s3-upload.js';
 import { type Condition, S3Leases, type S3Access } from './s3-lease.js';
@@ -278,19 +278,28 @@ export class S3Store implements WritableStore {
     await this.deleteObject(this.objectName(blobName(layer.sha256)));
   }
 
-  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
+  /** The objects whose names start with `prefix`, a page at a time; the caller may stop early. */
+  private async *objects(prefix: string, signal?: AbortSignal): AsyncGenerator<import('@aws-sdk/client-s3')._Object[]> {
     const { client, sdk } = await this.connect();
-    const prefix = this.objectName(`${BLOBS_DIR}/`);
-    const swept: Array<{ sha256: string; size: number }> = [];
     let token: string | undefined;
     do {
       let page: import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
       try {
-        page = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token }));
+        const command = new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
+        page = await client.send(command, { abortSignal: signal });
       } catch (error) {
-        throw s3Failure(this.options, 'list', prefix, error);
+        throw s3Failure(this.options, 'list', prefix || '/', error);
       }
-      for (const object of page.Contents ?? []) {
+      yield page.Contents ?? [];
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
+    const prefix = this.objectName(`${BLOBS_DIR}/`);
+    const swept: Array<{ sha256: string; size: number }> = [];
+    for await (const objects of this.objects(prefix)) {
+      for (const object of objects) {
         const sha256 = object.Key?.slice(prefix.length) ?? '';
         // The grace runs from the last publication that used the blob (uploadArchive copies it onto itself).
         const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
@@ -298,8 +307,21 @@ export class S3Store implements WritableStore {
         if (!dryRun) await this.deleteObject(object.Key!);
         swept.push({ sha256, size: object.Size ?? 0 });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
+    return swept;
+  }
+
+  async sweepNotes(graceMs: number, dryRun = false): Promise<string[]> {
+    const swept: string[] = [];
+    for await (const objects of this.objects(this.options.prefix)) {
+      for (const object of objects) {
+        const name = object.Key?.slice(this.options.prefix.length) ?? '';
+        const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
+        if (!isBuildNote(name) || inReservedFolder(name) || age < graceMs) continue;
+        if (!dryRun) await this.deleteObject(object.Key!);
+        swept.push(name);
+      }
+    }
     return swept;
   }
 
@@ -309,25 +331,15 @@ export class S3Store implements WritableStore {
   }
 
   async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
-    const { client, sdk } = await this.connect();
     const listed: Array<{ key: string; modified: number }> = [];
-    const prefix = this.options.prefix + (options.keyPrefix ?? '');
-    let token: string | undefined;
-    do {
-      let page: import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
-      try {
-        const command = new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
-        page = await client.send(command, { abortSignal: options.signal });
-      } catch (error) {
-        throw s3Failure(this.options, 'list', prefix || '/', error);
-      }
-      for (const object of page.Contents ?? []) {
+    for await (const objects of this.objects(this.options.prefix + (options.keyPrefix ?? ''), options.signal)) {
+      for (const object of objects) {
         const name = object.Key?.slice(this.options.prefix.length) ?? '';
         if (name.endsWith('.json') && !inReservedFolder(name))
           listed.push({ key: name.slice(0, -'.json'.length), modified: object.LastModified?.getTime() ?? 0 });
       }
-      token = page.IsTruncated && !(options.newest && listed.length >= MAX_LISTED) ? page.NextContinuationToken : undefined;
-    } while (token);
+      if (options.newest && listed.length >= MAX_LISTED) break;
+    }
     const documents = await readNewest(listed, options.newest ?? listed.length, async (key) => (await this.readDocument(key, options.signal))?.document);
     return documents.flatMap(variantsOf);
   }

@@ -94,6 +94,11 @@ export interface WritableStore extends Store {
    * writes its blobs before its record); returns what it removed, or would with `dryRun`.
    */
   sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun?: boolean): Promise<Array<{ sha256: string; size: number }>>;
+  /**
+   * Removes the build leases and failure notes untouched for `graceMs` (a live builder renews its lease
+   * every few seconds; a note is read for a minute); returns their names, or would with `dryRun`.
+   */
+  sweepNotes(graceMs: number, dryRun?: boolean): Promise<string[]>;
   /** Every archive's record (for `ls` and `prune`), or the newest few whose key starts a certain way. */
   list(options?: ListOptions): Promise<ArchiveRecord[]>;
   /** Where runners that miss the same key agree on which of them builds it. */
@@ -151,6 +156,7 @@ export function inReservedFolder(name: string): boolean {
   const slash = name.indexOf('/');
   return slash > 0 && RESERVED_FOLDERS.includes(name.slice(0, slash).toLowerCase());
 }
+
 /** minisign's own convention: the signature of FILE is FILE.minisig. */
 export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'codec' | 'layers'>) => `${archiveName(record)}.minisig`;
 

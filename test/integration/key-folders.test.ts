@@ -57,9 +57,20 @@ describe('keys in folders (--remote-key-format with /)', () => {
     expect((await box.main(['ls'], s3Env())).stdout).toContain(key);
     const before = await s3.keys('blobs/');
     expect(before.length).toBeGreaterThan(0);
-    const pruned = await box.main(['prune', '--keep', '5', '--layer-grace', '0s'], s3Env());
+    // What builds that were killed or failed leave: swept once older than the grace, here none.
+    const notes = ['team/gone.lease', 'team/gone.build-failed'];
+    for (const name of notes) await s3.put(name, '{}');
+    const spared = await box.main(['--json', 'prune', '--keep', '5'], s3Env());
+    expect(JSON.parse(spared.stdout)).toMatchObject({ deleted: [], layers: [], notes: [] });
+    const pruned = await box.main(['--json', 'prune', '--keep', '5', '--layer-grace', '0s'], s3Env());
     expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout)).toMatchObject({
+      deleted: [],
+      layers: [],
+      notes: expect.arrayContaining(notes.map((name) => ({ store: expect.any(String), name }))),
+    });
     expect(await s3.keys('blobs/')).toEqual(before);
+    expect((await s3.keys('team/')).filter((name) => notes.includes(name))).toEqual([]);
     const cache = ['--cache-dir', box.path('s3-cache')];
     const restored = await box.main([...format, ...cache, '--require-download', '-t', box.path('s3-second'), 'install', 'demo.txt'], s3Env());
     expect(restored.code, restored.stderr).toBe(0);

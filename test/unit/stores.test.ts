@@ -81,6 +81,23 @@ describe('directory store', () => {
     expect(swept.map((s) => s.sha256)).toEqual([createHash('sha256').update('env a').digest('hex')]);
     expect(readdirSync(path.join(root, 'blobs', 'sha256'))).toHaveLength(3);
   });
+
+  it('sweeps the leases and failure notes untouched past the grace, in key folders too, and nothing else', async () => {
+    const root = path.join(dir, 'store');
+    const store = new DirectoryStore(root);
+    const old = new Date(Date.now() - 3_600_000);
+    const files = { 'a.lease': old, 'team/b.build-failed': old, 'c.lease': new Date(), 'd.json': old, 'blobs/e.lease': old };
+    for (const [name, when] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+      writeFileSync(path.join(root, name), '{}');
+      utimesSync(path.join(root, name), when, when);
+    }
+    expect((await store.sweepNotes(60_000, true)).sort()).toEqual(['a.lease', 'team/b.build-failed']);
+    expect(readdirSync(root).sort()).toEqual(['a.lease', 'blobs', 'c.lease', 'd.json', 'team']);
+    expect((await store.sweepNotes(60_000)).sort()).toEqual(['a.lease', 'team/b.build-failed']);
+    expect(readdirSync(root).sort()).toEqual(['blobs', 'c.lease', 'd.json', 'team']);
+    expect(readdirSync(path.join(root, 'blobs'))).toEqual(['e.lease']);
+  });
 });
 
 describe('records list what an archive was built from', () => {

@@ -2,6 +2,7 @@ import { EXIT, TerrariumError, describeCause } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';
 import { describeSignature } from '../../sign/archive-signature.js';
 import { configureStores, lookupOrder } from '../../install/configure-stores.js';
+import { type PruneRule, newestFirst, pruneStore } from '../../stores/prune.js';
 import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
@@ -13,8 +14,6 @@ function configured({ settings, reporter }: CommandInput): Store[] {
     throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
   return all;
 }
-
-const newestFirst = (a: ArchiveRecord, b: ArchiveRecord) => b.created.localeCompare(a.created);
 
 /** `terrarium ls`: every archive in every configured store, newest first. */
 export const lsCommand: CommandHandler = async (input) => {
@@ -68,9 +67,11 @@ export const pruneCommand: CommandHandler = async (input) => {
       hint: 'for example: terrarium prune --older-than 30d, or --keep 20',
     });
   }
-  const cutoff = options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than');
-  const keep = options.keep === undefined ? undefined : parseNonNegative(options.keep, '--keep', true);
-  const grace = parseDuration(options.layerGrace, '--layer-grace');
+  const rule: PruneRule =
+    options.olderThan !== undefined
+      ? { cutoff: Date.now() - parseDuration(options.olderThan, '--older-than') }
+      : { keep: parseNonNegative(options.keep!, '--keep', true) };
+  const graceMs = parseDuration(options.layerGrace, '--layer-grace');
   const stores = configureStores(settings.storage, reporter).stores.filter(isWritable);
   if (!stores.length)
     throw new TerrariumError('USAGE', 'no writable store named', {
@@ -80,27 +81,23 @@ export const pruneCommand: CommandHandler = async (input) => {
   if (options.dryRun) reporter.info(`would look in ${stores.map((store) => store.description).join(', ')} and nowhere else`);
   const deleted: Array<{ store: string; key: string; size: number; created: string }> = [];
   const layers: Array<{ store: string; sha256: string; size: number }> = [];
+  const notes: Array<{ store: string; name: string }> = [];
   for (const store of stores) {
-    const records = (await store.list()).sort(newestFirst);
-    const doomed = records.filter((r, index) => (cutoff !== undefined ? Date.parse(r.created) < cutoff : index >= keep!));
-    for (const record of doomed) {
-      if (!options.dryRun) await store.discard(record);
-      deleted.push({ store: store.description, key: record.key, size: record.size, created: record.created });
-      if (!settings.json) reporter.result(`${verb} ${record.key} (${formatBytes(record.size)}, ${record.created}) from ${store.description}`);
-    }
-    // Mark: the layers of every archive left (read again: a publisher may have added one meanwhile); sweep the rest.
-    const left = options.dryRun ? records.filter((r) => !doomed.includes(r)) : await store.list();
-    const referenced = new Set(left.flatMap((r) => r.layers?.map((layer) => layer.sha256) ?? []));
-    for (const blob of await store.sweep(referenced, grace, options.dryRun)) {
-      layers.push({ store: store.description, ...blob });
-      if (!settings.json)
-        reporter.result(`${verb} layer ${blob.sha256.slice(0, 16)} (${formatBytes(blob.size)}) from ${store.description}: no archive names it`);
-    }
+    const pruned = await pruneStore(store, rule, { graceMs, dryRun: options.dryRun ?? false });
+    const from = store.description;
+    deleted.push(...pruned.archives.map((r) => ({ store: from, key: r.key, size: r.size, created: r.created })));
+    layers.push(...pruned.layers.map((blob) => ({ store: from, ...blob })));
+    notes.push(...pruned.notes.map((name) => ({ store: from, name })));
+    if (settings.json) continue;
+    for (const r of pruned.archives) reporter.result(`${verb} ${r.key} (${formatBytes(r.size)}, ${r.created}) from ${from}`);
+    for (const blob of pruned.layers)
+      reporter.result(`${verb} layer ${blob.sha256.slice(0, 16)} (${formatBytes(blob.size)}) from ${from}: no archive names it`);
+    for (const name of pruned.notes) reporter.result(`${verb} ${name} from ${from}: left by a build long over`);
   }
-  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted, layers });
+  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted, layers, notes });
   else
     reporter.info(
-      `${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}${layers.length ? ` and ${layers.length} layer${layers.length === 1 ? '' : 's'} (${formatBytes(layers.reduce((sum, l) => sum + l.size, 0))})` : ''}`,
+      `${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}${layers.length ? ` and ${layers.length} layer${layers.length === 1 ? '' : 's'} (${formatBytes(layers.reduce((sum, l) => sum + l.size, 0))})` : ''}${notes.length ? `, and ${notes.length} lease${notes.length === 1 ? '' : 's'} or failure note${notes.length === 1 ? '' : 's'}` : ''}`,
     );
   return EXIT.ok;
 };
