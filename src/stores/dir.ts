@@ -45,7 +45,7 @@ import type { Layer } from '../archive/layers.js';
 export class DirectoryStore implements WritableStore {
   readonly description: string;
   readonly remote: boolean = false;
-  private swept = false;
+  private readonly swept = new Set<string>();
   readonly leases: BuildLeases;
 
   constructor(
@@ -76,10 +76,12 @@ export class DirectoryStore implements WritableStore {
   }
 
   async archives(key: string): Promise<ArchiveRecord[]> {
-    if (!this.swept) {
-      // Publishers that died part-way leave temporary files; each run sweeps them once (a read-only share just keeps them).
-      this.swept = true;
-      await removeLeftovers(this.root).catch(() => undefined);
+    // Publishers that died part-way leave temporary files; each run sweeps them once from the folders
+    // it reads (a read-only share just keeps them), and prune from the blobs' folder.
+    for (const folder of new Set([this.root, path.dirname(this.recordPath(key))])) {
+      if (this.swept.has(folder)) continue;
+      this.swept.add(folder);
+      await removeLeftovers(folder).catch(() => undefined);
     }
     const document = await this.readRecord(key);
     return document ? variantsOf(document) : [];
@@ -252,6 +254,7 @@ export class DirectoryStore implements WritableStore {
 
   async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
     const dir = path.join(this.root, BLOBS_DIR);
+    if (!dryRun) await removeLeftovers(dir).catch(() => undefined);
     const names = await fs.readdir(dir).catch((error: unknown) => {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${dir}`, error);

@@ -82,6 +82,23 @@ describe('directory store', () => {
     expect(readdirSync(path.join(root, 'blobs', 'sha256'))).toHaveLength(3);
   });
 
+  it("sweeps what publishers that died left: in a key's folder as it is read, in the blobs' folder as it is pruned", async () => {
+    const root = path.join(dir, 'store');
+    const store = new DirectoryStore(root);
+    const old = new Date(Date.now() - 2 * 3600_000);
+    // Another host's, untouched for two hours: its publisher is gone.
+    const left = ['team/.k.json.record-ffffffff-8-0123abcd', 'blobs/sha256/.abc.upload-ffffffff-9-0123abcd'];
+    for (const name of left) {
+      mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+      writeFileSync(path.join(root, name), 'x');
+      utimesSync(path.join(root, name), old, old);
+    }
+    expect(await store.archives('team/k')).toEqual([]);
+    expect(readdirSync(path.join(root, 'team'))).toEqual([]);
+    expect(await store.sweep(new Set(), 0)).toEqual([]);
+    expect(readdirSync(path.join(root, 'blobs', 'sha256'))).toEqual([]);
+  });
+
   it('sweeps the leases and failure notes untouched past the grace, in key folders too, and nothing else', async () => {
     const root = path.join(dir, 'store');
     const store = new DirectoryStore(root);
