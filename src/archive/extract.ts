@@ -13,9 +13,8 @@ import type { TarSink } from './tar-parse.js';
 import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
 import type { TreeProgress } from './writer-protocol.js';
-import type { LinkMethod } from '../io/file-ops.js';
+import { type LinkMethod, pathUnder } from '../io/file-ops.js';
 import { checkAsArchived, readRelocated } from './linked-files.js';
-import { pathUnder } from '../io/file-ops.js';
 import { keptOf } from './writer-thread.js';
 import { type LinkedPart, type Part, type UnpackLimits, Tally, bomb, readPart } from './parts.js';
 
@@ -208,8 +207,8 @@ export async function extractLayers(
   } catch (error) {
     await writer.abort();
     // A linked part's failure is its own, whenever the writer reports it: its tree is dropped.
-    const kept = keptOf(error);
-    const culprit = kept === undefined ? linking : parts.find((part): part is LinkedPart => 'linked' in part && part.linked.dir === kept);
+    const failedIn = keptOf(error);
+    const culprit = failedIn === undefined ? linking : parts.find((part): part is LinkedPart => 'linked' in part && part.linked.dir === failedIn);
     throw asArchiveError(culprit?.failed ? await culprit.failed(error) : error);
   }
   return { manifest: manifest!, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, kept, method: writer.method };

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { pathExists } from '../io/fs.js';
 import { DirectoryStore } from '../stores/dir.js';
 import type { ArchiveRecord } from '../stores/store.js';
 
@@ -24,10 +25,7 @@ export class CacheStore extends DirectoryStore {
 
   /** Whether the layer's blob is here (not read: publishing checks its bytes before using it). */
   async hasBlob(layer: { sha256: string }): Promise<boolean> {
-    return fs.access(this.blobPath(layer.sha256)).then(
-      () => true,
-      () => false,
-    );
+    return pathExists(this.blobPath(layer.sha256));
   }
 
   /** When the archive was last looked up (or added), in ms; 0 once it is gone. */

@@ -6,7 +6,7 @@ import { checkManifest, type Manifest } from '../archive/manifest.js';
 import type { LinkedPart } from '../archive/parts.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { DamagedInCache } from './layout.js';
-import { readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import { pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { SHA256_HEX, isStorageKey, recordedLayers } from '../stores/store.js';
 
@@ -166,7 +166,7 @@ export class UnpackedTrees {
       if (!isErrno(error, 'ENOTEMPTY', 'EEXIST')) throw error;
       await removeTree(dir);
       // A tree without an index is what a run killed between the two steps leaves: never used, replace it.
-      if (await exists(this.treeIndexPath(sha256))) return;
+      if (await pathExists(this.treeIndexPath(sha256))) return;
       await this.discardTree(sha256);
       return;
     }
@@ -254,12 +254,6 @@ const touch = async (file: string): Promise<void> => {
   const now = new Date();
   await fs.utimes(file, now, now).catch(() => undefined);
 };
-
-const exists = (file: string): Promise<boolean> =>
-  fs.access(file).then(
-    () => true,
-    () => false,
-  );
 
 /** Renames a tree aside, then removes it: a reader never sees half of it under its name. */
 async function removeAside(dir: string): Promise<void> {

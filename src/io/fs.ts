@@ -47,6 +47,13 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
 }
 
+/** Whether `p` is there (through a symlink, its target). */
+export const pathExists = (p: string): Promise<boolean> =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
+
 /** What is at `p` (a symlink is not followed); 'missing' only when nothing is: other failures (EACCES) are thrown. */
 export async function pathKind(p: string): Promise<'missing' | 'directory' | 'file' | 'symlink' | 'other'> {
   try {

@@ -259,28 +259,14 @@ export class DirectoryStore implements WritableStore {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${dir}`, error);
     });
-    const swept: Array<{ sha256: string; size: number }> = [];
-    for (const name of names.filter((n) => SHA256_HEX.test(n) && !referenced.has(n))) {
-      const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
-      // The grace runs from the last publication that used the blob (place() touches it).
-      if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
-      if (!dryRun) await fs.rm(path.join(dir, name), { force: true });
-      swept.push({ sha256: name, size: stat.size });
-    }
-    return swept;
+    // The grace runs from the last publication that used the blob (place() touches it).
+    const unnamed = names.filter((n) => SHA256_HEX.test(n) && !referenced.has(n));
+    return (await removeUnused(dir, unnamed, graceMs, dryRun)).map(({ name, size }) => ({ sha256: name, size }));
   }
 
   async sweepNotes(graceMs: number, dryRun = false): Promise<string[]> {
     const names = await storeFiles(this.root, isBuildNote).catch(() => []);
-    const swept: string[] = [];
-    for (const name of names) {
-      const file = path.join(this.root, name);
-      const stat = await fs.lstat(file).catch(() => undefined);
-      if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
-      if (!dryRun) await fs.rm(file, { force: true });
-      swept.push(name);
-    }
-    return swept;
+    return (await removeUnused(this.root, names, graceMs, dryRun)).map(({ name }) => name);
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
@@ -337,6 +323,19 @@ async function storeFiles(root: string, wanted: (name: string) => boolean): Prom
   };
   await walk(root, '', 0);
   return names;
+}
+
+/** Removes the files of `names` (relative to `dir`) untouched for `graceMs`, or with `dryRun` only says which; returns them. */
+async function removeUnused(dir: string, names: readonly string[], graceMs: number, dryRun: boolean): Promise<Array<{ name: string; size: number }>> {
+  const removed: Array<{ name: string; size: number }> = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const stat = await fs.lstat(file).catch(() => undefined);
+    if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
+    if (!dryRun) await fs.rm(file, { force: true });
+    removed.push({ name, size: stat.size });
+  }
+  return removed;
 }
 
 /** Whether `file` is there and its bytes have this sha256. */

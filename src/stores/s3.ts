@@ -295,34 +295,39 @@ export class S3Store implements WritableStore {
     } while (token);
   }
 
-  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
-    const prefix = this.objectName(`${BLOBS_DIR}/`);
-    const swept: Array<{ sha256: string; size: number }> = [];
+  /**
+   * Removes the objects under `prefix` whose names (after it) `pick` takes and that are untouched for
+   * `graceMs`, or with `dryRun` only says which; returns them.
+   */
+  private async removeUnused(
+    prefix: string,
+    pick: (name: string) => boolean,
+    graceMs: number,
+    dryRun: boolean,
+  ): Promise<Array<{ name: string; size: number }>> {
+    const removed: Array<{ name: string; size: number }> = [];
     for await (const objects of this.objects(prefix)) {
       for (const object of objects) {
-        const sha256 = object.Key?.slice(prefix.length) ?? '';
-        // The grace runs from the last publication that used the blob (uploadArchive copies it onto itself).
+        const name = object.Key?.slice(prefix.length) ?? '';
         const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
-        if (!SHA256_HEX.test(sha256) || referenced.has(sha256) || age < graceMs) continue;
+        if (!pick(name) || age < graceMs) continue;
         if (!dryRun) await this.deleteObject(object.Key!);
-        swept.push({ sha256, size: object.Size ?? 0 });
+        removed.push({ name, size: object.Size ?? 0 });
       }
     }
-    return swept;
+    return removed;
+  }
+
+  async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
+    // The grace runs from the last publication that used the blob (uploadArchive copies it onto itself).
+    const unnamed = (name: string) => SHA256_HEX.test(name) && !referenced.has(name);
+    const removed = await this.removeUnused(this.objectName(`${BLOBS_DIR}/`), unnamed, graceMs, dryRun);
+    return removed.map(({ name, size }) => ({ sha256: name, size }));
   }
 
   async sweepNotes(graceMs: number, dryRun = false): Promise<string[]> {
-    const swept: string[] = [];
-    for await (const objects of this.objects(this.options.prefix)) {
-      for (const object of objects) {
-        const name = object.Key?.slice(this.options.prefix.length) ?? '';
-        const age = Date.now() - (object.LastModified?.getTime() ?? Date.now());
-        if (!isBuildNote(name) || inReservedFolder(name) || age < graceMs) continue;
-        if (!dryRun) await this.deleteObject(object.Key!);
-        swept.push(name);
-      }
-    }
-    return swept;
+    const note = (name: string) => isBuildNote(name) && !inReservedFolder(name);
+    return (await this.removeUnused(this.options.prefix, note, graceMs, dryRun)).map(({ name }) => name);
   }
 
   async discard(record: ArchiveRecord): Promise<void> {
