@@ -17,6 +17,7 @@ import {
   MAX_SIGNATURE_BYTES,
   MAX_LISTED,
   inReservedFolder,
+  isStorageKey,
   archiveName,
   blobName,
   BLOBS_DIR,
@@ -279,7 +280,8 @@ export class DirectoryStore implements WritableStore {
     let keys: string[];
     try {
       const records = await storeFiles(this.root, (name) => name.endsWith('.json'));
-      keys = records.map((name) => name.slice(0, -'.json'.length)).filter((key) => key.startsWith(options.keyPrefix ?? ''));
+      // Only names terrarium could have published: a planted one (escape sequences) would reach `ls`'s output.
+      keys = records.map((name) => name.slice(0, -'.json'.length)).filter((key) => isStorageKey(key) && key.startsWith(options.keyPrefix ?? ''));
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
       throw this.ioError(`cannot list ${this.root}`, error);

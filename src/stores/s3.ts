@@ -12,6 +12,7 @@ import { addVariant, chooseVariant, removeVariant, replaceVariant, variantsOf, t
 import {
   MAX_LISTED,
   inReservedFolder,
+  isStorageKey,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
   readNewest,
@@ -340,8 +341,9 @@ export class S3Store implements WritableStore {
     for await (const objects of this.objects(this.options.prefix + (options.keyPrefix ?? ''), options.signal)) {
       for (const object of objects) {
         const name = object.Key?.slice(this.options.prefix.length) ?? '';
-        if (name.endsWith('.json') && !inReservedFolder(name))
-          listed.push({ key: name.slice(0, -'.json'.length), modified: object.LastModified?.getTime() ?? 0 });
+        const key = name.slice(0, -'.json'.length);
+        // Only names terrarium could have published: a planted one (escape sequences) would reach `ls`'s output.
+        if (name.endsWith('.json') && !inReservedFolder(name) && isStorageKey(key)) listed.push({ key, modified: object.LastModified?.getTime() ?? 0 });
       }
       if (options.newest && listed.length >= MAX_LISTED) break;
     }

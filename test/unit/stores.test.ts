@@ -58,6 +58,9 @@ describe('directory store', () => {
     for (const r of results) expect(r.record.sha256).toBe(winner.sha256);
     expect(readdirSync(path.join(dir, 'store')).sort()).toEqual(['k.json', `k.${winner.sha256.slice(0, 16)}.tar.zst`].sort());
     expect(await store.list()).toEqual([winner]);
+    // A record under a name no key has (an escape sequence for the terminal) is not listed.
+    await store.publish('\x1b[2Jevil', archive('planted'), 'test');
+    expect(await store.list()).toEqual([winner]);
   });
 
   it('layers: each blob stored once for every record naming it; one planted under a layer name is replaced; sweep spares what records name and what is new', async () => {
