@@ -63,6 +63,12 @@ const PLAIN_MS = 10_000;
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const CLEAR_LINE = '\r\x1b[2K';
 
+/** Control characters but tab and newline: in text from a store, an archive or a program, they could drive the terminal. */
+const CONTROL = /[^\P{Cc}\t\n]/gu;
+
+/** Text made harmless to print: each control character shown as its escape (`\x1b`), never sent as itself. */
+const plain = (text: string): string => text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
 /** Lines on stderr (a live progress line on a terminal); secrets are replaced before anything is written. */
 export function createReporter(streams: ReporterStreams, verbosity: Verbosity, options: ReporterOptions = {}): Reporter {
   // Each secret as given and as JSON writes it (a `"` or `\` in it is escaped there), longest first so
@@ -103,27 +109,27 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
     verbosity,
     result: (text) => {
       clearLive();
-      streams.stdout.write(`${mask(text)}\n`);
+      streams.stdout.write(`${mask(plain(text))}\n`);
       drawLive();
     },
     document(value) {
       this.result(JSON.stringify(value, null, 2));
     },
-    info: (text) => verbosity >= 0 && line(`terrarium: ${text}`),
-    warn: (text) => verbosity >= 0 && line(`terrarium: ${paint('33', 'warning:')} ${text}`),
-    detail: (text) => verbosity >= 1 && line(`terrarium: ${text}`),
-    debug: (text) => verbosity >= 2 && line(`terrarium: ${text}`),
-    failureOutput: (text) => text.trim() && line(text.replace(/\n$/, '')),
+    info: (text) => verbosity >= 0 && line(`terrarium: ${plain(text)}`),
+    warn: (text) => verbosity >= 0 && line(`terrarium: ${paint('33', 'warning:')} ${plain(text)}`),
+    detail: (text) => verbosity >= 1 && line(`terrarium: ${plain(text)}`),
+    debug: (text) => verbosity >= 2 && line(`terrarium: ${plain(text)}`),
+    failureOutput: (text) => text.trim() && line(plain(text.replace(/\n$/, ''))),
     error: (error) => {
       if (error instanceof TerrariumError) {
-        line(`terrarium: ${paint('31', 'error:')} ${error.message}`);
-        if (error.hint) line(`terrarium: hint: ${error.hint}`);
-        if (verbosity >= 2 && error.cause instanceof Error && error.cause.stack) line(error.cause.stack);
+        line(`terrarium: ${paint('31', 'error:')} ${plain(error.message)}`);
+        if (error.hint) line(`terrarium: hint: ${plain(error.hint)}`);
+        if (verbosity >= 2 && error.cause instanceof Error && error.cause.stack) line(plain(error.cause.stack));
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
-      line(`terrarium: ${paint('31', 'internal error:')} ${message}`);
-      if (verbosity >= 2 && error instanceof Error && error.stack) line(error.stack);
+      line(`terrarium: ${paint('31', 'internal error:')} ${plain(message)}`);
+      if (verbosity >= 2 && error instanceof Error && error.stack) line(plain(error.stack));
       else line('terrarium: hint: run again with -VV for details, and report it if it persists');
     },
     async during(name, work, status) {
@@ -134,8 +140,10 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
         phase.end();
       }
     },
-    phase: (name, status) => {
+    phase: (title, poll) => {
       if (verbosity < 0) return { done: () => undefined, end: () => undefined };
+      const name = plain(title);
+      const status = poll && (() => plain(poll()));
       const started = now();
       const timer = setInterval(
         () => {
@@ -163,7 +171,7 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
         }
         if (current === phase) current = undefined;
       };
-      return { done: (summary) => finish(summary), end: () => finish(undefined) };
+      return { done: (summary) => finish(plain(summary)), end: () => finish(undefined) };
     },
   };
 }

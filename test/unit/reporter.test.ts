@@ -48,6 +48,29 @@ describe('secrets in output', () => {
   });
 });
 
+describe('text from stores, archives and programs', () => {
+  it("shows control characters as escapes on every channel, tabs and newlines kept; the reporter's own colours stay", () => {
+    const out = { stdout: '', stderr: '' };
+    const reporter = createReporter({ stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } }, 2, {
+      color: true,
+    });
+    const hostile = 'built \x1b]0;owned\x07 at\r\x9b2J';
+    reporter.result(`a\t${hostile}\nb`);
+    reporter.info(hostile);
+    reporter.warn(hostile);
+    reporter.detail(hostile);
+    reporter.failureOutput(`${hostile}\n`);
+    reporter.error(new TerrariumError('ARCHIVE_CORRUPT', hostile, { hint: hostile }));
+    reporter.phase(hostile, () => hostile).done(hostile);
+    const shown = 'built \\x1b]0;owned\\x07 at\\x0d\\x9b2J';
+    expect(out.stdout).toBe(`a\t${shown}\nb\n`);
+    // info, warn, detail, failure output, error and hint, and the phase's name and summary.
+    expect(out.stderr.split(shown).length - 1).toBe(8);
+    // What is left of ESC is the reporter's own colour codes.
+    expect(out.stderr.replace(/\p{Cc}\[\d*m/gu, '')).not.toMatch(/[^\P{Cc}\t\n]/u);
+  });
+});
+
 describe('phases', () => {
   const at = new Date(2026, 10, 24, 9, 30, 5).getTime();
   function run(options: { live: boolean; color?: boolean; verbosity?: Verbosity }) {
