@@ -187,12 +187,13 @@ export async function extractLayers(
       entries = kept[index];
       if ('linked' in part) {
         writer.keepIn({ root: part.linked.dir, existing: true });
+        // A manifest refused (another Python, links outside) is the tree's, which the cache holds, not the archive's.
+        linking = part;
         if (index === 0) {
           if (!part.linked.manifest) throw new TerrariumError('ARCHIVE_CORRUPT', `${part.linked.dir} has no manifest`);
           reader.manifest(part.linked.manifest);
         }
         tally.begin({});
-        linking = part;
         await link(part);
         linking = undefined;
         continue;

@@ -6,7 +6,7 @@ import { checkManifest, type Manifest } from '../archive/manifest.js';
 import type { LinkedPart } from '../archive/parts.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { DamagedInCache } from './layout.js';
-import { pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import { isRealFolder, pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { SHA256_HEX, isStorageKey, recordedLayers } from '../stores/store.js';
 
@@ -181,13 +181,20 @@ export class UnpackedTrees {
 
   /** Drops the copy of `key`: its index (and the tree of an older layout); its trees go with the next sweep, unless other keys name them. */
   async discard(key: string): Promise<void> {
+    if (!(await this.owns(this.root))) return;
     await fs.rm(this.indexPath(key), { force: true });
     await removeAside(path.join(this.root, key));
   }
 
   async discardTree(sha256: string): Promise<void> {
+    if (!(await this.owns(this.treesRoot))) return;
     await fs.rm(this.treeIndexPath(sha256), { force: true });
     await removeAside(this.treePath(sha256));
+  }
+
+  /** Whether `folder` (the indexes' or the trees') is a real folder of the cache, not a link out of it: nothing is deleted through one. */
+  private owns(folder: string): Promise<boolean> {
+    return isRealFolder(path.dirname(folder), path.basename(folder));
   }
 
   /** Every key's copy with its trees and last use, for eviction (an index that is not one terrarium wrote names none). */
@@ -245,8 +252,7 @@ export class UnpackedTrees {
   private async sweepLeftovers(): Promise<void> {
     if (this.swept) return;
     this.swept = true;
-    await removeLeftovers(this.root).catch(() => undefined);
-    await removeLeftovers(this.treesRoot).catch(() => undefined);
+    for (const folder of [this.root, this.treesRoot]) if (await this.owns(folder)) await removeLeftovers(folder).catch(() => undefined);
   }
 }
 

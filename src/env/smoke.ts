@@ -55,4 +55,7 @@ export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: 
   });
   if (!probe.seesItself) throw fail(`sys.prefix is ${probe.prefix}, expected ${root}`);
   if (probe.prefix === probe.basePrefix) throw fail('bin/python does not recognise the environment');
+  // The environment's packages live under lib/pythonX.Y: another minor version runs, and finds none of them.
+  const expected = version.slice(0, 2).join('.');
+  if (probe.version.join('.') !== expected) throw fail(`bin/python is Python ${probe.version.join('.')}, the environment is for ${expected}`);
 }

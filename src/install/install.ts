@@ -12,7 +12,7 @@ import { describeStores, lookupOrder, type ConfiguredStores } from './configure-
 import type { JobContext, RunKeys, Settings } from './settings.js';
 import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish, publishTargets } from './build-and-publish.js';
-import { resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
+import { confirmKey, resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
 import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
@@ -69,7 +69,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   if (options.download) prestartTreeWriter();
   const target = path.resolve(options.cwd, options.target);
   checkPrefixUsable(target);
-  const resolved = await reporter.during('key', async (phase) => {
+  let resolved = await reporter.during('key', async (phase) => {
     const key = await resolveKey(options);
     reporter.detail(`interpreter: ${key.python.executable}`);
     phase.done(`${key.key} (${describeInterpreter(key.python)})`);
@@ -99,9 +99,16 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         await smokeCheck(dir, options.env, resolved.python.version);
       };
       try {
-        const { outcome, nearest, waited } = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
-          throw asStagingError(error, target);
-        });
+        let staged: Awaited<ReturnType<typeof prepareStaging>> | undefined;
+        while (!staged) {
+          staged = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
+            if (!(error instanceof StaleFacts)) throw asStagingError(error, target);
+            reporter.warn(`the cache's facts about ${resolved.python.executable} were not true (key ${resolved.key}); asked it again: key ${error.fresh.key}`);
+            resolved = error.fresh;
+            return undefined;
+          });
+        }
+        const { outcome, nearest, waited } = staged;
         try {
           failpoint('install-staged');
           signal?.throwIfAborted();
@@ -138,6 +145,19 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   }
 }
 
+/** The interpreter's facts, remembered by the cache, were not true: the run starts again with the key they name. */
+class StaleFacts extends Error {
+  constructor(readonly fresh: ResolvedKey) {
+    super(`interpreter facts changed: ${fresh.key}`);
+  }
+}
+
+/** Throws StaleFacts when the cache's facts about the interpreter were not true. */
+async function confirmFacts(options: InstallOptions, resolved: ResolvedKey): Promise<void> {
+  const fresh = await confirmKey(options, resolved);
+  if (fresh) throw new StaleFacts(fresh);
+}
+
 /** Restores or builds the new environment in `staging`, relocated for `target` and checked by `check`. */
 async function prepareStaging(
   options: InstallOptions,
@@ -161,6 +181,7 @@ async function prepareStaging(
     allowOutsidePaths: options.allowOutsidePaths,
     trusted: options.trusted,
     check,
+    confirm: () => confirmFacts(options, resolved),
     unreachable,
     signal,
     reporter,
@@ -170,6 +191,8 @@ async function prepareStaging(
     failpoint('install-restored');
     return { outcome: restored };
   }
+  // Remembered facts decide nothing past here: a miss may build, and a build publishes under this key.
+  await confirmFacts(options, resolved);
   const reachable = searched.filter((store) => !unreachable.has(store));
   const nearest = options.download ? await findNearest(reachable, resolved, reporter, signal) : undefined;
   if (options.requireDownload) {

@@ -17,6 +17,7 @@ import { archiveSource, layeredSource } from './archive-sources.js';
 import { DamagedInCache } from '../cache/layout.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
+import { platformLie } from '../stores/variants.js';
 import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext } from './settings.js';
@@ -30,6 +31,8 @@ export interface RestoreJob extends Pick<InstallOptions, 'local' | 'link' | 'req
   stores: Store[];
   /** Checks staging once it is complete (the smoke check): a failure there counts against the archive. */
   check: (staging: string) => Promise<void>;
+  /** Throws when what this run believes of the interpreter was not true (the cache's facts): then a failed check is not the archive's fault. */
+  confirm: () => Promise<void>;
   /** Filled with the stores that could not be reached (then passed over, unless --require-download). */
   unreachable: Set<Store>;
 }
@@ -43,7 +46,13 @@ export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMe
  * How an archive built elsewhere is moved here; refused (before anything is unpacked) when it was built
  * for an interpreter that cannot run it, or links outside the environment without --allow-outside-paths.
  */
-export function relocatorFor(manifest: Manifest, job: RestoreJob): Relocator {
+export function relocatorFor(manifest: Manifest, job: RestoreJob, record?: ArchiveRecord): Relocator {
+  const lie = record && platformLie(record, platformOf(manifest.python));
+  if (lie) {
+    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${job.key} is not what its record says: ${lie}`, {
+      hint: 'the record was tampered with; it is removed and rebuilt without --require-download',
+    });
+  }
   const mismatch = incompatibility(manifest.python, job.python);
   if (mismatch) {
     throw new TerrariumError(
@@ -123,7 +132,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
     const extracted = await job.reporter.during(
       store.remote ? 'download' : 'unpack',
       async (phase) => {
-        const result = await extractLayers(parts, record.codec, staging, (manifest) => relocatorFor(manifest, job), {
+        const result = await extractLayers(parts, record.codec, staging, (manifest) => relocatorFor(manifest, job, record), {
           method: link?.method,
           progress,
           limits: unpackLimits(record),

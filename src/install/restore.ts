@@ -28,6 +28,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
   const { reporter } = job;
   const linked = await restoreFromUnpacked(job);
   if (linked) return linked;
+  let refused: TerrariumError | undefined;
   for (const store of job.stores) {
     let archives: ArchiveRecord[];
     try {
@@ -51,6 +52,8 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       job.signal?.throwIfAborted();
       if (passOverOutage(job, store, error)) continue;
       if (!(error instanceof TerrariumError) || !(DISCARDED.has(error.code) || PASSED_OVER.has(error.code))) throw error;
+      // A failed smoke check may be the local interpreter's doing: never blamed on the archive before that is ruled out.
+      if (error.code === 'SMOKE_CHECK_FAILED') await job.confirm();
       let why = `${store.description}: archive ${job.key} ${error.code === 'ARCHIVE_UNTRUSTED' ? 'was' : 'is unusable:'} ${error.message}`;
       if (DISCARDED.has(error.code)) {
         // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
@@ -61,10 +64,12 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
             )
           : ' (left in place: terrarium does not write to this store)';
       }
-      if (job.requireDownload) throw new TerrariumError(error.code, why, { hint: error.hint, cause: error });
-      reporter.warn(`${why}; building instead`);
+      // Under --require-download the next store may still serve it (the cache's copy is damaged, the bucket's good).
+      if (job.requireDownload) refused ??= new TerrariumError(error.code, why, { hint: error.hint, cause: error });
+      else reporter.warn(`${why}; building instead`);
     }
   }
+  if (refused) throw refused;
   return undefined;
 }
 

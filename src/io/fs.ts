@@ -1,6 +1,19 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type Stats, closeSync, constants, fstatSync, promises as fs, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import {
+  type ReadStream,
+  type Stats,
+  closeSync,
+  constants,
+  fstatSync,
+  promises as fs,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  rmdirSync,
+  unlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { HOST_TAG, type Owner } from './owner.js';
@@ -65,6 +78,43 @@ export async function pathKind(p: string): Promise<'missing' | 'directory' | 'fi
     if (isErrno(error, 'ENOENT', 'ENOTDIR')) return 'missing';
     throw error;
   }
+}
+
+/**
+ * A stream of at most `maxBytes` (one more, so that a longer file shows as longer) of a regular file:
+ * what a store or the cache holds under a blob's name may be a FIFO, which would block the open until
+ * someone writes to it, a link to `/dev/zero`, or a directory. Opened non-blocking and refused at
+ * once (ENOTREG, EISDIR) unless it is a regular file.
+ */
+export async function openRegular(file: string, maxBytes: number): Promise<ReadStream> {
+  const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: stat.isDirectory() ? 'EISDIR' : 'ENOTREG', path: file });
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle.createReadStream({ start: 0, end: maxBytes });
+}
+
+/**
+ * Whether every folder of `rel` under `root` is a real directory, none a symlink: what terrarium
+ * deletes in (a store's blobs, a key's folder, the cache's trees) must never lead out of what it owns,
+ * whoever planted the link. False too when one is missing: nothing to delete there.
+ */
+export async function isRealFolder(root: string, rel: string): Promise<boolean> {
+  let current = root;
+  for (const part of path
+    .normalize(rel)
+    .split('/')
+    .filter((p) => p && p !== '.')) {
+    if (part === '..') return false;
+    current = path.join(current, part);
+    const stat = await fs.lstat(current).catch(() => undefined);
+    if (!stat?.isDirectory()) return false;
+  }
+  return true;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ResolvedKey {
   inputs: ResolvedInputs;
   digest: string;
   python: Fingerprint;
+  /** The interpreter's facts came from the cache: confirm them (`confirmKey`) before they name a build or blame a store. */
+  remembered: boolean;
   key: string;
 }
 
@@ -39,36 +41,64 @@ export interface ResolvedDigest {
   digest: string;
   /** Asked only when an input is a lock, whose markers name the interpreter. */
   python: Fingerprint | undefined;
+  remembered: boolean;
 }
 
 /** The digest of the requirement and lock files; the interpreter is asked only when a lock needs its markers. */
 export function resolveDigest(options: Omit<KeyOptions, 'keyFormat'>): Promise<ResolvedDigest> {
-  return digestFor(options, false);
+  return digestFor(options, false, false);
 }
 
 /** Requirements, digest, interpreter and key: everything that names an environment. */
-export async function resolveKey(options: KeyOptions): Promise<ResolvedKey> {
-  const { python, ...digest } = await digestFor(options, true);
+export async function resolveKey(options: KeyOptions, fresh = false): Promise<ResolvedKey> {
+  const { python, ...digest } = await digestFor(options, true, fresh);
   const [major, minor, patch] = python!.version.map(String) as [string, string, string];
   const key = formatKey(options.keyFormat, { arch: python!.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest: digest.digest });
   return { ...digest, python: python!, key };
 }
 
-/** Files first, so that a missing requirements file is said before a missing interpreter. */
-async function digestFor(options: Omit<KeyOptions, 'keyFormat'>, withPython: boolean): Promise<ResolvedDigest> {
-  const inputs: Inputs = readInputs(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
-  const python = withPython || hasLocks(inputs) ? await interpreterOf(options) : undefined;
-  const resolved = resolveInputs(inputs, python && { environment: markerEnvironment(python) }, existsSync);
-  return { requirements: inputs.requirements, inputs: resolved, digest: requirementsDigest(resolved.lines, options.digestType), python };
+/**
+ * The key again, with the interpreter asked rather than the cache: undefined when the remembered facts
+ * were true (or were not remembered), else the key they should have named. One Python start (30-100
+ * ms), paid before a build or before a store's archive is blamed for failing the smoke check.
+ */
+export async function confirmKey(options: KeyOptions, resolved: ResolvedKey): Promise<ResolvedKey | undefined> {
+  if (!resolved.remembered) return undefined;
+  const fresh = await resolveKey(options, true);
+  return fresh.key === resolved.key && sameFacts(fresh.python, resolved.python) ? undefined : fresh;
 }
 
-function interpreterOf(options: Pick<KeyOptions, 'python' | 'env' | 'cwd' | 'interpreterCache'>): Promise<Fingerprint> {
+const sameFacts = (a: Fingerprint, b: Fingerprint): boolean => JSON.stringify(factsOf(a)) === JSON.stringify(factsOf(b));
+
+/** Every field of a fingerprint in one order (a remembered one's keys may come in any). */
+function factsOf(fp: Fingerprint): unknown[] {
+  const { implementation, version, abiflags, soabi, gilDisabled, machine, system, libc, libcVersion, executable, prefix, stdlib, hasVenv, markers } = fp;
+  const markerValues = markers && Object.entries(markers).sort(([a], [b]) => (a < b ? -1 : 1));
+  return [implementation, version, abiflags, soabi, gilDisabled, machine, system, libc, libcVersion, executable, prefix, stdlib, hasVenv, markerValues];
+}
+
+/** Files first, so that a missing requirements file is said before a missing interpreter. */
+async function digestFor(options: Omit<KeyOptions, 'keyFormat'>, withPython: boolean, fresh: boolean): Promise<ResolvedDigest> {
+  const inputs: Inputs = readInputs(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
+  const answer = withPython || hasLocks(inputs) ? await interpreterOf(options, fresh) : undefined;
+  const python = answer?.fingerprint;
+  const resolved = resolveInputs(inputs, python && { environment: markerEnvironment(python) }, existsSync);
+  return {
+    requirements: inputs.requirements,
+    inputs: resolved,
+    digest: requirementsDigest(resolved.lines, options.digestType),
+    python,
+    remembered: answer?.remembered ?? false,
+  };
+}
+
+function interpreterOf(options: Pick<KeyOptions, 'python' | 'env' | 'cwd' | 'interpreterCache'>, fresh: boolean) {
   const cacheFile = options.interpreterCache;
   return fingerprintPython(
     options.python,
     options.env,
     options.cwd,
-    cacheFile === undefined ? undefined : (program, probe) => cachedFingerprint(program, cacheFile, probe),
+    cacheFile === undefined ? undefined : (program, probe) => cachedFingerprint(program, cacheFile, probe, fresh),
   );
 }
 

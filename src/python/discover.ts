@@ -22,8 +22,8 @@ export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string):
   return undefined;
 }
 
-/** Answers from a cache of fingerprints when it can, else runs `probe` (and may remember its answer). */
-export type Remembered = (program: string, probe: () => Promise<Fingerprint>) => Promise<Fingerprint>;
+/** Answers from a cache of fingerprints when it can, else runs `probe` (and may remember its answer); says which. */
+export type Remembered = (program: string, probe: () => Promise<Fingerprint>) => Promise<{ fingerprint: Fingerprint; remembered: boolean }>;
 
 /**
  * Runs the interpreter once with a bundled script that prints JSON (never parses `--version` text).
@@ -33,8 +33,8 @@ export async function fingerprintPython(
   spec: string,
   env: NodeJS.ProcessEnv,
   cwd: string,
-  remembered: Remembered = (_, probe) => probe(),
-): Promise<Fingerprint> {
+  remembered: Remembered = async (_, probe) => ({ fingerprint: await probe(), remembered: false }),
+): Promise<{ fingerprint: Fingerprint; remembered: boolean }> {
   const found = whichProgram(spec, env, cwd);
   // A pyenv shim picks its interpreter anew each run; the one it would pick can be probed once and cached.
   const program = found && (resolvePyenvShim(found, env, cwd) ?? found);
@@ -43,10 +43,10 @@ export async function fingerprintPython(
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',
     });
   if (!program) throw notFound();
-  const fingerprint = await remembered(program, () => probe(program, env, cwd, notFound));
-  const tooOld = unsupportedVersion(fingerprint.version);
+  const answer = await remembered(program, () => probe(program, env, cwd, notFound));
+  const tooOld = unsupportedVersion(answer.fingerprint.version);
   if (tooOld) throw new TerrariumError('PYTHON_TOO_OLD', `${program}: ${tooOld}`, { hint: 'pass a newer interpreter with --python (or set TERRARIUM_PYTHON)' });
-  return fingerprint;
+  return answer;
 }
 
 async function probe(program: string, env: NodeJS.ProcessEnv, cwd: string, notFound: () => TerrariumError): Promise<Fingerprint> {

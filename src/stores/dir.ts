@@ -1,10 +1,10 @@
-import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
-import { readBoundedSync, siblingPath } from '../io/fs.js';
+import { isRealFolder, openRegular, pathKind, readBoundedSync, removeTree, siblingPath } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock } from '../io/lock.js';
 import type { Platform } from '../python/fingerprint.js';
@@ -82,7 +82,7 @@ export class DirectoryStore implements WritableStore {
     for (const folder of new Set([this.root, path.dirname(this.recordPath(key))])) {
       if (this.swept.has(folder)) continue;
       this.swept.add(folder);
-      await removeLeftovers(folder).catch(() => undefined);
+      if (await this.owns(folder)) await removeLeftovers(folder).catch(() => undefined);
     }
     const document = await this.readRecord(key);
     return document ? variantsOf(document) : [];
@@ -106,23 +106,21 @@ export class DirectoryStore implements WritableStore {
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
-    return this.openFile(this.archivePath(record), missingArchive);
+    return this.openFile(this.archivePath(record), record.size, missingArchive);
   }
 
   async openBlob(layer: Layer): Promise<Readable> {
-    return this.openFile(this.blobPath(layer.sha256), (file) => missingLayer(layer, file));
+    return this.openFile(this.blobPath(layer.sha256), layer.size, (file) => missingLayer(layer, file));
   }
 
-  private async openFile(file: string, missing: (file: string) => TerrariumError): Promise<Readable> {
-    const stream = createReadStream(file);
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
-    }).catch((error: unknown) => {
+  /** The file's bytes, at most one past the size recorded for them; anything but a regular file (a planted FIFO, a link to a device) is refused at once. */
+  private async openFile(file: string, size: number, missing: (file: string) => TerrariumError): Promise<Readable> {
+    return openRegular(file, size).catch((error: unknown) => {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw missing(file);
+      // Not a file at all: what the record names is not there, as good as missing (and replaced by a publisher).
+      if (isErrno(error, 'ENOTREG', 'EISDIR')) throw missing(file);
       throw this.ioError(`cannot open ${file}`, error);
     });
-    return stream;
   }
 
   async signature(record: ArchiveRecord): Promise<string | undefined> {
@@ -234,8 +232,12 @@ export class DirectoryStore implements WritableStore {
       // (a read at disk speed); one that is not is replaced, by a rename readers never see half of.
       for (const layer of archive.layers) {
         const blob = this.blobPath(layer.sha256);
-        if (await holds(blob, layer.sha256)) await fs.utimes(blob, new Date(), new Date()).catch(() => undefined);
-        else await put(blob, copy(layer.path));
+        if (await holds(blob, layer)) await fs.utimes(blob, new Date(), new Date()).catch(() => undefined);
+        else {
+          // A folder planted at the name would make every rename onto it fail, and no publication heal it.
+          if ((await pathKind(blob)) === 'directory') await removeTree(blob);
+          await put(blob, copy(layer.path));
+        }
       }
     }
     if (archive.signature !== undefined) await put(this.signaturePath(record), (temp) => fs.writeFile(temp, archive.signature!, { flag: 'wx' }));
@@ -243,18 +245,26 @@ export class DirectoryStore implements WritableStore {
     return record;
   }
 
+  /** Whether `dir` is a folder of the store itself, reached through no symlink under the root: only there is anything deleted. */
+  private owns(dir: string): Promise<boolean> {
+    return isRealFolder(this.root, path.relative(this.root, dir));
+  }
+
   /** Removes an archive's own files; a layered archive's blobs may be other records' too, and stay for sweep. */
   private async removeBlobs(record: ArchiveRecord): Promise<void> {
+    if (!(await this.owns(path.dirname(this.signaturePath(record))))) return;
     if (!record.layers) await fs.rm(this.archivePath(record), { force: true });
     await fs.rm(this.signaturePath(record), { force: true });
   }
 
   async discardBlob(layer: Layer): Promise<void> {
-    await fs.rm(this.blobPath(layer.sha256), { force: true });
+    if (await this.owns(path.join(this.root, BLOBS_DIR))) await fs.rm(this.blobPath(layer.sha256), { force: true });
   }
 
   async sweep(referenced: ReadonlySet<string>, graceMs: number, dryRun = false): Promise<Array<{ sha256: string; size: number }>> {
     const dir = path.join(this.root, BLOBS_DIR);
+    // A blobs folder that is a link leads to someone else's blobs, none of them referenced here.
+    if (!(await this.owns(dir))) return [];
     if (!dryRun) await removeLeftovers(dir).catch(() => undefined);
     const names = await fs.readdir(dir).catch((error: unknown) => {
       if (isErrno(error, 'ENOENT')) return [];
@@ -340,13 +350,13 @@ async function removeUnused(dir: string, names: readonly string[], graceMs: numb
   return removed;
 }
 
-/** Whether `file` is there and its bytes have this sha256. */
-async function holds(file: string, sha256: string): Promise<boolean> {
+/** Whether `file` is there, a regular file, and its bytes are the layer's (read no further than its size). */
+async function holds(file: string, layer: { sha256: string; size: number }): Promise<boolean> {
   const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    for await (const chunk of await openRegular(file, layer.size)) hash.update(chunk as Buffer);
   } catch {
     return false;
   }
-  return hash.digest('hex') === sha256;
+  return hash.digest('hex') === layer.sha256;
 }

@@ -69,6 +69,19 @@ export function removeVariant(current: ArchiveRecord | undefined, gone: ArchiveR
   return rest.length ? { write: documentOf(rest) } : { remove: true };
 }
 
+/**
+ * Why a record's platform is not its archive's (the platform of the interpreter its manifest names),
+ * or undefined when it is, or the record names none. A record that lies so is chosen by runners its
+ * archive cannot serve, and stands in the way of the archive that would: it is damaged, not another
+ * platform's.
+ */
+export function platformLie(record: Pick<ArchiveRecord, 'platform'>, built: Platform): string | undefined {
+  const fields = (p: Platform) =>
+    [p.implementation, p.version.slice(0, 2).join('.'), p.abiflags, p.soabi, p.gilDisabled, p.system, p.machine, p.libc, p.libcVersion].join('|');
+  if (!record.platform || fields(record.platform) === fields(built)) return undefined;
+  return `its record says ${describePlatform(record.platform)}, its manifest ${describePlatform(built)}`;
+}
+
 /** "cpython 3.11 glibc 2.36 x86_64": how ls and inspect name a variant. */
 export function describePlatform(platform: Platform | undefined): string {
   if (!platform) return 'platform not recorded';

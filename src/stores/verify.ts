@@ -6,6 +6,8 @@ import { inspectArchive } from '../archive/inspect.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import { TerrariumError, describeCause } from '../errors.js';
 import { type ArchiveRecord, type Store, type WritableStore, isWritable } from './store.js';
+import { platformLie } from './variants.js';
+import { platformOf } from '../python/fingerprint.js';
 
 /**
  * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
@@ -101,8 +103,8 @@ function corrupt(what: string): TerrariumError {
 export async function flawOfStored(store: Store, record: ArchiveRecord, signal?: AbortSignal): Promise<string | undefined> {
   const onDamaged = isWritable(store) ? (layer: Layer) => dropDamagedBlob(store, layer, signal).then(() => undefined) : undefined;
   try {
-    await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
-    return undefined;
+    const { manifest } = await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
+    return platformLie(record, platformOf(manifest.python));
   } catch (error) {
     signal?.throwIfAborted();
     if (error instanceof TerrariumError && DAMAGED.includes(error.code)) return describeCause(error);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,14 +9,15 @@ import { testFingerprint } from '../helpers/manifest.js';
 let dir: string;
 let probes: number;
 let stdlib: string;
-const fingerprint = (): Fingerprint => ({ ...testFingerprint('/opt/py/bin/python3.11'), prefix: '/opt/py', stdlib });
+const fingerprint = (): Fingerprint => ({ ...testFingerprint(path.join(dir, 'python3.11')), prefix: dir, stdlib });
+const remember = (program: string, cache: string | undefined) => cachedFingerprint(program, cache, probe).then(({ fingerprint }) => fingerprint);
 const probe = async () => {
   probes += 1;
   return fingerprint();
 };
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'terrarium-fp-'));
+  dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'terrarium-fp-')));
   stdlib = path.join(dir, 'lib', 'python3.11');
   mkdirSync(stdlib, { recursive: true });
   probes = 0;
@@ -35,10 +36,19 @@ describe('interpreter fingerprint cache', () => {
     const binary = executable('python3.11', ELF);
     symlinkSync(binary, path.join(dir, 'python3'));
     const cache = path.join(dir, 'cache', 'interpreters.json');
-    expect(await cachedFingerprint(binary, cache, probe)).toEqual(fingerprint());
-    expect(await cachedFingerprint(binary, cache, probe)).toEqual(fingerprint());
-    expect(await cachedFingerprint(path.join(dir, 'python3'), cache, probe)).toEqual(fingerprint());
+    expect(await remember(binary, cache)).toEqual(fingerprint());
+    expect(await remember(binary, cache)).toEqual(fingerprint());
+    expect(await remember(path.join(dir, 'python3'), cache)).toEqual(fingerprint());
     expect(probes).toBe(1);
+  });
+
+  it('says which answers came from the cache', async () => {
+    const binary = executable('python3.11', ELF);
+    const cache = path.join(dir, 'interpreters.json');
+    expect((await cachedFingerprint(binary, cache, probe)).remembered).toBe(false);
+    expect((await cachedFingerprint(binary, cache, probe)).remembered).toBe(true);
+    expect((await cachedFingerprint(binary, cache, probe, true)).remembered).toBe(false);
+    expect(probes).toBe(2);
   });
 
   it.each([
@@ -55,14 +65,25 @@ describe('interpreter fingerprint cache', () => {
         writeFileSync(file, JSON.stringify(entries));
       },
     ],
+    ...(['executable', 'prefix', 'stdlib'] as const).map((field): [string, () => void] => [
+      `the remembered ${field} is not the binary's (a poisoned cache choosing what runs)`,
+      () => {
+        const file = path.join(dir, 'interpreters.json');
+        const other = executable('other-python', ELF);
+        const entries = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { fingerprint: Fingerprint }>;
+        const elsewhere = { executable: other, prefix: path.join(dir, 'lib'), stdlib: tmpdir() }[field];
+        for (const entry of Object.values(entries)) entry.fingerprint = { ...entry.fingerprint, [field]: elsewhere };
+        writeFileSync(file, JSON.stringify(entries));
+      },
+    ]),
   ])('asks again when %s', async (_why, change) => {
     const binary = executable('python3.11', ELF);
     const cache = path.join(dir, 'interpreters.json');
-    await cachedFingerprint(binary, cache, probe);
+    await remember(binary, cache);
     change(binary);
-    await cachedFingerprint(binary, cache, probe);
+    await remember(binary, cache);
     expect(probes).toBe(2);
-    await cachedFingerprint(binary, cache, probe);
+    await remember(binary, cache);
     expect(probes).toBe(2);
   });
 
@@ -78,8 +99,8 @@ describe('interpreter fingerprint cache', () => {
     const program = make();
     writeFileSync(path.join(dir, 'not-a-dir'), '');
     const cache = cacheName && path.join(dir, cacheName);
-    await cachedFingerprint(program, cache, probe);
-    await cachedFingerprint(program, cache, probe);
+    await remember(program, cache);
+    await remember(program, cache);
     expect(probes).toBe(2);
   });
 });
