@@ -11,24 +11,28 @@ import path from 'node:path';
 
 const dirBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 
-/** Round `i`'s cold build in format 2, into a store of its own (`store2-i`). */
-export async function layeredCold({ terrarium, requirements, at }, i) {
+/** Round `i`'s cold build in format 2, signed with `signKey`, into a store of its own (`store2-i`). */
+export async function layeredCold({ terrarium, requirements, at, signKey }, i) {
   execFileSync('sync');
-  return terrarium(['--format', '2', '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]);
+  const signed = ['--sign-key', signKey];
+  return terrarium(['--format', '2', ...signed, '--storage-dir', at(`store2-${i}`), '--no-cache', '-t', at(`cold2-${i}`), 'install', requirements]);
 }
 
 /**
  * The rounds' restores of the format 2 archive in `store`: on two cores, and on one; and link mode's
- * repeat, from the unpacked layers an install before the rounds kept.
+ * repeat, from the unpacked layers an install before the rounds kept, without trusted keys (files
+ * linked) and with them (files copied as they are checked against the signed tree digests).
  */
-export async function layeredRounds({ terrarium, oneCore, requirements, store, at }) {
+export async function layeredRounds({ terrarium, oneCore, requirements, store, at, signKey }) {
   const restore = (run, name) => run(['--storage-dir', store, '--no-cache', '--require-download', '-t', at(name), 'install', requirements]);
-  const linked = (name) => terrarium(['--storage-dir', store, '--cache-dir', at('link2-cache'), '--require-download', '-t', at(name), 'install', requirements]);
+  const linked = (name, ...trust) =>
+    terrarium(['--storage-dir', store, '--cache-dir', at('link2-cache'), '--require-download', ...trust, '-t', at(name), 'install', requirements]);
   await linked('link2-fill');
   return {
     warm2: { label: 'format 2 warm: storage dir, new path', run: (i) => restore(terrarium, `warm2-${i}`) },
     warm2core: { label: 'format 2 warm on one core (taskset)', run: (i) => restore(oneCore, `warm2-1core-${i}`) },
     link2: { label: 'format 2 warm repeat: link mode', run: (i) => linked(`link2-${i}`) },
+    link2trust: { label: 'format 2 warm repeat: link mode, --trust-key', run: (i) => linked(`link2-trust-${i}`, '--trust-key', `${signKey}.pub`) },
   };
 }
 

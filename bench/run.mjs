@@ -95,10 +95,13 @@ console.log(`  (installed: ${(size / 1e6).toFixed(0)} MB, ${files} entries)`);
 // Cold builds of format 1 (one archive file, also what the rounds' warm restores read) and format 2
 // (the default, layers.mjs) in alternating rounds: their ratio compares builds that met the same disk.
 const coldRuns = { one: [], two: [] };
+// Format 2 archives are signed, so that link mode's repeat can also be measured with trusted keys.
+const signKey = at('bench.key');
+execFileSync(process.execPath, [BIN, 'keygen', signKey]);
 for (let i = 0; i < REPS; i++) {
   execFileSync('sync');
   coldRuns.one.push(await terrarium(['--format', '1', '--storage-dir', at(`store-${i}`), '--no-cache', '-t', at(`cold-${i}`), 'install', requirements]));
-  coldRuns.two.push(await layeredCold({ terrarium, requirements, at }, i));
+  coldRuns.two.push(await layeredCold({ terrarium, requirements, at, signKey }, i));
 }
 results.cold = summarise('format 1 cold: build, pack, publish', coldRuns.one);
 const layered = { cold: summarise('format 2 cold: build, pack in layers, publish', coldRuns.two), store: at('store2-0') };
@@ -152,7 +155,7 @@ const rounds = {
     },
   },
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
-  ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at })),
+  ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at, signKey })),
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -245,6 +248,7 @@ const ratios = {
   'replace / tar floor': floorRatio('replace'),
   'format 2 warm / tar floor': floorRatio('warm2'),
   'format 2 link / tar floor': floorRatio('link2'),
+  'format 2 link with --trust-key / tar floor': floorRatio('link2trust'),
   'one pin changed, link mode / tar floor': Number((results.layers.pinLink.seconds / results.tar.seconds).toFixed(2)),
   'format 2 warm / format 1 warm': Number(median(results.warm2.runs.map((seconds, i) => seconds / results.warm.runs[i])).toFixed(2)),
   'format 2 cold / format 1 cold': Number(median(results.layers.cold.runs.map((seconds, i) => seconds / results.cold.runs[i])).toFixed(2)),

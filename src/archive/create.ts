@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Transform } from 'node:stream';
@@ -5,6 +6,7 @@ import { TerrariumError } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from './manifest.js';
 import type { Entry } from './entry.js';
 import type { TreeProgress } from './writer-protocol.js';
+import { type TreeDigest, sha256Hex } from './tree-digest.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
 
 /** Small entries are gathered into chunks of about this size; bigger files are read in pieces of it. */
@@ -24,8 +26,9 @@ export function packEnvironment(
   encoder: Transform,
   progress: TreeProgress = { files: 0, bytes: 0 },
   transform?: PackTransform,
+  tree?: TreeDigest,
 ): Readable {
-  const tar = Readable.from(tarChunks(root, entries, manifest, progress, transform), { objectMode: false, highWaterMark: CHUNK });
+  const tar = Readable.from(tarChunks(root, entries, manifest, progress, transform, tree), { objectMode: false, highWaterMark: CHUNK });
   // pipe() does not pass errors on: without this, a failed read would leave the reader waiting forever.
   tar.once('error', (error) => encoder.destroy(error));
   return tar.pipe(encoder);
@@ -43,6 +46,7 @@ function* tarChunks(
   manifest: Manifest | undefined,
   progress: TreeProgress,
   transform: PackTransform | undefined,
+  tree: TreeDigest | undefined,
 ): Generator<Buffer> {
   let parts: Buffer[] = [];
   let gathered = 0;
@@ -62,14 +66,17 @@ function* tarChunks(
     add(encodeHeader({ path: MANIFEST_PATH, type: 'file', mode: 0o644, mtime: Date.parse(manifest.created), size: manifestBytes.length }));
     add(manifestBytes);
     add(padding(manifestBytes.length));
+    tree?.manifest(manifestBytes);
   }
   for (const entry of entries) {
     if (entry.type !== 'file') {
       add(encodeHeader({ ...entry, size: 0 }));
+      tree?.entry(entry);
     } else if (entry.size <= CHUNK || transform?.needs(entry.path)) {
       const read = readFileSync(path.join(root, entry.path));
       const content = transform?.needs(entry.path) ? transform.apply(entry.path, read) : read;
       add(encodeHeader({ ...entry, size: content.length }));
+      tree?.entry({ ...entry, size: content.length }, tree && sha256Hex(content));
       add(content);
       add(padding(content.length));
       progress.files += 1;
@@ -77,7 +84,12 @@ function* tarChunks(
     } else {
       add(encodeHeader(entry));
       yield take();
-      yield* fileChunks(root, entry);
+      const hash = tree && createHash('sha256');
+      for (const piece of fileChunks(root, entry)) {
+        hash?.update(piece);
+        yield piece;
+      }
+      tree?.entry(entry, hash?.digest('hex'));
       add(padding(entry.size));
       progress.files += 1;
       progress.bytes += entry.size;

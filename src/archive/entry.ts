@@ -20,4 +20,6 @@ export interface Entry {
   linkname?: string | undefined;
   /** Files a restore rewrites, in an unpacked copy's index: the sha256 of what was written. */
   sha256?: string | undefined;
+  /** Files in an unpacked copy's index: the inode they were committed as. */
+  ino?: number | undefined;
 }

@@ -14,12 +14,15 @@ import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
 import type { TreeProgress } from './writer-protocol.js';
 import { type LinkMethod, pathUnder } from '../io/file-ops.js';
-import { checkAsArchived, readRelocated } from './linked-files.js';
+import { TreeFolders, checkAsArchived, readLinked, readRelocated } from './linked-files.js';
+import { TreeDigest } from './tree-digest.js';
 import { keptOf } from './writer-thread.js';
 import { type LinkedPart, type Part, type UnpackLimits, Tally, bomb, readPart } from './parts.js';
 
 export interface ExtractResult {
   manifest: Manifest;
+  /** The manifest's text as archived (what a tree digest covers). */
+  manifestText: string;
   files: number;
   bytes: number;
   /** Tar entries after the manifest (what a record's `entries` counts). */
@@ -57,6 +60,8 @@ export interface ExtractOptions {
 
 /** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
 const YIELD_EVERY = 1000;
+/** Files larger than this, copied under a signature's check, are each followed by a wait for the writer (memory stays bounded). */
+const YIELD_BYTES = 4 << 20;
 
 /**
  * Unpacks an archive's parts one after the other into `root`, as extractEnvironment does one archive:
@@ -81,28 +86,31 @@ export async function extractLayers(
   const directories = new Set<string>(['.']);
   let relocator: Relocator | undefined;
 
-  /** A directory the archive lists (`entry`), or one implied by an entry under it. */
-  const ensureDirectory = (rel: string, entry: Entry = { path: rel, type: 'directory', mode: 0o755, mtime: 0, size: 0 }): void => {
+  /**
+   * A directory the archive lists (`entry`), or one implied by an entry under it. A kept copy's index
+   * lists exactly the archive's entries (not the implied folders): its tree digest is theirs.
+   */
+  const ensureDirectory = (rel: string, entry?: Entry): void => {
+    if (entry) entries?.push(entry);
     if (directories.has(rel)) return;
     ensureDirectory(path.posix.dirname(rel));
     directories.add(rel);
-    entries?.push(entry);
-    writer.dir(rel, entry.mode);
+    writer.dir(rel, entry?.mode ?? 0o755);
   };
 
-  /** Checks an entry; makes folders and symlinks; returns the files, for the caller to write. */
-  const place = (header: EntryHeader, step: string): Entry | undefined => {
+  /** Checks an entry; makes folders and symlinks; returns it (the files for the caller to write). */
+  const place = (header: EntryHeader, step: string): Entry => {
     const entry = guard.check(header);
     failpoint(step);
     if (entry.type === 'directory') {
       ensureDirectory(entry.path, entry);
-      return undefined;
+      return entry;
     }
     ensureDirectory(path.posix.dirname(entry.path));
     entries?.push(entry);
     if (entry.type === 'symlink') {
       writer.symlink(entry.path, entry.linkname!);
-      return undefined;
+      return entry;
     }
     counts.files += 1;
     counts.bytes += entry.size;
@@ -115,7 +123,7 @@ export async function extractLayers(
     entry(header) {
       tally.count(header.size);
       const entry = place(header, 'extract-entry');
-      if (!entry) return;
+      if (entry.type !== 'file') return;
       const rewrite = relocator!.needs(entry.path);
       if (rewrite && header.size > MAX_RELOCATED_BYTES)
         throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
@@ -150,7 +158,16 @@ export async function extractLayers(
     },
   };
 
-  const link = async ({ linked }: LinkedPart): Promise<void> => {
+  /**
+   * Links a tree's files into root. With `linked.tree` (the digest a trusted signature covers), every
+   * file is read and written anew instead, its bytes hashed on the way, and the tree's digest compared
+   * at the end: what is installed is what was signed, whatever the cache holds or says, and the
+   * environment shares no inode with the cache.
+   */
+  const link = async ({ linked }: LinkedPart, first: boolean): Promise<void> => {
+    const folders = new TreeFolders(linked.dir);
+    const digest = linked.tree === undefined ? undefined : new TreeDigest();
+    if (digest && first) digest.manifest(Buffer.from(linked.manifestText ?? ''));
     let count = 0;
     for (const item of linked.entries) {
       if (++count % YIELD_EVERY === 0) {
@@ -159,24 +176,42 @@ export async function extractLayers(
       }
       // The index is input from anyone who can write the cache: each entry passes the archive's checks.
       const entry = place({ ...item, name: item.path }, 'link-entry');
-      if (!entry) continue;
+      if (entry.type !== 'file') {
+        digest?.entry(entry);
+        continue;
+      }
+      folders.check(entry.path);
       const from = pathUnder(linked.dir, entry.path);
-      if (relocator!.needs(entry.path)) writer.file(entry.path, entry.mode, entry.mtime, relocator!.apply(entry.path, readRelocated(from, entry, item.sha256)));
-      else {
+      if (relocator!.needs(entry.path)) {
+        writer.file(entry.path, entry.mode, entry.mtime, relocator!.apply(entry.path, readRelocated(from, { ...entry, ino: item.ino }, item.sha256)));
+        digest?.entry(entry, item.sha256);
+      } else if (digest) {
+        writer.open(entry.path, entry.mode, entry.size);
+        digest.entry(
+          entry,
+          readLinked(from, entry.size, (piece) => writer.write(piece)),
+        );
+        writer.close(entry.mtime);
+        if (entry.size > YIELD_BYTES) await writer.ready();
+      } else {
         // Checked here while the writer's thread links the files before it (one thread each, on two cores).
-        checkAsArchived(from, entry);
+        checkAsArchived(from, { ...entry, ino: item.ino });
         writer.link(entry.path, entry.mtime);
       }
     }
+    if (digest && digest.digest() !== linked.tree)
+      throw new TerrariumError('ARCHIVE_CORRUPT', `${linked.dir} is not the tree its signed layer describes (files or its index were changed)`);
   };
 
   let manifest: Manifest | undefined;
+  let manifestText = '';
   /** The linked part being read, while it is. */
   let linking: LinkedPart | undefined;
   try {
     const reader = {
-      manifest: (read: Manifest) => {
+      manifest: (read: Manifest, text: string) => {
         manifest = read;
+        manifestText = text;
         relocator = onManifest(read);
         return sink;
       },
@@ -191,10 +226,10 @@ export async function extractLayers(
         linking = part;
         if (index === 0) {
           if (!part.linked.manifest) throw new TerrariumError('ARCHIVE_CORRUPT', `${part.linked.dir} has no manifest`);
-          reader.manifest(part.linked.manifest);
+          reader.manifest(part.linked.manifest, part.linked.manifestText ?? '');
         }
         tally.begin({});
-        await link(part);
+        await link(part, index === 0);
         linking = undefined;
         continue;
       }
@@ -212,5 +247,5 @@ export async function extractLayers(
     const culprit = failedIn === undefined ? linking : parts.find((part): part is LinkedPart => 'linked' in part && part.linked.dir === failedIn);
     throw asArchiveError(culprit?.failed ? await culprit.failed(error) : error);
   }
-  return { manifest: manifest!, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, kept, method: writer.method };
+  return { manifest: manifest!, manifestText, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, kept, method: writer.method };
 }

@@ -17,6 +17,11 @@ export interface Layer {
   /** Bytes of its files once unpacked, and its tar entries. */
   unpackedSize: number;
   entries: number;
+  /**
+   * The digest of its tree (tree-digest.ts): what an install linking the layer's unpacked copy from
+   * the cache checks it against. Absent in archives packed by earlier versions (their document is of version 1).
+   */
+  tree?: string | undefined;
 }
 
 export const ENVIRONMENT_LAYER = 'environment';
@@ -120,9 +125,12 @@ export function recordPaths(text: string): string[] {
 
 /**
  * The text a layered archive's sha256 (and its signature) is made over: every layer's digest, size and
- * counts in order. A record's layers are held to it, so a signature covers every layer.
+ * counts in order, and (version 2) its tree's digest. A record's layers are held to it, so a signature
+ * covers every layer and what its unpacked copy must hold.
  */
 export function layersDocument(layers: readonly Layer[]): string {
+  if (layers.every((l) => l.tree !== undefined))
+    return `terrarium-layers 2\n${layers.map((l) => `${l.sha256} ${l.size} ${l.unpackedSize} ${l.entries} ${l.tree} ${l.name}\n`).join('')}`;
   return `terrarium-layers 1\n${layers.map((l) => `${l.sha256} ${l.size} ${l.unpackedSize} ${l.entries} ${l.name}\n`).join('')}`;
 }
 

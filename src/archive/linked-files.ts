@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
 import { TerrariumError } from '../errors.js';
+import { pathUnder } from '../io/file-ops.js';
 import { readBoundedSync } from '../io/fs.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
 
@@ -8,6 +10,8 @@ import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
 interface AsArchived {
   size: number;
   mtime: number;
+  /** The inode it was committed as (absent in indexes of earlier versions). */
+  ino?: number | undefined;
 }
 
 /**
@@ -15,13 +19,15 @@ interface AsArchived {
  * as pip and editors do) changes the copy in the cache. Its size or mtime then differs from the index,
  * and the copy is not used again. One lstat per file (0.1 s for 18,000), while the writer's thread links.
  */
-export function checkAsArchived(file: string, { size, mtime }: AsArchived): void {
+export function checkAsArchived(file: string, { size, mtime, ino }: AsArchived): void {
   const stat = lstatSync(file);
   // A symlink put in a file's place, with the same size and mtime, would be linked to whatever it names.
   if (!stat.isFile()) throw notAsArchived(file, 'it is no longer a regular file');
   if (stat.size !== size || Math.trunc(stat.mtimeMs / 1000) !== Math.trunc(mtime / 1000)) {
     throw notAsArchived(file, 'size or mtime changed: edited in place through a hard link?');
   }
+  // Another inode: the file was replaced, perhaps by a hard link to a file outside the cache, which an environment would then write through.
+  if (ino !== undefined && stat.ino !== ino) throw notAsArchived(file, 'it is another file than the one unpacked there');
 }
 
 /**
@@ -35,6 +41,57 @@ export function readRelocated(file: string, archived: AsArchived, sha256: string
   return content;
 }
 
-function notAsArchived(file: string, why: string): TerrariumError {
+const PIECE = 1 << 20;
+
+/**
+ * A file of an unpacked copy read whole, in pieces given to `take` as they come, for an install that
+ * checks what it links against a signature: exactly `size` bytes of a regular file, never through a
+ * symlink. Returns their sha256.
+ */
+export function readLinked(file: string, size: number, take: (piece: Buffer) => void): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw notAsArchived(file, 'it is no longer a regular file');
+    const hash = createHash('sha256');
+    let left = size;
+    while (left > 0) {
+      const piece = Buffer.allocUnsafe(Math.min(PIECE, left));
+      const got = readSync(fd, piece, 0, piece.length, null);
+      if (got === 0) break;
+      left -= got;
+      const read = piece.subarray(0, got);
+      hash.update(read);
+      take(read);
+    }
+    if (left !== 0 || readSync(fd, Buffer.alloc(1), 0, 1, null) !== 0) throw notAsArchived(file, 'its size changed');
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The folders of an unpacked copy that files are linked from, each checked once to be a real folder:
+ * a folder swapped for a symlink would have files linked from wherever it points.
+ */
+export class TreeFolders {
+  private readonly checked = new Set<string>(['.']);
+
+  constructor(private readonly root: string) {
+    if (!lstatSync(root).isDirectory()) throw notAsArchived(root, 'it is no longer a folder');
+  }
+
+  /** Checks the folders on the way to `rel` (a path in the tree). */
+  check(rel: string): void {
+    const folder = path.posix.dirname(rel);
+    if (this.checked.has(folder)) return;
+    this.check(folder);
+    const dir = pathUnder(this.root, folder);
+    if (!lstatSync(dir).isDirectory()) throw notAsArchived(dir, 'it is no longer a folder');
+    this.checked.add(folder);
+  }
+}
+
+export function notAsArchived(file: string, why: string): TerrariumError {
   return new TerrariumError('ARCHIVE_CORRUPT', `${file} is no longer as archived (${why})`);
 }

@@ -7,6 +7,7 @@ import { type PackTransform, packEnvironment } from './create.js';
 import { type LayerPlan, layersDigest } from './layers.js';
 import type { Manifest } from './manifest.js';
 import { type LocalArchive, type LocalLayer, saveArchive } from './save.js';
+import { TreeDigest } from './tree-digest.js';
 import type { TreeProgress } from './writer-protocol.js';
 
 /**
@@ -39,7 +40,8 @@ export async function packLayers(
   async function packEach(): Promise<void> {
     for (const [index, plan] of plans.entries()) {
       const before = progress.bytes;
-      const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform);
+      const tree = new TreeDigest();
+      const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform, tree);
       options.wrap?.(packed);
       // Counted as a restore counts them: the manifest is neither an entry nor unpacked bytes.
       const saved = await saveArchive(packed, path.join(dir, `${index}`), codec, { unpackedSize: 0, entries: plan.entries.length });
@@ -50,6 +52,7 @@ export async function packLayers(
         size: saved.size,
         unpackedSize: progress.bytes - before,
         entries: plan.entries.length,
+        tree: tree.digest(),
       });
     }
   }

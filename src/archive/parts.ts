@@ -53,8 +53,11 @@ export interface LinkedPart {
     dir: string;
     /** Its entries in order, as they were unpacked; input from whoever can write the cache. */
     entries: readonly Entry[];
-    /** The archive's manifest, for the part that comes first. */
+    /** The archive's manifest, for the part that comes first, and its bytes as archived. */
     manifest?: Manifest | undefined;
+    manifestText?: string | undefined;
+    /** The digest its signed layer gives its tree: when set, what is linked is checked against it. */
+    tree?: string | undefined;
   };
   /** Called when linking it failed: returns the error to throw. */
   failed?(error: unknown): Promise<unknown>;

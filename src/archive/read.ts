@@ -8,8 +8,8 @@ import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
 import { ZstdDecoder } from './zstd-decompress.js';
 
 export interface ArchiveReader {
-  /** Called with the archive's manifest (its first entry); returns where the other entries go. */
-  manifest(manifest: Manifest): TarSink;
+  /** Called with the archive's manifest (its first entry) and its text; returns where the other entries go. */
+  manifest(manifest: Manifest, text: string): TarSink;
   /** Awaited after each piece of input: the reader's backpressure (a writer with batches in flight). */
   drain?(): Promise<void>;
   /** The zstd decoder to use, when one reads several tars (a layered archive's): one window, allocated once. */
@@ -39,8 +39,9 @@ export async function readArchive(source: [Readable, ...Transform[]], codec: Cod
       manifestBytes!.push(Buffer.from(bytes));
     },
     end() {
-      manifest = parseManifest(Buffer.concat(manifestBytes!).toString('utf8'));
-      entries = reader.manifest(manifest);
+      const text = Buffer.concat(manifestBytes!).toString('utf8');
+      manifest = parseManifest(text);
+      entries = reader.manifest(manifest, text);
     },
   };
   const sink: TarSink = {

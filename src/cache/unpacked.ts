@@ -1,69 +1,17 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Entry } from '../archive/entry.js';
-import type { Layer } from '../archive/layers.js';
-import { checkManifest, type Manifest } from '../archive/manifest.js';
 import type { LinkedPart } from '../archive/parts.js';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
 import { DamagedInCache } from './layout.js';
 import { isRealFolder, pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { SHA256_HEX, isStorageKey, recordedLayers } from '../stores/store.js';
-
-/** 5: a key's copy is made of trees shared by digest (4: one tree per key). */
-export const UNPACKED_FORMAT = 5;
+import { SHA256_HEX, isStorageKey } from '../stores/store.js';
+import { type TreeIndex, type UnpackedCopy, type UnpackedIndex, type UnpackedTree, checkIndex, checkTreeIndex, treesOf } from './unpacked-index.js';
 
 /** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB), so this is 160,000 entries. */
 const MAX_INDEX_BYTES = 16 << 20;
-
-/**
- * One unpacked tree, as archived (not relocated: it still names the build path), named by the sha256 of
- * what it was unpacked from: a format 1 archive, or one layer of a layered one, which every key that
- * has the layer shares.
- */
-export interface TreeIndex {
-  format: typeof UNPACKED_FORMAT;
-  sha256: string;
-  /** Every entry, in order: what it takes to link the tree elsewhere. */
-  entries: Entry[];
-  bytes: number;
-  /** The archive's manifest, in the tree that comes first (an archive's, or its environment layer's). */
-  manifest?: Manifest | undefined;
-}
-
-/** A key's unpacked copy: the archive it was unpacked from, whose trees make it. */
-export interface UnpackedIndex {
-  format: typeof UNPACKED_FORMAT;
-  key: string;
-  /** The archive's sha256 (a layered one's: its layers document's), and its minisign signature if it had one. */
-  sha256: string;
-  signature?: string | undefined;
-  /** Bytes of its files. */
-  bytes: number;
-  /** A layered archive's layers as recorded, one tree each; a format 1 archive is one tree. */
-  layers?: Layer[] | undefined;
-}
-
-export interface UnpackedTree {
-  dir: string;
-  index: TreeIndex;
-}
-
-export interface UnpackedCopy {
-  index: UnpackedIndex;
-  /** In order, the first with the manifest. */
-  trees: UnpackedTree[];
-}
-
-/** The trees an archive unpacks to, by digest, in order: one per layer of a layered archive; a format 1 archive is one, named by its own sha256. */
-export function treeDigests(archive: { sha256: string; layers?: readonly Layer[] | undefined }): string[] {
-  return archive.layers?.map((layer) => layer.sha256) ?? [archive.sha256];
-}
-
-/** The trees a key's copy is made of, by digest, with their bytes. */
-export function treesOf(index: UnpackedIndex): Array<{ sha256: string; bytes: number }> {
-  return treeDigests(index).map((sha256, i) => ({ sha256, bytes: index.layers?.[i]?.unpackedSize ?? index.bytes }));
-}
+/** The tree indexes of one key's copy together: a copy beyond it is not used (an environment of 320,000 files). */
+const MAX_COPY_INDEX_BYTES = 2 * MAX_INDEX_BYTES;
 
 /**
  * Unpacked copies of archives in the local cache, for link-mode installs. Layout: `KEYS/KEY.json`, the
@@ -107,8 +55,11 @@ export class UnpackedTrees {
     );
     if (!index) return undefined;
     const trees: UnpackedTree[] = [];
+    // Each tree is named once (checkIndex): what is read for a copy is bounded by the sum of its tree indexes.
+    let budget = MAX_COPY_INDEX_BYTES;
     for (const { sha256 } of treesOf(index)) {
-      const tree = await this.findTree(sha256);
+      budget -= (await fs.lstat(this.treeIndexPath(sha256)).catch(() => undefined))?.size ?? 0;
+      const tree = budget >= 0 ? await this.findTree(sha256) : undefined;
       if (!tree) return undefined;
       trees.push(tree);
     }
@@ -157,9 +108,14 @@ export class UnpackedTrees {
     return dir;
   }
 
-  /** Moves a finished tree into place and indexes it; if another run got there first, its tree stays. */
+  /**
+   * Moves a finished tree into place and indexes it, with the inode of each file (a file replaced later,
+   * by a hard link to one outside the cache say, is then told apart); if another run got there first,
+   * its tree stays.
+   */
   async commitTree(dir: string, index: TreeIndex): Promise<void> {
     const { sha256 } = index;
+    for (const entry of index.entries) if (entry.type === 'file') entry.ino = (await fs.lstat(path.join(dir, entry.path))).ino;
     try {
       await fs.rename(dir, this.treePath(sha256));
     } catch (error) {
@@ -236,10 +192,13 @@ export class UnpackedTrees {
     return removed;
   }
 
-  /** A tree as a part of an archive to link from; one that fails is dropped (it is as damaged for every key that has it). */
-  part(tree: UnpackedTree): LinkedPart {
+  /**
+   * A tree as a part of an archive to link from; one that fails is dropped (it is as damaged for every
+   * key that has it). `signed`: the tree digest a trusted signature covers, which what is linked must have.
+   */
+  part(tree: UnpackedTree, signed?: string): LinkedPart {
     return {
-      linked: { dir: tree.dir, entries: tree.index.entries, manifest: tree.index.manifest },
+      linked: { dir: tree.dir, entries: tree.index.entries, manifest: tree.index.manifest, manifestText: tree.index.manifestText, tree: signed },
       failed: async (error) => {
         await this.discardTree(tree.index.sha256).catch(() => undefined);
         const { code, message } = error instanceof TerrariumError ? error : { code: 'ARCHIVE_CORRUPT' as const, message: describeCause(error) };
@@ -271,42 +230,4 @@ async function removeAside(dir: string): Promise<void> {
     throw error;
   }
   await removeTree(aside);
-}
-
-/**
- * The cache is written by other programs too (a CI cache restored from elsewhere): an index must have
- * the shape terrarium writes, and a layered copy's layers must be held to its sha256 (so a signature of
- * it covers them). Undefined for anything else.
- */
-export function checkIndex(data: unknown, key: string): UnpackedIndex | undefined {
-  const index = data as Partial<UnpackedIndex> | null;
-  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.key !== key) return undefined;
-  if (typeof index.sha256 !== 'string' || !SHA256_HEX.test(index.sha256) || !isCount(index.bytes)) return undefined;
-  if (index.signature !== undefined && typeof index.signature !== 'string') return undefined;
-  const layers = index.layers === undefined ? undefined : recordedLayers(index.layers, index.sha256);
-  if (index.layers !== undefined && !layers) return undefined;
-  return { format: UNPACKED_FORMAT, key, sha256: index.sha256, signature: index.signature, bytes: index.bytes, layers };
-}
-
-/** A tree's index: the same manifest check as an archive's, and each entry of the shape terrarium writes (its path is checked by the entry guard when it is linked). */
-export function checkTreeIndex(data: unknown, sha256: string): TreeIndex | undefined {
-  const index = data as Partial<TreeIndex> | null;
-  if (typeof index !== 'object' || index === null || index.format !== UNPACKED_FORMAT || index.sha256 !== sha256 || !isCount(index.bytes)) return undefined;
-  if (!Array.isArray(index.entries) || !index.entries.every(isEntry)) return undefined;
-  try {
-    const manifest = index.manifest === undefined ? undefined : checkManifest(index.manifest);
-    return { format: UNPACKED_FORMAT, sha256, entries: index.entries, bytes: index.bytes, manifest };
-  } catch {
-    return undefined;
-  }
-}
-
-const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-
-function isEntry(value: unknown): value is Entry {
-  const e = value as Record<string, unknown> | null;
-  if (typeof e !== 'object' || e === null || typeof e.path !== 'string' || !isCount(e.mode) || !isCount(e.size) || !Number.isFinite(e.mtime)) return false;
-  if (e.type === 'directory') return true;
-  if (e.type === 'symlink') return typeof e.linkname === 'string';
-  return e.type === 'file' && (e.sha256 === undefined || (typeof e.sha256 === 'string' && SHA256_HEX.test(e.sha256)));
 }

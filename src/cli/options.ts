@@ -9,7 +9,7 @@ import { makeHash } from '../key/digest.js';
 import { formatKey } from '../key/key-format.js';
 import type { Verbosity } from '../report/reporter.js';
 import { type LINK_MODES, commanderOption, longFlag, optionSpecs, type RawOptions, specFor } from './option-table.js';
-import { withoutCredentials } from './secrets.js';
+import { shownUrl } from '../report/shown-url.js';
 import { parseNonNegative, parseSize } from './units.js';
 
 /** Options shared by every command, as the original terrarium spelled them (plus a few of our own), from the one table. */
@@ -89,12 +89,12 @@ function storeSettings(raw: RawOptions, cwd: string, env: NodeJS.ProcessEnv, nam
   ] as const) {
     if (url === undefined) continue;
     if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url))
-      throw new TerrariumError('USAGE', `bad ${option} "${withoutCredentials(url)}"`, { hint: 'give an http:// or https:// URL' });
+      throw new TerrariumError('USAGE', `bad ${option} "${shownUrl(url)}"`, { hint: 'give an http:// or https:// URL' });
     const parsed = new URL(url);
     if (parsed.username || parsed.password) {
       throw new TerrariumError(
         'USAGE',
-        `${option} holds credentials (${withoutCredentials(url)}); they are not read from URLs, where logs and process lists would show them`,
+        `${option} holds credentials (${shownUrl(url)}); they are not read from URLs, where logs and process lists would show them`,
         {
           hint: 'put credentials in S3_ACCESS_KEY and S3_SECRET_KEY or the AWS credential chain; --storage-url takes only stores readable without any',
         },

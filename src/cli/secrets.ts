@@ -1,10 +1,11 @@
+import { queryValues } from '../report/shown-url.js';
 import { optionSpecs, type RawOptions } from './option-table.js';
 
 /** What must never be printed: every credential given, wherever it came from, whatever its length. */
 export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): string[] {
   const fromUrls = [raw.storageUrl, raw.s3Endpoint].flatMap((url) => {
     const parsed = url && URL.canParse(url) ? new URL(url) : undefined;
-    return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password)] : [];
+    return parsed ? [parsed.username, parsed.password, decodeURIComponent(parsed.password), ...queryValues(url)] : [];
   });
   const fromOptions = optionSpecs()
     .filter(([, spec]) => spec.secret)
@@ -12,9 +13,4 @@ export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): str
   return [...fromOptions, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter(
     (s): s is string => typeof s === 'string' && s !== '',
   );
-}
-
-/** A URL as it may be printed: any user name or password in it replaced by ***. */
-export function withoutCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
 }

@@ -13,13 +13,23 @@ export interface Finding {
   problem: string;
 }
 
+export interface Diagnosis {
+  findings: Finding[];
+  /**
+   * Regular files with other hard links (the cache's unpacked copy, environments linked from it): an
+   * edit in place changes every one of them. Not a problem of the environment's place; said apart.
+   */
+  shared: number;
+  files: number;
+}
+
 /**
  * Everything that ties an environment to a place it is not: files naming an earlier location of it
  * (text or binary), scripts run by a Python outside it, symlinks that are broken or lead outside (the
  * base interpreter excepted; those its manifest declares too), sys.path entries outside it, and an interpreter that does not see it as
  * itself. An empty list means it works where it is.
  */
-export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Finding[]> {
+export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Diagnosis> {
   const cfgText = await fs.readFile(path.join(root, 'pyvenv.cfg'), 'utf8').catch(() => undefined);
   if (cfgText === undefined) {
     throw new TerrariumError('TARGET_NOT_ENV', `${root} is not a Python environment (no pyvenv.cfg)`, { hint: 'pass the environment with --target' });
@@ -38,6 +48,8 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
   );
   const declaredLinks = new Set(manifest?.externalLinks.map((l) => l.path) ?? []);
   const findings: Finding[] = [];
+  let shared = 0;
+  let files = 0;
   const isInside = (p: string) => p === root || p.startsWith(`${root}/`);
   const isAllowed = (p: string) => allowed.some((a) => p === a || p.startsWith(`${a}/`));
 
@@ -57,7 +69,10 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
           const declared = declaredLinks.has(rel) ? ' (packed with --allow-outside-paths)' : '';
           findings.push({ path: rel, problem: `symlink leads outside the environment, to ${target}${declared}` });
         }
-      } else if (stat.isFile() && !name.endsWith('.pyc')) {
+      } else if (stat.isFile()) {
+        files += 1;
+        if (stat.nlink > 1) shared += 1;
+        if (name.endsWith('.pyc')) continue;
         const content = await fs.readFile(abs);
         for (const prefix of earlier) {
           if (content.includes(prefix))
@@ -81,7 +96,7 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Fi
     });
   }
   findings.push(...(await checkInterpreter(root, cfg, env)));
-  return findings;
+  return { findings, shared, files };
 }
 
 async function readManifest(root: string): Promise<Manifest | undefined> {

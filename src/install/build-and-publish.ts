@@ -109,7 +109,13 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
           : await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
         reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);
       }
-      published = await publishEverywhere(resolved.key, archive, publishTo, { heal: job.heal, trusted: job.trusted, signal: job.signal, reporter });
+      published = await publishEverywhere(resolved.key, archive, publishTo, {
+        heal: job.heal,
+        linksOutside: outsideLinks(scan.externalLinks, resolved.python.prefix).length > 0,
+        trusted: job.trusted,
+        signal: job.signal,
+        reporter,
+      });
     } finally {
       await fs.rm(archive.path, { force: true, recursive: true });
     }

@@ -169,6 +169,7 @@ async function prepareStaging(
   const { reporter, signal } = options;
   const searched = lookupOrder(options);
   const unreachable = new Set<Store>();
+  const linksOutside = new Set<Store>();
   const restoreJob: RestoreJob = {
     key: resolved.key,
     python: resolved.python,
@@ -183,6 +184,7 @@ async function prepareStaging(
     check,
     confirm: () => confirmFacts(options, resolved),
     unreachable,
+    linksOutside,
     signal,
     reporter,
   };
@@ -231,7 +233,8 @@ async function prepareStaging(
     codec: options.codec,
     format: options.format,
     publishTo,
-    heal: !options.download,
+    // An archive passed over for linking outside blocks every publication of this key: one built without such links replaces it.
+    heal: !options.download || linksOutside.size > 0,
     signingKey: options.signingKey,
     trusted: options.trusted,
     signal,

@@ -27,14 +27,15 @@ export interface Publication {
 /**
  * Publishes a packed archive to every store; a store that fails is a warning, never a failed install.
  * Where another record is in the way, `heal` (a rebuild with --no-download) verifies its archive and
- * replaces it if no one can install it; `trusted` (given with a signed archive) replaces it if it is
+ * replaces it if no one can install it, or if it links outside the environment where ours
+ * (`linksOutside` false) does not; `trusted` (given with a signed archive) replaces it if it is
  * not signed by one of those keys, which every runner that trusts them would pass over.
  */
 export async function publishEverywhere(
   key: string,
   archive: LocalArchive,
   stores: WritableStore[],
-  options: { heal: boolean; trusted: readonly PublicKey[]; signal: AbortSignal | undefined; reporter: Reporter },
+  options: { heal: boolean; linksOutside: boolean; trusted: readonly PublicKey[]; signal: AbortSignal | undefined; reporter: Reporter },
 ): Promise<Publication[]> {
   const { reporter, signal } = options;
   const done: Publication[] = [];
@@ -49,7 +50,7 @@ export async function publishEverywhere(
           if (result.outcome === 'present' && (options.heal || (archive.signature && options.trusted.length))) {
             const flaw =
               (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ??
-              (options.heal ? await flawOfStored(store, result.record, signal) : undefined);
+              (options.heal ? await flawOfStored(store, result.record, signal, { linksOutside: options.linksOutside }) : undefined);
             if (flaw) {
               reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
               result = await store.replace(result.record, archive, TOOL_VERSION, sent);

@@ -18,7 +18,7 @@ import { DamagedInCache } from '../cache/layout.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { platformLie } from '../stores/variants.js';
-import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked.js';
+import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked-index.js';
 import type { InstallOptions } from './install.js';
 import type { JobContext } from './settings.js';
 
@@ -35,7 +35,12 @@ export interface RestoreJob extends Pick<InstallOptions, 'local' | 'link' | 'req
   confirm: () => Promise<void>;
   /** Filled with the stores that could not be reached (then passed over, unless --require-download). */
   unreachable: Set<Store>;
+  /** Filled with the stores whose archive was passed over for linking outside (a build here that does not may replace it). */
+  linksOutside: Set<Store>;
 }
+
+/** An archive passed over because it links outside the environment and --allow-outside-paths was not given. */
+export class LinksOutside extends TerrariumError {}
 
 /** Link mode is on with a local cache, unless --link-mode none. */
 export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMethod; explicit: boolean } | undefined {
@@ -66,7 +71,7 @@ export function relocatorFor(manifest: Manifest, job: RestoreJob, record?: Archi
   const outside = outsideLinks(manifest.externalLinks, manifest.python.prefix);
   if (outside.length && !job.allowOutsidePaths) {
     const links = outside.map((link) => `${link.path} -> ${link.target}`).join(', ');
-    throw new TerrariumError('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
+    throw new LinksOutside('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
       hint: 'pass --allow-outside-paths if those paths exist and are meant to be used here',
     });
   }
@@ -111,6 +116,8 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
   // In link mode, the layers the cache has unpacked already (for other keys) are linked from there, not read.
   const linked = new Map<string, UnpackedTree>();
   for (const layer of link && useCache ? (record.layers ?? []) : []) {
+    // With trusted keys, only a tree the signature gives a digest can be checked, and so linked.
+    if (job.trusted.length && layer.tree === undefined) continue;
     const tree = await link!.cache.trees.findTree(layer.sha256);
     if (tree) linked.set(layer.sha256, tree);
   }
@@ -127,7 +134,9 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
       for (const [index, sha256] of trees.entries()) if (!linked.has(sha256)) reserved.set(index, await link.cache.trees.reserve(sha256));
     const parts = trees.map((sha256, index) => {
       const tree = linked.get(sha256);
-      return tree ? link!.cache.trees.part(tree) : { ...source.parts[index]!, keep: reserved.get(index) };
+      return tree
+        ? link!.cache.trees.part(tree, job.trusted.length ? record.layers![index]!.tree : undefined)
+        : { ...source.parts[index]!, keep: reserved.get(index) };
     }) as [Part, ...Part[]];
     const extracted = await job.reporter.during(
       store.remote ? 'download' : 'unpack',
@@ -188,7 +197,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
         layers: record.layers,
       };
       const kept = reserved.size === trees.length;
-      await keepUnpacked(link.cache, index, trees, reserved, extracted, manifest).then(
+      await keepUnpacked(link.cache, index, trees, reserved, extracted).then(
         // Said once, on the install that makes it: the copy takes disk, and some users will want none.
         () =>
           kept &&
@@ -215,12 +224,17 @@ async function keepUnpacked(
   trees: readonly string[],
   reserved: ReadonlyMap<number, string>,
   extracted: ExtractResult,
-  manifest: Manifest,
 ): Promise<void> {
   for (const [part, dir] of reserved) {
     const entries = extracted.kept[part]!;
     const bytes = entries.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
-    await cache.trees.commitTree(dir, { format: UNPACKED_FORMAT, sha256: trees[part]!, entries, bytes, manifest: part === 0 ? manifest : undefined });
+    await cache.trees.commitTree(dir, {
+      format: UNPACKED_FORMAT,
+      sha256: trees[part]!,
+      entries,
+      bytes,
+      manifestText: part === 0 ? extracted.manifestText : undefined,
+    });
   }
   await cache.trees.commit(index);
 }

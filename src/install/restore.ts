@@ -11,7 +11,7 @@ import { chooseVariant, describePlatform } from '../stores/variants.js';
 import { extractLayers } from '../archive/extract.js';
 import type { LinkedPart } from '../archive/parts.js';
 import { layersPrehash } from '../archive/layers.js';
-import { linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
+import { LinksOutside, linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
 
 export type { RestoreJob } from './restore-archive.js';
 
@@ -52,6 +52,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       job.signal?.throwIfAborted();
       if (passOverOutage(job, store, error)) continue;
       if (!(error instanceof TerrariumError) || !(DISCARDED.has(error.code) || PASSED_OVER.has(error.code))) throw error;
+      if (error instanceof LinksOutside) job.linksOutside.add(store);
       // A failed smoke check may be the local interpreter's doing: never blamed on the archive before that is ruled out.
       if (error.code === 'SMOKE_CHECK_FAILED') await job.confirm();
       let why = `${store.description}: archive ${job.key} ${error.code === 'ARCHIVE_UNTRUSTED' ? 'was' : 'is unusable:'} ${error.message}`;
@@ -99,24 +100,29 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefine
     // The copy holds no bytes of the archive to check a signature's file half against: what its index
     // says of the archive (digest, signature, a layered one's layers) must verify, and the trees must be
     // as their indexes say.
+    // With trusted keys, each tree is checked against the digest the signed layers give it: a copy of an
+    // archive whose signature covers no tree digests (one of an earlier version) cannot be, and is not used.
+    const signed = job.trusted.length ? index.layers?.map((layer) => layer.tree) : undefined;
     if (job.trusted.length) {
+      if (!signed?.every((tree) => tree !== undefined)) return undefined;
       const signature = checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
-      if (index.layers) signature.confirm(layersPrehash(index.layers));
+      signature.confirm(layersPrehash(index.layers!));
     }
     await fs.mkdir(job.staging, { mode: 0o755 });
     const progress = { files: 0, bytes: 0 };
-    const parts = trees.map((tree) => link.cache.trees.part(tree)) as [LinkedPart, ...LinkedPart[]];
+    const parts = trees.map((tree, i) => link.cache.trees.part(tree, signed?.[i])) as [LinkedPart, ...LinkedPart[]];
     const files = trees.reduce((sum, tree) => sum + tree.index.entries.filter((entry) => entry.type === 'file').length, 0);
     const method = await job.reporter.during(
       'link',
       async (phase) => {
         const linked = await extractLayers(parts, 'none', job.staging, (manifest) => relocatorFor(manifest, job), { method: link.method, progress });
-        const used = linked.method ?? link.method;
-        noteLinkMethod(job, link.cache.dir, link, used);
+        // Under a signature's check, files are copied as they are hashed.
+        const used = signed ? 'copy' : (linked.method ?? link.method);
+        if (!signed) noteLinkMethod(job, link.cache.dir, link, used);
         await finishRelocation(job.staging, linked.manifest, job.target, job.python);
         await job.check(job.staging);
         const from = trees.length > 1 ? ` in ${formatCount(trees.length, 'tree')}` : '';
-        phase.done(`${formatCount(linked.files, 'file')}${from} from the cache (${used})`);
+        phase.done(`${formatCount(linked.files, 'file')}${from} from the cache (${signed ? 'copied, as the signature covers them' : used})`);
         return used;
       },
       () => `${groupDigits(progress.files)} of ${groupDigits(files)} files`,

@@ -18,6 +18,8 @@ export interface ResumeOptions {
   /** A body silent this long is taken as broken (a stalled connection never errors by itself). */
   idleTimeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** The error the stream fails with once the retries are spent, from the last cause (default: that cause). */
+  failure?: (error: unknown) => unknown;
 }
 
 /**
@@ -45,7 +47,8 @@ export function resumableDownload(first: Readable, options: ResumeOptions): Read
       } catch (error) {
         body?.destroy();
         body = undefined;
-        if (options.signal?.aborted || failures >= options.retries) throw error;
+        if (options.signal?.aborted) throw error;
+        if (failures >= options.retries) throw options.failure ? options.failure(error) : error;
         failures += 1;
         options.onRetry?.(`${options.what} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${options.retries})`);
         await sleep(backoffMs(failures), undefined, { signal: options.signal });

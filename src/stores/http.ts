@@ -4,11 +4,13 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TerrariumError, describeCause } from '../errors.js';
 import { backoffMs, resumableDownload } from '../io/retry.js';
+import { shownUrl } from '../report/shown-url.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Layer } from '../archive/layers.js';
 import {
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
+  SMALL_OBJECT_SILENCES,
   archiveName,
   blobName,
   missingArchive,
@@ -20,6 +22,9 @@ import {
   type Store,
 } from './store.js';
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
 /**
  * A read-only store over plain HTTP(S) GETs: a web server or CDN in front of a storage directory, or a
  * public bucket (`URL/KEY.json`, then the archive it names). It holds no secrets, so pull-request
@@ -28,7 +33,9 @@ import {
 export class HttpStore implements Store {
   readonly description: string;
   readonly remote = true;
+  /** Where objects are, without credentials or query (`base + name + query` is an object's URL). */
   private readonly base: string;
+  private readonly query: string;
 
   constructor(
     url: string,
@@ -36,8 +43,12 @@ export class HttpStore implements Store {
     private readonly timeoutSeconds: number,
     private readonly reporter: Reporter,
   ) {
-    this.base = url.endsWith('/') ? url : `${url}/`;
-    this.description = this.base;
+    const parsed = new URL(url);
+    // A query (a token) stays after each object's name; credentials in a URL are refused by the options.
+    this.query = parsed.search;
+    parsed.search = parsed.hash = '';
+    this.base = parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`;
+    this.description = shownUrl(this.base + this.query);
   }
 
   async archives(key: string): Promise<ArchiveRecord[]> {
@@ -54,21 +65,38 @@ export class HttpStore implements Store {
     return this.getSmall(signatureName(record), MAX_SIGNATURE_BYTES);
   }
 
-  /** A small object's text; undefined when missing or beyond `max` bytes (read no further than that). */
+  /**
+   * A small object's text; undefined when missing or beyond `max` bytes (read no further than that).
+   * Besides the silence allowed, the whole of it must come within SMALL_OBJECT_SILENCES silences: a
+   * server that trickles a record in must not hold an install for hours.
+   */
   private async getSmall(name: string, max: number): Promise<string | undefined> {
     const response = await this.get(name);
     if (!response?.body) return undefined;
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) {
-      length += (chunk as Buffer).length;
-      if (length > max) {
-        await response.body.cancel().catch(() => undefined);
-        return undefined;
+    const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+    const allowed = this.timeoutSeconds * 1000;
+    const idle = setTimeout(() => stream.destroy(new Error(`no data for ${this.timeoutSeconds} s`)), allowed);
+    const deadline = setTimeout(
+      () => stream.destroy(new Error(`not received whole within ${SMALL_OBJECT_SILENCES * this.timeoutSeconds} s`)),
+      SMALL_OBJECT_SILENCES * allowed,
+    );
+    try {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      for await (const chunk of stream) {
+        idle.refresh();
+        length += (chunk as Buffer).length;
+        if (length > max) return undefined;
+        chunks.push(chunk as Buffer);
       }
-      chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    } catch (error) {
+      throw this.failure(name, error);
+    } finally {
+      clearTimeout(idle);
+      clearTimeout(deadline);
+      stream.destroy();
     }
-    return Buffer.concat(chunks).toString('utf8');
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
@@ -82,31 +110,41 @@ export class HttpStore implements Store {
   private async openObject(name: string, what: string, missing: (where: string) => TerrariumError): Promise<Readable> {
     const body = async (offset: number, etag?: string | null) => {
       const response = await this.get(name, { ...(offset ? { range: `bytes=${offset}-` } : {}), ...(etag ? { 'if-range': etag } : {}) });
-      if (!response?.body) throw offset ? this.failure(name, new Error('the object its record names is missing')) : missing(this.base + name);
+      if (!response?.body) throw offset ? this.failure(name, new Error('the object its record names is missing')) : missing(this.shown(name));
       if (offset && response.status !== 206) throw this.failure(name, new Error('the server cannot resume a download (no Range support)'));
       return { stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), etag: response.headers.get('etag') };
     };
     const first = await body(0);
+    // The silence allowed is resumableDownload's: a slow but steady body is never cut.
     return resumableDownload(first.stream, {
       retries: this.retries,
       idleTimeoutMs: this.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
-      what: `${this.base}: ${what}`,
+      what: `${this.description}: ${what}`,
       onRetry: (message) => this.reporter.warn(message),
+      failure: (error) => this.failure(name, error),
     });
   }
 
-  /** GET with retries on network errors, 5xx and 429; undefined for 404; an error for anything else. */
+  /**
+   * GET with retries on network errors, 5xx and 429; undefined for 404; an error for anything else.
+   * The time allowed (--s3-timeout) is for the answer's headers; its body's reader bounds the silences.
+   */
   private async get(name: string, headers: Record<string, string> = {}): Promise<Response | undefined> {
-    const url = this.base + name;
+    const url = this.shown(name);
     for (let failures = 0; ; failures++) {
       let response: Response;
+      const controller = new AbortController();
+      const answer = setTimeout(() => controller.abort(new Error(`no answer for ${this.timeoutSeconds} s`)), this.timeoutSeconds * 1000);
       try {
-        response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutSeconds * 1000) });
+        response = await this.follow(this.base + name + this.query, headers, controller.signal);
       } catch (error) {
+        if (error instanceof TerrariumError) throw error;
         if (failures >= this.retries) throw this.failure(name, error, failures + 1);
         await sleep(backoffMs(failures + 1));
         continue;
+      } finally {
+        clearTimeout(answer);
       }
       if (response.status === 404 || response.status === 410) return undefined;
       if (response.ok) return response;
@@ -123,10 +161,37 @@ export class HttpStore implements Store {
     }
   }
 
+  /**
+   * One GET, following redirects here: a redirect to another host is said under -V, and nothing of the
+   * store's URL (its query's token) goes along; only what the redirect itself names is requested.
+   */
+  private async follow(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    for (let hops = 0; ; hops++) {
+      const here = new URL(url);
+      const response = await fetch(url, { headers, redirect: 'manual', signal });
+      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+      if (location === null) return response;
+      await response.body?.cancel();
+      const next = URL.canParse(location, url) ? new URL(location, url) : undefined;
+      if (!next || !['http:', 'https:'].includes(next.protocol) || hops >= MAX_REDIRECTS) {
+        throw new TerrariumError('STORAGE_UNREACHABLE', `${shownUrl(url)} redirects ${hops >= MAX_REDIRECTS ? 'too often' : `to ${shownUrl(location)}`}`, {
+          hint: 'check --storage-url: it must lead to the store with at most a few redirects, over HTTP(S)',
+        });
+      }
+      if (next.origin !== here.origin) this.reporter.detail(`${shownUrl(url)} redirects to another host: ${shownUrl(next.href)}`);
+      url = next.href;
+    }
+  }
+
+  /** An object's URL as it may be shown. */
+  private shown(name: string): string {
+    return shownUrl(this.base + name + this.query);
+  }
+
   private failure(name: string, error: unknown, attempts?: number): TerrariumError {
     return new TerrariumError(
       'STORAGE_UNREACHABLE',
-      `cannot read ${this.base}${name}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`,
+      `cannot read ${this.shown(name)}${attempts ? ` after ${attempts} attempts` : ''}: ${describeCause(error)}`,
       {
         hint: 'check the URL and the network (--storage-url)',
         cause: error,

@@ -15,6 +15,7 @@ import {
   isStorageKey,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
+  SMALL_OBJECT_SILENCES,
   readNewest,
   archiveName,
   blobName,
@@ -120,15 +121,21 @@ export class S3Store implements WritableStore {
     return document ? { document, etag: text.etag } : undefined;
   }
 
-  /** A small object's text, ETag and time of writing; undefined when it is missing or larger than `max` (then not ours). */
+  /**
+   * A small object's text, ETag and time of writing; undefined when it is missing or larger than `max`
+   * (then not ours). It must arrive whole within SMALL_OBJECT_SILENCES of the silences allowed.
+   */
   private async readSmall(
     name: string,
     max: number,
     signal?: AbortSignal,
   ): Promise<{ body: string; etag: string | undefined; modified: Date | undefined } | undefined> {
     const { client, sdk } = await this.connect();
+    const seconds = SMALL_OBJECT_SILENCES * this.options.timeoutSeconds;
+    const deadline = AbortSignal.timeout(seconds * 1000);
+    const abortSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
     try {
-      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }), { abortSignal: signal });
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: name }), { abortSignal });
       if (out.ContentLength === undefined || out.ContentLength > max) {
         (out.Body as Readable | undefined)?.destroy();
         return undefined;
@@ -136,7 +143,8 @@ export class S3Store implements WritableStore {
       return { body: await out.Body!.transformToString(), etag: out.ETag, modified: out.LastModified };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw s3Failure(this.options, 'read', name, error);
+      signal?.throwIfAborted();
+      throw s3Failure(this.options, 'read', name, deadline.aborted ? new Error(`not received whole within ${seconds} s`) : error);
     }
   }
 
@@ -173,6 +181,7 @@ export class S3Store implements WritableStore {
       reopen: async (offset) => (await get(offset, first.etag)).body,
       what: `${this.description}: ${what}`,
       onRetry: (message) => this.reporter.warn(message),
+      failure: (error) => s3Failure(this.options, 'download', name, error),
     });
   }
 

@@ -48,6 +48,9 @@ export interface PublishResult {
 /** How a sha256 is written in names and records. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** A small object (record, signature) must arrive whole within this many of the silences allowed (--s3-timeout): a store that trickles it is passed over. */
+export const SMALL_OBJECT_SILENCES = 4;
+
 /** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
 export const MAX_RECORD_BYTES = 512 << 10;
 export const MAX_LAYERS = 1000;
@@ -164,7 +167,14 @@ export const signatureName = (record: Pick<ArchiveRecord, 'key' | 'sha256' | 'co
 export function recordFor(key: string, archive: LocalArchive, tool: string): ArchiveRecord {
   const { sha256, size, codec, unpackedSize, entries } = archive;
   const requirements = keptLines(archive.requirements);
-  const layers = archive.layers?.map(({ name, sha256, size, unpackedSize, entries }) => ({ name, sha256, size, unpackedSize, entries }));
+  const layers = archive.layers?.map(({ name, sha256, size, unpackedSize, entries, tree }) => ({
+    name,
+    sha256,
+    size,
+    unpackedSize,
+    entries,
+    ...(tree ? { tree } : {}),
+  }));
   return {
     format: layers ? 2 : 1,
     key,
@@ -250,9 +260,20 @@ export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undef
     SHA256_HEX.test(l.sha256) &&
     isCount(l.size) &&
     isCount(l.unpackedSize) &&
-    isCount(l.entries);
+    isCount(l.entries) &&
+    (l.tree === undefined || (typeof l.tree === 'string' && SHA256_HEX.test(l.tree)));
   if (!value.every(wellFormed)) return undefined;
-  const kept: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries }: Layer) => ({ name, sha256, size, unpackedSize, entries }));
+  // Every layer's tree digest or none: the document that is signed has them all or is of version 1.
+  const trees = value.filter((l: Layer) => l.tree !== undefined).length;
+  if (trees !== 0 && trees !== value.length) return undefined;
+  const kept: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries, tree }: Layer) => ({
+    name,
+    sha256,
+    size,
+    unpackedSize,
+    entries,
+    ...(tree ? { tree } : {}),
+  }));
   return layersDigest(kept) === sha256 ? kept : undefined;
 }
 

@@ -8,6 +8,7 @@ import { TerrariumError, describeCause } from '../errors.js';
 import { type ArchiveRecord, type Store, type WritableStore, isWritable } from './store.js';
 import { platformLie } from './variants.js';
 import { platformOf } from '../python/fingerprint.js';
+import { outsideLinks } from '../relocate/relocations.js';
 
 /**
  * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
@@ -100,10 +101,18 @@ function corrupt(what: string): TerrariumError {
  * layer of that name would not be uploaded while it is there. Store failures (unreachable, access
  * denied) are thrown, not judged.
  */
-export async function flawOfStored(store: Store, record: ArchiveRecord, signal?: AbortSignal): Promise<string | undefined> {
+export async function flawOfStored(
+  store: Store,
+  record: ArchiveRecord,
+  signal?: AbortSignal,
+  replacement?: { linksOutside: boolean },
+): Promise<string | undefined> {
   const onDamaged = isWritable(store) ? (layer: Layer) => dropDamagedBlob(store, layer, signal).then(() => undefined) : undefined;
   try {
     const { manifest } = await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
+    const outside = replacement && !replacement.linksOutside ? outsideLinks(manifest.externalLinks, manifest.python.prefix) : [];
+    if (outside.length)
+      return `it links outside the environment (${outside.map((link) => `${link.path} -> ${link.target}`).join(', ')}), which this build does not`;
     return platformLie(record, platformOf(manifest.python));
   } catch (error) {
     signal?.throwIfAborted();

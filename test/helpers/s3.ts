@@ -60,11 +60,12 @@ export class S3TestServer {
   }
 }
 
-export type Fault = 'none' | 'refuse' | 'reset-response' | 'stall-response';
+export type Fault = 'none' | 'refuse' | 'reset-response' | 'stall-response' | 'trickle-response';
 
 /**
  * A TCP proxy in front of the S3 server that misbehaves on demand, the way networks do: it can reset
- * the next N connections before any answer, or cut or stall a response after its first bytes.
+ * the next N connections before any answer, or cut, stall or trickle (16 bytes every 200 ms) a
+ * response after its first bytes.
  */
 export class FaultProxy {
   private server = net.createServer((client) => this.handle(client));
@@ -119,12 +120,25 @@ export class FaultProxy {
       if (!armed && chunk.subarray(0, 7).toString('latin1') === 'HTTP/1.') {
         sent = 0;
         const length = /content-length: (\d+)/i.exec(chunk.toString('latin1'))?.[1];
-        const faulty = (this.fault === 'reset-response' || this.fault === 'stall-response') && this.remaining > 0;
-        if (faulty && length !== undefined && Number(length) >= this.minResponse && Number(length) > this.afterBytes) {
+        const faulty = this.fault.endsWith('-response') && this.remaining > 0;
+        if (faulty && length !== undefined && Number(length) >= this.minResponse && Number(length) >= this.afterBytes) {
           armed = true;
           this.remaining -= 1;
           this.faulted += 1;
         }
+      }
+      if (armed && this.fault === 'trickle-response') {
+        upstream.pause();
+        let at = 0;
+        const drip = setInterval(() => {
+          client.write(chunk.subarray(at, at + 16));
+          at += 16;
+          if (at < chunk.length) return;
+          clearInterval(drip);
+          upstream.resume();
+        }, 200);
+        client.once('close', () => clearInterval(drip));
+        return;
       }
       if (armed && sent + chunk.length > this.afterBytes) {
         client.write(chunk.subarray(0, Math.max(0, this.afterBytes - sent)));

@@ -181,9 +181,9 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     await works(box, target);
   });
 
-  it.each<[string, (index: { manifest: { externalLinks: unknown[]; interpreterLinks: string[] } }, victim: string) => void]>([
-    ['an external link climbing out', (index, victim) => index.manifest.externalLinks.push({ path: `../../${path.basename(victim)}`, target: '/etc/passwd' })],
-    ['an interpreter link climbing out', (index, victim) => index.manifest.interpreterLinks.push(`../../${path.basename(victim)}`)],
+  it.each<[string, (manifest: { externalLinks: unknown[]; interpreterLinks: string[] }, victim: string) => void]>([
+    ['an external link climbing out', (manifest, victim) => manifest.externalLinks.push({ path: `../../${path.basename(victim)}`, target: '/etc/passwd' })],
+    ['an interpreter link climbing out', (manifest, victim) => manifest.interpreterLinks.push(`../../${path.basename(victim)}`)],
   ])('an index with %s deletes nothing outside: the copy is dropped', async (_, tamper) => {
     expect((await box.terrarium(args('-t', box.path(`pre-${Math.random().toString(16).slice(2)}`), 'install', 'requirements.txt'))).code).toBe(0);
     const tree = unpacked(cache);
@@ -191,7 +191,9 @@ describe('link mode: repeat installs link from an unpacked copy in the cache', (
     const victim = path.join(path.dirname(box.dir), `victim-${process.pid}-${Math.random().toString(16).slice(2)}`);
     writeFileSync(victim, 'keep me');
     const index = JSON.parse(readFileSync(tree.index, 'utf8'));
-    tamper(index, victim);
+    const manifest = JSON.parse(index.manifestText);
+    tamper(manifest, victim);
+    index.manifestText = JSON.stringify(manifest);
     writeFileSync(tree.index, JSON.stringify(index));
     const target = box.path(`index-${Math.random().toString(16).slice(2)}`);
     const result = await box.terrarium(args('-t', target, 'install', 'requirements.txt'));

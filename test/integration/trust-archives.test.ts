@@ -76,6 +76,19 @@ describe('hostile archives with a matching sha256', () => {
     expect(doctor.stdout + doctor.stderr).toContain('symlink leads outside the environment, to /etc/passwd');
   });
 
+  it('an archive that links outside is replaced by the build of a run that passed it over, whose environment does not', async () => {
+    await plantArchive(
+      box.store,
+      key,
+      editManifest(genuine, (m) => m.externalLinks.push({ path: `${site}/x`, target: '/etc/passwd' })),
+    );
+    const built = await box.terrarium(args('-t', box.path('t-outside-built'), 'install', 'requirements.txt'));
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/links outside the environment .*, which this build does not\); replacing it/);
+    const next = await strict('t-outside-next');
+    expect(next.code, next.stderr).toBe(0);
+  });
+
   it("runs the archive's .pth files in the smoke check without terrarium's secrets", async () => {
     const dump = box.path('seen-by-archive-code.txt');
     const pth = {

@@ -103,8 +103,31 @@ describe('a layered record', () => {
     ['a layer without a digest', { layers: [layers[0], { ...layers[1], sha256: undefined }] }],
     ['no layers', { layers: [] }],
     ['too many layers', { layers: Array.from({ length: 1001 }, () => layers[0]) }],
+    [
+      'a tree digest that is not one',
+      {
+        layers: [
+          { ...layers[0], tree: 'x' },
+          { ...layers[1], tree: 'y' },
+        ],
+      },
+    ],
   ])('is absent with %s', (_, fields) => {
     expect(parse(fields)).toBeUndefined();
+  });
+
+  it("carries each layer's tree digest in a document of version 2, which the sha256 (and a signature) covers", () => {
+    const withTrees = layers.map((layer, i) => ({ ...layer, tree: String(i + 1).repeat(64) }));
+    expect(layersDocument(withTrees)).toBe(
+      `terrarium-layers 2\n${'a'.repeat(64)} 10 100 5 ${'1'.repeat(64)} environment\n${'b'.repeat(64)} 20 200 7 ${'2'.repeat(64)} numpy-2.1.0\n`,
+    );
+    const read = parseRecord(JSON.stringify({ ...base, sha256: layersDigest(withTrees), layers: withTrees }), 'k');
+    expect(read?.layers).toEqual(withTrees);
+    // A tree digest changed, or dropped from one layer only: the sha256 no longer holds, or the document is neither version.
+    const changed = [withTrees[0], { ...withTrees[1], tree: '3'.repeat(64) }];
+    expect(parseRecord(JSON.stringify({ ...base, sha256: layersDigest(withTrees), layers: changed }), 'k')).toBeUndefined();
+    const mixed = [withTrees[0], layers[1]];
+    expect(parseRecord(JSON.stringify({ ...base, sha256: layersDigest(mixed as Layer[]), layers: mixed }), 'k')).toBeUndefined();
   });
 
   it('keeps only the known fields of each layer', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
 import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
-import { UNPACKED_FORMAT, checkIndex, checkTreeIndex, treesOf } from '../../src/cache/unpacked.js';
+import { UNPACKED_FORMAT, checkIndex, checkTreeIndex, treesOf } from '../../src/cache/unpacked-index.js';
 import { layersDigest } from '../../src/archive/layers.js';
 import { testManifest } from '../helpers/manifest.js';
 
@@ -95,7 +95,7 @@ describe('checkManifest', () => {
 describe("checkTreeIndex (an unpacked tree's index in the cache)", () => {
   const index = () => ({
     format: UNPACKED_FORMAT,
-    manifest: testManifest(),
+    manifestText: JSON.stringify(testManifest()),
     bytes: 3,
     sha256: 'a'.repeat(64),
     entries: [
@@ -107,15 +107,15 @@ describe("checkTreeIndex (an unpacked tree's index in the cache)", () => {
 
   it('accepts what terrarium writes', () => expect(checkTreeIndex(index(), 'a'.repeat(64))).toBeDefined());
   it('accepts a tree without a manifest (a layer after the first)', () => {
-    const { manifest: _, ...rest } = index();
+    const { manifestText: _, ...rest } = index();
     expect(checkTreeIndex(rest, 'a'.repeat(64))).toBeDefined();
   });
 
   it.each<[string, (i: ReturnType<typeof index>) => void]>([
     ['another digest', (i) => (i.sha256 = 'c'.repeat(64))],
     ['another format', (i) => (i.format = 2 as typeof UNPACKED_FORMAT)],
-    ['a hostile manifest path', (i) => i.manifest.externalLinks.push({ path: '../../x', target: '/etc' })],
-    ['a hostile interpreter link', (i) => i.manifest.interpreterLinks.push('../../bin/python')],
+    ['a hostile manifest path', (i) => (i.manifestText = JSON.stringify({ ...testManifest(), externalLinks: [{ path: '../../x', target: '/etc' }] }))],
+    ['a hostile interpreter link', (i) => (i.manifestText = JSON.stringify({ ...testManifest(), interpreterLinks: ['../../bin/python'] }))],
     ['an entry of an unknown type', (i) => (i.entries as unknown[]).push({ path: 'dev', type: 'character-device' })],
     ['a file without a size', (i) => (i.entries as unknown[]).push({ path: 'x', type: 'file', mode: 0o644, mtime: 0 })],
     ['a symlink without a target', (i) => (i.entries as unknown[]).push({ path: 'x', type: 'symlink' })],
@@ -154,6 +154,13 @@ describe("checkIndex (a key's unpacked copy in the cache)", () => {
     ['a layer named like a path', (i) => (i.layers[1]!.name = '../x')],
     ['a negative size', (i) => (i.bytes = -1)],
     ['no archive digest', (i) => delete (i as Partial<typeof i>).sha256],
+    [
+      'one tree named many times (each would be read again)',
+      (i) => {
+        i.layers = Array.from({ length: 150 }, () => ({ ...layers[0]! }));
+        i.sha256 = layersDigest(i.layers);
+      },
+    ],
   ])('refuses %s', (_, change) => {
     const i = index();
     change(i);

@@ -13,6 +13,7 @@ import {
   scriptInterpreter,
   shellQuote,
 } from '../../src/relocate/rewrite.js';
+import { MAX_GROWTH, makeRelocator } from '../../src/relocate/relocator.js';
 
 const OLD = '/build/.env.staging-1-abcd';
 const python: Fingerprint = { ...testFingerprint('/usr/bin/python3.11'), version: [3, 11, 2] };
@@ -180,5 +181,38 @@ describe("interpreterTreePath: links into the base interpreter's tree follow the
     [`${prefix}/lib/os.py`, undefined, undefined],
   ])('%s under %s is %s', (target, under, rest) => {
     expect(interpreterTreePath(target, under)).toBe(rest);
+  });
+});
+
+describe('what relocation may write is bounded, whatever the target', () => {
+  const placeholder = `/${'p'.repeat(40)}`;
+  const manifest = { text: ['lib/a.txt', 'lib/b.txt', 'lib/c.txt', 'bin/activate'], binary: [], prefix: placeholder };
+  const target = `/${'t'.repeat(1000)}`;
+
+  it('refuses, before making it, a file full of the prefix rewritten for a long target', () => {
+    const relocator = makeRelocator(manifest, target, python);
+    const full = Buffer.from(`${placeholder}\n`.repeat((15 << 20) / (placeholder.length + 1)));
+    const used = process.memoryUsage().arrayBuffers;
+    expect(() => relocator.apply('lib/a.txt', full)).toThrow(/would grow it by/);
+    expect(process.memoryUsage().arrayBuffers - used).toBeLessThan(16 << 20);
+  });
+
+  it('refuses files that each stay under the per-file bound once their sum passes the total', () => {
+    const relocator = makeRelocator(manifest, target, python);
+    const some = Buffer.from(`${placeholder}\n`.repeat(Math.floor(MAX_GROWTH.file / (target.length - placeholder.length))));
+    let applied = 0;
+    expect(() => {
+      for (;;) {
+        relocator.apply(`lib/${'abc'[applied % 3]}.txt`, some);
+        applied++;
+      }
+    }).toThrow(/would grow it by/);
+    expect(applied).toBe(Math.floor(MAX_GROWTH.total / MAX_GROWTH.file));
+  });
+
+  it('rewrites what real environments hold, activate scripts included', () => {
+    const relocator = makeRelocator(manifest, target, python);
+    const script = Buffer.from(`VIRTUAL_ENV=${placeholder}\nPS1="(${placeholder.slice(1)}) $PS1"\n`);
+    expect(relocator.apply('bin/activate', script).toString()).toContain(`VIRTUAL_ENV=${target}`);
   });
 });

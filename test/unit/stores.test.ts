@@ -7,7 +7,7 @@ import { parseDuration, parseSize } from '../../src/cli/units.js';
 import { TerrariumError } from '../../src/errors.js';
 import type { Entry } from '../../src/archive/entry.js';
 import { LocalCache } from '../../src/cache/local-cache.js';
-import { UNPACKED_FORMAT } from '../../src/cache/unpacked.js';
+import { UNPACKED_FORMAT } from '../../src/cache/unpacked-index.js';
 import { CACHE_LAYOUT, defaultCacheDir } from '../../src/cache/layout.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
 import { BLOBS_DIR, blobName, inReservedFolder, isStorageKey } from '../../src/stores/store.js';
