@@ -1,6 +1,7 @@
 // The library behind the command line, for programs that drive terrarium without a shell (the
 // benchmark is one): each command handler in cli/commands is a thin layer over these.
-export { install, type InstallOptions, type InstallResult } from './install/install.js';
+export { install, type InstallResult } from './install/install.js';
+export type { InstallOptions } from './install/settings.js';
 export { resolveDigest, resolveKey, type KeyOptions, type ResolvedKey } from './key/resolve.js';
 export { configureStores, lookupOrder } from './install/configure-stores.js';
 export { TerrariumError, EXIT } from './errors.js';

@@ -60,8 +60,6 @@ export interface ExtractOptions {
 
 /** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
 const YIELD_EVERY = 1000;
-/** Files larger than this, copied under a signature's check, are each followed by a wait for the writer (memory stays bounded). */
-const YIELD_BYTES = 4 << 20;
 
 /**
  * Unpacks an archive's parts one after the other into `root`, as extractEnvironment does one archive:
@@ -192,7 +190,8 @@ export async function extractLayers(
           readLinked(from, entry.size, (piece) => writer.write(piece)),
         );
         writer.close(entry.mtime);
-        if (entry.size > YIELD_BYTES) await writer.ready();
+        // Copies fill the writer's batches as fast as files are read: memory stays bounded only by waiting for it.
+        await writer.ready();
       } else {
         // Checked here while the writer's thread links the files before it (one thread each, on two cores).
         checkAsArchived(from, { ...entry, ino: item.ino });

@@ -1,5 +1,5 @@
-import { Option } from 'commander';
 import type { CommandHandler } from './context.js';
+import type { CommandWithOptions } from './option-table.js';
 
 /** One command of the command line: `--help`, `help COMMAND`, completion scripts and the man page read it. */
 export interface CommandSpec {
@@ -8,7 +8,8 @@ export interface CommandSpec {
   argument?: [string, string];
   /** Loaded only when the command runs: `hash` need not load the install pipeline. */
   handler: () => Promise<CommandHandler>;
-  options?: Option[];
+  /** Its own options, beside the global ones: their entry in COMMAND_OPTIONS. */
+  options?: CommandWithOptions;
   examples?: string[];
   /** Runs even when a setting is bad, and shows the problem (config: a tool to find it with). */
   tolerant?: true;
@@ -123,11 +124,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'remove the least recently used from the local cache until it fits, or what was not used lately',
     examples: ['terrarium cache prune --max-size 5G', 'terrarium cache prune --older-than 14d --dry-run'],
     handler: async () => (await import('./commands/cache.js')).cachePruneCommand,
-    options: [
-      new Option('--max-size <size>', 'remove the least recently used until the cache holds at most this much (500M, 5G)'),
-      new Option('--older-than <duration>', 'remove what was last used longer ago than this (14d, 12h)'),
-      new Option('--dry-run', 'say what would be removed, remove nothing'),
-    ],
+    options: 'cache prune',
   },
   {
     name: 'cache verify',
@@ -146,15 +143,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'delete old archives from each writable store',
     examples: ['terrarium --storage-dir /mnt/envs prune --older-than 30d --dry-run', 'terrarium --s3-bucket team-envs prune --keep 50'],
     handler: async () => (await import('./commands/archives.js')).pruneCommand,
-    options: [
-      new Option('--older-than <duration>', 'delete archives created longer ago than this (30d, 12h, 2w)'),
-      new Option('--keep <n>', 'keep the N newest archives of each store, delete the rest'),
-      new Option(
-        '--layer-grace <duration>',
-        "then delete the layers no archive names, and builds' leases and failure notes, once unused this long (a publisher writes its layers first)",
-      ).default('1h'),
-      new Option('--dry-run', 'say what would be deleted, delete nothing'),
-    ],
+    options: 'prune',
   },
 ];
 

@@ -2,6 +2,8 @@ import type { TerrariumError } from '../errors.js';
 import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { Settings } from '../install/settings.js';
 import type { CliDescription } from './completion.js';
+import type { COMMAND_OPTIONS, CommandWithOptions } from './option-table.js';
+import type { OptionValues } from './option-values.js';
 import type { EffectiveSetting } from './settings-sources.js';
 
 /** Everything a command reads from the outside world, passed in so tests can run the real code. */
@@ -17,8 +19,8 @@ export interface CommandInput {
   files: string[];
   /** For a tolerant command: why the settings could not be resolved (then `settings` holds the defaults). */
   settingsError?: TerrariumError | undefined;
-  /** The command's own options (for those that have some, such as prune). */
-  options: Record<string, unknown>;
+  /** The command's own options (for those that have some, such as prune), parsed as their kinds say. */
+  commandOptions: <C extends CommandWithOptions>(command: C) => OptionValues<(typeof COMMAND_OPTIONS)[C]>;
   context: CliContext;
   reporter: Reporter;
   /** Every global option's value and where it came from (for `terrarium config`). */

@@ -8,7 +8,8 @@ import type { CliContext } from './context.js';
 import { describeCli } from './completion.js';
 import { findConfigFile, type ConfigFile } from './config-file.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
-import { longFlag, type RawOptions, specFor } from './option-table.js';
+import { COMMAND_OPTIONS, commandOptionSpecs, commanderOption, longFlag, type RawOptions, specFor } from './option-table.js';
+import { parseOptions } from './option-values.js';
 import { type OptionName, addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
 import { outputStyle } from './terminal.js';
@@ -45,7 +46,7 @@ export async function main(argv: string[], context: CliContext = processContext(
       : program;
     const command = parent.command(name).description(spec.summary).exitOverride();
     if (spec.argument) command.argument(...spec.argument);
-    for (const option of spec.options ?? []) command.addOption(option);
+    for (const option of spec.options ? commandOptionSpecs(spec.options) : []) command.addOption(commanderOption(option));
     if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
     command.addHelpText(
       'after',
@@ -70,7 +71,7 @@ export async function main(argv: string[], context: CliContext = processContext(
           settings,
           settingsError,
           files,
-          options: command.opts(),
+          commandOptions: (name) => parseOptions(COMMAND_OPTIONS[name], command.opts(), { cwd: context.cwd, env: context.env }),
           context,
           reporter,
           effective: () => effectiveSettings(program, config, context.env),

@@ -1,6 +1,6 @@
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS, EXIT_CODES_HELP } from './command-table.js';
-import { GROUP_TITLES, OPTION_GROUPS, optionSpecs } from './option-table.js';
+import { GROUP_TITLES, OPTION_GROUPS, commandOptionSpecs, optionSpecs } from './option-table.js';
 
 /** Text as roff prints it: backslashes and dashes escaped, no line taken for a request. */
 const roff = (text: string) =>
@@ -44,7 +44,7 @@ export function manPage(): string {
       `\\fB${roff(command.name)}\\fR${command.argument ? ` \\fI${roff(command.argument[0].replace(/[<>]/g, ''))}\\fR` : ''}`,
       roff(command.summary),
     );
-    for (const option of command.options ?? []) out.push('.RS', '.TP', flags(option.flags), roff(option.description), '.RE');
+    for (const option of command.options ? commandOptionSpecs(command.options) : []) out.push('.RS', '.TP', flags(option.flags), roff(option.help), '.RE');
   }
   out.push('.SH OPTIONS');
   const specs = optionSpecs();

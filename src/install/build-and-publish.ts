@@ -25,17 +25,14 @@ import type { Reporter } from '../report/reporter.js';
 import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
-import type { InstallOptions } from './install.js';
-import type { JobContext, RunKeys } from './settings.js';
+import type { BuildSettings, InstallOptions, JobContext, RunKeys } from './settings.js';
 import type { ResolvedKey } from '../key/resolve.js';
 import { platformOf } from '../python/fingerprint.js';
 import { shownLine } from '../key/line-diff.js';
 import { publishEverywhere, type Publication } from './publish.js';
 
-export interface BuildJob
-  extends Pick<InstallOptions, 'cwd' | 'env' | 'bootstrap' | 'builder' | 'allowOutsidePaths' | 'codec' | 'format'>,
-    RunKeys,
-    JobContext {
+export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env'>, RunKeys, JobContext {
+  settings: BuildSettings;
   resolved: ResolvedKey;
   staging: string;
   target: string;
@@ -60,17 +57,17 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
   await buildEnvironment({
     python: resolved.python,
-    builder: job.builder,
+    builder: job.settings.builder,
     dir: staging,
     pip: pipPlan(resolved.inputs),
     cwd: job.cwd,
     env: job.env,
     reporter,
     signal: job.signal,
-    reproducible: job.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
+    reproducible: job.settings.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
   });
   failpoint('install-built');
-  if (job.bootstrap) await writeBootstrap(staging, resolved);
+  if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
   const scan = scanEnvironment(staging, resolved.python.executable);
   for (const file of scan.binary)
     reporter.warn(
@@ -98,7 +95,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   if (publishTo.length < job.publishTo.length)
     reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
   if (publishTo.length) {
-    await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.allowOutsidePaths, reporter);
+    await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.settings.allowOutsidePaths, reporter);
     const archive = await packForPublishing(job, scan, manifest);
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
@@ -142,18 +139,20 @@ async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Mani
     'pack',
     async (phase) => {
       let saved: LocalArchive;
-      if (job.format === 2) {
+      if (job.settings.format === 2) {
         const plans = planLayers(scan.entries, readClaims(staging, scan.entries));
         const layered: Manifest = { ...manifest, prefix: PLACEHOLDER_PREFIX, buildPath: staging };
         const transform = makeRelocator({ text: manifest.text, binary: [], prefix: staging }, PLACEHOLDER_PREFIX, manifest.python);
-        saved = await packLayers(staging, plans, layered, job.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });
+        saved = await packLayers(staging, plans, layered, job.settings.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });
       } else {
-        const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.codec), progress);
+        const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.settings.codec), progress);
         wrap(packed);
-        saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.codec, { unpackedSize: total, entries: scan.entries.length });
+        saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.settings.codec, { unpackedSize: total, entries: scan.entries.length });
       }
       const layers = saved.layers ? ` in ${formatCount(saved.layers.length, 'layer')}` : '';
-      phase.done(`${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)}${layers} (${job.codec})`);
+      phase.done(
+        `${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)}${layers} (${job.settings.codec})`,
+      );
       return saved;
     },
     () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,

@@ -2,16 +2,16 @@ import type { Reporter } from '../report/reporter.js';
 import { DirectoryStore } from '../stores/dir.js';
 import { HttpStore } from '../stores/http.js';
 import { LocalCache } from '../cache/local-cache.js';
-import { S3Store, type S3Options } from '../stores/s3.js';
+import type { S3Options } from '../stores/s3-bucket.js';
+import type { RequestSettings } from '../stores/store.js';
+import { S3Store } from '../stores/s3.js';
 import type { Store } from '../stores/store.js';
 
 export interface StoreSettings {
   storageDir: string | undefined;
   storageUrl: string | undefined;
   s3: S3Options | undefined;
-  /** For remote requests: retries with backoff, and how long a silent connection is waited for. */
-  retries: number;
-  timeoutSeconds: number;
+  requests: RequestSettings;
   /** Undefined: no cache (--no-cache, or no home directory to keep one in). */
   cacheDir: string | undefined;
   cacheMaxBytes: number | undefined;
@@ -38,7 +38,7 @@ export function describeStores(stores: Store[]): string {
 export function configureStores(settings: StoreSettings, reporter: Reporter): ConfiguredStores {
   const stores: Store[] = [];
   if (settings.storageDir) stores.push(new DirectoryStore(settings.storageDir));
-  if (settings.s3) stores.push(new S3Store(settings.s3, reporter));
-  if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.retries, settings.timeoutSeconds, reporter));
+  if (settings.s3) stores.push(new S3Store(settings.s3, settings.requests, reporter));
+  if (settings.storageUrl) stores.push(new HttpStore(settings.storageUrl, settings.requests, reporter));
   return { stores, local: settings.cacheDir ? new LocalCache(settings.cacheDir, settings.cacheMaxBytes) : undefined };
 }

@@ -8,42 +8,17 @@ import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { describeInterpreter, platformOf } from '../python/fingerprint.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
-import { describeStores, lookupOrder, type ConfiguredStores } from './configure-stores.js';
-import type { JobContext, RunKeys, Settings } from './settings.js';
+import { describeStores, lookupOrder } from './configure-stores.js';
+import type { InstallOptions } from './settings.js';
 import { isWritable, type Store } from '../stores/store.js';
 import { buildAndPublish, publishTargets } from './build-and-publish.js';
-import { confirmKey, resolveKey, type KeyOptions, type ResolvedKey } from '../key/resolve.js';
+import { confirmKey, resolveKey, type ResolvedKey } from '../key/resolve.js';
 import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
 import { restoreFromStores, type RestoreJob, type Restored } from './restore.js';
 import { awaitTurn, endLease, type Waited } from './build-lease.js';
 import { checkTarget, swapIn } from '../target/swap.js';
 import { lockTarget } from '../target/target-lock.js';
-
-/** An install's job: the settings it uses, the stores and cache configured, the keys loaded. */
-export interface InstallOptions
-  extends KeyOptions,
-    ConfiguredStores,
-    RunKeys,
-    JobContext,
-    Pick<
-      Settings,
-      | 'link'
-      | 'download'
-      | 'upload'
-      | 'requireDownload'
-      | 'backupSuffix'
-      | 'bootstrap'
-      | 'builder'
-      | 'allowOutsidePaths'
-      | 'force'
-      | 'codec'
-      | 'format'
-      | 'lockTimeoutSeconds'
-      | 'buildWaitSeconds'
-    > {
-  target: string;
-}
 
 /** Where the installed environment came from. */
 export type InstallOutcome = Restored | { kind: 'built'; published: Publication[] };
@@ -177,9 +152,7 @@ async function prepareStaging(
     target,
     stores: searched,
     local: options.local,
-    link: options.link,
-    requireDownload: options.requireDownload,
-    allowOutsidePaths: options.allowOutsidePaths,
+    settings: options.restore,
     trusted: options.trusted,
     check,
     confirm: () => confirmFacts(options, resolved),
@@ -197,7 +170,7 @@ async function prepareStaging(
   await confirmFacts(options, resolved);
   const reachable = searched.filter((store) => !unreachable.has(store));
   const nearest = options.download ? await findNearest(reachable, resolved, reporter, signal) : undefined;
-  if (options.requireDownload) {
+  if (options.restore.requireDownload) {
     throw new TerrariumError(
       'ARCHIVE_REQUIRED',
       `no archive for ${resolved.key} in ${describeStores(searched)}${nearest ? `; ${describeNearest(nearest)}` : ''}`,
@@ -227,11 +200,7 @@ async function prepareStaging(
     target,
     cwd: options.cwd,
     env: options.env,
-    bootstrap: options.bootstrap,
-    builder: options.builder,
-    allowOutsidePaths: options.allowOutsidePaths,
-    codec: options.codec,
-    format: options.format,
+    settings: options.build,
     publishTo,
     // An archive passed over for linking outside blocks every publication of this key: one built without such links replaces it.
     heal: !options.download || linksOutside.size > 0,

@@ -17,7 +17,7 @@ export async function relocateInPlace(root: string, manifest: Manifest, target: 
     const file = path.join(root, rel);
     const stat = await fs.lstat(file);
     if (!stat.isFile()) continue;
-    await writeFileAtomic(file, relocator.apply(rel, await fs.readFile(file)), stat.mode & 0o777);
+    await writeFileAtomic(file, relocator.apply(rel, await fs.readFile(file)), { mode: stat.mode & 0o777 });
     await fs.utimes(file, stat.atime, stat.mtime);
   }
   await finishRelocation(root, manifest, target, python);

@@ -19,10 +19,10 @@ import type { LocalCache } from '../cache/local-cache.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { platformLie } from '../stores/variants.js';
 import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked-index.js';
-import type { InstallOptions } from './install.js';
-import type { JobContext } from './settings.js';
+import type { InstallOptions, JobContext, RestoreSettings } from './settings.js';
 
-export interface RestoreJob extends Pick<InstallOptions, 'local' | 'link' | 'requireDownload' | 'allowOutsidePaths' | 'trusted'>, JobContext {
+export interface RestoreJob extends Pick<InstallOptions, 'local' | 'trusted'>, JobContext {
+  settings: RestoreSettings;
   key: string;
   python: Fingerprint;
   staging: string;
@@ -44,7 +44,7 @@ export class LinksOutside extends TerrariumError {}
 
 /** Link mode is on with a local cache, unless --link-mode none. */
 export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMethod; explicit: boolean } | undefined {
-  return job.link && job.local ? { cache: job.local, ...job.link } : undefined;
+  return job.settings.link && job.local ? { cache: job.local, ...job.settings.link } : undefined;
 }
 
 /**
@@ -69,7 +69,7 @@ export function relocatorFor(manifest: Manifest, job: RestoreJob, record?: Archi
     );
   }
   const outside = outsideLinks(manifest.externalLinks, manifest.python.prefix);
-  if (outside.length && !job.allowOutsidePaths) {
+  if (outside.length && !job.settings.allowOutsidePaths) {
     const links = outside.map((link) => `${link.path} -> ${link.target}`).join(', ');
     throw new LinksOutside('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
       hint: 'pass --allow-outside-paths if those paths exist and are meant to be used here',

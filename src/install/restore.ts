@@ -66,7 +66,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
           : ' (left in place: terrarium does not write to this store)';
       }
       // Under --require-download the next store may still serve it (the cache's copy is damaged, the bucket's good).
-      if (job.requireDownload) refused ??= new TerrariumError(error.code, why, { hint: error.hint, cause: error });
+      if (job.settings.requireDownload) refused ??= new TerrariumError(error.code, why, { hint: error.hint, cause: error });
       else reporter.warn(`${why}; building instead`);
     }
   }
@@ -80,7 +80,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
  * the error it is (exit 5).
  */
 function passOverOutage(job: RestoreJob, store: Store, error: unknown): boolean {
-  if (!(error instanceof TerrariumError) || error.code !== 'STORAGE_UNREACHABLE' || job.requireDownload) return false;
+  if (!(error instanceof TerrariumError) || error.code !== 'STORAGE_UNREACHABLE' || job.settings.requireDownload) return false;
   job.unreachable.add(store);
   job.reporter.warn(`${error.message}; going on without ${store.description}`);
   return true;

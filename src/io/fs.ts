@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
+import { failpoint } from './failpoint.js';
 import { HOST_TAG, type Owner } from './owner.js';
 
 /**
@@ -42,21 +43,39 @@ export function parseSiblingName(name: string): SiblingName | undefined {
   return { of: match[1]!, tag: match[2]!, host: match[3]!, pid: Number(match[4]) };
 }
 
-/** Writes a whole file so that readers see either the old content or the new, never a part. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export interface AtomicWrite {
+  mode?: number;
+  /** Only where nothing is yet (link(2), which NFS does atomically too): false when something is there. */
+  create?: boolean;
+  /** fsync before placing (default): a power cut leaves the old content or the new, never an empty file. */
+  durable?: boolean;
+  /** A crash point between the temporary file and its placing (io/failpoint.ts). */
+  failpoint?: string;
+}
+
+/** Writes a whole file so that readers see either the old content (or nothing) or the new, never a part; false only when `create` found something there. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWrite = {}): Promise<boolean> {
   const temp = siblingPath(file, 'tmp');
-  const handle = await fs.open(temp, 'wx', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temp, file);
+    const handle = await fs.open(temp, 'wx', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(data);
+      if (options.durable !== false) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.failpoint) failpoint(options.failpoint);
+    if (!options.create) {
+      await fs.rename(temp, file);
+      return true;
+    }
+    await fs.link(temp, file);
+    return true;
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    if (options.create && isErrno(error, 'EEXIST')) return false;
     throw error;
+  } finally {
+    await fs.rm(temp, { force: true });
   }
 }
 

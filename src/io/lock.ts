@@ -3,8 +3,7 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from '../errors.js';
-import { failpoint } from './failpoint.js';
-import { readBoundedSync, siblingPath } from './fs.js';
+import { readBoundedSync, writeFileAtomic } from './fs.js';
 import { SELF, ownerGone, type Owner } from './owner.js';
 
 export interface LockHolder extends Owner {
@@ -104,19 +103,9 @@ function held(file: string, me: LockHolder): Lock {
   };
 }
 
-async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
-  const temp = siblingPath(file, 'tmp');
-  await fs.writeFile(temp, `${JSON.stringify(holder)}\n`, { flag: 'wx' });
-  try {
-    failpoint('lock-written');
-    await fs.link(temp, file);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'EEXIST')) return false;
-    throw error;
-  } finally {
-    await fs.rm(temp, { force: true });
-  }
+function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+  // Not made durable: an empty lock file left by a power cut is judged, like a foreign one, by its age.
+  return writeFileAtomic(file, `${JSON.stringify(holder)}\n`, { create: true, durable: false, failpoint: 'lock-written' });
 }
 
 interface Observed {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeCause } from '../errors.js';
-import { readBoundedSync, siblingPath } from '../io/fs.js';
+import { readBoundedSync, writeFileAtomic } from '../io/fs.js';
 import { LockTimeout, acquireLock } from '../io/lock.js';
 import { type BuildFailure, type BuildLeases, type LeaseAttempt, failureName, leaseHolder, leaseName, parseFailure } from './lease.js';
 
@@ -56,13 +56,6 @@ export class DirectoryLeases implements BuildLeases {
   }
 
   private async writeFailure(key: string, note: BuildFailure): Promise<void> {
-    const file = this.failurePath(key);
-    const temp = siblingPath(file, 'tmp');
-    try {
-      await fs.writeFile(temp, `${JSON.stringify(note, null, 2)}\n`, { flag: 'wx' });
-      await fs.rename(temp, file);
-    } finally {
-      await fs.rm(temp, { force: true });
-    }
+    await writeFileAtomic(this.failurePath(key), `${JSON.stringify(note, null, 2)}\n`, { durable: false });
   }
 }

@@ -3,20 +3,20 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { failpoint } from '../io/failpoint.js';
-import { isRealFolder, openRegular, pathKind, readBoundedSync, removeTree, siblingPath } from '../io/fs.js';
+import { isRealFolder, openRegular, pathKind, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock } from '../io/lock.js';
 import type { Platform } from '../python/fingerprint.js';
+import { holds, removeUnused, storeFiles } from './dir-files.js';
 import { DirectoryLeases } from './dir-lease.js';
-import { addVariant, chooseVariant, documentOf, removeVariant, replaceVariant, variantsOf, type RecordChange } from './variants.js';
+import { chooseVariant, variantsOf } from './variants.js';
+import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
 import {
   MAX_RECORD_BYTES,
   SHA256_HEX,
   MAX_SIGNATURE_BYTES,
   MAX_LISTED,
-  inReservedFolder,
   isStorageKey,
   archiveName,
   blobName,
@@ -93,16 +93,22 @@ export class DirectoryStore implements WritableStore {
   }
 
   protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {
-    let json: string;
+    return (await this.readVersioned(key))?.document;
+  }
+
+  /** The record and a digest of its bytes, which a change under the record's lock compares. */
+  private async readVersioned(key: string): Promise<VersionedRecord | undefined> {
+    let bytes: Buffer;
     try {
-      json = readBoundedSync(this.recordPath(key), MAX_RECORD_BYTES).toString('utf8');
+      bytes = readBoundedSync(this.recordPath(key), MAX_RECORD_BYTES);
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
       // Not a file, or too large to be one of ours: no usable record.
       if (isErrno(error, 'ENOTREG', 'EFBIG', 'EISDIR')) return undefined;
       throw this.ioError(`cannot read ${this.recordPath(key)}`, error);
     }
-    return parseRecord(json, key);
+    const document = parseRecord(bytes.toString('utf8'), key);
+    return document && { document, version: createHash('sha256').update(bytes).digest('hex') };
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {
@@ -133,72 +139,53 @@ export class DirectoryStore implements WritableStore {
   }
 
   async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
-    const record = await this.place(key, archive, tool);
-    const recordFile = this.recordPath(key);
-    const tempRecord = siblingPath(recordFile, 'record');
-    try {
-      await fs.writeFile(tempRecord, `${JSON.stringify(documentOf([record]), null, 2)}\n`, { flag: 'wx', flush: true });
-      await fs.link(tempRecord, recordFile);
-      failpoint('publish-recorded');
-      return { record, outcome: 'published' };
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST')) {
-        await this.removeBlobs(record);
-        throw this.ioError(`cannot publish ${recordFile}`, error);
-      }
-    } finally {
-      await fs.rm(tempRecord, { force: true });
-    }
-    // A record is there: ours joins it as another platform's archive, unless one there serves ours.
-    return this.change(key, (current) => addVariant(current, record), record);
+    return publishRecord(this.records, key, archive, tool);
   }
 
   async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string): Promise<PublishResult> {
-    const record = await this.place(bad.key, archive, tool);
-    return this.change(bad.key, (current) => replaceVariant(current, bad, record), record, bad);
+    return replaceRecord(this.records, bad, archive, tool);
+  }
+
+  async discard(record: ArchiveRecord): Promise<void> {
+    await discardRecord(this.records, record);
   }
 
   /**
-   * Changes a key's record under its own lock: read, decide, rename(2) over it, so that readers see
-   * the old document or the new one and two writers never lose each other's archive.
+   * A new record is linked in (link(2): the first writer wins); a change is made under the record's own
+   * lock, only while its bytes are those read, by a rename readers see whole.
    */
-  private async change(
-    key: string,
-    decide: (current: ArchiveRecord | undefined) => RecordChange,
-    ours: ArchiveRecord,
-    bad?: ArchiveRecord,
-  ): Promise<PublishResult> {
-    const recordFile = this.recordPath(key);
+  private readonly records: RecordFiles = {
+    read: (key) => this.readVersioned(key),
+    write: async (key, document, expected) => {
+      const file = this.recordPath(key);
+      const text = `${JSON.stringify(document, null, 2)}\n`;
+      if (!expected)
+        return writeFileAtomic(file, text, { create: true }).catch((error: unknown) => Promise.reject(this.ioError(`cannot publish ${file}`, error)));
+      return this.underLock(key, expected, () => writeFileAtomic(file, text));
+    },
+    remove: (key, expected) => this.underLock(key, expected, () => fs.rm(this.recordPath(key), { force: true })),
+    place: (key, archive, tool) => this.place(key, archive, tool),
+    removeOwn: (record) => this.removeOwn(record),
+  };
+
+  /** Runs `change` under the record's lock if the record is still as `expected` was read; false when it is not. */
+  private async underLock(key: string, expected: VersionedRecord, change: () => Promise<unknown>): Promise<boolean> {
+    const file = this.recordPath(key);
     let lock: Lock;
     try {
-      lock = await acquireLock(`${recordFile}.lock`, { command: 'record', timeoutMs: 30_000 });
+      lock = await acquireLock(`${file}.lock`, { command: 'record', timeoutMs: 30_000 });
     } catch (error) {
-      await this.removeBlobs(ours);
-      throw this.ioError(`cannot lock ${recordFile}`, error);
+      throw this.ioError(`cannot lock ${file}`, error);
     }
     try {
-      const decision = decide(await this.readRecord(key));
-      if ('present' in decision) {
-        if (this.archivePath(decision.present) !== this.archivePath(ours)) await this.removeBlobs(ours);
-        return { record: decision.present, outcome: 'present' };
-      }
-      if ('remove' in decision) await fs.rm(recordFile, { force: true });
-      if ('write' in decision) {
-        const temp = siblingPath(recordFile, 'record');
-        try {
-          await fs.writeFile(temp, `${JSON.stringify(decision.write, null, 2)}\n`, { flag: 'wx', flush: true });
-          await fs.rename(temp, recordFile);
-        } catch (error) {
-          await fs.rm(temp, { force: true });
-          await this.removeBlobs(ours);
-          throw this.ioError(`cannot write ${recordFile}`, error);
-        }
-      }
+      if ((await this.readVersioned(key))?.version !== expected.version) return false;
+      await change();
+      return true;
+    } catch (error) {
+      throw this.ioError(`cannot write ${file}`, error);
     } finally {
       await lock.release();
     }
-    if (bad && this.archivePath(bad) !== this.archivePath(ours)) await this.removeBlobs(bad);
-    return { record: ours, outcome: bad ? 'replaced' : 'published' };
   }
 
   /** Copies the archive (and its signature) in under their final names, before any record names them. */
@@ -241,7 +228,6 @@ export class DirectoryStore implements WritableStore {
       }
     }
     if (archive.signature !== undefined) await put(this.signaturePath(record), (temp) => fs.writeFile(temp, archive.signature!, { flag: 'wx' }));
-    failpoint('publish-uploaded');
     return record;
   }
 
@@ -251,7 +237,7 @@ export class DirectoryStore implements WritableStore {
   }
 
   /** Removes an archive's own files; a layered archive's blobs may be other records' too, and stay for sweep. */
-  private async removeBlobs(record: ArchiveRecord): Promise<void> {
+  private async removeOwn(record: ArchiveRecord): Promise<void> {
     if (!(await this.owns(path.dirname(this.signaturePath(record))))) return;
     if (!record.layers) await fs.rm(this.archivePath(record), { force: true });
     await fs.rm(this.signaturePath(record), { force: true });
@@ -280,12 +266,6 @@ export class DirectoryStore implements WritableStore {
     return (await removeUnused(this.root, names, graceMs, dryRun)).map(({ name }) => name);
   }
 
-  async discard(record: ArchiveRecord): Promise<void> {
-    // A lost write leaves the archive's blobs to go anyway: a discarded archive is not to be served again.
-    await this.change(record.key, (current) => removeVariant(current, record), record);
-    await this.removeBlobs(record);
-  }
-
   async list(options: ListOptions = {}): Promise<ArchiveRecord[]> {
     let keys: string[];
     try {
@@ -309,54 +289,4 @@ export class DirectoryStore implements WritableStore {
       cause: error,
     });
   }
-}
-
-/** How deep a listing looks for records of keys with `/`: keys are short, and a hostile tree is not walked whole. */
-const MAX_KEY_DEPTH = 8;
-
-/**
- * The names (relative to `root`) of the files there that `wanted` picks, in folders too for keys with
- * `/`; terrarium's own folders and hidden names (temporary files) are not looked at. Throws only when
- * `root` cannot be read.
- */
-async function storeFiles(root: string, wanted: (name: string) => boolean): Promise<string[]> {
-  const names: string[] = [];
-  const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
-      if (depth === 0) throw error;
-      return [];
-    });
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      if (entry.isFile() && wanted(entry.name)) names.push(prefix + entry.name);
-      const inside = depth > 0 || !inReservedFolder(`${entry.name}/`);
-      if (entry.isDirectory() && inside && depth < MAX_KEY_DEPTH) await walk(path.join(dir, entry.name), `${prefix}${entry.name}/`, depth + 1);
-    }
-  };
-  await walk(root, '', 0);
-  return names;
-}
-
-/** Removes the files of `names` (relative to `dir`) untouched for `graceMs`, or with `dryRun` only says which; returns them. */
-async function removeUnused(dir: string, names: readonly string[], graceMs: number, dryRun: boolean): Promise<Array<{ name: string; size: number }>> {
-  const removed: Array<{ name: string; size: number }> = [];
-  for (const name of names) {
-    const file = path.join(dir, name);
-    const stat = await fs.lstat(file).catch(() => undefined);
-    if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
-    if (!dryRun) await fs.rm(file, { force: true });
-    removed.push({ name, size: stat.size });
-  }
-  return removed;
-}
-
-/** Whether `file` is there, a regular file, and its bytes are the layer's (read no further than its size). */
-async function holds(file: string, layer: { sha256: string; size: number }): Promise<boolean> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of await openRegular(file, layer.size)) hash.update(chunk as Buffer);
-  } catch {
-    return false;
-  }
-  return hash.digest('hex') === layer.sha256;
 }

@@ -8,6 +8,7 @@ import { shownUrl } from '../report/shown-url.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Layer } from '../archive/layers.js';
 import {
+  type RequestSettings,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
   SMALL_OBJECT_SILENCES,
@@ -39,8 +40,7 @@ export class HttpStore implements Store {
 
   constructor(
     url: string,
-    private readonly retries: number,
-    private readonly timeoutSeconds: number,
+    private readonly requests: RequestSettings,
     private readonly reporter: Reporter,
   ) {
     const parsed = new URL(url);
@@ -74,10 +74,10 @@ export class HttpStore implements Store {
     const response = await this.get(name);
     if (!response?.body) return undefined;
     const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
-    const allowed = this.timeoutSeconds * 1000;
-    const idle = setTimeout(() => stream.destroy(new Error(`no data for ${this.timeoutSeconds} s`)), allowed);
+    const allowed = this.requests.timeoutSeconds * 1000;
+    const idle = setTimeout(() => stream.destroy(new Error(`no data for ${this.requests.timeoutSeconds} s`)), allowed);
     const deadline = setTimeout(
-      () => stream.destroy(new Error(`not received whole within ${SMALL_OBJECT_SILENCES * this.timeoutSeconds} s`)),
+      () => stream.destroy(new Error(`not received whole within ${SMALL_OBJECT_SILENCES * this.requests.timeoutSeconds} s`)),
       SMALL_OBJECT_SILENCES * allowed,
     );
     try {
@@ -117,8 +117,8 @@ export class HttpStore implements Store {
     const first = await body(0);
     // The silence allowed is resumableDownload's: a slow but steady body is never cut.
     return resumableDownload(first.stream, {
-      retries: this.retries,
-      idleTimeoutMs: this.timeoutSeconds * 1000,
+      retries: this.requests.retries,
+      idleTimeoutMs: this.requests.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
       what: `${this.description}: ${what}`,
       onRetry: (message) => this.reporter.warn(message),
@@ -135,12 +135,12 @@ export class HttpStore implements Store {
     for (let failures = 0; ; failures++) {
       let response: Response;
       const controller = new AbortController();
-      const answer = setTimeout(() => controller.abort(new Error(`no answer for ${this.timeoutSeconds} s`)), this.timeoutSeconds * 1000);
+      const answer = setTimeout(() => controller.abort(new Error(`no answer for ${this.requests.timeoutSeconds} s`)), this.requests.timeoutSeconds * 1000);
       try {
         response = await this.follow(this.base + name + this.query, headers, controller.signal);
       } catch (error) {
         if (error instanceof TerrariumError) throw error;
-        if (failures >= this.retries) throw this.failure(name, error, failures + 1);
+        if (failures >= this.requests.retries) throw this.failure(name, error, failures + 1);
         await sleep(backoffMs(failures + 1));
         continue;
       } finally {
@@ -150,7 +150,7 @@ export class HttpStore implements Store {
       if (response.ok) return response;
       await response.body?.cancel();
       const cause = new Error(`HTTP ${response.status} ${response.statusText}`);
-      if ((response.status >= 500 || response.status === 429) && failures < this.retries) {
+      if ((response.status >= 500 || response.status === 429) && failures < this.requests.retries) {
         await sleep(backoffMs(failures + 1));
         continue;
       }

@@ -1,5 +1,4 @@
 import { TerrariumError, describeCause } from '../errors.js';
-import type { S3Options } from './s3.js';
 
 /** What the SDK reports as a refusal of the credentials or of the bucket policy. */
 const AUTH_ERRORS = new Set([
@@ -23,7 +22,7 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /** One clear error per cause, naming the bucket and object; never the credentials (the reporter masks them too). */
-export function s3Failure(options: Pick<S3Options, 'bucket' | 'endpoint'>, action: string, name: string, error: unknown): TerrariumError {
+export function s3Failure(options: { bucket: string; endpoint: string | undefined }, action: string, name: string, error: unknown): TerrariumError {
   const e = error as SdkError;
   const where = `s3://${options.bucket}/${name}`;
   const endpoint = options.endpoint ? ` at ${options.endpoint}` : '';

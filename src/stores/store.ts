@@ -4,7 +4,6 @@ import { TerrariumError } from '../errors.js';
 import type { BuildLeases } from './lease.js';
 import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 import type { Platform } from '../python/fingerprint.js';
-import { MAX_VARIANTS } from './variants.js';
 import { type Layer, layersDigest } from '../archive/layers.js';
 
 /** 1: one archive file; 2: layers (a document is format 2 when its first archive is). */
@@ -54,7 +53,15 @@ export const SMALL_OBJECT_SILENCES = 4;
 /** A record, a signature: small by definition; larger ones are not read (a store may be hostile). A record of MAX_LAYERS layers takes about 200 KiB. */
 export const MAX_RECORD_BYTES = 512 << 10;
 export const MAX_LAYERS = 1000;
+/** Archives of one key, one per platform (variants.ts). */
+export const MAX_VARIANTS = 16;
 export const MAX_SIGNATURE_BYTES = 4 << 10;
+
+/** How a remote store (S3, HTTP) is asked: retries of a failed request with backoff, and the silence allowed on a connection. */
+export interface RequestSettings {
+  retries: number;
+  timeoutSeconds: number;
+}
 
 /** Bytes sent so far, updated while an upload runs (for a progress line). */
 export interface TransferProgress {

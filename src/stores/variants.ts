@@ -1,12 +1,11 @@
 import { compareVersions, incompatibility, type Platform } from '../python/fingerprint.js';
-import type { ArchiveRecord } from './store.js';
+import { type ArchiveRecord, MAX_VARIANTS } from './store.js';
 
-/**
+/*
  * One key, several archives: a record document holds its first archive's fields at the top (what
  * readers before variants use) and the archives for other platforms under `variants`. Everything
  * else in terrarium sees one flat record per archive, as these functions give them.
  */
-export const MAX_VARIANTS = 16;
 
 /** The archives a record document holds, each a flat record of its own (the first is the document's top). */
 export function variantsOf(document: ArchiveRecord): ArchiveRecord[] {

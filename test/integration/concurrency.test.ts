@@ -45,11 +45,13 @@ describe('concurrency and interruption', () => {
     const files = readdirSync(fresh);
     expect(files.filter((name) => name.endsWith('.json'))).toHaveLength(1);
     // The builds made the same distribution layers (reproducible on this Python), stored once; each made
-    // its own environment layer, and those of the two that lost the race stay for prune.
+    // its own environment layer: a loser that found the record first uploaded nothing, one that raced
+    // it leaves its environment layer for prune.
     const record = JSON.parse(readFileSync(path.join(fresh, files.find((name) => name.endsWith('.json'))!), 'utf8')) as ArchiveRecord;
     const blobs = readdirSync(path.join(fresh, 'blobs', 'sha256'));
     expect(blobs).toEqual(expect.arrayContaining(record.layers!.map((layer) => layer.sha256)));
-    expect(blobs).toHaveLength(record.layers!.length + 2);
+    expect(blobs.length).toBeGreaterThanOrEqual(record.layers!.length);
+    expect(blobs.length).toBeLessThanOrEqual(record.layers!.length + 2);
     expect(leftoversIn(fresh)).toEqual([]);
   });
 

@@ -212,9 +212,8 @@ describe('one build for many runners', () => {
           pathStyle: true,
           accessKey: ACCESS_KEY,
           secretKey: SECRET_KEY,
-          maxRetries: 0,
-          timeoutSeconds: 10,
         },
+        { retries: 0, timeoutSeconds: 10 },
         createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, 0),
       );
     beforeAll(async () => {

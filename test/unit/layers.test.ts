@@ -30,18 +30,40 @@ const LAYERS = [
 /** The layer of a source file: its top folder under src, or the file itself for those at the root. */
 const layerOf = (file: string): string => path.relative(SRC, file).split(path.sep)[0]!.replace(/\.js$/, '.ts');
 
-/** Every relative import (static, type-only or dynamic) that crosses a layer, as "file -> layer". */
-function crossings(): Array<{ file: string; from: string; to: string }> {
+/** Every relative import (static, type-only or dynamic) of every source file, by path under src (`.ts` for `.js`). */
+function imports(): Array<{ file: string; imported: string }> {
   const found = [];
   for (const name of readdirSync(SRC, { recursive: true, encoding: 'utf8' })) {
     if (!/\.(ts|js)$/.test(name)) continue;
-    const file = path.join(SRC, name);
-    const from = layerOf(file);
-    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)'(\.\.?\/[^']+)'/g)) {
-      const to = layerOf(path.resolve(path.dirname(file), spec!));
-      if (to !== from) found.push({ file: name, from, to });
+    for (const [, spec] of readFileSync(path.join(SRC, name), 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)'(\.\.?\/[^']+)'/g)) {
+      const imported = path.relative(SRC, path.resolve(SRC, path.dirname(name), spec!)).replace(/\.js$/, '.ts');
+      found.push({ file: name, imported });
     }
   }
+  return found;
+}
+
+/** Every import that crosses a layer, as "file -> layer". */
+function crossings(): Array<{ file: string; from: string; to: string }> {
+  return imports()
+    .map(({ file, imported }) => ({ file, from: layerOf(path.join(SRC, file)), to: layerOf(path.join(SRC, imported)) }))
+    .filter(({ from, to }) => from !== to);
+}
+
+/** The import cycles among files (each as its files in order), found by a depth-first walk. */
+function cycles(): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const { file, imported } of imports()) edges.set(file, [...(edges.get(file) ?? []), imported]);
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const visit = (file: string, trail: string[]) => {
+    const at = trail.indexOf(file);
+    if (at >= 0) return void found.push(trail.slice(at));
+    if (done.has(file)) return;
+    for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+    done.add(file);
+  };
+  for (const file of edges.keys()) visit(file, []);
   return found;
 }
 
@@ -56,6 +78,10 @@ describe('the layers of src', () => {
       .filter(({ from, to }) => LAYERS.indexOf(to) < LAYERS.indexOf(from))
       .map(({ file, to }) => `${file} imports ${to}`);
     expect(upward).toEqual([]);
+  });
+
+  it('hold no import cycle between files, type-only imports included', () => {
+    expect(cycles().map((cycle) => cycle.join(' -> '))).toEqual([]);
   });
 
   it('are what the order says: the command line sits on the install pipeline, which sits on the stores', () => {

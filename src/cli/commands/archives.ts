@@ -6,7 +6,6 @@ import { type PruneRule, newestFirst, pruneStore } from '../../stores/prune.js';
 import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
-import { parseDuration, parseNonNegative } from '../units.js';
 
 function configured({ settings, reporter }: CommandInput): Store[] {
   const all = lookupOrder(configureStores(settings.storage, reporter));
@@ -61,17 +60,14 @@ export const lsCommand: CommandHandler = async (input) => {
  */
 export const pruneCommand: CommandHandler = async (input) => {
   const { reporter, settings } = input;
-  const options = input.options as { olderThan?: string; keep?: string; layerGrace: string; dryRun?: boolean };
+  const options = input.commandOptions('prune');
   if ((options.olderThan === undefined) === (options.keep === undefined)) {
     throw new TerrariumError('USAGE', 'prune needs exactly one of --older-than and --keep', {
       hint: 'for example: terrarium prune --older-than 30d, or --keep 20',
     });
   }
-  const rule: PruneRule =
-    options.olderThan !== undefined
-      ? { cutoff: Date.now() - parseDuration(options.olderThan, '--older-than') }
-      : { keep: parseNonNegative(options.keep!, '--keep', true) };
-  const graceMs = parseDuration(options.layerGrace, '--layer-grace');
+  const rule: PruneRule = options.olderThan !== undefined ? { cutoff: Date.now() - options.olderThan } : { keep: options.keep! };
+  const graceMs = options.layerGrace;
   const stores = configureStores(settings.storage, reporter).stores.filter(isWritable);
   if (!stores.length)
     throw new TerrariumError('USAGE', 'no writable store named', {
@@ -83,7 +79,7 @@ export const pruneCommand: CommandHandler = async (input) => {
   const layers: Array<{ store: string; sha256: string; size: number }> = [];
   const notes: Array<{ store: string; name: string }> = [];
   for (const store of stores) {
-    const pruned = await pruneStore(store, rule, { graceMs, dryRun: options.dryRun ?? false });
+    const pruned = await pruneStore(store, rule, { graceMs, dryRun: options.dryRun });
     const from = store.description;
     deleted.push(...pruned.archives.map((r) => ({ store: from, key: r.key, size: r.size, created: r.created })));
     layers.push(...pruned.layers.map((blob) => ({ store: from, ...blob })));
@@ -94,7 +90,7 @@ export const pruneCommand: CommandHandler = async (input) => {
       reporter.result(`${verb} layer ${blob.sha256.slice(0, 16)} (${formatBytes(blob.size)}) from ${from}: no archive names it`);
     for (const name of pruned.notes) reporter.result(`${verb} ${name} from ${from}: left by a build long over`);
   }
-  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun ?? false, deleted, layers, notes });
+  if (settings.json) reporter.document({ ok: true, dryRun: options.dryRun, deleted, layers, notes });
   else
     reporter.info(
       `${verb} ${deleted.length} archive${deleted.length === 1 ? '' : 's'}${layers.length ? ` and ${layers.length} layer${layers.length === 1 ? '' : 's'} (${formatBytes(layers.reduce((sum, l) => sum + l.size, 0))})` : ''}${notes.length ? `, and ${notes.length} lease${notes.length === 1 ? '' : 's'} or failure note${notes.length === 1 ? '' : 's'}` : ''}`,

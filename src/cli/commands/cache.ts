@@ -4,7 +4,6 @@ import { verifyCache } from '../../cache/verify.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';
 import type { CommandHandler, CommandInput } from '../context.js';
-import { parseDuration, parseSize } from '../units.js';
 
 /** The cache these settings name; none of the cache commands ever touches a store. */
 function localCache({ settings }: CommandInput): LocalCache {
@@ -54,14 +53,14 @@ export const cacheCleanCommand: CommandHandler = async (input) => {
 
 /** `terrarium cache prune --max-size SIZE | --older-than DURATION [--dry-run]`. */
 export const cachePruneCommand: CommandHandler = async (input) => {
-  const options = input.options as { maxSize?: string; olderThan?: string; dryRun?: boolean };
+  const options = input.commandOptions('cache prune');
   if (options.maxSize === undefined && options.olderThan === undefined) {
     throw new TerrariumError('USAGE', 'cache prune needs --max-size or --older-than', { hint: 'for example: terrarium cache prune --max-size 5G' });
   }
   const cache = localCache(input);
   const rule = {
-    maxBytes: options.maxSize === undefined ? undefined : parseSize(options.maxSize, '--max-size'),
-    unusedSince: options.olderThan === undefined ? undefined : Date.now() - parseDuration(options.olderThan, '--older-than'),
+    maxBytes: options.maxSize,
+    unusedSince: options.olderThan === undefined ? undefined : Date.now() - options.olderThan,
   };
   reportDropped(input, cache.dir, await cache.prune(rule, options.dryRun), options.dryRun ? 'would remove' : 'removed');
   return EXIT.ok;
