@@ -10,9 +10,8 @@ import { ZstdEncoder } from './zstd-compress.js';
 const zstd = () => createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi');
 
 /**
- * Measured on the benchmark corpus (203 MB of tar): level 3 made 28.9 MB in 1.0 s, larger than gzip -6
- * (25.2 MB in 5.5 s); level 6 with long-distance matching over a 16 MiB window makes 21.1 MB in 1.5 s
- * and decompresses faster (less to read). The window bounds the decoder's memory at 16 MiB. With one
+ * Level 6 with long-distance matching over a 16 MiB window: smaller than gzip -6 where level 3 is
+ * larger, and faster to decompress (less to read; docs/benchmark.md). The window bounds the decoder's memory at 16 MiB. With one
  * worker or more, the output does not depend on their number (checked for 1 to 8): the same input packs
  * to the same bytes on any machine, which layers rely on.
  */
@@ -48,7 +47,7 @@ export function decompressor(codec: Exclude<Codec, 'zstd'>): Transform {
 /**
  * Compressors for archives made one after another (a layered archive's layers): for zstd, one context
  * (and its threads) for all, each archive a frame of its own. A context per layer, freed only when
- * collected, took 40 MB more and 0.8 s longer to pack the benchmark's 48 layers.
+ * collected, took more memory and time (docs/benchmark.md).
  */
 export function compressors(codec: Codec): () => Transform {
   if (codec !== 'zstd') return () => compressor(codec);

@@ -11,9 +11,8 @@ export interface UnpackLimits {
 }
 
 /**
- * Bytes of unpacked files per byte of archive beyond which an archive is a bomb. The benchmark's
- * environment (191 MB of files, text tables and repeated extension modules) packs to 21 MB with zstd
- * -3, 9x; its 1 GB one, with incompressible data, 2.4x. 40x leaves room for unusual ones and stops a
+ * Bytes of unpacked files per byte of archive beyond which an archive is a bomb. Real
+ * environments pack to a tenth of their size or more (docs/benchmark.md); 40x leaves room for unusual ones and stops a
  * small archive of zeros long before it fills a disk. SLACK lets tiny archives unpack.
  */
 export const MAX_EXPANSION = 40;

@@ -2,8 +2,7 @@ import type { Entry } from './entry.js';
 /**
  * Tar headers, POSIX ustar with a pax extended header where a field does not fit (long or non-ASCII
  * paths and link targets, files of 8 GiB and more). Written here rather than through tar-stream's
- * packer, whose stream per entry cost about 2 s of the 2.9 s it took to pack the benchmark's 18,000
- * files. tar-parse.ts reads them.
+ * packer, whose stream per entry was most of the time packing took (docs/benchmark.md). tar-parse.ts reads them.
  */
 
 export const BLOCK = 512;

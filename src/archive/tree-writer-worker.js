@@ -1,8 +1,7 @@
 // @ts-check
 // The file system half of extraction and linking, on one of the writer's threads: plain synchronous
-// calls, batch after batch, while the main thread decompresses and parses the next entries. Measured
-// on the bench corpus (18,000 files), this beats one promise per open/write/utimes/close on libuv's
-// pool by about a second.
+// calls, batch after batch, while the main thread decompresses and parses the next entries: faster
+// than one promise per open/write/utimes/close on libuv's pool (docs/benchmark.md).
 // Plain JavaScript (type-checked by tsc) so that the same file runs from src in tests and from dist.
 import { closeSync, futimesSync, openSync, symlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';

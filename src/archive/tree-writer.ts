@@ -10,15 +10,14 @@ const BATCH_OPS = 512;
 const IN_FLIGHT = 6;
 /**
  * At most this many threads write. A second one joins when the first one's batches show that the disk,
- * not the CPU, is the limit: on a throttled disk, writing the benchmark's 18,000 files took 6.0 s with
- * one thread and 3.3 s with two (three: no better); where the CPU is the limit (a fast disk, a RAM
- * disk), a second thread only takes CPU time from the decompression and made installs 7-13% slower.
+ * not the CPU, is the limit: there two threads write nearly twice as fast as one (three: no better);
+ * where the CPU is the limit (a fast disk, a RAM disk), a second thread only takes CPU time from the
+ * decompression and makes installs slower (docs/benchmark.md).
  */
 const MAX_WRITERS = 2;
 /**
- * Time per operation above which a batch counts as slowed by the disk: 0.02-0.07 ms on a RAM disk here
- * (up to 0.11 ms for the first batch, before the code is warm), 0.11-0.55 ms on the throttled disk. Two
- * such batches in a row bring in the second thread. (The thread's own CPU time does not tell the two
+ * Time per operation above which a batch counts as slowed by the disk: between what a RAM disk and a
+ * throttled disk take (docs/benchmark.md). Two such batches in a row bring in the second thread. (The thread's own CPU time does not tell the two
  * apart: on this virtual machine the slow disk's time is spent in the kernel, not asleep.)
  */
 const DISK_BOUND_MS_PER_OP = 0.15;

@@ -36,7 +36,7 @@ let prestarted: { worker: Worker; usable: boolean } | undefined;
 export const startWorker = (): Worker => new Worker(new URL('./tree-writer-worker.js', import.meta.url));
 
 /**
- * Starts a writer's thread ahead of need: Node takes about 70 ms to start one, which an install can
+ * Starts a writer's thread ahead of need: Node takes a while to start one, which an install can
  * spend finding its key and archive instead. The next TreeWriter takes it; unused, it does not keep
  * the process alive.
  */

@@ -135,7 +135,7 @@ async function setMtimes(dir: string, seconds: number): Promise<void> {
 
 /**
  * pip compiles the bytecode of what it installs one file at a time, most of a large install's time
- * (14 of 18 s for the benchmark's corpus here); compileall spreads the same work over every core.
+ * (docs/benchmark.md); compileall spreads the same work over every core.
  * From Python 3.9, whose compileall has no depth limit; where the user turned pip's compiling off
  * (PIP_NO_COMPILE), nothing is compiled.
  */
@@ -190,7 +190,7 @@ async function countSources(targets: string[], limit: number): Promise<number> {
  */
 async function compileBytecode(reporter: Reporter, dir: string, targets: string[], options: StepOptions, extra: string[] = []): Promise<void> {
   if (!targets.length) return;
-  // A pool of processes costs about 0.1 s to start: worth it from a couple of hundred modules on.
+  // A pool of processes is slow to start: worth it from a couple of hundred modules on.
   const workers = (await countSources(targets, PARALLEL_FROM)) < PARALLEL_FROM ? '1' : '0';
   await reporter.during('bytecode', async (phase) => {
     const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...extra, ...targets], options);

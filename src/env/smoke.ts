@@ -3,8 +3,8 @@ import path from 'node:path';
 import { TerrariumError, describeCause } from '../errors.js';
 import { type RunResult, archiveCodeEnv, isolatedPythonFlags, run } from '../io/exec.js';
 
-// NUL-separated bytes rather than JSON: importing json (and re with it) was 15 of the probe's 51 ms,
-// paid by every install. Paths go out as the file system's bytes, so no locale can fail to encode them.
+// NUL-separated bytes rather than JSON: importing json (and re with it) was a third of the probe's
+// time, paid by every install (docs/benchmark.md). Paths go out as the file system's bytes, so no locale can fail to encode them.
 const PROBE = [
   'import os, sys',
   'enc = getattr(os, "fsencode", lambda p: p)',

@@ -180,9 +180,9 @@ export function readStart(file: string, length: number): Buffer {
 
 /**
  * Removes a file or a folder with everything in it; nothing there is fine. One readdir per folder and
- * one unlink per entry, synchronously, symlinks removed and never followed: an environment of 18,000
- * files goes in 0.12 s, where fs.rm (an lstat and retries per entry) took 0.26-0.54 s, which every
- * install that replaces an environment paid for its old backup. Anything unusual on the way (a folder
+ * one unlink per entry, synchronously, symlinks removed and never followed: several times faster than
+ * fs.rm (an lstat and retries per entry; docs/benchmark.md), which every install that replaces an
+ * environment pays for its old backup. Anything unusual on the way (a folder
  * it may not read, a file it may not remove) is left to fs.rm, which retries and reports.
  */
 export async function removeTree(p: string): Promise<void> {
@@ -195,8 +195,8 @@ export async function removeTree(p: string): Promise<void> {
 
 /**
  * Removes trees that nothing needs any more (a displaced backup) after this process has gone, by a
- * detached `rm -rf`: a repeat install into the same target no longer waits for the old backup's
- * unlinks (0.25 s of 1.0 s for 18,000 files on ext4). The paths must be siblingPath names, so that
+ * detached `rm -rf`: a repeat install into the same target does not wait for the old backup's
+ * unlinks, a quarter of its time on ext4. The paths must be siblingPath names, so that
  * what rm leaves (killed, a file it may not remove) is swept by a later run like any leftover. Where rm
  * cannot be started, they are removed here and now.
  */

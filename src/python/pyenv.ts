@@ -23,7 +23,7 @@ export function parseVersionFile(text: string): string[] {
 /**
  * The interpreter a pyenv shim would run, found the way `pyenv exec` finds it (PYENV_VERSION, else
  * the nearest .python-version from PYENV_DIR up, then from the working directory up, else the global
- * version file), without starting pyenv: a shim is a bash script that takes pyenv 0.3-0.5 s per run, and
+ * version file), without starting pyenv: a shim is a bash script that starts pyenv, slower than the interpreter it runs, and
  * its choice can change from one run to the next, so its answer cannot be cached, while the binary's
  * can. Undefined (run the shim itself) for anything but a plainly installed version: `system`,
  * version prefixes, names not installed, a conda environment (pyenv plugins take part in those).

@@ -38,7 +38,7 @@ export class S3Bucket implements S3Access {
     this.prefix = options.prefix;
   }
 
-  /** The SDK is loaded on first use: it costs ~150 ms of start-up that key, hash and local hits never need. */
+  /** The SDK is loaded on first use: its start-up is a cost key, hash and local hits never need (docs/benchmark.md). */
   connect(): Promise<{ client: S3Client; sdk: typeof import('@aws-sdk/client-s3') }> {
     this.connection ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: this.makeClient(sdk) }));
     return this.connection;

@@ -5,7 +5,7 @@ import { archiveCodeEnv, run, type RunResult } from '../io/exec.js';
 /**
  * A helper process that swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run
  * through `python`), so a path is never missing in between. Started ahead of need, it waits for the
- * paths: its Python start-up (~40 ms) overlaps other work instead of being added to the swap.
+ * paths: its Python start-up overlaps other work instead of being added to the swap.
  */
 export interface Exchanger {
   /**
