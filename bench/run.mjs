@@ -1,8 +1,8 @@
 // npm run bench: install times of a realistic environment, with pip and with terrarium, against the
 // floor of the system's tar + zstd and cp -a, all measured in the same run on the same disk.
 // Prints a table and the ratios, writes bench/results/latest.json and docs/bench.svg.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, createReadStream } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,7 +1,7 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import type { Codec } from './codec-names.js';
 import { ZstdEncoder } from './zstd-compress.js';
 

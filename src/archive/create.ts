@@ -3,11 +3,11 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, type Manifest } from './manifest.js';
 import type { Entry } from './entry.js';
-import type { TreeProgress } from './writer-protocol.js';
-import { type TreeDigest, sha256Hex } from './tree-digest.js';
+import { MANIFEST_PATH, type Manifest } from './manifest.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-format.js';
+import { sha256Hex, type TreeDigest } from './tree-digest.js';
+import type { TreeProgress } from './writer-protocol.js';
 
 /** Small entries are gathered into chunks of about this size; bigger files are read in pieces of it. */
 const CHUNK = 1 << 20;

@@ -3,21 +3,21 @@ import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
-import type { Manifest } from './manifest.js';
+import { type LinkMethod, pathUnder } from '../io/file-ops.js';
 import { MAX_RELOCATED_BYTES, type Relocator } from '../relocate/relocator.js';
 import type { Codec } from './codec-names.js';
-import { EntryGuard, type EntryHeader } from './entry-check.js';
-import { asArchiveError, readArchive, readTar } from './read.js';
-import { ZstdDecoder } from './zstd-decompress.js';
-import type { TarSink } from './tar-parse.js';
-import { TreeWriter } from './tree-writer.js';
 import type { Entry } from './entry.js';
-import type { TreeProgress } from './writer-protocol.js';
-import { type LinkMethod, pathUnder } from '../io/file-ops.js';
-import { TreeFolders, checkAsArchived, readLinked, readRelocated } from './linked-files.js';
+import { EntryGuard, type EntryHeader } from './entry-check.js';
+import { checkAsArchived, readLinked, readRelocated, TreeFolders } from './linked-files.js';
+import type { Manifest } from './manifest.js';
+import { bomb, type LinkedPart, type Part, readPart, Tally, type UnpackLimits } from './parts.js';
+import { asArchiveError, readArchive, readTar } from './read.js';
+import type { TarSink } from './tar-parse.js';
 import { TreeDigest } from './tree-digest.js';
-import { keptOf } from './writer-thread.js';
-import { type LinkedPart, type Part, type UnpackLimits, Tally, bomb, readPart } from './parts.js';
+import { TreeWriter } from './tree-writer.js';
+import type { TreeProgress } from './writer-protocol.js';
+import { unpackedOf } from './writer-thread.js';
+import { ZstdDecoder } from './zstd-decompress.js';
 
 export interface ExtractResult {
   manifest: Manifest;
@@ -28,8 +28,8 @@ export interface ExtractResult {
   /** Tar entries after the manifest (what a record's `entries` counts). */
   entryCount: number;
   /** For each part with `keep`: every entry written there, in order (what it takes to link it elsewhere later). */
-  kept: Array<Entry[] | undefined>;
-  /** With kept copies: how root's files were made from them. */
+  unpacked: Array<Entry[] | undefined>;
+  /** With unpacked copies: how root's files were made from them. */
   method: LinkMethod | undefined;
 }
 
@@ -37,7 +37,7 @@ export interface ExtractResult {
  * Unpacks a terrarium archive (`source`: its bytes as stored, `codec`: their compression) into `root`
  * (an empty staging directory), checking every entry first and
  * rewriting the files the manifest lists as they pass. Writes use O_EXCL, so nothing is ever written
- * through a pre-existing path or link; mtimes are kept so that bytecode caches stay valid. Entries are
+ * through a pre-existing path or link; mtimes are unpacked so that bytecode caches stay valid. Entries are
  * parsed and handed to the writer synchronously as input arrives; the writer's thread does the file
  * system calls meanwhile.
  */
@@ -52,7 +52,7 @@ export function extractEnvironment(
 }
 
 export interface ExtractOptions {
-  /** How files of kept and linked copies are put into root, the first one tried. */
+  /** How files of unpacked and linked copies are put into root, the first one tried. */
   method?: LinkMethod | undefined;
   progress?: TreeProgress;
   limits?: UnpackLimits;
@@ -78,14 +78,14 @@ export async function extractLayers(
   const counts = options.progress ?? { files: 0, bytes: 0 };
   const guard = new EntryGuard();
   const writer = new TreeWriter(root, { method: options.method });
-  const kept = parts.map((part) => ('linked' in part || !part.keep ? undefined : ([] as Entry[])));
-  /** The entries of the kept copy being written. */
+  const unpacked = parts.map((part) => ('linked' in part || !part.unpackInto ? undefined : ([] as Entry[])));
+  /** The entries of the unpacked copy being written. */
   let entries: Entry[] | undefined;
   const directories = new Set<string>(['.']);
   let relocator: Relocator | undefined;
 
   /**
-   * A directory the archive lists (`entry`), or one implied by an entry under it. A kept copy's index
+   * A directory the archive lists (`entry`), or one implied by an entry under it. A unpacked copy's index
    * lists exactly the archive's entries (not the implied folders): its tree digest is theirs.
    */
   const ensureDirectory = (rel: string, entry?: Entry): void => {
@@ -218,9 +218,9 @@ export async function extractLayers(
       decoder: codec === 'zstd' ? new ZstdDecoder() : undefined,
     };
     for (const [index, part] of parts.entries()) {
-      entries = kept[index];
+      entries = unpacked[index];
       if ('linked' in part) {
-        writer.keepIn({ root: part.linked.dir, existing: true });
+        writer.unpackIn({ root: part.linked.dir, existing: true });
         // A manifest refused (another Python, links outside) is the tree's, which the cache holds, not the archive's.
         linking = part;
         if (index === 0) {
@@ -232,7 +232,7 @@ export async function extractLayers(
         linking = undefined;
         continue;
       }
-      writer.keepIn(part.keep === undefined ? undefined : { root: part.keep, existing: false });
+      writer.unpackIn(part.unpackInto === undefined ? undefined : { root: part.unpackInto, existing: false });
       await readPart(part, tally, async (source) => {
         if (index === 0) await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
         else await readTar(source, codec, sink, reader);
@@ -242,9 +242,9 @@ export async function extractLayers(
   } catch (error) {
     await writer.abort();
     // A linked part's failure is its own, whenever the writer reports it: its tree is dropped.
-    const failedIn = keptOf(error);
+    const failedIn = unpackedOf(error);
     const culprit = failedIn === undefined ? linking : parts.find((part): part is LinkedPart => 'linked' in part && part.linked.dir === failedIn);
     throw asArchiveError(culprit?.failed ? await culprit.failed(error) : error);
   }
-  return { manifest: manifest!, manifestText, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, kept, method: writer.method };
+  return { manifest: manifest!, manifestText, files: counts.files, bytes: counts.bytes, entryCount: tally.entries, unpacked, method: writer.method };
 }

@@ -1,10 +1,10 @@
-import type { Manifest } from './manifest.js';
 import type { Codec } from './codec-names.js';
 import { EntryGuard } from './entry-check.js';
+import type { Manifest } from './manifest.js';
 import { type ArchivePart, readPart, Tally, type UnpackLimits } from './parts.js';
 import { readArchive, readTar } from './read.js';
-import { ZstdDecoder } from './zstd-decompress.js';
 import type { TarSink } from './tar-parse.js';
+import { ZstdDecoder } from './zstd-decompress.js';
 
 /** What an archive holds, read without unpacking it anywhere. */
 export interface ArchiveContents {

@@ -1,6 +1,6 @@
 import { TerrariumError } from '../errors.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { TERRARIUM_DIR, isInterpreterLinkName, type Relocations } from '../relocate/relocations.js';
+import { isInterpreterLinkName, type Relocations, TERRARIUM_DIR } from '../relocate/relocations.js';
 import { normalizeEntryPath } from './entry-check.js';
 
 export const MANIFEST_PATH = `${TERRARIUM_DIR}/manifest.json`;

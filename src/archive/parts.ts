@@ -2,7 +2,7 @@ import type { Readable, Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 import type { Entry } from './entry.js';
 import type { Manifest } from './manifest.js';
-import { keptOf } from './writer-thread.js';
+import { unpackedOf } from './writer-thread.js';
 
 /** How much an archive may unpack to: past either, it is a bomb and extraction stops at once. */
 export interface UnpackLimits {
@@ -43,7 +43,7 @@ export interface ArchivePart {
    * A new, empty folder where this part's files are also written, as archived (root's are linked from
    * there, except those relocated): an unpacked copy for later installs to link from.
    */
-  keep?: string | undefined;
+  unpackInto?: string | undefined;
 }
 
 /** A part unpacked earlier (an unpacked copy in the cache): root gets links of its files. */
@@ -95,7 +95,7 @@ export async function readPart(part: ArchivePart, tally: Tally, read: (source: [
     await part.verify?.();
   } catch (error) {
     // A failure of the writer with a part linked before this one is that part's, not this one's.
-    throw part.failed && keptOf(error) === undefined ? await part.failed(error) : error;
+    throw part.failed && unpackedOf(error) === undefined ? await part.failed(error) : error;
   }
 }
 

@@ -1,10 +1,10 @@
-import { Writable, type Readable, type Transform } from 'node:stream';
+import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TerrariumError, isErrno } from '../errors.js';
-import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
+import { isErrno, TerrariumError } from '../errors.js';
 import type { Codec } from './codec-names.js';
 import { decompressor } from './codecs.js';
-import { TarParser, type TarHeader, type TarSink } from './tar-parse.js';
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, type Manifest, parseManifest } from './manifest.js';
+import { type TarHeader, TarParser, type TarSink } from './tar-parse.js';
 import { ZstdDecoder } from './zstd-decompress.js';
 
 export interface ArchiveReader {

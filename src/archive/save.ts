@@ -1,7 +1,7 @@
-import type { Platform } from '../python/fingerprint.js';
 import { createWriteStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Platform } from '../python/fingerprint.js';
 import { ChecksumStream } from './checksum.js';
 import type { Codec } from './codec-names.js';
 import type { Layer } from './layers.js';

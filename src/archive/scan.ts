@@ -1,8 +1,8 @@
-import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
+import { isInterpreterLinkName, type Relocations, TERRARIUM_DIR } from '../relocate/relocations.js';
 import { MAX_RELOCATED_BYTES } from '../relocate/relocator.js';
-import { TERRARIUM_DIR, isInterpreterLinkName, type Relocations } from '../relocate/relocations.js';
 import type { Entry } from './entry.js';
 
 export interface ScanResult extends Relocations {

@@ -11,17 +11,17 @@ import { linkFile, pathUnder, writeAll, writeNewFile } from '../io/file-ops.js';
 /** @typedef {import('./writer-protocol.js').Op} Op */
 /** @typedef {import('./writer-protocol.js').WriterReply} WriterReply */
 /** @typedef {import('./writer-protocol.js').WriterSetup} WriterSetup */
-/** @typedef {import('./writer-protocol.js').KeptCopy} KeptCopy */
+/** @typedef {import('./writer-protocol.js').UnpackedCopy} UnpackedCopy */
 
 /** Set by the first message. */
 let root = '';
-/** Set by each batch: the kept copy its files are linked from. */
-/** @type {KeptCopy | undefined} */
-let kept;
-/** The kept copy, when this run writes it (it is not there yet): everything goes there too. */
+/** Set by each batch: the unpacked copy its files are linked from. */
+/** @type {UnpackedCopy | undefined} */
+let unpacked;
+/** The unpacked copy, when this run writes it (it is not there yet): everything goes there too. */
 /** @type {string | undefined} */
 let copy;
-/** Where file contents land first: the kept copy being written (then linked into root), else root. */
+/** Where file contents land first: the unpacked copy being written (then linked into root), else root. */
 let first = '';
 /** @type {import('../io/file-ops.js').LinkMethod | undefined} */
 let method;
@@ -33,9 +33,9 @@ let open;
  * @param {string} rel
  * @param {number} mtime
  */
-function linkKept(rel, mtime) {
+function linkUnpacked(rel, mtime) {
   method = linkFile(
-    pathUnder(/** @type {KeptCopy} */ (kept).root, rel),
+    pathUnder(/** @type {UnpackedCopy} */ (unpacked).root, rel),
     pathUnder(root, rel),
     /** @type {import('../io/file-ops.js').LinkMethod} */ (method),
     mtime,
@@ -53,15 +53,15 @@ function run(op, data) {
       if (copy) symlinkSync(op.target, pathUnder(copy, op.path));
       return;
     case 'link':
-      linkKept(op.path, op.mtime);
+      linkUnpacked(op.path, op.mtime);
       return;
     case 'file': {
       writeNewFile(pathUnder(first, op.path), op.mode, data.subarray(op.offset, op.offset + op.length), op.mtime);
       if (!copy) return;
-      // A file relocated for root is written anew there; the kept copy stays as the archive had it.
+      // A file relocated for root is written anew there; the unpacked copy stays as the archive had it.
       if (op.rewritten)
         writeNewFile(pathUnder(root, op.path), op.mode, data.subarray(op.rewritten.offset, op.rewritten.offset + op.rewritten.length), op.mtime);
-      else linkKept(op.path, op.mtime);
+      else linkUnpacked(op.path, op.mtime);
       return;
     }
     case 'begin':
@@ -78,7 +78,7 @@ function run(op, data) {
       } finally {
         closeSync(fd);
       }
-      if (copy) linkKept(rel, op.mtime);
+      if (copy) linkUnpacked(rel, op.mtime);
     }
   }
 }
@@ -91,8 +91,8 @@ port.on('message', (/** @type {Batch | WriterSetup} */ message) => {
     return;
   }
   const { ops, data } = message;
-  kept = message.kept;
-  copy = kept && !kept.existing ? kept.root : undefined;
+  unpacked = message.unpacked;
+  copy = unpacked && !unpacked.existing ? unpacked.root : undefined;
   first = copy ?? root;
   const started = performance.now();
   /** @type {WriterReply} */
@@ -109,7 +109,7 @@ port.on('message', (/** @type {Batch | WriterSetup} */ message) => {
       failed = true;
       if (open !== undefined) closeSync(open.fd);
       const { message, code, path: errorPath } = /** @type {NodeJS.ErrnoException} */ (error);
-      reply = { data, ok: false, error: { message, code, path: errorPath, kept: kept?.existing ? kept.root : undefined } };
+      reply = { data, ok: false, error: { message, code, path: errorPath, unpacked: unpacked?.existing ? unpacked.root : undefined } };
     }
   }
   port.postMessage(reply, [data]);

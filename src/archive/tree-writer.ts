@@ -1,8 +1,8 @@
-import type { Worker } from 'node:worker_threads';
-import { makeDirectory, pathUnder, type LinkMethod } from '../io/file-ops.js';
-import type { Batch, KeptCopy, Op, WriterSetup } from './writer-protocol.js';
 import path from 'node:path';
-import { WriterThread, errnoError, startWorker, takeWorker } from './writer-thread.js';
+import type { Worker } from 'node:worker_threads';
+import { type LinkMethod, makeDirectory, pathUnder } from '../io/file-ops.js';
+import type { Batch, Op, UnpackedCopy, WriterSetup } from './writer-protocol.js';
+import { errnoError, startWorker, takeWorker, WriterThread } from './writer-thread.js';
 
 const BATCH_BYTES = 4 << 20;
 const BATCH_OPS = 512;
@@ -28,16 +28,16 @@ const SLOW_BATCHES = 2;
  * created with O_EXCL. Folders are made at once, on the calling thread, so that files (spread over the
  * threads batch by batch) always find theirs; a file streamed over several batches stays on one thread.
  * Failures surface on a later call or on `finish`, as the first file system error (with its errno
- * code). With a kept copy (`keepIn`), files are also written there as given, and root gets links
+ * code). With a unpacked copy (`unpackIn`), files are also written there as given, and root gets links
  * (clones, copies) of them, except for rewritten files; or, with an existing copy, root links its files.
  */
 export class TreeWriter {
   private readonly threads: WriterThread[];
   /** What every thread is told first. */
   private readonly setup: WriterSetup;
-  /** The kept copy the next operations go to or link from. */
-  private kept: KeptCopy | undefined;
-  /** Folders made so far in the kept copy being written. */
+  /** The unpacked copy the next operations go to or link from. */
+  private unpacked: UnpackedCopy | undefined;
+  /** Folders made so far in the unpacked copy being written. */
   private copyDirs = new Set<string>();
   /** The thread to take the next batch. */
   private next = 0;
@@ -51,11 +51,11 @@ export class TreeWriter {
   private failure: Error | undefined;
   /** The file being written by open/write/close. */
   private current: { path: string; mode: number; streamed: boolean; offset: number } | undefined;
-  /** How files went from the kept copy into root (the method the file system accepted). */
+  /** How files went from the unpacked copy into root (the method the file system accepted). */
   method: LinkMethod | undefined;
 
   /**
-   * `method`: how to put files of a kept copy into root, the first one tried; `threads`: how many to
+   * `method`: how to put files of a unpacked copy into root, the first one tried; `threads`: how many to
    * start with (more join, up to MAX_WRITERS, when the disk is the limit).
    */
   constructor(root: string, { method, threads = 1 }: { method?: LinkMethod | undefined; threads?: number } = {}) {
@@ -65,20 +65,20 @@ export class TreeWriter {
   }
 
   /**
-   * The kept copy the operations from here on write to (`existing` false: a new, empty folder) or link
+   * The unpacked copy the operations from here on write to (`existing` false: a new, empty folder) or link
    * from; undefined for none. Called between files.
    */
-  keepIn(kept: KeptCopy | undefined): void {
+  unpackIn(unpacked: UnpackedCopy | undefined): void {
     this.send();
-    this.kept = kept;
+    this.unpacked = unpacked;
     this.copyDirs = new Set(['.']);
   }
 
   dir(rel: string, mode: number): void {
     if (this.failure) throw this.failure;
     makeDirectory(pathUnder(this.setup.root, rel), mode);
-    if (this.kept && !this.kept.existing) {
-      makeDirectory(pathUnder(this.kept.root, rel), mode);
+    if (this.unpacked && !this.unpacked.existing) {
+      makeDirectory(pathUnder(this.unpacked.root, rel), mode);
       this.copyDirs.add(rel);
     }
   }
@@ -88,13 +88,13 @@ export class TreeWriter {
     this.push({ kind: 'symlink', path: rel, target });
   }
 
-  /** A file of the existing kept copy, linked (cloned, copied) into root. */
+  /** A file of the existing unpacked copy, linked (cloned, copied) into root. */
   link(path: string, mtime: number): void {
     this.push({ kind: 'link', path, mtime });
   }
 
   /**
-   * A whole file given at once. `rewritten`: what root gets instead (the kept copy gets `content`), for
+   * A whole file given at once. `rewritten`: what root gets instead (the unpacked copy gets `content`), for
    * relocated files.
    */
   file(path: string, mode: number, mtime: number, content: Uint8Array, rewritten?: Uint8Array): void {
@@ -187,15 +187,15 @@ export class TreeWriter {
   }
 
   /**
-   * A layer's kept copy holds only that layer's files: the folders they are in are made there as they
+   * A layer's unpacked copy holds only that layer's files: the folders they are in are made there as they
    * come (in root, the environment's layer made them, with their modes).
    */
   private copyParents(rel: string): void {
-    if (!this.kept || this.kept.existing) return;
+    if (!this.unpacked || this.unpacked.existing) return;
     const dir = path.posix.dirname(rel);
     if (this.copyDirs.has(dir)) return;
     this.copyParents(dir);
-    makeDirectory(pathUnder(this.kept.root, dir), 0o755);
+    makeDirectory(pathUnder(this.unpacked.root, dir), 0o755);
     this.copyDirs.add(dir);
   }
 
@@ -207,7 +207,7 @@ export class TreeWriter {
 
   private send(): void {
     if (!this.ops.length) return;
-    const batch: Batch = { ops: this.ops, data: this.data.buffer as ArrayBuffer, kept: this.kept };
+    const batch: Batch = { ops: this.ops, data: this.data.buffer as ArrayBuffer, unpacked: this.unpacked };
     this.ops = [];
     this.data = this.spare.pop() ?? new Uint8Array(BATCH_BYTES);
     this.used = 0;

@@ -11,26 +11,26 @@ export type Op =
 
 /**
  * Operations and the bytes they write, sent to the worker in one message (the buffer is transferred, not
- * copied). `kept`: the pristine copy these operations go to or link from (one per layer of an archive).
+ * copied). `unpacked`: the pristine copy these operations go to or link from (one per layer of an archive).
  */
 export interface Batch {
   ops: Op[];
   data: ArrayBuffer;
-  kept: KeptCopy | undefined;
+  unpacked: UnpackedCopy | undefined;
 }
 
 /**
  * The batch's buffer comes back with the reply, to be filled again: fresh memory costs a page fault per
- * 4 KiB. `method` says how files were put into the root from the kept copy (once probed).
+ * 4 KiB. `method` says how files were put into the root from the unpacked copy (once probed).
  */
 export type WriterReply = { data: ArrayBuffer; ok: true; method?: LinkMethod | undefined; ms: number } | { data: ArrayBuffer; ok: false; error?: WriterError };
 
-/** A failure on a writer's thread; `kept`: the existing kept copy the batch linked from. */
+/** A failure on a writer's thread; `unpacked`: the existing unpacked copy the batch linked from. */
 export interface WriterError {
   message: string;
   code?: string | undefined;
   path?: string | undefined;
-  kept?: string | undefined;
+  unpacked?: string | undefined;
 }
 
 /** Files and bytes handled so far, updated as a tree is packed or unpacked (for a progress line). */
@@ -40,11 +40,11 @@ export interface TreeProgress {
 }
 
 /**
- * A second, pristine copy of (part of) the tree, kept in the cache: files land there and are linked into
+ * A second, pristine copy of (part of) the tree, unpacked in the cache: files land there and are linked into
  * root. `existing`: the copy is complete already (a repeat install in link mode); root gets links of its
  * files (`link`), folders and symlinks of its own, and new files only for those rewritten (`file`).
  */
-export interface KeptCopy {
+export interface UnpackedCopy {
   root: string;
   existing: boolean;
 }
@@ -52,6 +52,6 @@ export interface KeptCopy {
 /** The first message a writer's thread gets: it may have been started before its root was known. */
 export interface WriterSetup {
   root: string;
-  /** How files are put into root from a kept copy (the first one tried; the worker falls back). */
+  /** How files are put into root from a unpacked copy (the first one tried; the worker falls back). */
   method: LinkMethod | undefined;
 }

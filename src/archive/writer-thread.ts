@@ -56,9 +56,9 @@ export function takeWorker(): Worker {
   return startWorker();
 }
 
-export function errnoError({ message, code, path, kept }: WriterError): Error {
-  return Object.assign(new Error(message), { code, path, kept });
+export function errnoError({ message, code, path, unpacked }: WriterError): Error {
+  return Object.assign(new Error(message), { code, path, unpacked });
 }
 
-/** The existing kept copy whose batch failed, when a writer's failure came from one. */
-export const keptOf = (error: unknown): string | undefined => (error as Partial<WriterError> | null)?.kept;
+/** The existing unpacked copy whose batch failed, when a writer's failure came from one. */
+export const unpackedOf = (error: unknown): string | undefined => (error as Partial<WriterError> | null)?.unpacked;

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { pathExists } from '../io/fs.js';
+import { pathExists, statOrMissing } from '../io/fs.js';
 import { DirectoryStore } from '../stores/dir.js';
 import type { ArchiveRecord } from '../stores/store.js';
 
@@ -30,6 +30,6 @@ export class CacheStore extends DirectoryStore {
 
   /** When the archive was last looked up (or added), in ms; 0 once it is gone. */
   async lastUsed(key: string): Promise<number> {
-    return (await fs.stat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0;
+    return (await statOrMissing(this.recordPath(key)))?.mtimeMs ?? 0;
   }
 }

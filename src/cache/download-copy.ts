@@ -34,7 +34,7 @@ export class DownloadCopy {
   }
 
   /** Adds the verified copy to `cache`; false when the copy failed to be written. */
-  async keep(cache: CacheStore, key: string, archive: Omit<LocalArchive, 'path'>, tool: string): Promise<boolean> {
+  async addToCache(cache: CacheStore, key: string, archive: Omit<LocalArchive, 'path'>, tool: string): Promise<boolean> {
     if (!(await this.written())) return false;
     await cache.publish(key, { ...archive, path: this.file }, tool);
     return true;

@@ -13,7 +13,7 @@ export interface EvictionRule {
   /** Drop whatever was last used before this time (ms since the epoch). */
   unusedSince?: number | undefined;
   /** Never dropped (what this run just added). */
-  keep?: string | undefined;
+  spare?: string | undefined;
 }
 
 /** Which entries a rule drops, least recently used first. Pure: `cache prune --dry-run` shows exactly this. */
@@ -22,7 +22,7 @@ export function evictionPlan(entries: readonly CacheEntry[], rule: EvictionRule)
   let total = byAge.reduce((sum, entry) => sum + entry.bytes, 0);
   const dropped: CacheEntry[] = [];
   for (const entry of byAge) {
-    if (entry.key === rule.keep) continue;
+    if (entry.key === rule.spare) continue;
     const stale = rule.unusedSince !== undefined && entry.used < rule.unusedSince;
     const over = rule.maxBytes !== undefined && total > rule.maxBytes;
     if (!stale && !over) continue;

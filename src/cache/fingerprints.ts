@@ -1,7 +1,7 @@
-import { mkdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { mkdirSync, realpathSync, type Stats, statSync } from 'node:fs';
 import path from 'node:path';
 import { readBoundedSync, readStart, writeFileAtomic } from '../io/fs.js';
-import { FINGERPRINT_SCHEMA, isFingerprint, type Fingerprint } from '../python/fingerprint.js';
+import { FINGERPRINT_SCHEMA, type Fingerprint, isFingerprint } from '../python/fingerprint.js';
 
 /** Larger files are not read (an entry is about 1 KB): a planted giant or FIFO is an empty cache. */
 const MAX_CACHE_BYTES = 1 << 20;

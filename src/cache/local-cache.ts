@@ -1,8 +1,8 @@
-import { cachePath } from './layout.js';
-import { CacheStore } from './archives.js';
-import { UnpackedTrees } from './unpacked.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
+import { CacheStore } from './archives.js';
 import { type CacheEntry, type EvictionRule, evictionPlan } from './eviction.js';
+import { cachePath } from './layout.js';
+import { UnpackedTrees } from './unpacked.js';
 
 /** An install's own eviction spares layers this new: another install may be adding them, its record not yet written. */
 const EVICTION_GRACE_MS = 60_000;
@@ -27,13 +27,13 @@ export class LocalCache {
   }
 
   /** Whether archives from `store` are kept here as they stream past: only remote ones, as a local store gains nothing from a second copy. */
-  keeps(store: Store): boolean {
+  caches(store: Store): boolean {
     return store.remote;
   }
 
   /** The cached archives, to be looked up before `stores`: only when they include a remote one, for the same reason. */
   archivesFor(stores: readonly Store[]): CacheStore | undefined {
-    return stores.some((store) => this.keeps(store)) ? this.archives : undefined;
+    return stores.some((store) => this.caches(store)) ? this.archives : undefined;
   }
 
   /**
@@ -75,9 +75,9 @@ export class LocalCache {
   }
 
   /** After an install added `keep`: drops least recently used entries until the cache fits --cache-max-size. */
-  async evict(keep: string): Promise<string[]> {
+  async evict(spare: string): Promise<string[]> {
     if (this.maxBytes === undefined) return [];
-    return (await this.prune({ maxBytes: this.maxBytes, keep }, false, EVICTION_GRACE_MS)).map((entry) => `${entry.kind} ${entry.key}`);
+    return (await this.prune({ maxBytes: this.maxBytes, spare }, false, EVICTION_GRACE_MS)).map((entry) => `${entry.kind} ${entry.key}`);
   }
 
   /** Removes the layers and unpacked trees nothing cached names any more (shared ones stay with those that still name them). */

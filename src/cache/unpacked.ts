@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LinkedPart } from '../archive/parts.js';
-import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { DamagedInCache } from './layout.js';
-import { isRealFolder, pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import { describeCause, isErrno, TerrariumError } from '../errors.js';
+import { isRealFolder, lstatOrMissing, pathExists, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { SHA256_HEX, isStorageKey } from '../stores/store.js';
-import { type TreeIndex, type UnpackedCopy, type UnpackedIndex, type UnpackedTree, checkIndex, checkTreeIndex, treesOf } from './unpacked-index.js';
+import { isStorageKey, SHA256_HEX } from '../stores/store.js';
+import { DamagedInCache } from './layout.js';
+import { checkIndex, checkTreeIndex, type TreeIndex, treesOf, type UnpackedCopy, type UnpackedIndex, type UnpackedTree } from './unpacked-index.js';
 
 /** Larger indexes are not read: one entry takes about 100 bytes (18,000 files: 1.8 MB), so this is 160,000 entries. */
 const MAX_INDEX_BYTES = 16 << 20;
@@ -58,7 +58,7 @@ export class UnpackedTrees {
     // Each tree is named once (checkIndex): what is read for a copy is bounded by the sum of its tree indexes.
     let budget = MAX_COPY_INDEX_BYTES;
     for (const { sha256 } of treesOf(index)) {
-      budget -= (await fs.lstat(this.treeIndexPath(sha256)).catch(() => undefined))?.size ?? 0;
+      budget -= (await lstatOrMissing(this.treeIndexPath(sha256)))?.size ?? 0;
       const tree = budget >= 0 ? await this.findTree(sha256) : undefined;
       if (!tree) return undefined;
       trees.push(tree);
@@ -184,7 +184,7 @@ export class UnpackedTrees {
     const removed = [];
     for (const sha256 of unnamed) {
       // A tree's index tells its last use; a tree without one (a run died before writing it) has only its own.
-      const used = (await fs.lstat(this.treeIndexPath(sha256)).catch(() => fs.lstat(this.treePath(sha256)).catch(() => undefined)))?.mtimeMs ?? 0;
+      const used = ((await lstatOrMissing(this.treeIndexPath(sha256))) ?? (await lstatOrMissing(this.treePath(sha256))))?.mtimeMs ?? 0;
       if (Date.now() - used < graceMs) continue;
       await this.discardTree(sha256);
       removed.push(sha256);

@@ -1,10 +1,10 @@
 import { lstatSync, readlinkSync } from 'node:fs';
-import { describeCause } from '../errors.js';
-import { TreeFolders, readLinked } from '../archive/linked-files.js';
+import { readLinked, TreeFolders } from '../archive/linked-files.js';
 import { TreeDigest } from '../archive/tree-digest.js';
+import { describeCause } from '../errors.js';
+import { flawOfStored } from '../stores/verify.js';
 import type { LocalCache } from './local-cache.js';
 import type { UnpackedTree } from './unpacked-index.js';
-import { flawOfStored } from '../stores/verify.js';
 
 export interface CacheCheck {
   key: string;

@@ -1,6 +1,6 @@
 import type { TerrariumError } from '../errors.js';
-import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { Settings } from '../install/settings.js';
+import type { Reporter, ReporterStreams } from '../report/reporter.js';
 import type { CliDescription } from './completion.js';
 import type { COMMAND_OPTIONS, CommandWithOptions } from './option-table.js';
 import type { OptionValues } from './option-values.js';

@@ -1,19 +1,19 @@
 import { Command, CommanderError, Help } from 'commander';
 import { EXIT, TerrariumError } from '../errors.js';
+import type { Settings } from '../install/settings.js';
 import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
-import type { Settings } from '../install/settings.js';
 import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, SHORT_USAGE } from './command-table.js';
-import type { CliContext } from './context.js';
 import { describeCli } from './completion.js';
-import { findConfigFile, type ConfigFile } from './config-file.js';
+import { type ConfigFile, findConfigFile } from './config-file.js';
+import type { CliContext } from './context.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
-import { COMMAND_OPTIONS, commandOptionSpecs, commanderOption, longFlag, type RawOptions, specFor } from './option-table.js';
+import { COMMAND_OPTIONS, commanderOption, commandOptionSpecs, longFlag, type RawOptions, specFor } from './option-table.js';
 import { parseOptions } from './option-values.js';
-import { type OptionName, addGlobalOptions, resolveSettings, verbosityOf } from './options.js';
+import { addGlobalOptions, type OptionName, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
-import { outputStyle } from './terminal.js';
 import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
+import { outputStyle } from './terminal.js';
 
 // The build writes the man page from the same tables as --help (scripts/build.mjs).
 export { manPage } from './man-page.js';

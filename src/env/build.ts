@@ -1,15 +1,16 @@
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TerrariumError, describeCause } from '../errors.js';
-import { run, type RunResult } from '../io/exec.js';
+import { describeCause, TerrariumError } from '../errors.js';
+import { type RunResult, run } from '../io/exec.js';
+import { lstatOrMissing } from '../io/fs.js';
 import { whichProgram } from '../python/discover.js';
-import { pythonScript } from '../python/scripts.js';
 import type { Fingerprint } from '../python/fingerprint.js';
+import { pythonScript } from '../python/scripts.js';
 import { formatCount } from '../report/format.js';
-import { PipProgress } from './pip-progress.js';
-import type { PipPlan } from './pip-plan.js';
 import type { Reporter } from '../report/reporter.js';
+import type { PipPlan } from './pip-plan.js';
+import { PipProgress } from './pip-progress.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
 export type Builder = (typeof BUILDERS)[number];
@@ -155,7 +156,7 @@ async function entriesOf(dir: string): Promise<Map<string, string> | undefined> 
   if (!names) return undefined;
   const entries = new Map<string, string>();
   for (const name of names) {
-    const stat = await fs.lstat(path.join(dir, name)).catch(() => undefined);
+    const stat = await lstatOrMissing(path.join(dir, name));
     if (stat) entries.set(name, `${stat.ino}:${stat.mtimeMs}`);
   }
   return entries;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { TerrariumError } from '../errors.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../archive/manifest.js';
+import { MANIFEST_PATH, type Manifest, parseManifest } from '../archive/manifest.js';
+import { describeCause, TerrariumError } from '../errors.js';
 import { TERRARIUM_DIR } from '../relocate/relocations.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
 import { findOutsidePaths } from './outside-paths.js';
@@ -115,7 +115,7 @@ async function checkInterpreter(root: string, cfg: Map<string, string>, env: Nod
     const declared = (cfg.get('version') ?? cfg.get('version_info'))?.split('.').map(Number);
     probe = await probeEnvironment(root, env, declared);
   } catch (error) {
-    return [{ path: 'bin/python', problem: `does not run: ${(error as Error).message}` }];
+    return [{ path: 'bin/python', problem: `does not run: ${describeCause(error)}` }];
   }
   const findings: Finding[] = [];
   if (!probe.seesItself) findings.push({ path: 'bin/python', problem: `sees sys.prefix ${probe.prefix}, not this environment` });

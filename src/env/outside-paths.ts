@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
+import { statOrMissing } from '../io/fs.js';
 
 /** A reference from inside an environment to a directory outside it that Python will use. */
 export interface OutsidePath {
@@ -66,7 +67,7 @@ async function siteDirs(root: string): Promise<string[]> {
   const dirs: string[] = [];
   for (const version of versions.filter((v) => v.startsWith('python'))) {
     const dir = path.join(lib, version, 'site-packages');
-    if ((await fs.stat(dir).catch(() => undefined))?.isDirectory()) dirs.push(dir);
+    if ((await statOrMissing(dir))?.isDirectory()) dirs.push(dir);
   }
   return dirs;
 }

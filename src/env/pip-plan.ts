@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { ResolvedInputs } from '../key/inputs.js';
-import { lockedLine, type LockedSet } from '../key/locked.js';
+import { type LockedSet, lockedLine } from '../key/locked.js';
 
 export const LOCKED_REQUIREMENTS = 'locked-requirements.txt';
 export const LOCKED_LINKS = 'locked-links.html';

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { TerrariumError, describeCause } from '../errors.js';
-import { type RunResult, archiveCodeEnv, isolatedPythonFlags, run } from '../io/exec.js';
+import { describeCause, TerrariumError } from '../errors.js';
+import { archiveCodeEnv, isolatedPythonFlags, type RunResult, run } from '../io/exec.js';
 
 // NUL-separated bytes rather than JSON: importing json (and re with it) was a third of the probe's
 // time, paid by every install (docs/benchmark.md). Paths go out as the file system's bytes, so no locale can fail to encode them.
@@ -51,7 +51,7 @@ export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: 
       hint: 'run again with -VV; if it came from storage, rebuild it with --no-download',
     });
   const probe = await probeEnvironment(root, env, version).catch((error: unknown) => {
-    throw fail((error as Error).message);
+    throw fail(describeCause(error));
   });
   if (!probe.seesItself) throw fail(`sys.prefix is ${probe.prefix}, expected ${root}`);
   if (probe.prefix === probe.basePrefix) throw fail('bin/python does not recognise the environment');

@@ -1,18 +1,18 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { type Readable, addAbortSignal } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { ChecksumStream } from '../archive/checksum.js';
-import type { ArchivePart } from '../archive/parts.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
+import type { ArchivePart } from '../archive/parts.js';
 import type { LocalArchive } from '../archive/save.js';
+import type { CacheStore } from '../cache/archives.js';
 import { DownloadCopy } from '../cache/download-copy.js';
 import { DamagedInCache } from '../cache/layout.js';
-import type { CacheStore } from '../cache/archives.js';
 import { TerrariumError } from '../errors.js';
 import { siblingPath } from '../io/fs.js';
 import type { PendingSignature } from '../sign/archive-signature.js';
-import { type ArchiveRecord, type Store, isWritable } from '../stores/store.js';
-import { type LayerPart, dropDamagedBlob, layerPart } from '../stores/verify.js';
+import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
+import { dropDamagedBlob, type LayerPart, layerPart } from '../stores/verify.js';
 
 /** Where a restore reads an archive's bytes from, and what it does with them once they are verified. */
 export interface ArchiveSource {
@@ -22,7 +22,7 @@ export interface ArchiveSource {
   /** After every part: throws unless the bytes are the ones recorded (and signed, with a signature). */
   finish(): void;
   /** Adds what was downloaded to the cache, once verified; false when there was nothing to add. */
-  keep(cache: CacheStore, archive: Omit<LocalArchive, 'path' | 'layers'>, tool: string): Promise<boolean>;
+  addToCache(cache: CacheStore, archive: Omit<LocalArchive, 'path' | 'layers'>, tool: string): Promise<boolean>;
   dispose(): Promise<void>;
 }
 
@@ -59,7 +59,7 @@ export function archiveSource(store: Store, record: ArchiveRecord, options: Sour
       }
       options.signature?.confirm(checksum.prehash()!);
     },
-    keep: async (cache, archive, tool) => (copy ? copy.keep(cache, record.key, archive, tool) : false),
+    addToCache: async (cache, archive, tool) => (copy ? copy.addToCache(cache, record.key, archive, tool) : false),
     dispose: async () => copy?.dispose(),
   };
 }
@@ -136,7 +136,7 @@ export function layeredSource(
     parts,
     bytes: () => parts.reduce((sum, part) => sum + part.bytes(), 0),
     finish() {},
-    async keep(cache, archive, tool) {
+    async addToCache(cache, archive, tool) {
       for (const copy of copies.values()) if (!(await copy.written())) return false;
       // Layers linked from unpacked trees were not downloaded: the archive is kept only if the cache has them already.
       for (const layer of record.layers) if (!copies.has(layer.sha256) && !(await cache.hasBlob(layer))) return false;

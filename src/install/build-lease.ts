@@ -1,8 +1,8 @@
-import type { Platform } from '../python/fingerprint.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, type ErrorCode, TerrariumError } from '../errors.js';
+import type { Platform } from '../python/fingerprint.js';
 import { formatDuration } from '../report/format.js';
-import { type BuildFailure, type HeldLease, type LeaseHolder, failureApplies } from '../stores/lease.js';
+import { type BuildFailure, failureApplies, type HeldLease, type LeaseHolder } from '../stores/lease.js';
 import type { WritableStore } from '../stores/store.js';
 import type { JobContext } from './settings.js';
 

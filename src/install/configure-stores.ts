@@ -1,11 +1,10 @@
+import { LocalCache } from '../cache/local-cache.js';
 import type { Reporter } from '../report/reporter.js';
 import { DirectoryStore } from '../stores/dir.js';
 import { HttpStore } from '../stores/http.js';
-import { LocalCache } from '../cache/local-cache.js';
-import type { S3Options } from '../stores/s3-bucket.js';
-import type { RequestSettings } from '../stores/store.js';
 import { S3Store } from '../stores/s3.js';
-import type { Store } from '../stores/store.js';
+import type { S3Options } from '../stores/s3-bucket.js';
+import type { RequestSettings, Store } from '../stores/store.js';
 
 export interface StoreSettings {
   storageDir: string | undefined;

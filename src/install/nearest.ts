@@ -1,5 +1,5 @@
 import { describeCause } from '../errors.js';
-import { lineChanges, linesInCommon, shownLine, type LineChange } from '../key/line-diff.js';
+import { type LineChange, lineChanges, linesInCommon, shownLine } from '../key/line-diff.js';
 import type { ResolvedKey } from '../key/resolve.js';
 import { formatAge } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';

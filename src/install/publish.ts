@@ -2,20 +2,18 @@ import type { LocalArchive } from '../archive/save.js';
 import { describeCause } from '../errors.js';
 import { formatBytes, formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
-import { checkArchiveSignature } from '../sign/archive-signature.js';
 import type { PublicKey } from '../sign/minisign.js';
+import { acceptStored } from '../stores/acceptance.js';
 import type { ArchiveRecord, PublishResult, Store, WritableStore } from '../stores/store.js';
-import { TOOL_VERSION } from '../version.js';
 import { flawOfStored } from '../stores/verify.js';
+import { TOOL_VERSION } from '../version.js';
 
-/** Why runners trusting `trusted` would pass over the stored archive, or undefined when they would install it. */
+/** Why runners trusting `trusted` would pass over the stored archive, or undefined when they would take it. */
 async function untrusted(store: Store, record: ArchiveRecord, trusted: readonly PublicKey[]): Promise<string | undefined> {
-  try {
-    checkArchiveSignature(await store.signature(record), record, trusted);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
+  return acceptStored(store, record, trusted).then(
+    () => undefined,
+    (error: unknown) => describeCause(error),
+  );
 }
 
 /** What happened at one store: ours is there (published, or in place of a broken one), or another run's was first. */

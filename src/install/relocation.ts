@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { MANIFEST_PATH, type Manifest, relocatedManifest } from '../archive/manifest.js';
 import { TerrariumError } from '../errors.js';
-import { writeFileAtomic } from '../io/fs.js';
+import { lstatOrMissing, writeFileAtomic } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
-import { MANIFEST_PATH, relocatedManifest, type Manifest } from '../archive/manifest.js';
+import { interpreterTreePath, TERRARIUM_DIR } from '../relocate/relocations.js';
 import { makeRelocator } from '../relocate/relocator.js';
-import { TERRARIUM_DIR, interpreterTreePath } from '../relocate/relocations.js';
 
 /**
  * Rewrites, in place, an environment built at `manifest.prefix` (still lying there) so that it works
@@ -33,7 +33,7 @@ export async function finishRelocation(root: string, manifest: Manifest, target:
   const relink = async (rel: string, to: string) => {
     const link = path.join(root, rel);
     await assertRealDirectories(root, path.dirname(rel));
-    const existing = await fs.lstat(link).catch(() => undefined);
+    const existing = await lstatOrMissing(link);
     if (existing?.isDirectory()) throw hostile(`asks for a link at ${rel}, which is a directory`);
     if (existing) await fs.unlink(link);
     await fs.symlink(to, link);
@@ -52,7 +52,7 @@ async function assertRealDirectories(root: string, relDir: string): Promise<void
   let current = root;
   for (const part of relDir === '.' ? [] : relDir.split('/')) {
     current = path.join(current, part);
-    const stat = await fs.lstat(current).catch(() => undefined);
+    const stat = await lstatOrMissing(current);
     if (!stat) {
       await fs.mkdir(current);
     } else if (!stat.isDirectory()) {

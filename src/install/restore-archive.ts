@@ -1,24 +1,22 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type ExtractResult, extractLayers } from '../archive/extract.js';
-import { type Part, unpackLimits } from '../archive/parts.js';
-import { TerrariumError, describeCause } from '../errors.js';
-import type { LinkMethod } from '../io/file-ops.js';
-import { removeTree } from '../io/fs.js';
-import { describeInterpreter, incompatibility, platformOf, type Fingerprint } from '../python/fingerprint.js';
-import { finishRelocation } from './relocation.js';
 import type { Manifest } from '../archive/manifest.js';
-import { outsideLinks } from '../relocate/relocations.js';
-import { makeRelocator, type Relocator } from '../relocate/relocator.js';
-import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
-import { checkArchiveSignature } from '../sign/archive-signature.js';
-import { shownLine } from '../key/line-diff.js';
-import { archiveSource, layeredSource } from './archive-sources.js';
+import { type Part, unpackLimits } from '../archive/parts.js';
 import { DamagedInCache } from '../cache/layout.js';
 import type { LocalCache } from '../cache/local-cache.js';
+import { treeDigests, UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree } from '../cache/unpacked-index.js';
+import { describeCause } from '../errors.js';
+import type { LinkMethod } from '../io/file-ops.js';
+import { removeTree } from '../io/fs.js';
+import { shownLine } from '../key/line-diff.js';
+import { type Fingerprint, platformOf } from '../python/fingerprint.js';
+import { makeRelocator, type Relocator } from '../relocate/relocator.js';
+import { formatBytes, formatCount, formatTransfer } from '../report/format.js';
+import { acceptManifest, acceptSignature } from '../stores/acceptance.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
-import { platformLie } from '../stores/variants.js';
-import { UNPACKED_FORMAT, type UnpackedIndex, type UnpackedTree, treeDigests } from '../cache/unpacked-index.js';
+import { archiveSource, layeredSource } from './archive-sources.js';
+import { finishRelocation } from './relocation.js';
 import type { InstallOptions, JobContext, RestoreSettings } from './settings.js';
 
 export interface RestoreJob extends Pick<InstallOptions, 'local' | 'trusted'>, JobContext {
@@ -39,42 +37,17 @@ export interface RestoreJob extends Pick<InstallOptions, 'local' | 'trusted'>, J
   linksOutside: Set<Store>;
 }
 
-/** An archive passed over because it links outside the environment and --allow-outside-paths was not given. */
-export class LinksOutside extends TerrariumError {}
-
 /** Link mode is on with a local cache, unless --link-mode none. */
 export function linkModeOf(job: RestoreJob): { cache: LocalCache; method: LinkMethod; explicit: boolean } | undefined {
   return job.settings.link && job.local ? { cache: job.local, ...job.settings.link } : undefined;
 }
 
 /**
- * How an archive built elsewhere is moved here; refused (before anything is unpacked) when it was built
- * for an interpreter that cannot run it, or links outside the environment without --allow-outside-paths.
+ * How an archive built elsewhere is moved here; refused (before anything is unpacked) when an install
+ * here would not take it (stores/acceptance.ts).
  */
 export function relocatorFor(manifest: Manifest, job: RestoreJob, record?: ArchiveRecord): Relocator {
-  const lie = record && platformLie(record, platformOf(manifest.python));
-  if (lie) {
-    throw new TerrariumError('ARCHIVE_CORRUPT', `archive ${job.key} is not what its record says: ${lie}`, {
-      hint: 'the record was tampered with; it is removed and rebuilt without --require-download',
-    });
-  }
-  const mismatch = incompatibility(manifest.python, job.python);
-  if (mismatch) {
-    throw new TerrariumError(
-      'PYTHON_INCOMPATIBLE',
-      `archive ${job.key} was built for ${describeInterpreter(manifest.python)}, which cannot run on ${job.python.executable}: ${mismatch}`,
-      {
-        hint: 'pass a matching interpreter with --python, or build for this one with --no-download',
-      },
-    );
-  }
-  const outside = outsideLinks(manifest.externalLinks, manifest.python.prefix);
-  if (outside.length && !job.settings.allowOutsidePaths) {
-    const links = outside.map((link) => `${link.path} -> ${link.target}`).join(', ');
-    throw new LinksOutside('ARCHIVE_UNTRUSTED', `not installed: it links outside the environment (${links})`, {
-      hint: 'pass --allow-outside-paths if those paths exist and are meant to be used here',
-    });
-  }
+  acceptManifest(manifest, record, { key: job.key, python: job.python, allowOutsidePaths: job.settings.allowOutsidePaths });
   return makeRelocator(manifest, job.target, job.python);
 }
 
@@ -109,9 +82,9 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
   // Kept with what the cache keeps of this archive, so that a later run trusting keys can use that too.
   const signatureText = job.trusted.length || job.local ? await store.signature(record) : undefined;
   // Everything a signature says is checked before a byte of the archive is fetched; its file half at the end.
-  const signature = job.trusted.length ? checkArchiveSignature(signatureText, record, job.trusted) : undefined;
+  const signature = acceptSignature(signatureText, record, job.trusted);
   await fs.mkdir(staging, { mode: 0o755 });
-  const cache = job.local?.keeps(store) ? job.local.archives : undefined;
+  const cache = job.local?.caches(store) ? job.local.archives : undefined;
   const link = linkModeOf(job);
   // In link mode, the layers the cache has unpacked already (for other keys) are linked from there, not read.
   const linked = new Map<string, UnpackedTree>();
@@ -130,13 +103,13 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
   const progress = { files: 0, bytes: 0 };
   const started = Date.now();
   try {
-    if (link && (await keepsUnpacked(job, link)))
+    if (link && (await canKeepUnpacked(job, link)))
       for (const [index, sha256] of trees.entries()) if (!linked.has(sha256)) reserved.set(index, await link.cache.trees.reserve(sha256));
     const parts = trees.map((sha256, index) => {
       const tree = linked.get(sha256);
       return tree
         ? link!.cache.trees.part(tree, job.trusted.length ? record.layers![index]!.tree : undefined)
-        : { ...source.parts[index]!, keep: reserved.get(index) };
+        : { ...source.parts[index]!, unpackInto: reserved.get(index) };
     }) as [Part, ...Part[]];
     const extracted = await job.reporter.during(
       store.remote ? 'download' : 'unpack',
@@ -167,7 +140,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
     const counts = { unpackedSize: extracted.bytes, entries: extracted.entryCount };
     if (cache) {
       await source
-        .keep(
+        .addToCache(
           cache,
           {
             sha256: record.sha256,
@@ -197,7 +170,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
         layers: record.layers,
       };
       const kept = reserved.size === trees.length;
-      await keepUnpacked(link.cache, index, trees, reserved, extracted).then(
+      await commitUnpacked(link.cache, index, trees, reserved, extracted).then(
         // Said once, on the install that makes it: the copy takes disk, and some users will want none.
         () =>
           kept &&
@@ -218,7 +191,7 @@ async function restoreOnce(job: RestoreJob, store: Store, record: ArchiveRecord,
 }
 
 /** Commits the trees this restore unpacked (the first with the manifest), then the key's index that names them with those it linked. */
-async function keepUnpacked(
+async function commitUnpacked(
   cache: LocalCache,
   index: UnpackedIndex,
   trees: readonly string[],
@@ -226,7 +199,7 @@ async function keepUnpacked(
   extracted: ExtractResult,
 ): Promise<void> {
   for (const [part, dir] of reserved) {
-    const entries = extracted.kept[part]!;
+    const entries = extracted.unpacked[part]!;
     const bytes = entries.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
     await cache.trees.commitTree(dir, {
       format: UNPACKED_FORMAT,
@@ -244,7 +217,7 @@ async function keepUnpacked(
  * another file system than the target nothing can be linked or cloned, and copying every file twice
  * makes this install slower (unless --link-mode copy asks for exactly that).
  */
-async function keepsUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<boolean> {
+async function canKeepUnpacked(job: RestoreJob, link: NonNullable<ReturnType<typeof linkModeOf>>): Promise<boolean> {
   try {
     const [cache, here] = await Promise.all([link.cache.trees.device(), fs.stat(path.dirname(job.target))]);
     if (cache === here.dev || link.method === 'copy') return true;

@@ -1,17 +1,17 @@
 import { promises as fs } from 'node:fs';
-import { TerrariumError, describeCause } from '../errors.js';
+import { extractLayers } from '../archive/extract.js';
+import { layersPrehash } from '../archive/layers.js';
+import type { LinkedPart } from '../archive/parts.js';
+import { describeCause, TerrariumError } from '../errors.js';
 import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
-import { finishRelocation } from './relocation.js';
-import { formatCount, groupDigits } from '../report/format.js';
 import { platformOf } from '../python/fingerprint.js';
-import { checkArchiveSignature } from '../sign/archive-signature.js';
+import { formatCount, groupDigits } from '../report/format.js';
+import { acceptSignature, LinksOutside } from '../stores/acceptance.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { chooseVariant, describePlatform } from '../stores/variants.js';
-import { extractLayers } from '../archive/extract.js';
-import type { LinkedPart } from '../archive/parts.js';
-import { layersPrehash } from '../archive/layers.js';
-import { LinksOutside, linkModeOf, noteLinkMethod, relocatorFor, restoreArchive, type RestoreJob } from './restore-archive.js';
+import { finishRelocation } from './relocation.js';
+import { linkModeOf, noteLinkMethod, type RestoreJob, relocatorFor, restoreArchive } from './restore-archive.js';
 
 export type { RestoreJob } from './restore-archive.js';
 
@@ -105,8 +105,7 @@ async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefine
     const signed = job.trusted.length ? index.layers?.map((layer) => layer.tree) : undefined;
     if (job.trusted.length) {
       if (!signed?.every((tree) => tree !== undefined)) return undefined;
-      const signature = checkArchiveSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted);
-      signature.confirm(layersPrehash(index.layers!));
+      acceptSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted)!.confirm(layersPrehash(index.layers!));
     }
     await fs.mkdir(job.staging, { mode: 0o755 });
     const progress = { files: 0, bytes: 0 };

@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  type ReadStream,
-  type Stats,
   closeSync,
   constants,
-  fstatSync,
   promises as fs,
+  fstatSync,
   lstatSync,
   openSync,
-  readSync,
+  type ReadStream,
   readdirSync,
+  readSync,
   rmdirSync,
+  type Stats,
   unlinkSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -86,6 +86,26 @@ export const pathExists = (p: string): Promise<boolean> =>
     () => false,
   );
 
+/** What is at `p` (a symlink is not followed), or undefined only when nothing is: other failures (EACCES) are thrown, never taken for "missing". */
+export async function lstatOrMissing(p: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(p);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw error;
+  }
+}
+
+/** The same, through a symlink to what it names. */
+export async function statOrMissing(p: string): Promise<Stats | undefined> {
+  try {
+    return await fs.stat(p);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw error;
+  }
+}
+
 /** What is at `p` (a symlink is not followed); 'missing' only when nothing is: other failures (EACCES) are thrown. */
 export async function pathKind(p: string): Promise<'missing' | 'directory' | 'file' | 'symlink' | 'other'> {
   try {
@@ -130,7 +150,7 @@ export async function isRealFolder(root: string, rel: string): Promise<boolean> 
     .filter((p) => p && p !== '.')) {
     if (part === '..') return false;
     current = path.join(current, part);
-    const stat = await fs.lstat(current).catch(() => undefined);
+    const stat = await lstatOrMissing(current);
     if (!stat?.isDirectory()) return false;
   }
   return true;

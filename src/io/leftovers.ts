@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
-import { parseSiblingName, removeTree } from './fs.js';
+import { lstatOrMissing, parseSiblingName, removeTree } from './fs.js';
 import { ownerGone } from './owner.js';
 
 /**
@@ -22,7 +22,7 @@ export async function removeLeftovers(dir: string, owners?: readonly string[]): 
     const sibling = parseSiblingName(name);
     if (!sibling || (owners && !owners.includes(sibling.of))) continue;
     const file = path.join(dir, name);
-    const stat = await fs.lstat(file).catch(() => undefined);
+    const stat = await lstatOrMissing(file);
     if (!stat || !ownerGone(sibling, stat.mtime)) continue;
     // Best effort: a tree that cannot be removed now (a process of the dead run still writing into it,
     // a file this user may not remove) is tried again by the next run; it never stops this one.

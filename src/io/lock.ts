@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from '../errors.js';
 import { readBoundedSync, writeFileAtomic } from './fs.js';
-import { SELF, ownerGone, type Owner } from './owner.js';
+import { type Owner, ownerGone, SELF } from './owner.js';
 
 export interface LockHolder extends Owner {
   /** The host's name, for messages (Owner.host is what is compared); absent in locks of terrarium 0.1. */

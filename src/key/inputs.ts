@@ -4,14 +4,14 @@ import {
   hashedRequirement,
   isHashedLine,
   isRequirementLine,
-  lockedKeyLines,
-  lockError,
   type LockedPackage,
   type LockedSet,
+  lockError,
+  lockedKeyLines,
 } from './locked.js';
 import type { MarkerContext } from './markers.js';
 import { isPylockFile, readPylock } from './pylock.js';
-import { parseRequirementFiles, readInput, rel, type ReadText, type RequirementSet } from './requirements.js';
+import { parseRequirementFiles, type ReadText, type RequirementSet, readInput, rel } from './requirements.js';
 
 /** The files a run was given, sorted by how pip installs them. */
 export interface Inputs {

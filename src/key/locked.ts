@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
-import { evaluateMarker, normaliseName, type MarkerContext } from './markers.js';
+import { evaluateMarker, type MarkerContext, normaliseName } from './markers.js';
 
 /** One package of a lock, as this interpreter installs it: an exact version and the hashes of its artifacts. */
 export interface LockedPackage {

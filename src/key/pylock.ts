@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { satisfies, validRange } from '@renovatebot/pep440';
 import { parse } from 'smol-toml';
-import { TerrariumError } from '../errors.js';
-import { checkedHashes, lockError, PIP_HASHES, type LockedPackage } from './locked.js';
-import { evaluateMarker, normaliseName, type MarkerContext } from './markers.js';
+import { describeCause, TerrariumError } from '../errors.js';
+import { checkedHashes, type LockedPackage, lockError, PIP_HASHES } from './locked.js';
+import { evaluateMarker, type MarkerContext, normaliseName } from './markers.js';
 
 /** PEP 751's file names: `pylock.toml` and `pylock.NAME.toml`; any other `.toml` input is read as one too. */
 export function isPylockFile(file: string): boolean {
@@ -28,7 +28,7 @@ export function readPylock(text: string, lockPath: string, file: string, markers
   try {
     lock = parse(text) as Table;
   } catch (error) {
-    throw bad(`${String((error as Error).message).split('\n')[0]}`);
+    throw bad(`${describeCause(error).split('\n')[0]}`);
   }
   const version = lock['lock-version'];
   if (typeof version !== 'string') throw bad('it has no lock-version');

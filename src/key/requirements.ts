@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { TerrariumError, isErrno } from '../errors.js';
+import { isErrno, TerrariumError } from '../errors.js';
 
 /** One logical line of a requirements file: a requirement/option, or an include of another file. */
 export type RequirementEntry = { kind: 'line'; text: string } | { kind: 'include'; flag: '-r' | '-c'; file: number };

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { readBoundedSync } from '../io/fs.js';
 import { cachedFingerprint } from '../cache/fingerprints.js';
+import { readBoundedSync } from '../io/fs.js';
 import { fingerprintPython } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { requirementsDigest } from './digest.js';
-import { hasLocks, readInputs, resolveInputs, type Inputs, type ResolvedInputs } from './inputs.js';
+import { hasLocks, type Inputs, type ResolvedInputs, readInputs, resolveInputs } from './inputs.js';
 import { formatKey } from './key-format.js';
 import type { MarkerEnvironment } from './markers.js';
 import { MAX_REQUIREMENTS_FILE, type RequirementSet } from './requirements.js';

@@ -1,8 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { TerrariumError, describeCause } from '../errors.js';
+import { describeCause, TerrariumError } from '../errors.js';
 import { type RunResult, run } from '../io/exec.js';
-import { unsupportedVersion, type Fingerprint } from './fingerprint.js';
+import { type Fingerprint, unsupportedVersion } from './fingerprint.js';
 import { resolvePyenvShim } from './pyenv.js';
 import { pythonScript } from './scripts.js';
 

@@ -2,18 +2,18 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Layer, layersPrehash } from '../archive/layers.js';
-import { TerrariumError } from '../errors.js';
+import { describeCause, TerrariumError } from '../errors.js';
 import {
   MinisignError,
+  type PublicKey,
   parsePublicKey,
   parseSecretKey,
   parseSignature,
+  type SecretKey,
+  type Signature,
   signPrehashed,
   verifyComment,
   verifyFile,
-  type PublicKey,
-  type SecretKey,
-  type Signature,
 } from './minisign.js';
 
 /**
@@ -28,7 +28,7 @@ export function loadSigningKey(file: string): SecretKey {
   try {
     return parseSecretKey(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new TerrariumError('SIGN_KEY_BAD', `cannot sign with ${file}: ${(error as Error).message}`, {
+    throw new TerrariumError('SIGN_KEY_BAD', `cannot sign with ${file}: ${describeCause(error)}`, {
       hint: 'give --sign-key an unencrypted minisign secret key (terrarium keygen FILE, or minisign -G -W)',
     });
   }
@@ -41,7 +41,7 @@ export function loadTrustedKeys(specs: readonly string[], cwd: string): PublicKe
     try {
       return parsePublicKey(existsSync(file) ? readFileSync(file, 'utf8') : spec);
     } catch (error) {
-      throw new TerrariumError('SIGN_KEY_BAD', `bad --trust-key ${JSON.stringify(spec)}: ${(error as Error).message}`, {
+      throw new TerrariumError('SIGN_KEY_BAD', `bad --trust-key ${JSON.stringify(spec)}: ${describeCause(error)}`, {
         hint: 'give a minisign public key (its RW… line) or the path of its .pub file',
       });
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { openRegular } from '../io/fs.js';
+import { lstatOrMissing, openRegular } from '../io/fs.js';
 import { inReservedFolder } from './store.js';
 
 /** How deep a listing looks for records of keys with `/`: keys are short, and a hostile tree is not walked whole. */
@@ -35,7 +35,7 @@ export async function removeUnused(dir: string, names: readonly string[], graceM
   const removed: Array<{ name: string; size: number }> = [];
   for (const name of names) {
     const file = path.join(dir, name);
-    const stat = await fs.lstat(file).catch(() => undefined);
+    const stat = await lstatOrMissing(file);
     if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
     if (!dryRun) await fs.rm(file, { force: true });
     removed.push({ name, size: stat.size });

@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeCause } from '../errors.js';
 import { readBoundedSync, writeFileAtomic } from '../io/fs.js';
-import { LockTimeout, acquireLock } from '../io/lock.js';
-import { type BuildFailure, type BuildLeases, type LeaseAttempt, failureName, leaseHolder, leaseName, parseFailure } from './lease.js';
+import { acquireLock, LockTimeout } from '../io/lock.js';
+import { type BuildFailure, type BuildLeases, failureName, type LeaseAttempt, leaseHolder, leaseName, parseFailure } from './lease.js';
 
 const MAX_FAILURE_BYTES = 8 << 10;
 

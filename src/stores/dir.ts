@@ -1,40 +1,40 @@
-import { constants as fsConstants, promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { isRealFolder, openRegular, pathKind, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
+import type { Layer } from '../archive/layers.js';
+import type { LocalArchive } from '../archive/save.js';
+import { describeCause, isErrno, TerrariumError } from '../errors.js';
+import { isRealFolder, lstatOrMissing, openRegular, pathKind, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock } from '../io/lock.js';
 import type { Platform } from '../python/fingerprint.js';
 import { holds, removeUnused, storeFiles } from './dir-files.js';
 import { DirectoryLeases } from './dir-lease.js';
-import { chooseVariant, variantsOf } from './variants.js';
-import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
+import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
 import {
-  MAX_RECORD_BYTES,
-  SHA256_HEX,
-  MAX_SIGNATURE_BYTES,
-  MAX_LISTED,
-  isStorageKey,
+  type ArchiveRecord,
   archiveName,
-  blobName,
   BLOBS_DIR,
+  blobName,
+  isStorageKey,
+  type ListOptions,
+  MAX_LISTED,
+  MAX_RECORD_BYTES,
+  MAX_SIGNATURE_BYTES,
   missingArchive,
   missingLayer,
-  readNewest,
+  type PublishResult,
   parseRecord,
+  readNewest,
   recordFor,
   recordName,
+  SHA256_HEX,
   signatureName,
-  type ArchiveRecord,
-  type ListOptions,
-  type PublishResult,
   type WritableStore,
 } from './store.js';
-import type { LocalArchive } from '../archive/save.js';
-import type { Layer } from '../archive/layers.js';
+import { chooseVariant, variantsOf } from './variants.js';
 
 /**
  * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record),
@@ -278,7 +278,7 @@ export class DirectoryStore implements WritableStore {
     }
     if (!options.newest) return (await Promise.all(keys.map((key) => this.readRecord(key)))).flatMap((document) => (document ? variantsOf(document) : []));
     const listed = await Promise.all(
-      keys.slice(0, MAX_LISTED).map(async (key) => ({ key, modified: (await fs.lstat(this.recordPath(key)).catch(() => undefined))?.mtimeMs ?? 0 })),
+      keys.slice(0, MAX_LISTED).map(async (key) => ({ key, modified: (await lstatOrMissing(this.recordPath(key)))?.mtimeMs ?? 0 })),
     );
     return readNewest(listed, options.newest, (key) => this.readRecord(key)).then((documents) => documents.flatMap(variantsOf));
   }

@@ -1,27 +1,27 @@
-import type { Platform } from '../python/fingerprint.js';
-import { chooseVariant, variantsOf } from './variants.js';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TerrariumError, describeCause } from '../errors.js';
-import { backoffMs, resumableDownload } from '../io/retry.js';
-import { shownUrl } from '../report/shown-url.js';
-import type { Reporter } from '../report/reporter.js';
 import type { Layer } from '../archive/layers.js';
+import { describeCause, TerrariumError } from '../errors.js';
+import { backoffMs, resumableDownload } from '../io/retry.js';
+import type { Platform } from '../python/fingerprint.js';
+import type { Reporter } from '../report/reporter.js';
+import { shownUrl } from '../report/shown-url.js';
 import {
-  type RequestSettings,
-  MAX_RECORD_BYTES,
-  MAX_SIGNATURE_BYTES,
-  SMALL_OBJECT_SILENCES,
+  type ArchiveRecord,
   archiveName,
   blobName,
+  MAX_RECORD_BYTES,
+  MAX_SIGNATURE_BYTES,
   missingArchive,
   missingLayer,
   parseRecord,
+  type RequestSettings,
   recordName,
-  signatureName,
-  type ArchiveRecord,
+  SMALL_OBJECT_SILENCES,
   type Store,
+  signatureName,
 } from './store.js';
+import { chooseVariant, variantsOf } from './variants.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;

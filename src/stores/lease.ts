@@ -1,5 +1,5 @@
 import { type LockHolder, parseHolder } from '../io/lock.js';
-import { SELF, type Owner } from '../io/owner.js';
+import { type Owner, SELF } from '../io/owner.js';
 
 /**
  * The build lease: a small object beside a key's record saying that one run is building that key, so

@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
-import type { S3Client, _Object } from '@aws-sdk/client-s3';
+import type { _Object, S3Client } from '@aws-sdk/client-s3';
 import type { TerrariumError } from '../errors.js';
 import { resumableDownload } from '../io/retry.js';
 import type { Reporter } from '../report/reporter.js';
 import { isNotFound, s3Failure, statusOf } from './s3-errors.js';
 import type { Condition, S3Access } from './s3-lease.js';
-import { type RequestSettings, SMALL_OBJECT_SILENCES } from './store.js';
 import type { UploadTarget } from './s3-upload.js';
+import { type RequestSettings, SMALL_OBJECT_SILENCES } from './store.js';
 
 export interface S3Options {
   bucket: string;

@@ -1,4 +1,4 @@
-import { TerrariumError, describeCause } from '../errors.js';
+import { describeCause, TerrariumError } from '../errors.js';
 
 /** What the SDK reports as a refusal of the credentials or of the bucket policy. */
 const AUTH_ERRORS = new Set([

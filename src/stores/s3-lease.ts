@@ -5,13 +5,13 @@ import type { Reporter } from '../report/reporter.js';
 import {
   type BuildFailure,
   type BuildLeases,
+  failureName,
   type HeldLease,
   LEASE_RENEW_MS,
   LEASE_STALE_MS,
   type LeaseAttempt,
-  failureName,
-  leaseName,
   leaseHolder,
+  leaseName,
   parseFailure,
   parseLease,
 } from './lease.js';

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { LocalArchive } from '../archive/save.js';
 import type { TerrariumError } from '../errors.js';
 import { isNotFound } from './s3-errors.js';
-import { archiveName, blobName, signatureName, type ArchiveRecord, type TransferProgress } from './store.js';
+import { type ArchiveRecord, archiveName, blobName, signatureName, type TransferProgress } from './store.js';
 
 /** Multipart parts: large enough to keep the request count low, small enough to retry cheaply. */
 const PART_SIZE = 16 * 1024 * 1024;

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
+import { CODEC_EXTENSION, CODECS, type Codec } from '../archive/codec-names.js';
+import { type Layer, layersDigest } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { TerrariumError } from '../errors.js';
-import type { BuildLeases } from './lease.js';
-import { CODECS, CODEC_EXTENSION, type Codec } from '../archive/codec-names.js';
 import type { Platform } from '../python/fingerprint.js';
-import { type Layer, layersDigest } from '../archive/layers.js';
+import type { BuildLeases } from './lease.js';
 
 /** 1: one archive file; 2: layers (a document is format 2 when its first archive is). */
 export const RECORD_FORMATS = [1, 2] as const;
@@ -244,11 +244,11 @@ const LAYER_NAME = /^[A-Za-z0-9._+!-]{1,200}$/;
 
 /** A layered archive's layers: well formed, held to its sha256 (so a signature of it covers them) and summing to its counts. */
 function layersFields(r: Partial<VariantFields>): boolean {
-  const kept = recordedLayers(r.layers, r.sha256);
-  if (!kept) return false;
-  const sum = (field: 'size' | 'unpackedSize' | 'entries') => kept.reduce((total, layer) => total + layer[field], 0);
+  const checked = recordedLayers(r.layers, r.sha256);
+  if (!checked) return false;
+  const sum = (field: 'size' | 'unpackedSize' | 'entries') => checked.reduce((total, layer) => total + layer[field], 0);
   if (sum('size') !== r.size || sum('unpackedSize') !== r.unpackedSize || sum('entries') !== r.entries) return false;
-  r.layers = kept;
+  r.layers = checked;
   return true;
 }
 
@@ -273,7 +273,7 @@ export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undef
   // Every layer's tree digest or none: the document that is signed has them all or is of version 1.
   const trees = value.filter((l: Layer) => l.tree !== undefined).length;
   if (trees !== 0 && trees !== value.length) return undefined;
-  const kept: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries, tree }: Layer) => ({
+  const checked: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries, tree }: Layer) => ({
     name,
     sha256,
     size,
@@ -281,7 +281,7 @@ export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undef
     entries,
     ...(tree ? { tree } : {}),
   }));
-  return layersDigest(kept) === sha256 ? kept : undefined;
+  return layersDigest(checked) === sha256 ? checked : undefined;
 }
 
 const PLATFORM_TEXT = ['implementation', 'abiflags', 'soabi', 'system', 'machine', 'libc', 'libcVersion'] as const;

@@ -1,14 +1,12 @@
-import { type Readable, addAbortSignal } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumStream } from '../archive/checksum.js';
-import { type ArchivePart, unpackLimits } from '../archive/parts.js';
 import { inspectArchive } from '../archive/inspect.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
-import { TerrariumError, describeCause } from '../errors.js';
-import { type ArchiveRecord, type Store, type WritableStore, isWritable } from './store.js';
-import { platformLie } from './variants.js';
-import { platformOf } from '../python/fingerprint.js';
-import { outsideLinks } from '../relocate/relocations.js';
+import { type ArchivePart, unpackLimits } from '../archive/parts.js';
+import { describeCause, TerrariumError } from '../errors.js';
+import { acceptManifest, LinksOutside } from './acceptance.js';
+import { type ArchiveRecord, isWritable, type Store, type WritableStore } from './store.js';
 
 /**
  * A stored archive as the parts an archive reader takes: its file, or (format 2) its layers one after
@@ -110,12 +108,14 @@ export async function flawOfStored(
   const onDamaged = isWritable(store) ? (layer: Layer) => dropDamagedBlob(store, layer, signal).then(() => undefined) : undefined;
   try {
     const { manifest } = await inspectArchive(storedParts(store, record, { signal, onDamaged }).parts, record.codec, unpackLimits(record));
-    const outside = replacement && !replacement.linksOutside ? outsideLinks(manifest.externalLinks, manifest.python.prefix) : [];
-    if (outside.length)
-      return `it links outside the environment (${outside.map((link) => `${link.path} -> ${link.target}`).join(', ')}), which this build does not`;
-    return platformLie(record, platformOf(manifest.python));
+    // Would an install on the interpreter it was built for take it? Links outside count against it
+    // only where the replacement has none.
+    const allowOutsidePaths = !replacement || replacement.linksOutside;
+    acceptManifest(manifest, record, { key: record.key, python: manifest.python, allowOutsidePaths });
+    return undefined;
   } catch (error) {
     signal?.throwIfAborted();
+    if (error instanceof LinksOutside) return `${describeCause(error).replace(/^not installed: /, '')}, which this build does not`;
     if (error instanceof TerrariumError && DAMAGED.includes(error.code)) return describeCause(error);
     throw error;
   }

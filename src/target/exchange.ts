@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { archiveCodeEnv, type RunResult, run } from '../io/exec.js';
 import { pythonScript } from '../python/scripts.js';
-import { archiveCodeEnv, run, type RunResult } from '../io/exec.js';
 
 /**
  * A helper process that swaps two directories in one atomic step (renameat2 RENAME_EXCHANGE, run

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { TerrariumError, describeCause, isErrno } from '../errors.js';
-import { startExchanger, type Exchanger } from './exchange.js';
+import { describeCause, isErrno, TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { pathKind, removeTreesLater, siblingPath, writeFileAtomic } from '../io/fs.js';
-import { namesOf, parseJournal, planInstallSwap, planRevert, stepsDone, undoSteps, type Journal, type Step, type SwapPlan } from './swap-plan.js';
+import { type Exchanger, startExchanger } from './exchange.js';
+import { type Journal, namesOf, parseJournal, planInstallSwap, planRevert, type Step, type SwapPlan, stepsDone, undoSteps } from './swap-plan.js';
 
 export interface Swap {
   /** The point of no return: drops the journal; what the swap set aside is removed in the background. */

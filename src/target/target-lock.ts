@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { TerrariumError, describeCause } from '../errors.js';
+import { describeCause, TerrariumError } from '../errors.js';
 import { removeLeftovers } from '../io/leftovers.js';
-import { LockLost, LockTimeout, acquireLock, type Lock, type LockHolder } from '../io/lock.js';
+import { acquireLock, type Lock, type LockHolder, LockLost, LockTimeout } from '../io/lock.js';
 import { HOST_TAG } from '../io/owner.js';
 import type { Reporter } from '../report/reporter.js';
 import { journalPath, recoverInterruptedSwap } from './swap.js';

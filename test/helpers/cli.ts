@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { run, type RunOptions, type RunResult } from '../../src/io/exec.js';
+import { type RunOptions, type RunResult, run } from '../../src/io/exec.js';
 import { BIN, hermeticEnv } from './hermetic.js';
 import { type SeedFormat, type SeedName, seedStore } from './seeds.js';
 

@@ -1,5 +1,5 @@
-import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { MANIFEST_FORMAT, type Manifest } from '../../src/archive/manifest.js';
+import type { Fingerprint } from '../../src/python/fingerprint.js';
 
 /** An interpreter as a fingerprint describes it; `executable` is what restores link bin/python* to. */
 export function testFingerprint(executable = '/usr/bin/python3'): Fingerprint {

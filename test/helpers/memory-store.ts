@@ -4,17 +4,17 @@ import type { Layer } from '../../src/archive/layers.js';
 import { TerrariumError } from '../../src/errors.js';
 import type { Platform } from '../../src/python/fingerprint.js';
 import type { BuildFailure, BuildLeases, LeaseAttempt } from '../../src/stores/lease.js';
-import { type RecordFiles, discardRecord, publishRecord, replaceRecord } from '../../src/stores/record-change.js';
+import { discardRecord, publishRecord, type RecordFiles, replaceRecord } from '../../src/stores/record-change.js';
 import {
   type ArchiveRecord,
-  type PublishResult,
-  type WritableStore,
   archiveName,
   blobName,
+  type PublishResult,
   parseRecord,
   recordFor,
   recordName,
   signatureName,
+  type WritableStore,
 } from '../../src/stores/store.js';
 import { chooseVariant, variantsOf } from '../../src/stores/variants.js';
 

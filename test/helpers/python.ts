@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { machine } from 'node:os';
 import path from 'node:path';
 
 let cached: string | undefined;
@@ -15,6 +16,9 @@ export function pythonVersion(python: string): string {
 }
 
 /** Debian's own python3.11, a second install of the same minor version at another place. */
+/** What keys start with on this machine: the interpreter's platform.machine(), which is uname -m's answer. */
+export const ARCH = machine();
+
 export const SYSTEM_PYTHON = '/usr/bin/python3.11';
 export const hasSystemPython = existsSync(SYSTEM_PYTHON);
 

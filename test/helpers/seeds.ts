@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { acquireLock } from '../../src/io/lock.js';
-import { type ArchiveRecord, BLOBS_DIR, archiveName, blobName } from '../../src/stores/store.js';
+import { type ArchiveRecord, archiveName, BLOBS_DIR, blobName } from '../../src/stores/store.js';
 import { BIN, hermeticEnv } from './hermetic.js';
 
 /** The requirement sets archived once per run, by name. */

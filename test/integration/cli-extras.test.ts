@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 
@@ -57,7 +58,7 @@ describe('inspect, completion, help', () => {
     const unknown = await box.main(['inspect', 'notes.txt']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('cannot tell how notes.txt is compressed');
-    const missing = await box.main(store('inspect', 'x86_64-3.11-00000000000000000000000000000000'));
+    const missing = await box.main(store('inspect', `${ARCH}-3.11-00000000000000000000000000000000`));
     expect(missing.code).toBe(10);
     expect(missing.stderr).toContain('terrarium ls');
   });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
 import { envState, expectNoLeftovers, leftoversIn } from '../helpers/env-state.js';
@@ -139,9 +140,12 @@ describe('crash safety', () => {
     const started = Date.now();
     expect((await box.terrarium(store('install', 'b.txt'))).code).toBe(0);
     const span = Date.now() - started;
+    // Seeded, so that a failure names the moments to try again (KILL_SEED=N); each round a sixth of the span.
+    const seed = Number(process.env.KILL_SEED ?? 20261204);
+    const random = fc.sample(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { seed, numRuns: 6 });
     for (let round = 0; round < 6; round++) {
       reset();
-      const delay = Math.floor(((round + Math.random()) / 6) * span);
+      const delay = Math.floor(((round + random[round]!) / 6) * span);
       const killed = await box.terrarium(
         store('install', 'b.txt'),
         {},
@@ -149,7 +153,7 @@ describe('crash safety', () => {
           onSpawn: (child) => void setTimeout(() => child.kill('SIGKILL'), delay),
         },
       );
-      expect([A, B], `killed after ${delay} ms (exit ${killed.code})`).toContain(envState(target));
+      expect([A, B], `killed after ${delay} ms (exit ${killed.code}, KILL_SEED=${seed})`).toContain(envState(target));
       const next = await box.terrarium(store('install', 'b.txt'));
       expect(next.code, next.stderr).toBe(0);
       expect(envState(target)).toBe(B);

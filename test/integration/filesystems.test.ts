@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, withoutProgress } from '../helpers/cli.js';
 import { envState, leftoversIn } from '../helpers/env-state.js';
+import { ARCH } from '../helpers/python.js';
 
 function mount(dir: string, options: string): boolean {
   mkdirSync(dir, { recursive: true });
@@ -70,7 +71,7 @@ describe.skipIf(!canMount)('full and read-only file systems', () => {
     expect(hit.stderr).toContain(`from ${box.shown(readOnly)}`);
     const miss = await box.terrarium(['--storage-dir', readOnly, '-t', box.path('built'), 'install', 'c.txt']);
     expect(miss.code, miss.stderr).toBe(0);
-    expect(miss.stderr).toMatch(/warning: could not publish x86_64-\S+ to .*read-only file system/);
+    expect(miss.stderr).toMatch(new RegExp(`warning: could not publish ${ARCH}-\\S+ to .*read-only file system`));
     expect(envState(box.path('built'))).toBe('empty');
   });
 

@@ -5,13 +5,14 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HOST_TAG } from '../../src/io/owner.js';
-import { platformOf, type Platform } from '../../src/python/fingerprint.js';
+import { type Platform, platformOf } from '../../src/python/fingerprint.js';
 import { createReporter } from '../../src/report/reporter.js';
 import { S3Store } from '../../src/stores/s3.js';
 import { type CliResult, Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 import { GatedIndex } from '../helpers/gated-index.js';
 import { testFingerprint } from '../helpers/manifest.js';
+import { ARCH } from '../helpers/python.js';
 import { ACCESS_KEY, BUCKET, ConditionalWrites, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 
 interface Runner {
@@ -143,7 +144,9 @@ describe('one build for many runners', () => {
       for (const runner of runners.filter((r) => !building(r))) {
         const result = await runner.result;
         expect(result.code).toBe(7);
-        expect(result.stderr).toMatch(/error: x86_64-\S+ failed to build on \S+ \(pid \d+\) [\d.]+ m?s ago \(BUILD_PIP_FAILED: pip install failed \(exit 1\)/);
+        expect(result.stderr).toMatch(
+          new RegExp(`error: ${ARCH}-\\S+ failed to build on \\S+ \\(pid \\d+\\) [\\d.]+ m?s ago \\(BUILD_PIP_FAILED: pip install failed \\(exit 1\\)`),
+        );
         expect(result.stderr).toContain('not building it again here');
         expect(result.stderr).toContain('hint: fix what that build reported (its log has the details), or pass --build-wait 0 to build here anyway');
         expect(result.stderr).not.toContain('No matching distribution');
@@ -243,9 +246,9 @@ describe('one build for many runners', () => {
     it('a lease whose holder died is taken over by exactly one of the runners that find it (If-Match on its ETag)', async () => {
       const dead = spawnSync('true').pid!;
       const stale = { host: HOST_TAG, hostname: 'gone', pid: dead, nonce: 'stale', since: new Date().toISOString() };
-      await s3.put('takeover/x86_64-3.11-abc.lease', JSON.stringify(stale));
+      await s3.put(`takeover/${ARCH}-3.11-abc.lease`, JSON.stringify(stale));
       const runners = [0, 1, 2].map(() => directStore('takeover/'));
-      const attempts = await Promise.all(runners.map((store) => store.leases.take('x86_64-3.11-abc')));
+      const attempts = await Promise.all(runners.map((store) => store.leases.take(`${ARCH}-3.11-abc`)));
       expect(attempts.map((attempt) => attempt.kind).sort()).toEqual(['busy', 'busy', 'held']);
       const held = attempts.find((attempt) => attempt.kind === 'held')!;
       if (held.kind === 'held') await held.lease.release();
@@ -297,7 +300,9 @@ describe('one build for many runners', () => {
         const result = await runner.result;
         expect(result.code, result.stderr).toBe(0);
         expect(result.stderr).toContain('terrarium: built ');
-        expect(result.stderr).toMatch(/warning: s3:\/\/terrarium-test\/gone\/: no build lease for x86_64-\S+ \(.*ECONNREFUSED.*\); building it here/);
+        expect(result.stderr).toMatch(
+          new RegExp(`warning: s3:\\/\\/terrarium-test\\/gone\\/: no build lease for ${ARCH}-\\S+ \\(.*ECONNREFUSED.*\\); building it here`),
+        );
         expect(result.stderr).not.toContain('gave up waiting');
         expect(envState(box.path('gone-env-a'))).toBe('terra_demo');
       } finally {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { DecompressStream } from 'zstd-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DecompressStream } from 'zstd-napi';
 import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { Sandbox } from '../helpers/cli.js';
 import { leftoversIn } from '../helpers/env-state.js';

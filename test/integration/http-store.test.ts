@@ -3,8 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, closedPort } from '../helpers/cli.js';
+import { closedPort, Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
+import { ARCH } from '../helpers/python.js';
 
 /** The read-only HTTP store against a loopback web server that serves a storage directory. */
 describe('HTTP store', () => {
@@ -74,7 +75,7 @@ describe('HTTP store', () => {
     const down = ['--storage-url', downUrl, '--s3-max-retries', '1', '--no-cache', 'install', 'other.txt'];
     const strict = await box.terrarium(['-t', box.path('down-strict'), '--require-download', ...down]);
     expect(strict.code).toBe(5);
-    expect(strict.stderr).toContain(`error: cannot read ${downUrl}/x86_64-`);
+    expect(strict.stderr).toContain(`error: cannot read ${downUrl}/${ARCH}-`);
     expect(strict.stderr).toMatch(/\.json after 2 attempts: connect ECONNREFUSED/);
     expect(existsSync(box.path('down-strict'))).toBe(false);
     const built = await box.terrarium(['-t', box.path('down'), ...down]);

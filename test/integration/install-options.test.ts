@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 /** Options and failures of install; one archive is built up front and shared. */
 describe('install options and failures', () => {
@@ -32,14 +33,14 @@ describe('install options and failures', () => {
     const quiet = await box.terrarium(store('-q', '-t', box.path('quiet'), 'install', 'requirements.txt'));
     expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
     const verbose = await box.terrarium(store('-V', '-t', box.path('verbose'), 'install', 'requirements.txt'));
-    expect(verbose.stderr).toContain(`${box.shown(box.store)}: found x86_64-`);
+    expect(verbose.stderr).toContain(`${box.shown(box.store)}: found ${ARCH}-`);
   });
 
   it('--require-download fails without building when nothing is stored, names the nearest stored environment, and touches nothing', async () => {
     box.write('other.txt', 'terra-demo\nterra-dep\n');
     const result = await box.terrarium(store('-t', main, '--require-download', 'install', 'other.txt'));
     expect(result.code).toBe(10);
-    expect(result.stderr).toContain('no archive for x86_64-');
+    expect(result.stderr).toContain(`no archive for ${ARCH}-`);
     const seeded = (await box.main(['key', 'requirements.txt'])).stdout.trim();
     expect(result.stderr).toMatch(new RegExp(`; nearest is ${seeded} \\(built \\d+ (s|min) ago, in ${box.shown(box.store)}\\): \\+ terra-dep\n`));
     expect(readFileSync(path.join(main, 'marker'), 'utf8')).toBe('still here');
@@ -90,7 +91,7 @@ describe('install options and failures', () => {
     damage();
     const strict = await box.terrarium(store('-t', box.path('strict'), '--require-download', 'install', 'requirements.txt'));
     expect(strict.code).toBe(6);
-    expect(strict.stderr).toMatch(new RegExp(`error: ${box.shown(box.store)}: archive x86_64-[^ ]+ is unusable: .*\\(removed from the store\\)`));
+    expect(strict.stderr).toMatch(new RegExp(`error: ${box.shown(box.store)}: archive ${ARCH}-[^ ]+ is unusable: .*\\(removed from the store\\)`));
     expect(existsSync(box.path('strict'))).toBe(false);
     expect(archives()).toEqual([]);
 

@@ -1,7 +1,8 @@
-import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 /**
  * The main promise: build once (miss), then restore anywhere (hit) without pip doing any work.
@@ -27,18 +28,18 @@ describe('install: miss, then hit at another path', () => {
   afterAll(() => box.cleanup());
 
   it('builds and publishes on a miss', () => {
-    expect(miss.stderr).toMatch(/building x86_64-3\.\d+-[0-9a-f]{32}/);
+    expect(miss.stderr).toMatch(new RegExp(`building ${ARCH}-3\\.\\d+-[0-9a-f]{32}`));
     expect(miss.stderr).toMatch(/built .*published to/);
     expect(miss.code).toBe(0);
     // A record and its layers (format 2, the default).
     const stored = readdirSync(box.store).sort();
-    expect(stored).toEqual(['blobs', expect.stringMatching(/^x86_64-3\.\d+-[0-9a-f]{32}\.json$/)]);
+    expect(stored).toEqual(['blobs', expect.stringMatching(new RegExp(`^${ARCH}-3\\.\\d+-[0-9a-f]{32}\\.json$`))]);
     expect(readdirSync(path.join(box.store, 'blobs', 'sha256')).length).toBeGreaterThan(1);
   });
 
   it('restores on a hit, without building', () => {
     expect(hit.code).toBe(0);
-    expect(hit.stderr).toMatch(/restored x86_64-3\.\d+-[0-9a-f]{32} from .*store/);
+    expect(hit.stderr).toMatch(new RegExp(`restored ${ARCH}-3\\.\\d+-[0-9a-f]{32} from .*store`));
     expect(hit.stderr).not.toContain('building');
     expect(hit.stdout).toBe('');
   });

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
-import { SYSTEM_PYTHON, hasSystemPython, python3, pythonVersion } from '../helpers/python.js';
+import { ARCH, hasSystemPython, python3, pythonVersion, SYSTEM_PYTHON } from '../helpers/python.js';
 
 /**
  * One archive, restored by another installation of the same Python minor version (Debian's 3.11 for
@@ -76,7 +76,7 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
     expect((await box.terrarium([...format, '-t', box.path('seed'), 'install', 'pure.txt'])).code).toBe(0);
     const refused = await box.terrarium(['--python', other!, ...format, '-t', box.path('mismatch'), '--require-download', 'install', 'pure.txt']);
     expect(refused.code).toBe(10);
-    expect(refused.stderr).toMatch(/holds any-\S+ for cpython 3\.\d+ glibc [\d.]+ linux\/x86_64 only, which cannot run here/);
+    expect(refused.stderr).toMatch(new RegExp(`holds any-\\S+ for cpython 3\\.\\d+ glibc [\\d.]+ linux\\/${ARCH} only, which cannot run here`));
     expect(existsSync(box.path('mismatch'))).toBe(false);
     const built = await box.terrarium(['--python', other!, ...format, '-t', box.path('mismatch'), 'install', 'pure.txt']);
     expect(built.code, built.stderr).toBe(0);
@@ -99,12 +99,12 @@ describe.skipIf(!hasSystemPython || pythonVersion(python3()) !== pythonVersion(S
     const ls = await box.main(['--storage-dir', box.store, '--no-cache', 'ls']);
     const key = /built (any-\S+),/.exec(built.stderr)![1]!;
     expect(ls.stdout.split('\n').filter((line) => line.startsWith(`  ${key}`))).toEqual([
-      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64 {2}\d+ layers$/),
-      expect.stringMatching(/ cpython 3\.\d+ glibc [\d.]+ linux\/x86_64 {2}\d+ layers$/),
+      expect.stringMatching(new RegExp(` cpython 3\\.\\d+ glibc [\\d.]+ linux\\/${ARCH} {2}\\d+ layers$`)),
+      expect.stringMatching(new RegExp(` cpython 3\\.\\d+ glibc [\\d.]+ linux\\/${ARCH} {2}\\d+ layers$`)),
     ]);
     const inspect = await box.main(['--storage-dir', box.store, '--no-cache', 'inspect', key]);
     expect(inspect.stdout).toContain('variants      (2, one per platform)');
-    expect(inspect.stdout).toMatch(/\n {2}cpython 3\.\d+ glibc [\d.]+ linux\/x86_64, [\d.]+ (KiB|MiB) \(this one\)\n/);
+    expect(inspect.stdout).toMatch(new RegExp(`\\n {2}cpython 3\\.\\d+ glibc [\\d.]+ linux\\/${ARCH}, [\\d.]+ (KiB|MiB) \\(this one\\)\\n`));
   });
 });
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
-import { python3, pythonVersion } from '../helpers/python.js';
+import { ARCH, python3, pythonVersion } from '../helpers/python.js';
 
 describe('key, hash and exists', () => {
   const box = new Sandbox();
@@ -40,7 +40,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
   it('key prints arch-major.minor-digest and nothing else', async () => {
     const [key, hash] = await Promise.all([box.main(['key', 'requirements.txt']), box.main(['hash', 'requirements.txt'])]);
     expect(key).toMatchObject({ code: 0, stderr: '' });
-    expect(key.stdout).toBe(`x86_64-${version}-${hash.stdout.trim()}\n`);
+    expect(key.stdout).toBe(`${ARCH}-${version}-${hash.stdout.trim()}\n`);
   });
 
   it('honours --remote-key-format with every field, options after the command too', async () => {
@@ -50,7 +50,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
       '--remote-key-format',
       'envs/%(python_vmajor)s/%(python_vminor)s.%(python_vpatch)s/%(arch)s-%(digest)s',
     ]);
-    expect(result.stdout).toMatch(new RegExp(`^envs/${version.replace('.', '/')}\\.\\d+/x86_64-[0-9a-f]{32}\\n$`));
+    expect(result.stdout).toMatch(new RegExp(`^envs/${version.replace('.', '/')}\\.\\d+/${ARCH}-[0-9a-f]{32}\\n$`));
   });
 
   it('exists exits 1 when nothing is stored', async () => {

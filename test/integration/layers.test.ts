@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Layer, layersDigest } from '../../src/archive/layers.js';
 import { PLACEHOLDER_PREFIX } from '../../src/archive/manifest.js';
 import { EXIT } from '../../src/errors.js';
-import { DirectoryServer } from '../helpers/http-server.js';
 import { type ArchiveRecord, blobName, signatureName } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
+import { DirectoryServer } from '../helpers/http-server.js';
 import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 import { zstdCompress } from '../helpers/zstd.js';
 

@@ -1,8 +1,8 @@
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/archive/tree-digest.js';
 import type { Entry } from '../../src/archive/entry.js';
+import { sha256Hex } from '../../src/archive/tree-digest.js';
 import { EXIT } from '../../src/errors.js';
 import { Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';

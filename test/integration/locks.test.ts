@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 /** Lock files as input, installed by real pip from the wheels the tests build. */
 describe('lock files', () => {
@@ -121,8 +122,8 @@ wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl"
       same: false,
       changes: [{ kind: 'changed', from: 'terra-demo==1.0', to: 'terra-demo==1.1' }, { kind: 'removed' }, { kind: 'added' }],
     });
-    const missing = await box.main(['--storage-dir', box.store, 'diff', 'x86_64-3.11-nothing', 'newer.txt']);
+    const missing = await box.main(['--storage-dir', box.store, 'diff', `${ARCH}-3.11-nothing`, 'newer.txt']);
     expect(missing.code).toBe(10);
-    expect(missing.stderr).toContain('no file or stored key "x86_64-3.11-nothing"');
+    expect(missing.stderr).toContain(`no file or stored key "${ARCH}-3.11-nothing"`);
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { TerrariumError } from '../../src/errors.js';
 import { BIN, Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 const ESC = '\x1b';
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -14,7 +15,7 @@ function normalise(text: string, box: Sandbox): string {
     .split(box.dir)
     .join('<box>')
     .replace(/(^|[\s(])~\//gm, '$1<box>/')
-    .replace(/x86_64-3\.\d+-[0-9a-f]{32}/g, '<key>')
+    .replace(new RegExp(`${ARCH}-3\\.\\d+-[0-9a-f]{32}`, 'g'), '<key>')
     .replace(/\/\S*\/bin\/python[\d.]*/g, '<python>')
     .replace(/([Pp]ython) 3\.\d+\.\d+/g, '$1 <version>')
     .replace(/\b\d\d:\d\d:\d\d\b/g, '<time>')
@@ -100,7 +101,7 @@ describe('what a person and a CI script see', () => {
     expect(screen).toContain(`\r${ESC}[2K`); // the live line is redrawn in place
     expect(screen).toMatch(/⠋ unpack/); // its spinner and phase name
     expect(screen).toMatch(new RegExp(`${ESC}\\[32m✓${ESC}\\[0m unpack: .* verified; [\\d,]+ files`)); // the summary, with a green tick
-    expect(screen).toMatch(/terrarium: restored x86_64-3\.\d+-[0-9a-f]{32} from .* in \d+(\.\d)? m?s/);
+    expect(screen).toMatch(new RegExp(`terrarium: restored ${ARCH}-3\\.\\d+-[0-9a-f]{32} from .* in \\d+(\\.\\d)? m?s`));
   });
 
   it.skipIf(!hasScript)('NO_COLOR drops the colours, --no-progress every escape code, -q everything but errors', () => {

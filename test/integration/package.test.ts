@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
+import { ARCH } from '../helpers/python.js';
 
 const run = promisify(execFile);
 
@@ -61,7 +62,7 @@ describe('the npm package', () => {
     const terrarium = (args: string[]) => run(path.join(prefix, 'bin', 'terrarium'), args, { cwd: box.dir, env: box.env });
     expect((await terrarium(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     box.write('requirements.txt', 'terra-dep\n');
-    expect((await terrarium(['key', 'requirements.txt'])).stdout).toMatch(/^x86_64-3\.\d+-[0-9a-f]{32}\n$/);
+    expect((await terrarium(['key', 'requirements.txt'])).stdout).toMatch(new RegExp(`^${ARCH}-3\\.\\d+-[0-9a-f]{32}\\n$`));
     // A build: venv and pip under the shipped supervisor, the shipped bootstrap script, packing and the worker.
     const built = await terrarium(['--storage-dir', box.store, '-t', box.path('env'), 'install', 'requirements.txt']);
     expect(built.stderr).toMatch(/built \S+, published to/);

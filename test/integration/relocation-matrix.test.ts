@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, Sandbox } from '../helpers/cli.js';
 import { checkEnvironment } from '../helpers/env-checks.js';
-import { interpreters } from '../helpers/python.js';
+import { ARCH, interpreters } from '../helpers/python.js';
 
 const hasVirtualenv = spawnSync('sh', ['-c', 'command -v virtualenv']).status === 0;
 
@@ -113,14 +113,14 @@ describe('target paths', () => {
     box.write('outside.txt', 'terra-outside\n');
     const refused = terrarium([...store(), '-t', box.path('outside'), 'install', 'outside.txt']);
     expect(refused.code).toBe(9);
-    expect(refused.out).toContain('cannot pack x86_64-');
+    expect(refused.out).toContain(`cannot pack ${ARCH}-`);
     expect(refused.out).toContain('terra-outside (lib/python');
     expect(refused.out).toContain('terra_outside.pth names /srv/src/terra-outside)');
     const here = terrarium([...store(), '-t', box.path('outside'), '--no-upload', 'install', 'outside.txt']);
     expect(here.code, here.out).toBe(0);
     const allowed = terrarium([...store(), '-t', box.path('outside-2'), '--allow-outside-paths', 'install', 'outside.txt']);
     expect(allowed.code, allowed.out).toBe(0);
-    expect(allowed.out).toContain('warning: packing x86_64-');
+    expect(allowed.out).toContain(`warning: packing ${ARCH}-`);
     const doctor = terrarium(['-t', box.path('outside-2'), 'doctor']);
     expect(doctor.code).toBe(9);
     expect(doctor.out).toContain('puts /srv/src/terra-outside (outside the environment) on sys.path for terra-outside');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Sandbox, closedPort, withoutProgress, type CliResult } from '../helpers/cli.js';
+import { type CliResult, closedPort, Sandbox, withoutProgress } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 import { ACCESS_KEY, BUCKET, FaultProxy, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { editManifest, plantArchive, readEntries, storedArchive, type EditableEntry } from '../helpers/archive-edit.js';
+import { type EditableEntry, editManifest, plantArchive, readEntries, storedArchive } from '../helpers/archive-edit.js';
 import { Sandbox } from '../helpers/cli.js';
 import { envState } from '../helpers/env-state.js';
 

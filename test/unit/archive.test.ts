@@ -9,10 +9,10 @@ import { compressor } from '../../src/archive/codecs.js';
 import { packEnvironment } from '../../src/archive/create.js';
 import { EntryGuard, normalizeEntryPath } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
-import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH, type Manifest } from '../../src/archive/manifest.js';
-import { makeRelocator } from '../../src/relocate/relocator.js';
 import { scanEnvironment } from '../../src/archive/scan.js';
+import { TerrariumError } from '../../src/errors.js';
+import { makeRelocator } from '../../src/relocate/relocator.js';
 import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
 const python = testFingerprint(process.execPath);

@@ -11,7 +11,7 @@ describe('eviction plan', () => {
     ['nothing over the cap', { maxBytes: 300 }, []],
     ['least recently used first, until it fits', { maxBytes: 150 }, ['old', 'mid']],
     ['a cap of zero drops all', { maxBytes: 0 }, ['old', 'mid', 'recent']],
-    ['the entry just added is kept even over the cap', { maxBytes: 0, keep: 'recent' }, ['old', 'mid']],
+    ['the entry just added is kept even over the cap', { maxBytes: 0, spare: 'recent' }, ['old', 'mid']],
     ['unused since a time', { unusedSince: 3 }, ['old', 'mid']],
     ['both rules: either one drops', { maxBytes: 250, unusedSince: 2 }, ['old']],
     ['no rule drops nothing', {}, []],

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startExchanger } from '../../src/target/exchange.js';
 import { run } from '../../src/io/exec.js';
 import { pythonScript } from '../../src/python/scripts.js';
+import { startExchanger } from '../../src/target/exchange.js';
 
 const python = 'python3';
 

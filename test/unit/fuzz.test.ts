@@ -8,11 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/archive/entry.js';
 import { EntryGuard } from '../../src/archive/entry-check.js';
 import { extractEnvironment } from '../../src/archive/extract.js';
-import { TerrariumError } from '../../src/errors.js';
 import { MANIFEST_PATH } from '../../src/archive/manifest.js';
-import { makeRelocator } from '../../src/relocate/relocator.js';
+import { TerrariumError } from '../../src/errors.js';
 import { requirementsDigest } from '../../src/key/digest.js';
 import { parseRequirementFiles } from '../../src/key/requirements.js';
+import { makeRelocator } from '../../src/relocate/relocator.js';
 import { testFingerprint, testManifest } from '../helpers/manifest.js';
 
 /**

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createReporter } from '../../src/report/reporter.js';
 import { swapIn } from '../../src/target/swap.js';
 import { lockTarget } from '../../src/target/target-lock.js';
-import { createReporter } from '../../src/report/reporter.js';
 
 const quiet = createReporter({ stdout: { write: () => true }, stderr: { write: () => true } }, -1);
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TerrariumError } from '../../src/errors.js';
-import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
-import { UNPACKED_FORMAT, checkIndex, checkTreeIndex, treesOf } from '../../src/cache/unpacked-index.js';
 import { layersDigest } from '../../src/archive/layers.js';
+import { checkManifest, type Manifest } from '../../src/archive/manifest.js';
+import { checkIndex, checkTreeIndex, treesOf, UNPACKED_FORMAT } from '../../src/cache/unpacked-index.js';
+import { TerrariumError } from '../../src/errors.js';
 import { testManifest } from '../helpers/manifest.js';
 
 const HOSTILE_PATHS = [

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MinisignError,
   generateKeyPair,
+  MinisignError,
   parsePublicKey,
   parseSecretKey,
   parseSignature,

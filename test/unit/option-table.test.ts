@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_OPTIONS, OPTIONS, type OptionSpec, longFlag, optionSpecs } from '../../src/cli/option-table.js';
-import { parseOptions } from '../../src/cli/option-values.js';
 import { COMMANDS } from '../../src/cli/command-table.js';
 import { manPage } from '../../src/cli/man-page.js';
+import { COMMAND_OPTIONS, longFlag, OPTIONS, type OptionSpec, optionSpecs } from '../../src/cli/option-table.js';
+import { parseOptions } from '../../src/cli/option-values.js';
 import { addGlobalOptions } from '../../src/cli/options.js';
 
 describe('the option table', () => {

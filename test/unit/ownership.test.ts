@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSiblingName, siblingPath } from '../../src/io/fs.js';
 import { removeLeftovers } from '../../src/io/leftovers.js';
-import { LockTimeout, acquireLock } from '../../src/io/lock.js';
+import { acquireLock, LockTimeout } from '../../src/io/lock.js';
 import { HOST_TAG, ownerGone } from '../../src/io/owner.js';
 
 /** A pid that belonged to a process which has exited. */

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { zstdCompress } from '../helpers/zstd.js';
+import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { readArchive } from '../../src/archive/read.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/archive/tar-format.js';
-import { MANIFEST_PATH } from '../../src/archive/manifest.js';
 import { testManifest } from '../helpers/manifest.js';
+import { zstdCompress } from '../helpers/zstd.js';
 
 function entry(name: string, content: Buffer): Buffer[] {
   return [encodeHeader({ path: name, type: 'file', mode: 0o644, mtime: 0, size: content.length }), content, padding(content.length)];

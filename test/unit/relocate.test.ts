@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../../src/python/fingerprint.js';
 import { incompatibility, unsupportedVersion } from '../../src/python/fingerprint.js';
 import { interpreterTreePath } from '../../src/relocate/relocations.js';
-import { testFingerprint } from '../helpers/manifest.js';
+import { MAX_GROWTH, makeRelocator } from '../../src/relocate/relocator.js';
 import {
   parseScriptHeader,
   relocateBinary,
@@ -13,7 +13,7 @@ import {
   scriptInterpreter,
   shellQuote,
 } from '../../src/relocate/rewrite.js';
-import { MAX_GROWTH, makeRelocator } from '../../src/relocate/relocator.js';
+import { testFingerprint } from '../helpers/manifest.js';
 
 const OLD = '/build/.env.staging-1-abcd';
 const python: Fingerprint = { ...testFingerprint('/usr/bin/python3.11'), version: [3, 11, 2] };

@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseDuration, parseSize } from '../../src/cli/units.js';
-import { TerrariumError } from '../../src/errors.js';
 import type { Entry } from '../../src/archive/entry.js';
-import { LocalCache } from '../../src/cache/local-cache.js';
-import { UNPACKED_FORMAT } from '../../src/cache/unpacked-index.js';
-import { CACHE_LAYOUT, defaultCacheDir } from '../../src/cache/layout.js';
-import { DirectoryStore } from '../../src/stores/dir.js';
-import { BLOBS_DIR, blobName, inReservedFolder, isStorageKey } from '../../src/stores/store.js';
 import { layersDigest } from '../../src/archive/layers.js';
 import type { LocalArchive } from '../../src/archive/save.js';
+import { CACHE_LAYOUT, defaultCacheDir } from '../../src/cache/layout.js';
+import { LocalCache } from '../../src/cache/local-cache.js';
+import { UNPACKED_FORMAT } from '../../src/cache/unpacked-index.js';
+import { parseDuration, parseSize } from '../../src/cli/units.js';
+import { TerrariumError } from '../../src/errors.js';
+import { DirectoryStore } from '../../src/stores/dir.js';
+import { BLOBS_DIR, blobName, inReservedFolder, isStorageKey } from '../../src/stores/store.js';
 import { testManifest } from '../helpers/manifest.js';
 
 let dir: string;

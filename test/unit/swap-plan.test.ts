@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type Journal,
   namesOf,
   parseJournal,
   planInstallSwap,
   planRevert,
-  stepsDone,
-  undoSteps,
-  type Journal,
   type Step,
   type SwapPlan,
+  stepsDone,
+  undoSteps,
 } from '../../src/target/swap-plan.js';
 
 const aside = (name: string) => `.${name}.trash`;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { zstdCompress } from '../helpers/zstd.js';
 import { ZstdDecoder } from '../../src/archive/zstd-decompress.js';
+import { zstdCompress } from '../helpers/zstd.js';
 
 /** Decodes `packed` fed in 64 KiB pieces, as a file or network stream would; returns the sha256 and the largest piece handed out. */
 function decodeInPieces(packed: Buffer): { sha256: string; largest: number } {

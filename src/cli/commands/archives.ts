@@ -1,9 +1,9 @@
-import { EXIT, TerrariumError, describeCause } from '../../errors.js';
+import { describeCause, EXIT, TerrariumError } from '../../errors.js';
+import { configureStores, lookupOrder } from '../../install/configure-stores.js';
 import { formatBytes } from '../../report/format.js';
 import { describeSignature } from '../../sign/archive-signature.js';
-import { configureStores, lookupOrder } from '../../install/configure-stores.js';
-import { type PruneRule, newestFirst, pruneStore } from '../../stores/prune.js';
-import { type ArchiveRecord, type Store, isWritable } from '../../stores/store.js';
+import { newestFirst, type PruneRule, pruneStore } from '../../stores/prune.js';
+import { type ArchiveRecord, isWritable, type Store } from '../../stores/store.js';
 import { describePlatform } from '../../stores/variants.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 

@@ -1,5 +1,5 @@
-import { LocalCache } from '../../cache/local-cache.js';
 import type { CacheEntry } from '../../cache/eviction.js';
+import { LocalCache } from '../../cache/local-cache.js';
 import { verifyCache } from '../../cache/verify.js';
 import { EXIT, TerrariumError } from '../../errors.js';
 import { formatBytes } from '../../report/format.js';

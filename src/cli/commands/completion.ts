@@ -1,5 +1,5 @@
 import { EXIT, TerrariumError } from '../../errors.js';
-import { SHELLS, completionScript, type Shell } from '../completion.js';
+import { completionScript, SHELLS, type Shell } from '../completion.js';
 import type { CommandHandler } from '../context.js';
 
 /** `terrarium completion bash|zsh|fish`: prints the script; how to install it is in its first line. */

@@ -1,8 +1,9 @@
-import { EXIT } from '../../errors.js';
+import { describeCause, EXIT } from '../../errors.js';
+import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
 import { resolveKey } from '../../key/resolve.js';
 import { platformOf } from '../../python/fingerprint.js';
-import { checkArchiveSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
-import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
+import { loadTrustedKeys } from '../../sign/archive-signature.js';
+import { acceptStored } from '../../stores/acceptance.js';
 import type { CommandHandler } from '../context.js';
 
 /** `terrarium exists`: exit 0 when a store holds an archive for the key that an install here would take (signed by a trusted key, with --trust-key). */
@@ -17,13 +18,11 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
   for (const store of searched) {
     const record = await store.lookup(key, platformOf(python));
     if (!record) continue;
-    if (trusted.length) {
-      try {
-        checkArchiveSignature(await store.signature(record), record, trusted);
-      } catch (error) {
-        reporter.detail(`${key} is in ${store.description}, but ${(error as Error).message}`);
-        continue;
-      }
+    try {
+      await acceptStored(store, record, trusted);
+    } catch (error) {
+      reporter.detail(`${key} is in ${store.description}, but ${describeCause(error)}`);
+      continue;
     }
     reporter.detail(`${key} is in ${store.description}`);
     return answer(store.description);

@@ -1,18 +1,19 @@
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { ChecksumStream } from '../../archive/checksum.js';
-import { codecOfFile, type Codec } from '../../archive/codec-names.js';
+import { type Codec, codecOfFile } from '../../archive/codec-names.js';
 import { inspectArchive } from '../../archive/inspect.js';
-import { EXIT, TerrariumError } from '../../errors.js';
-import { describeInterpreter } from '../../python/fingerprint.js';
-import { readBoundedSync } from '../../io/fs.js';
-import { formatBytes, formatCount } from '../../report/format.js';
-import { checkArchiveSignature, describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
-import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
-import { MAX_SIGNATURE_BYTES, type ArchiveRecord } from '../../stores/store.js';
-import { storedParts } from '../../stores/verify.js';
 import { type ArchivePart, unpackLimits } from '../../archive/parts.js';
+import { describeCause, EXIT, TerrariumError } from '../../errors.js';
+import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
+import { readBoundedSync } from '../../io/fs.js';
+import { describeInterpreter } from '../../python/fingerprint.js';
+import { formatBytes, formatCount } from '../../report/format.js';
+import { describeSignature, loadTrustedKeys } from '../../sign/archive-signature.js';
+import { acceptSignature } from '../../stores/acceptance.js';
+import { type ArchiveRecord, MAX_SIGNATURE_BYTES } from '../../stores/store.js';
 import { describePlatform } from '../../stores/variants.js';
+import { storedParts } from '../../stores/verify.js';
 import type { CommandHandler, CommandInput } from '../context.js';
 
 interface Opened {
@@ -43,10 +44,10 @@ export const inspectCommand: CommandHandler = async (input) => {
   let trust: string | null = null;
   if (trusted.length) {
     try {
-      checkArchiveSignature(opened.signature, { key: manifest.key, sha256 }, trusted).confirm(opened.prehash());
+      acceptSignature(opened.signature, { key: manifest.key, sha256 }, trusted)!.confirm(opened.prehash());
       trust = 'trusted';
     } catch (error) {
-      trust = (error as Error).message;
+      trust = describeCause(error);
     }
   }
   const summary = {

@@ -1,8 +1,8 @@
 import { EXIT } from '../../errors.js';
-import { formatDuration } from '../../report/format.js';
-import { install, type InstallOutcome } from '../../install/install.js';
-import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
 import { configureStores } from '../../install/configure-stores.js';
+import { type InstallOutcome, install } from '../../install/install.js';
+import { formatDuration } from '../../report/format.js';
+import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
 

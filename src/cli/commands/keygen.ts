@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EXIT, TerrariumError, describeCause, isErrno } from '../../errors.js';
+import { describeCause, EXIT, isErrno, TerrariumError } from '../../errors.js';
 import { generateKeyPair } from '../../sign/minisign.js';
 import type { CommandHandler } from '../context.js';
 
