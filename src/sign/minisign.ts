@@ -39,8 +39,8 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export class MinisignError extends Error {}
 
-/** As minisign prints it: 16 hex digits, leading zeros kept. */
-const idOf = (keynum: Buffer): string => keynum.readBigUInt64LE().toString(16).toUpperCase().padStart(16, '0');
+/** As minisign prints it (`%" PRIX64`): upper-case hex without leading zeros. */
+const idOf = (keynum: Buffer): string => keynum.readBigUInt64LE().toString(16).toUpperCase();
 const rawPublic = (key: KeyObject): Buffer => key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
 
 /** The base64 line of a key or signature file: the first line that is not a comment. */

@@ -90,12 +90,22 @@ describe('minisign formats, against the minisign program', () => {
     expect(() => verifyComment(signature, [pub])).toThrow(/does not verify/);
   });
 
-  it('names a key by 16 hex digits, leading zeros kept, as minisign does', () => {
-    const line = generateKeyPair().publicFile.split('\n')[1]!;
+  it.each([
+    ['a leading zero digit', 0x0a],
+    ['two leading zero digits', 0x00],
+  ])('names a key as minisign does, with %s dropped', (_, high) => {
+    const line = readFileSync(file('m.pub'), 'utf8').split('\n')[1]!;
     const bytes = Buffer.from(line, 'base64');
     // The key number is little-endian: its last byte is the id's first two digits.
-    bytes[9] = 0x0a;
-    expect(parsePublicKey(bytes.toString('base64')).id).toMatch(/^0A[0-9A-F]{14}$/);
+    bytes[9] = high;
+    bytes[8] = 0x5c;
+    const crafted = bytes.toString('base64');
+    const id = parsePublicKey(crafted).id;
+    expect(id).not.toMatch(/^0/);
+    // minisign names both key ids when they differ: the crafted key's id must read as terrarium's.
+    const run = spawnSync('minisign', ['-V', '-m', file('m.data'), '-P', crafted], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(`${run.stdout}${run.stderr}`).toMatch(new RegExp(`key id in the public key is ${id}\\s*$`, 'm'));
   });
 
   it("refuses a signature by a key that is not trusted, and what is not minisign's", () => {
