@@ -27,7 +27,7 @@ import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import { type Publication, publishEverywhere } from './publish.js';
-import { relocateInPlace } from './relocation.js';
+import { relocateInPlace } from './read/relocation.js';
 import type { BuildSettings, InstallOptions, JobContext, RunKeys } from './settings.js';
 
 export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env'>, RunKeys, JobContext {

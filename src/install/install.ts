@@ -17,7 +17,8 @@ import { awaitTurn, endLease, type Waited } from './build-lease.js';
 import { describeStores, lookupOrder } from './configure-stores.js';
 import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
-import { type Restored, type RestoreJob, restoreFromStores } from './restore.js';
+import type { Restored, RestoreJob } from './read/read-job.js';
+import { restoreFromStores } from './restore.js';
 import type { InstallOptions } from './settings.js';
 
 /** Where the installed environment came from. */

@@ -1,22 +1,12 @@
-import { promises as fs } from 'node:fs';
-import { extractLayers } from '../archive/extract.js';
-import { layersPrehash } from '../archive/layers.js';
-import type { LinkedPart } from '../archive/parts.js';
 import { describeCause, TerrariumError } from '../errors.js';
-import type { LinkMethod } from '../io/file-ops.js';
 import { removeTree } from '../io/fs.js';
 import { platformOf } from '../python/fingerprint.js';
-import { formatCount, groupDigits } from '../report/format.js';
-import { acceptSignature, LinksOutside } from '../stores/acceptance.js';
+import { LinksOutside } from '../stores/acceptance.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { chooseVariant, describePlatform } from '../stores/variants.js';
-import { finishRelocation } from './relocation.js';
-import { linkModeOf, noteLinkMethod, type RestoreJob, relocatorFor, restoreArchive } from './restore-archive.js';
-
-export type { RestoreJob } from './restore-archive.js';
-
-/** Where a restored environment came from. */
-export type Restored = { kind: 'restored'; store: string } | { kind: 'linked'; cacheDir: string; method: LinkMethod };
+import { readArchive } from './read/read-archive.js';
+import type { Restored, RestoreJob } from './read/read-job.js';
+import { readUnpacked } from './read/read-unpacked.js';
 
 /** Archives that cannot be good for anyone: removed from the store that served them, so that a good one replaces them. */
 const DISCARDED = new Set(['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE', 'SMOKE_CHECK_FAILED']);
@@ -26,7 +16,7 @@ const PASSED_OVER = new Set(['ARCHIVE_UNSUPPORTED', 'ARCHIVE_UNTRUSTED', 'PYTHON
 /** Restores the first usable archive into staging; returns where it came from, or undefined on a miss. */
 export async function restoreFromStores(job: RestoreJob): Promise<Restored | undefined> {
   const { reporter } = job;
-  const linked = await restoreFromUnpacked(job);
+  const linked = await readUnpacked(job);
   if (linked) return linked;
   let refused: TerrariumError | undefined;
   for (const store of job.stores) {
@@ -45,7 +35,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       continue;
     }
     try {
-      await restoreArchive(job, store, record);
+      await readArchive(job, store, record);
       return { kind: 'restored', store: store.description };
     } catch (error) {
       await removeTree(job.staging);
@@ -84,54 +74,4 @@ function passOverOutage(job: RestoreJob, store: Store, error: unknown): boolean 
   job.unreachable.add(store);
   job.reporter.warn(`${error.message}; going on without ${store.description}`);
   return true;
-}
-
-/**
- * Link mode: the unpacked copy of this key in the local cache, linked (cloned, copied) into staging.
- * Returns undefined when there is none; a copy that cannot be used is dropped (the stores serve instead).
- */
-async function restoreFromUnpacked(job: RestoreJob): Promise<Restored | undefined> {
-  const link = linkModeOf(job);
-  const copy = link && (await link.cache.trees.find(job.key));
-  if (!link || !copy) return undefined;
-  const where = `unpacked copy in the cache ${link.cache.dir}`;
-  try {
-    const { index, trees } = copy;
-    // The copy holds no bytes of the archive to check a signature's file half against: what its index
-    // says of the archive (digest, signature, a layered one's layers) must verify, and the trees must be
-    // as their indexes say.
-    // With trusted keys, each tree is checked against the digest the signed layers give it: a copy of an
-    // archive whose signature covers no tree digests (one of an earlier version) cannot be, and is not used.
-    const signed = job.trusted.length ? index.layers?.map((layer) => layer.tree) : undefined;
-    if (job.trusted.length) {
-      if (!signed?.every((tree) => tree !== undefined)) return undefined;
-      acceptSignature(index.signature, { key: job.key, sha256: index.sha256 }, job.trusted)!.confirm(layersPrehash(index.layers!));
-    }
-    await fs.mkdir(job.staging, { mode: 0o755 });
-    const progress = { files: 0, bytes: 0 };
-    const parts = trees.map((tree, i) => link.cache.trees.part(tree, signed?.[i])) as [LinkedPart, ...LinkedPart[]];
-    const files = trees.reduce((sum, tree) => sum + tree.index.entries.filter((entry) => entry.type === 'file').length, 0);
-    const method = await job.reporter.during(
-      'link',
-      async (phase) => {
-        const linked = await extractLayers(parts, 'none', job.staging, (manifest) => relocatorFor(manifest, job), { method: link.method, progress });
-        // Under a signature's check, files are copied as they are hashed.
-        const used = signed ? 'copy' : (linked.method ?? link.method);
-        if (!signed) noteLinkMethod(job, link.cache.dir, link, used);
-        await finishRelocation(job.staging, linked.manifest, job.target, job.python);
-        await job.check(job.staging);
-        const from = trees.length > 1 ? ` in ${formatCount(trees.length, 'tree')}` : '';
-        phase.done(`${formatCount(linked.files, 'file')}${from} from the cache (${signed ? 'copied, as the signature covers them' : used})`);
-        return used;
-      },
-      () => `${groupDigits(progress.files)} of ${groupDigits(files)} files`,
-    );
-    return { kind: 'linked', cacheDir: link.cache.dir, method };
-  } catch (error) {
-    await removeTree(job.staging);
-    job.signal?.throwIfAborted();
-    job.reporter.warn(`${where}: ${job.key} is unusable (${describeCause(error)}); dropped it, using the stores`);
-    await link.cache.trees.discard(job.key).catch(() => undefined);
-    return undefined;
-  }
 }

@@ -26,6 +26,10 @@ export interface MemoryFaults {
   ignoreConditions?: boolean;
   /** Runs before each record write: another writer may change the record here. */
   beforeWrite?: (store: MemoryStore, key: string) => void;
+  /** What taking the build lease finds (default: it is free, and taken); another runner may publish here. */
+  take?: (store: MemoryStore, key: string) => LeaseAttempt;
+  /** The failure note another runner's build left. */
+  failure?: BuildFailure;
 }
 
 /**
@@ -38,9 +42,12 @@ export class MemoryStore implements WritableStore {
   private readonly versions = new Map<string, number>();
   private written = 0;
   readonly faults: MemoryFaults = {};
+  /** Leases released so far, with the failure each was released with. */
+  readonly released: Array<Pick<BuildFailure, 'code' | 'message'> | undefined> = [];
   readonly leases: BuildLeases = {
-    take: async (): Promise<LeaseAttempt> => ({ kind: 'held', lease: { release: async () => undefined } }),
-    failure: async (): Promise<BuildFailure | undefined> => undefined,
+    take: async (key): Promise<LeaseAttempt> =>
+      this.faults.take?.(this, key) ?? { kind: 'held', lease: { release: async (failure) => void this.released.push(failure) } },
+    failure: async (): Promise<BuildFailure | undefined> => this.faults.failure,
   };
 
   constructor(readonly description = 'memory://store') {}

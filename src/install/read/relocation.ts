@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_PATH, type Manifest, relocatedManifest } from '../archive/manifest.js';
-import { TerrariumError } from '../errors.js';
-import { lstatOrMissing, writeFileAtomic } from '../io/fs.js';
-import type { Fingerprint } from '../python/fingerprint.js';
-import { interpreterTreePath, TERRARIUM_DIR } from '../relocate/relocations.js';
-import { makeRelocator } from '../relocate/relocator.js';
+import { MANIFEST_PATH, type Manifest, relocatedManifest } from '../../archive/manifest.js';
+import { TerrariumError } from '../../errors.js';
+import { lstatOrMissing, writeFileAtomic } from '../../io/fs.js';
+import type { Fingerprint } from '../../python/fingerprint.js';
+import { interpreterTreePath, TERRARIUM_DIR } from '../../relocate/relocations.js';
+import { makeRelocator } from '../../relocate/relocator.js';
 
 /**
  * Rewrites, in place, an environment built at `manifest.prefix` (still lying there) so that it works

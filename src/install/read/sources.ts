@@ -1,18 +1,18 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { ChecksumStream } from '../archive/checksum.js';
-import { type Layer, layersPrehash } from '../archive/layers.js';
-import type { ArchivePart } from '../archive/parts.js';
-import type { LocalArchive } from '../archive/save.js';
-import type { CacheStore } from '../cache/archives.js';
-import { DownloadCopy } from '../cache/download-copy.js';
-import { DamagedInCache } from '../cache/layout.js';
-import { TerrariumError } from '../errors.js';
-import { siblingPath } from '../io/fs.js';
-import type { PendingSignature } from '../sign/archive-signature.js';
-import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
-import { dropDamagedBlob, type LayerPart, layerPart } from '../stores/verify.js';
+import { ChecksumStream } from '../../archive/checksum.js';
+import { type Layer, layersPrehash } from '../../archive/layers.js';
+import type { ArchivePart } from '../../archive/parts.js';
+import type { LocalArchive } from '../../archive/save.js';
+import type { CacheStore } from '../../cache/archives.js';
+import { DownloadCopy } from '../../cache/download-copy.js';
+import { DamagedInCache } from '../../cache/layout.js';
+import { TerrariumError } from '../../errors.js';
+import { siblingPath } from '../../io/fs.js';
+import type { PendingSignature } from '../../sign/archive-signature.js';
+import { type ArchiveRecord, isWritable, type Store } from '../../stores/store.js';
+import { dropDamagedBlob, type LayerPart, layerPart } from '../../stores/verify.js';
 
 /** Where a restore reads an archive's bytes from, and what it does with them once they are verified. */
 export interface ArchiveSource {

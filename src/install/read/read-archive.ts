@@ -1,0 +1,67 @@
+import { unpackLimits } from '../../archive/parts.js';
+import { DamagedInCache } from '../../cache/layout.js';
+import { removeTree } from '../../io/fs.js';
+import { formatBytes, formatCount, formatTransfer } from '../../report/format.js';
+import type { ArchiveRecord, Store } from '../../stores/store.js';
+import { keepRead } from './keep.js';
+import { type OpenedSource, openSource } from './open-source.js';
+import type { RestoreJob } from './read-job.js';
+import { relocateStaged, writeEntries } from './write-entries.js';
+
+/**
+ * Reads one stored archive into staging, in four steps: open and verify its source (open-source.ts),
+ * check and write its entries (write-entries.ts), relocate and check the result (the same file), keep
+ * what the cache keeps of it (keep.ts). A part of it the cache held that turns out damaged is dropped
+ * there, and the archive read again from the store alone.
+ */
+export async function readArchive(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<void> {
+  try {
+    await readOnce(job, store, record, true);
+  } catch (error) {
+    if (!(error instanceof DamagedInCache)) throw error;
+    job.reporter.warn(`${error.message}; restoring ${record.key} from ${store.description} instead`);
+    await removeTree(job.staging);
+    await readOnce(job, store, record, false);
+  }
+}
+
+async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, useCache: boolean): Promise<void> {
+  const opened = await openSource(job, store, record, useCache);
+  try {
+    const progress = { files: 0, bytes: 0 };
+    const started = Date.now();
+    const written = await job.reporter.during(
+      store.remote ? 'download' : 'unpack',
+      async (phase) => {
+        const result = await writeEntries(job, opened.parts, {
+          codec: record.codec,
+          record,
+          method: opened.link?.method,
+          progress,
+          limits: unpackLimits(record),
+        });
+        opened.source.finish();
+        await relocateStaged(job, result.manifest);
+        phase.done(`${describeRead(store, record, opened)}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`);
+        return result;
+      },
+      () => `${formatTransfer(opened.source.bytes(), record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
+    );
+    await keepRead(job, record, opened, written);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** "21.3 MiB in 48 layers from STORE, verified and signed by KEY": what was read, for the phase's summary. */
+function describeRead(store: Store, record: ArchiveRecord, opened: OpenedSource): string {
+  const { linked, signature } = opened;
+  const read = record.layers?.filter((layer) => !linked.has(layer.sha256));
+  const what = !record.layers
+    ? formatBytes(record.size)
+    : linked.size
+      ? `${read!.length} of ${record.layers.length} layers (${formatBytes(read!.reduce((sum, layer) => sum + layer.size, 0))})`
+      : `${formatBytes(record.size)} in ${formatCount(record.layers.length, 'layer')}`;
+  const shared = linked.size ? `, ${linked.size} linked from the cache` : '';
+  return `${what} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}${shared}`;
+}
