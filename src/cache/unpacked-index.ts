@@ -1,7 +1,8 @@
 import type { Entry } from '../archive/entry.js';
 import type { Layer } from '../archive/layers.js';
 import { type Manifest, parseManifest } from '../archive/manifest.js';
-import { recordedLayers, SHA256_HEX } from '../stores/store.js';
+import { recordedLayers } from '../stores/record.js';
+import { SHA256_HEX } from '../stores/store.js';
 
 /** 6: a tree's index keeps its manifest's text and its files' inodes (5: trees shared by digest; 4: one tree per key). */
 export const UNPACKED_FORMAT = 6;

@@ -8,7 +8,8 @@ import { describeCli } from './completion.js';
 import { type ConfigFile, findConfigFile } from './config-file.js';
 import type { CliContext } from './context.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
-import { COMMAND_OPTIONS, commanderOption, commandOptionSpecs, longFlag, type RawOptions, specFor } from './option-table.js';
+import { commanderOption } from './option-spec.js';
+import { COMMAND_OPTIONS, commandOptionSpecs, longFlag, type RawOptions, specFor } from './option-table.js';
 import { parseOptions } from './option-values.js';
 import { addGlobalOptions, type OptionName, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
@@ -21,75 +22,16 @@ export { manPage } from './man-page.js';
 /** Runs the command line; returns the exit status (nothing here calls process.exit). */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
   let status: number = EXIT.ok;
-  const program = addGlobalOptions(new Command('terrarium'))
-    .description('Package and ship relocatable Python virtual environments.')
-    .version(TOOL_VERSION, '--version')
-    .usage('[options] COMMAND [requirements files...]')
-    .addHelpText('after', EXIT_CODES_HELP)
-    .showSuggestionAfterError(true)
-    // The original's help began `usage: terrarium ...`, as argparse writes it.
-    .configureHelp({
-      formatHelp(command, helper) {
-        return Help.prototype.formatHelp.call(this, command, helper).replace(/^Usage:/, 'usage:');
-      },
-    })
-    .exitOverride()
-    // Commander's own error lines are replaced by terrarium's (below); the help it prints for a missing
-    // command is replaced by the short usage.
-    .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: () => undefined, outputError: () => undefined });
-
+  let config: ConfigFile | undefined;
+  const program = newProgram(context);
   for (const spec of COMMANDS) {
-    // `cache verify`: a command of the `cache` group.
-    const [group, name] = spec.name.includes(' ') ? (spec.name.split(' ') as [string, string]) : [undefined, spec.name];
-    const parent = group
-      ? (program.commands.find((c) => c.name() === group) ?? program.command(group).description(`${group} commands (terrarium ${group} --help)`).exitOverride())
-      : program;
-    const command = parent.command(name).description(spec.summary).exitOverride();
-    if (spec.argument) command.argument(...spec.argument);
-    for (const option of spec.options ? commandOptionSpecs(spec.options) : []) command.addOption(commanderOption(option));
-    if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
-    command.addHelpText(
-      'after',
-      '\nGlobal options (target, storage, S3, cache, signing, output) go before or\nafter the command: terrarium --help lists them.\n',
-    );
+    const command = addCommand(program, spec);
     command.action(async (...args: unknown[]) => {
       const files = spec.argument ? [args[0] as string | string[]].flat() : [];
-      const raw = command.optsWithGlobals<RawOptions>();
-      const reporter = createReporter(context, verbosityOf(raw), {
-        secrets: secretsOf(raw, context.env),
-        home: context.env.HOME,
-        ...outputStyle(raw, context.stderr, context.env),
-      });
-      const announce = () => reporter.info(interruptNotice(context.signal?.reason));
-      context.signal?.addEventListener('abort', announce, { once: true });
-      try {
-        // Messages name an option as the user gave it: the variable when it came from the environment.
-        const nameOf: OptionName = (option) => (program.getOptionValueSource(option) === 'env' ? specFor(option).env! : longFlag(option));
-        const { settings, settingsError } = resolveFor(spec, raw, context, nameOf);
-        const handler = await spec.handler();
-        status = await handler({
-          settings,
-          settingsError,
-          files,
-          commandOptions: (name) => parseOptions(COMMAND_OPTIONS[name], command.opts(), { cwd: context.cwd, env: context.env }),
-          context,
-          reporter,
-          effective: () => effectiveSettings(program, config, context.env),
-          configFile: config?.path,
-          cli: () => describeCli(program),
-        });
-      } catch (error) {
-        reporter.error(error);
-        status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
-        // A CI script reading stdout gets a document either way.
-        if (raw.json) reporter.document({ ok: false, error: errorDocument(error, status) });
-      } finally {
-        context.signal?.removeEventListener('abort', announce);
-      }
+      status = await runCommand({ spec, command, program, files, context, config });
     });
   }
 
-  let config: ConfigFile | undefined;
   try {
     config = findConfigFile(context.cwd);
     if (config) applyConfigFile(program, config);
@@ -103,22 +45,108 @@ export async function main(argv: string[], context: CliContext = processContext(
     await program.parseAsync(argv, { from: 'user' });
     return status;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // No command (a bare `terrarium`, or `terrarium cache`): commander's help "as an error".
-      if (error.code === 'commander.help' && error.exitCode !== 0) {
-        context.stderr.write(SHORT_USAGE);
-        return EXIT.usage;
-      }
-      if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
-      if (error.code === 'commander.executeSubCommandAsync') return status;
-      const usage = new TerrariumError('USAGE', commanderMessage(error.message), { hint: 'run terrarium --help for usage' });
-      const reporter = createReporter(context, 0);
-      reporter.error(usage);
-      if (argv.includes('--json')) reporter.document({ ok: false, error: errorDocument(usage, EXIT.usage) });
+    if (!(error instanceof CommanderError)) {
+      createReporter(context, 0).error(error);
+      return EXIT.internal;
+    }
+    // No command (a bare `terrarium`, or `terrarium cache`): commander's help "as an error".
+    if (error.code === 'commander.help' && error.exitCode !== 0) {
+      context.stderr.write(SHORT_USAGE);
       return EXIT.usage;
     }
-    createReporter(context, 0).error(error);
-    return EXIT.internal;
+    if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
+    if (error.code === 'commander.executeSubCommandAsync') return status;
+    const usage = new TerrariumError('USAGE', commanderMessage(error.message), { hint: 'run terrarium --help for usage' });
+    const reporter = createReporter(context, 0);
+    reporter.error(usage);
+    if (argv.includes('--json')) reporter.document({ ok: false, error: errorDocument(usage, EXIT.usage) });
+    return EXIT.usage;
+  }
+}
+
+/** The program with its global options, help and version; commander's own error output turned off. */
+function newProgram(context: CliContext): Command {
+  return (
+    addGlobalOptions(new Command('terrarium'))
+      .description('Package and ship relocatable Python virtual environments.')
+      .version(TOOL_VERSION, '--version')
+      .usage('[options] COMMAND [requirements files...]')
+      .addHelpText('after', EXIT_CODES_HELP)
+      .showSuggestionAfterError(true)
+      // The original's help began `usage: terrarium ...`, as argparse writes it.
+      .configureHelp({
+        formatHelp(command, helper) {
+          return Help.prototype.formatHelp.call(this, command, helper).replace(/^Usage:/, 'usage:');
+        },
+      })
+      .exitOverride()
+      // Commander's own error lines are replaced by terrarium's (main); the help it prints for a missing
+      // command is replaced by the short usage.
+      .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: () => undefined, outputError: () => undefined })
+  );
+}
+
+/** One command of the table, with its argument, own options, examples and help. */
+function addCommand(program: Command, spec: CommandSpec): Command {
+  // `cache verify`: a command of the `cache` group.
+  const [group, name] = spec.name.includes(' ') ? (spec.name.split(' ') as [string, string]) : [undefined, spec.name];
+  const parent = group
+    ? (program.commands.find((c) => c.name() === group) ?? program.command(group).description(`${group} commands (terrarium ${group} --help)`).exitOverride())
+    : program;
+  const command = parent.command(name).description(spec.summary).exitOverride();
+  if (spec.argument) command.argument(...spec.argument);
+  for (const option of spec.options ? commandOptionSpecs(spec.options) : []) command.addOption(commanderOption(option));
+  if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
+  command.addHelpText(
+    'after',
+    '\nGlobal options (target, storage, S3, cache, signing, output) go before or\nafter the command: terrarium --help lists them.\n',
+  );
+  return command;
+}
+
+interface CommandRun {
+  spec: CommandSpec;
+  command: Command;
+  program: Command;
+  files: string[];
+  context: CliContext;
+  config: ConfigFile | undefined;
+}
+
+/** Runs one command's handler with the run's settings and reporter; returns its exit status, an error's included. */
+async function runCommand({ spec, command, program, files, context, config }: CommandRun): Promise<number> {
+  const raw = command.optsWithGlobals<RawOptions>();
+  const reporter = createReporter(context, verbosityOf(raw), {
+    secrets: secretsOf(raw, context.env),
+    home: context.env.HOME,
+    ...outputStyle(raw, context.stderr, context.env),
+  });
+  const announce = () => reporter.info(interruptNotice(context.signal?.reason));
+  context.signal?.addEventListener('abort', announce, { once: true });
+  try {
+    // Messages name an option as the user gave it: the variable when it came from the environment.
+    const nameOf: OptionName = (option) => (program.getOptionValueSource(option) === 'env' ? specFor(option).env! : longFlag(option));
+    const { settings, settingsError } = resolveFor(spec, raw, context, nameOf);
+    const handler = await spec.handler();
+    return await handler({
+      settings,
+      settingsError,
+      files,
+      commandOptions: (name) => parseOptions(COMMAND_OPTIONS[name], command.opts(), { cwd: context.cwd, env: context.env }),
+      context,
+      reporter,
+      effective: () => effectiveSettings(program, config, context.env),
+      configFile: config?.path,
+      cli: () => describeCli(program),
+    });
+  } catch (error) {
+    reporter.error(error);
+    const status = error instanceof TerrariumError ? error.exitCode : EXIT.internal;
+    // A CI script reading stdout gets a document either way.
+    if (raw.json) reporter.document({ ok: false, error: errorDocument(error, status) });
+    return status;
+  } finally {
+    context.signal?.removeEventListener('abort', announce);
   }
 }
 

@@ -1,6 +1,7 @@
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS, EXIT_CODES_HELP } from './command-table.js';
-import { commandOptionSpecs, GROUP_TITLES, OPTION_GROUPS, optionSpecs } from './option-table.js';
+import { GROUP_TITLES, OPTION_GROUPS } from './option-spec.js';
+import { commandOptionSpecs, optionSpecs } from './option-table.js';
 
 /** Text as roff prints it: backslashes and dashes escaped, no line taken for a request. */
 const roff = (text: string) =>

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import { shownUrl } from '../report/shown-url.js';
-import { type CommandOptionSpec, flagOf, type OptionSpec } from './option-table.js';
+import { type CommandOptionSpec, flagOf, type OptionSpec } from './option-spec.js';
 import { parseDuration, parseNonNegative, parseSize } from './units.js';
 
 type Spec = OptionSpec | CommandOptionSpec;

@@ -8,7 +8,8 @@ import { LINK_METHODS } from '../io/file-ops.js';
 import { makeHash } from '../key/digest.js';
 import { formatKey } from '../key/key-format.js';
 import type { Verbosity } from '../report/reporter.js';
-import { commanderOption, type LINK_MODES, longFlag, OPTIONS, optionSpecs, type RawOptions, specFor } from './option-table.js';
+import { commanderOption } from './option-spec.js';
+import { type LINK_MODES, longFlag, OPTIONS, optionSpecs, type RawOptions, specFor } from './option-table.js';
 import { type OptionValues, parseOptions } from './option-values.js';
 
 /** Options shared by every command, as the original terrarium spelled them (plus a few of our own), from the one table. */

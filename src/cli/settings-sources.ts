@@ -2,7 +2,8 @@ import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
 import { TerrariumError } from '../errors.js';
 import { badFile, type ConfigFile } from './config-file.js';
-import { OPTIONS, type OptionSpec } from './option-table.js';
+import type { OptionSpec } from './option-spec.js';
+import { OPTIONS } from './option-table.js';
 
 /** The table's entry for one of commander's options; undefined for commander's own (--help, --version). */
 const specOf = (option: Option): OptionSpec | undefined => (OPTIONS as Record<string, OptionSpec>)[option.attributeName()];

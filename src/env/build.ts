@@ -7,7 +7,6 @@ import { lstatOrMissing } from '../io/fs.js';
 import { whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { pythonScript } from '../python/scripts.js';
-import { formatCount } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { PipPlan } from './pip-plan.js';
 import { PipProgress } from './pip-progress.js';
@@ -36,15 +35,37 @@ export interface BuildOptions {
 
 /** `python -m venv` (or virtualenv) then `pip install -r ...`: the dependency math, done once per key. */
 export async function buildEnvironment(options: BuildOptions): Promise<void> {
-  const { python, dir, reporter } = options;
+  const { python, dir } = options;
   const env: NodeJS.ProcessEnv = { ...options.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
-  const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
-  const stepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
+  const stepOptions: StepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
   const compileHere = compilesAfterPip(python, env);
   // A reproducible build compiles all of site-packages once at the end: the seeded pip's bytecode would be made twice.
-  const seedArgs = compileHere && options.reproducible ? ['--no-compile'] : [];
+  await createEnvironment(options, stepOptions, compileHere && options.reproducible ? ['--no-compile'] : []);
+  const site = sitePackages(dir, python);
+  const before = compileHere ? await entriesOf(site) : undefined;
+  await installRequirements(options, stepOptions, compileHere);
+  if (!compileHere) return;
+  const { reproducible, reporter } = options;
+  if (reproducible) {
+    // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
+    await setMtimes(dir, reproducible.mtime / 1000);
+    // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
+    await compileBytecode(reporter, dir, [site], stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
+    // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
+    // compileall wrote only under site-packages.
+    await setMtimes(site, reproducible.mtime / 1000);
+  } else {
+    const changed = changedEntries(before, await entriesOf(site));
+    await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
+  }
+}
+
+/** The empty environment, with pip: venv (ensurepip) or virtualenv, as --builder says. */
+async function createEnvironment(options: BuildOptions, stepOptions: StepOptions, seedArgs: string[]): Promise<void> {
+  const { python, dir, reporter } = options;
+  const builder = options.builder ?? (python.hasVenv ? 'venv' : 'virtualenv');
   await reporter.during(builder, async (phase) => {
     if (builder === 'venv') {
       if (!python.hasVenv) {
@@ -64,7 +85,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     } else {
       // virtualenv runs under its own Python and creates environments for another one. Without seeding it
       // needs no download; the interpreter's own ensurepip then installs the pip it bundles (offline).
-      const virtualenv = whichProgram('virtualenv', env, options.cwd);
+      const virtualenv = whichProgram('virtualenv', stepOptions.env, options.cwd);
       if (!virtualenv) {
         throw new TerrariumError('PYTHON_NO_VENV', `${python.executable} (Python ${python.version.join('.')}) needs virtualenv, which is not installed`, {
           hint: 'install it (Debian/Ubuntu: apt install python3-virtualenv; elsewhere: pipx install virtualenv)',
@@ -78,10 +99,13 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
       );
       await seedPip(reporter, path.join(dir, 'bin', 'python'), python, stepOptions, seedArgs);
     }
-    phase.done(`Python ${python.version.join('.')} environment created`);
+    phase.done({ code: 'VENV_CREATED', version: python.version.join('.') });
   });
-  const site = sitePackages(dir, python);
-  const before = compileHere ? await entriesOf(site) : undefined;
+}
+
+/** pip install, one run per plan (requirement files, or a lock's artifacts then the rest); a failure is pip's words and BUILD_PIP_FAILED. */
+async function installRequirements(options: BuildOptions, stepOptions: StepOptions, compileHere: boolean): Promise<void> {
+  const { dir, reporter } = options;
   const pip = await withPlanFiles(options.pip, async (installs) => {
     const progress = new PipProgress();
     return reporter.during(
@@ -95,34 +119,19 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
           if (result.code !== 0) return result;
           installed += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
         }
-        phase.done(installed ? `${formatCount(installed, 'package')} installed` : 'nothing to install');
+        phase.done({ code: 'PACKAGES_INSTALLED', count: installed });
         return result!;
       },
       () => progress.describe(),
     );
   });
-  if (pip.code !== 0) {
-    options.signal?.throwIfAborted();
-    if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
-    throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
-      hint: "see pip's output above; fix the requirements (or the package index settings) and run again",
-      exitCode: pip.code,
-    });
-  }
-  if (!compileHere) return;
-  const { reproducible } = options;
-  if (reproducible) {
-    // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
-    await setMtimes(dir, reproducible.mtime / 1000);
-    // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
-    await compileBytecode(reporter, dir, [site], stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
-    // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
-    // compileall wrote only under site-packages.
-    await setMtimes(site, reproducible.mtime / 1000);
-  } else {
-    const changed = changedEntries(before, await entriesOf(site));
-    await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
-  }
+  if (pip.code === 0) return;
+  options.signal?.throwIfAborted();
+  if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
+  throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
+    hint: "see pip's output above; fix the requirements (or the package index settings) and run again",
+    exitCode: pip.code,
+  });
 }
 
 /** Gives every file under `dir` the same mtime (in seconds). */
@@ -196,8 +205,8 @@ async function compileBytecode(reporter: Reporter, dir: string, targets: string[
   await reporter.during('bytecode', async (phase) => {
     const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...extra, ...targets], options);
     // Exit 1 names files that do not compile (templates, Python 2 sources), which pip passes over too.
-    if (result.code === 0 || result.code === 1) phase.done(workers === '0' ? 'compiled, one process per core' : 'compiled');
-    else reporter.warn(`compiling bytecode failed (exit ${result.code}); Python compiles each module when it is first imported instead`);
+    if (result.code === 0 || result.code === 1) phase.done({ code: 'BYTECODE_COMPILED', perCore: workers === '0' });
+    else reporter.warn({ code: 'BYTECODE_FAILED', exitCode: result.code });
   });
 }
 
@@ -254,7 +263,7 @@ async function step(
   options: StepOptions,
   onLine: (line: string) => void = () => undefined,
 ): Promise<RunResult> {
-  reporter.detail(`running ${[program, ...args].join(' ')}`);
+  reporter.detail({ code: 'RUNNING', command: [program, ...args].join(' ') });
   // Output comes in chunks that need not end at a line's end: a line is passed on once it is whole.
   let partial = '';
   const onOutput = (chunk: string) => {

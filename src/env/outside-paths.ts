@@ -2,16 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { statOrMissing } from '../io/fs.js';
-
-/** A reference from inside an environment to a directory outside it that Python will use. */
-export interface OutsidePath {
-  /** The file holding it, relative to the environment. */
-  file: string;
-  /** The outside path. */
-  target: string;
-  /** The distribution that installed the file, when its RECORD says so. */
-  distribution: string | undefined;
-}
+import type { OutsidePath } from '../report/events.js';
 
 const inside = (root: string, p: string) => p === root || p.startsWith(`${root}/`);
 

@@ -23,6 +23,7 @@ import { outsideLinks } from '../relocate/relocations.js';
 import { MAX_RELOCATED_BYTES, makeRelocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
+import { describeOutsidePath } from '../report/words.js';
 import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
 import type { WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
@@ -53,7 +54,7 @@ export function publishTargets(job: Pick<BuildJob, 'publishTo' | 'trusted' | 'si
  */
 export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   const { reporter, resolved, staging } = job;
-  reporter.info(`building ${resolved.key} with ${resolved.python.executable} (no archive found)`);
+  reporter.info({ code: 'BUILDING', key: resolved.key, executable: resolved.python.executable });
   await buildEnvironment({
     python: resolved.python,
     builder: job.settings.builder,
@@ -68,14 +69,8 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   failpoint('install-built');
   if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
   const scan = scanEnvironment(staging, resolved.python.executable);
-  for (const file of scan.binary)
-    reporter.warn(
-      `${file} names the build path in binary data: rewritten on restore where the new path is not longer than ${staging.length} bytes, left as it is elsewhere (terrarium doctor lists it then)`,
-    );
-  for (const file of scan.tooLarge)
-    reporter.warn(
-      `${file} names the build path but is larger than ${MAX_RELOCATED_BYTES >> 20} MiB: left as it is on restore (terrarium doctor lists it then)`,
-    );
+  for (const file of scan.binary) reporter.warn({ code: 'BUILD_PATH_IN_BINARY', file, limit: staging.length });
+  for (const file of scan.tooLarge) reporter.warn({ code: 'BUILD_PATH_TOO_LARGE', file, limit: MAX_RELOCATED_BYTES });
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     tool: TOOL_VERSION,
@@ -91,8 +86,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   };
   let published: Publication[] = [];
   const publishTo = publishTargets(job);
-  if (publishTo.length < job.publishTo.length)
-    reporter.info(`not publishing ${resolved.key}: runners that trust only signed archives would pass it over (pass --sign-key to publish a signed one)`);
+  if (publishTo.length < job.publishTo.length) reporter.info({ code: 'NOT_PUBLISHED_UNSIGNED', key: resolved.key });
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.settings.allowOutsidePaths, reporter);
     const archive = await packForPublishing(job, scan, manifest);
@@ -103,7 +97,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
         archive.signature = archive.layers
           ? signLayers(archive.layers, resolved.key, archive.sha256, job.signingKey)
           : await signArchiveFile(archive.path, resolved.key, archive.sha256, job.signingKey);
-        reporter.detail(`signed ${resolved.key} with key ${job.signingKey.id}`);
+        reporter.detail({ code: 'SIGNED', key: resolved.key, keyId: job.signingKey.id });
       }
       published = await publishEverywhere(resolved.key, archive, publishTo, {
         heal: job.heal,
@@ -148,10 +142,7 @@ async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Mani
         wrap(packed);
         saved = await saveArchive(packed, siblingPath(job.target, 'pack'), job.settings.codec, { unpackedSize: total, entries: scan.entries.length });
       }
-      const layers = saved.layers ? ` in ${formatCount(saved.layers.length, 'layer')}` : '';
-      phase.done(
-        `${formatCount(scan.entries.length, 'entry', 'entries')}, ${formatBytes(total)} -> ${formatBytes(saved.size)}${layers} (${job.settings.codec})`,
-      );
+      phase.done({ code: 'PACKED', entries: scan.entries.length, bytes: total, packed: saved.size, layers: saved.layers?.length, codec: job.settings.codec });
       return saved;
     },
     () => `${formatCount(progress.files, 'file')} of ${groupDigits(files.length)}, ${formatBytes(progress.bytes)} of ${formatBytes(total)}`,
@@ -166,16 +157,14 @@ async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Mani
 async function checkOutsidePaths(root: string, key: string, links: Manifest['externalLinks'], allow: boolean, reporter: Reporter): Promise<void> {
   const outside = [...(await findOutsidePaths(root)), ...links.map((link) => ({ file: link.path, target: link.target, distribution: undefined, link: true }))];
   if (!outside.length) return;
-  const describe = (o: (typeof outside)[number]) =>
-    'link' in o ? `a symlink (${o.file} -> ${o.target})` : `${o.distribution ?? 'an unknown package'} (${o.file} names ${o.target})`;
   if (!allow) {
     throw new TerrariumError(
       'RELOCATE_OUTSIDE_PATHS',
-      `cannot pack ${key}: ${outside.map(describe).join('; ')}: paths outside the environment (editable installs, .pth entries or symlinks) would not exist where it is restored`,
+      `cannot pack ${key}: ${outside.map(describeOutsidePath).join('; ')}: paths outside the environment (editable installs, .pth entries or symlinks) would not exist where it is restored`,
       {
         hint: 'install those packages without -e (or pass --no-upload to use the environment here only), or pass --allow-outside-paths to pack it anyway',
       },
     );
   }
-  for (const o of outside) reporter.warn(`packing ${key} although ${describe(o)}: that path must exist wherever the archive is restored`);
+  for (const o of outside) reporter.warn({ code: 'OUTSIDE_PATH_PACKED', key, outside: o });
 }

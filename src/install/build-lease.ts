@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, type ErrorCode, TerrariumError } from '../errors.js';
 import type { Platform } from '../python/fingerprint.js';
+import type { ReportEvent } from '../report/events.js';
 import { formatDuration } from '../report/format.js';
+import { describeLeaseHolder } from '../report/words.js';
 import { type BuildFailure, failureApplies, type HeldLease, type LeaseHolder } from '../stores/lease.js';
 import type { WritableStore } from '../stores/store.js';
 import type { JobContext } from './settings.js';
@@ -40,7 +42,7 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
   let holder: LeaseHolder | undefined;
   let waiting = false;
   // Why a run builds after all is news once it has said that it waits; before, a detail.
-  const say = (text: string) => (waiting ? reporter.warn(text) : reporter.detail(text));
+  const say = (event: ReportEvent) => (waiting ? reporter.warn(event) : reporter.detail(event));
   const poll = async (): Promise<Turn | undefined> => {
     if (job.buildWaitSeconds > 0) {
       const failure = await store.leases.failure(key);
@@ -48,7 +50,7 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     }
     const attempt = await store.leases.take(key);
     if (attempt.kind === 'unavailable') {
-      say(`${store.description}: no build lease for ${key} (${attempt.why}); building it here`);
+      say({ code: 'LEASE_UNAVAILABLE', store: store.description, key, cause: attempt.why });
       return { kind: 'build', lease: undefined };
     }
     const lease = attempt.kind === 'held' ? attempt.lease : undefined;
@@ -56,7 +58,7 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     const found = await store.lookup(key, job.platform).then(
       (record) => record !== undefined,
       (error: unknown) => {
-        say(`${store.description}: ${describeCause(error)}; building ${key} here`);
+        say({ code: 'LEASE_LOOKUP_FAILED', store: store.description, key, cause: describeCause(error) });
         return undefined;
       },
     );
@@ -68,14 +70,14 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
     if (lease) return { kind: 'build', lease };
     holder = attempt.kind === 'busy' ? attempt.holder : undefined;
     if (Date.now() < deadline) return undefined;
-    if (waiting) reporter.warn(`gave up waiting for ${describeHolder(holder)} after ${job.buildWaitSeconds} s (--build-wait); building ${key} here too`);
-    else reporter.detail(`${key} is being built by ${describeHolder(holder)} too; building it here (--build-wait 0)`);
+    if (waiting) reporter.warn({ code: 'BUILD_WAIT_GAVE_UP', key, holder, seconds: job.buildWaitSeconds });
+    else reporter.detail({ code: 'BUILDING_TOO', key, holder });
     return { kind: 'build', lease: undefined };
   };
   const first = await poll();
   if (first) return first;
   waiting = true;
-  reporter.info(`${key} is being built by ${describeHolder(holder)}${since(holder)}; waiting for its archive (up to ${job.buildWaitSeconds} s, --build-wait)`);
+  reporter.info({ code: 'BUILD_WAITING', key, holder, seconds: job.buildWaitSeconds });
   return reporter.during(
     'wait',
     async (phase) => {
@@ -83,7 +85,12 @@ export async function awaitTurn(job: TurnJob): Promise<Turn> {
         await sleep(Math.min(2000, 250 * 2 ** round), undefined, { signal: job.signal });
         const next = await poll();
         if (!next) continue;
-        phase.done(next.kind === 'published' ? `${key} is in ${store.description}` : next.lease ? 'the builder is gone; building here' : 'building here');
+        phase.done({
+          code: 'WAIT_ENDED',
+          key,
+          store: store.description,
+          next: next.kind === 'published' ? 'published' : next.lease ? 'builder-gone' : 'build-here',
+        });
         return { ...next, waited: { seconds: (Date.now() - started) / 1000, host: holder?.hostname ?? 'an unknown host', pid: holder?.pid } };
       }
     },
@@ -102,16 +109,7 @@ function failedElsewhere(key: string, failure: BuildFailure): TerrariumError {
   const ago = formatDuration(Math.max(0, Date.now() - Date.parse(failure.at)));
   return new TerrariumError(
     'BUILD_FAILED_ELSEWHERE',
-    `${key} failed to build on ${describeHolder(failure.holder)} ${ago} ago (${failure.code}: ${failure.message}); not building it again here`,
+    `${key} failed to build on ${describeLeaseHolder(failure.holder)} ${ago} ago (${failure.code}: ${failure.message}); not building it again here`,
     { hint: 'fix what that build reported (its log has the details), or pass --build-wait 0 to build here anyway' },
   );
-}
-
-function describeHolder(holder: LeaseHolder | undefined): string {
-  return holder ? `${holder.hostname} (pid ${holder.pid})` : 'another runner';
-}
-
-function since(holder: LeaseHolder | undefined): string {
-  const at = holder && Date.parse(holder.since);
-  return at ? ` since ${new Date(at).toTimeString().slice(0, 8)}` : '';
 }

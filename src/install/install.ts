@@ -45,12 +45,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   if (options.download) prestartTreeWriter();
   const target = path.resolve(options.cwd, options.target);
   checkPrefixUsable(target);
-  let resolved = await reporter.during('key', async (phase) => {
-    const key = await resolveKey(options);
-    reporter.detail(`interpreter: ${key.python.executable}`);
-    phase.done(`${key.key} (${describeInterpreter(key.python)})`);
-    return key;
-  });
+  let resolved = await computeKey(options);
   await fs.mkdir(path.dirname(target), { recursive: true }).catch((error: unknown) => {
     throw new TerrariumError('TARGET_UNWRITABLE', `cannot create ${path.dirname(target)}: ${describeCause(error)}`, {
       hint: 'choose a --target whose parent directory you can write to',
@@ -76,10 +71,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       };
       try {
         let staged: Awaited<ReturnType<typeof prepareStaging>> | undefined;
+        // Facts the cache remembered that prove stale restart the staging under the key true facts give.
         while (!staged) {
           staged = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
             if (!(error instanceof StaleFacts)) throw asStagingError(error, target);
-            reporter.warn(`the cache's facts about ${resolved.python.executable} were not true (key ${resolved.key}); asked it again: key ${error.fresh.key}`);
+            reporter.warn({ code: 'FACTS_STALE', executable: resolved.python.executable, key: resolved.key, fresh: error.fresh.key });
             resolved = error.fresh;
             return undefined;
           });
@@ -97,15 +93,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         // the interpreter's location, so the same check there could only cost another Python start.
         const swap = await swapIn(staging, target, backupPath, resolved.python.executable, exchanger, () => lock.assertHeld());
         await swap.commit();
-        return {
-          key: resolved.key,
-          target,
-          outcome,
-          nearest,
-          waited,
-          backup: replacing ? backupPath : undefined,
-          seconds: (performance.now() - started) / 1000,
-        };
+        const backup = replacing ? backupPath : undefined;
+        return { key: resolved.key, target, outcome, nearest, waited, backup, seconds: (performance.now() - started) / 1000 };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -119,6 +108,17 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   } catch (error) {
     throw signal?.aborted ? signal.reason : error;
   }
+}
+
+/** The key for these requirements and this interpreter, as a phase. */
+function computeKey(options: InstallOptions): Promise<ResolvedKey> {
+  const { reporter } = options;
+  return reporter.during('key', async (phase) => {
+    const key = await resolveKey(options);
+    reporter.detail({ code: 'INTERPRETER', executable: key.python.executable });
+    phase.done({ code: 'KEY_COMPUTED', key: key.key, interpreter: describeInterpreter(key.python) });
+    return key;
+  });
 }
 
 /** The interpreter's facts, remembered by the cache, were not true: the run starts again with the key they name. */
@@ -180,7 +180,7 @@ async function prepareStaging(
       },
     );
   }
-  if (nearest) reporter.info(`miss: ${describeNearest(nearest)}`);
+  if (nearest) reporter.info({ code: 'MISS_NEAREST', nearest: describeNearest(nearest) });
   signal?.throwIfAborted();
   const publishTo = options.upload ? searched.filter(isWritable).filter((store) => !unreachable.has(store)) : [];
   // What the cache keeps is not a publication: no other runner reads it.

@@ -36,7 +36,7 @@ export async function findNearest(stores: readonly Store[], resolved: ResolvedKe
           .filter((r) => r.key !== resolved.key && r.requirements)
           .map((record) => ({ record, store, common: linesInCommon(lines, record.requirements!) }));
       } catch (error) {
-        reporter.detail(`not looking for the nearest environment in ${store.description}: ${describeCause(error)}`);
+        reporter.detail({ code: 'NEAREST_SKIPPED', store: store.description, cause: describeCause(error) });
         return [];
       }
     }),

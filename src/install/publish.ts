@@ -1,6 +1,6 @@
 import type { LocalArchive } from '../archive/save.js';
 import { describeCause } from '../errors.js';
-import { formatBytes, formatTransfer } from '../report/format.js';
+import { formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { PublicKey } from '../sign/minisign.js';
 import { acceptStored } from '../stores/acceptance.js';
@@ -50,14 +50,14 @@ export async function publishEverywhere(
               (archive.signature && options.trusted.length ? await untrusted(store, result.record, options.trusted) : undefined) ??
               (options.heal ? await flawOfStored(store, result.record, signal, { linksOutside: options.linksOutside }) : undefined);
             if (flaw) {
-              reporter.warn(`${store.description}: the archive stored for ${key} cannot be installed (${flaw}); replacing it`);
+              reporter.warn({ code: 'STORED_ARCHIVE_REPLACED', store: store.description, key, flaw });
               result = await store.replace(result.record, archive, TOOL_VERSION, sent);
             }
           }
           phase.done(
             result.outcome === 'present'
-              ? 'another run published it first; kept that one'
-              : `${formatBytes(result.record.size)}${result.outcome === 'replaced' ? ', in place of the broken one' : ''}`,
+              ? { code: 'PUBLISHED_BY_OTHER' }
+              : { code: 'PUBLISHED', bytes: result.record.size, replaced: result.outcome === 'replaced' },
           );
           return result.outcome;
         },
@@ -66,7 +66,7 @@ export async function publishEverywhere(
       done.push({ store, outcome });
     } catch (error) {
       signal?.throwIfAborted();
-      reporter.warn(`could not publish ${key} to ${store.description}: ${describeCause(error)}`);
+      reporter.warn({ code: 'PUBLISH_FAILED', store: store.description, key, cause: describeCause(error) });
     }
   }
   return done;

@@ -1,12 +1,16 @@
 import { describeCause, TerrariumError } from '../errors.js';
 import { removeTree } from '../io/fs.js';
 import { platformOf } from '../python/fingerprint.js';
+import type { ReportEvent } from '../report/events.js';
+import { describeEvent } from '../report/words.js';
 import { LinksOutside } from '../stores/acceptance.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
 import { chooseVariant, describePlatform } from '../stores/variants.js';
 import { readArchive } from './read/read-archive.js';
 import type { Restored, RestoreJob } from './read/read-job.js';
 import { readUnpacked } from './read/read-unpacked.js';
+
+type Refusal = Extract<ReportEvent, { code: 'ARCHIVE_REFUSED' }>;
 
 /** Archives that cannot be good for anyone: removed from the store that served them, so that a good one replaces them. */
 const DISCARDED = new Set(['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE', 'SMOKE_CHECK_FAILED']);
@@ -28,10 +32,10 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       throw error;
     }
     const record = chooseVariant(archives, platformOf(job.python));
-    reporter.detail(`${store.description}: ${record ? `found ${job.key} (${record.size} bytes)` : `no ${job.key}`}`);
+    reporter.detail({ code: 'STORE_LOOKUP', store: store.description, key: job.key, size: record?.size });
     if (!record) {
       // A key holds one archive per platform: one for another platform is a miss worth naming.
-      if (archives[0]) reporter.info(`${store.description} holds ${job.key} for ${describePlatform(archives[0].platform)} only, which cannot run here`);
+      if (archives[0]) reporter.info({ code: 'OTHER_PLATFORM_ONLY', store: store.description, key: job.key, platform: describePlatform(archives[0].platform) });
       continue;
     }
     try {
@@ -45,19 +49,19 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       if (error instanceof LinksOutside) job.linksOutside.add(store);
       // A failed smoke check may be the local interpreter's doing: never blamed on the archive before that is ruled out.
       if (error.code === 'SMOKE_CHECK_FAILED') await job.confirm();
-      let why = `${store.description}: archive ${job.key} ${error.code === 'ARCHIVE_UNTRUSTED' ? 'was' : 'is unusable:'} ${error.message}`;
-      if (DISCARDED.has(error.code)) {
-        // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
-        why += isWritable(store)
-          ? await store.discard(record).then(
-              () => ' (removed from the store)',
-              (cause: unknown) => ` (could not remove it: ${describeCause(cause)})`,
-            )
-          : ' (left in place: terrarium does not write to this store)';
-      }
+      const why: Refusal = {
+        code: 'ARCHIVE_REFUSED',
+        store: store.description,
+        key: job.key,
+        reason: error.code,
+        untrusted: error.code === 'ARCHIVE_UNTRUSTED',
+        cause: error.message,
+      };
+      // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
+      if (DISCARDED.has(error.code)) Object.assign(why, await discard(store, record));
       // Under --require-download the next store may still serve it (the cache's copy is damaged, the bucket's good).
-      if (job.settings.requireDownload) refused ??= new TerrariumError(error.code, why, { hint: error.hint, cause: error });
-      else reporter.warn(`${why}; building instead`);
+      if (job.settings.requireDownload) refused ??= new TerrariumError(error.code, describeEvent(why), { hint: error.hint, cause: error });
+      else reporter.warn({ code: 'BUILDING_INSTEAD', refused: why });
     }
   }
   if (refused) throw refused;
@@ -72,6 +76,15 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
 function passOverOutage(job: RestoreJob, store: Store, error: unknown): boolean {
   if (!(error instanceof TerrariumError) || error.code !== 'STORAGE_UNREACHABLE' || job.settings.requireDownload) return false;
   job.unreachable.add(store);
-  job.reporter.warn(`${error.message}; going on without ${store.description}`);
+  job.reporter.warn({ code: 'STORE_UNREACHABLE', store: store.description, cause: error.message });
   return true;
+}
+
+/** Removes a refused archive from its store, where terrarium writes: what became of it. */
+async function discard(store: Store, record: ArchiveRecord): Promise<Pick<Refusal, 'removal' | 'removalCause'>> {
+  if (!isWritable(store)) return { removal: 'read-only' };
+  return store.discard(record).then(
+    () => ({ removal: 'removed' }),
+    (cause: unknown) => ({ removal: 'failed', removalCause: describeCause(cause) }),
+  );
 }

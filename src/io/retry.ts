@@ -7,14 +7,20 @@ export function backoffMs(failures: number): number {
   return Math.random() * Math.min(5000, 200 * 2 ** (failures - 1));
 }
 
+export interface Resumption {
+  offset: number;
+  cause: string;
+  retry: number;
+  retries: number;
+}
+
 export interface ResumeOptions {
   /** How many times a broken download may be resumed. */
   retries: number;
   /** Opens the same object again from byte `offset` on. */
   reopen: (offset: number) => Promise<Readable>;
-  /** What is downloaded, for the message each resumption gives `onRetry`. */
-  what: string;
-  onRetry?: (message: string) => void;
+  /** Told of each resumption: where the body broke, why, and which retry this is. */
+  onRetry?: (resumed: Resumption) => void;
   /** A body silent this long is taken as broken (a stalled connection never errors by itself). */
   idleTimeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -50,7 +56,7 @@ export function resumableDownload(first: Readable, options: ResumeOptions): Read
         if (options.signal?.aborted) throw error;
         if (failures >= options.retries) throw options.failure ? options.failure(error) : error;
         failures += 1;
-        options.onRetry?.(`${options.what} broke at byte ${offset} (${describeCause(error)}); resuming (retry ${failures} of ${options.retries})`);
+        options.onRetry?.({ offset, cause: describeCause(error), retry: failures, retries: options.retries });
         await sleep(backoffMs(failures), undefined, { signal: options.signal });
       } finally {
         clearTimeout(idle);

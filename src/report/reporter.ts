@@ -1,12 +1,14 @@
 import { TerrariumError } from '../errors.js';
-import { formatDuration } from './format.js';
+import type { ReportEvent, WarningRecord } from './events.js';
+import { StderrLines } from './stderr-lines.js';
+import { describeEvent } from './words.js';
 
 export type Verbosity = -1 | 0 | 1 | 2;
 
 /** A step of a command (download, build, pack…) that takes long enough to be watched. */
 export interface Phase {
-  /** Ends the phase with its one-line summary; the duration is added. */
-  done(summary: string): void;
+  /** Ends the phase with its one-line summary (the library's as an event); the duration is added. */
+  done(summary: string | ReportEvent): void;
   /** Ends the phase without a line (it failed, and the error says why). */
   end(): void;
 }
@@ -15,12 +17,14 @@ export interface Phase {
 export interface Reporter {
   /** The command's answer (a key, a digest): stdout, shown even with --quiet. */
   result(text: string): void;
-  /** The command's answer as one JSON document (--json): stdout, shown even with --quiet. */
+  /** The command's answer as one JSON document (--json), with the warnings said so far: stdout, shown even with --quiet. */
   document(value: object): void;
-  info(text: string): void;
-  warn(text: string): void;
+  /** The library says what happens as events; a command (the edge) may say its own words. */
+  info(message: string | ReportEvent): void;
+  /** Always an event: its code goes into --json. */
+  warn(event: ReportEvent): void;
   /** -V: commands run, store lookups, timings. */
-  detail(text: string): void;
+  detail(message: string | ReportEvent): void;
   /** -VV: everything else, including the output of the programs terrarium runs. */
   debug(text: string): void;
   /** Output of a program that failed, shown before the error that reports it. */
@@ -56,12 +60,11 @@ export interface ReporterOptions {
   home?: string | undefined;
   /** For tests: the clock behind durations and timestamps. */
   now?: () => number;
+  /** For tests: each event as it is said (or not, at this verbosity), with its level. */
+  onEvent?: (level: EventLevel, event: ReportEvent) => void;
 }
 
-const LIVE_MS = 100;
-const PLAIN_MS = 10_000;
-const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-const CLEAR_LINE = '\r\x1b[2K';
+export type EventLevel = 'warning' | 'info' | 'detail' | 'summary';
 
 /** Control characters but tab and newline: in text from a store, an archive or a program, they could drive the terminal. */
 const CONTROL = /[^\P{Cc}\t\n]/gu;
@@ -83,41 +86,35 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
   const home = options.home && options.home !== '/' && options.home.startsWith('/') ? `${options.home.replace(/\/+$/, '')}/` : undefined;
   /** What goes to stderr: secrets masked first (a secret holding the home path must not be shortened out of reach), then paths under home shortened. */
   const shown = (text: string) => (home ? mask(text).split(home).join('~/') : mask(text));
-  const clock = () => new Date(now()).toTimeString().slice(0, 8);
-
-  let current: { name: string; status?: (() => string) | undefined; started: number; frame: number; timer: NodeJS.Timeout; shown: boolean } | undefined;
-  const clearLive = () => {
-    if (current?.shown) streams.stderr.write(CLEAR_LINE);
-    if (current) current.shown = false;
+  const warnings: WarningRecord[] = [];
+  /** A message's words, made printable; an event is passed to the listener first. */
+  const words = (level: EventLevel, message: string | ReportEvent): string => {
+    if (typeof message === 'string') return plain(message);
+    options.onEvent?.(level, message);
+    return plain(describeEvent(message));
   };
-  const drawLive = () => {
-    if (!live || !current) return;
-    const status = current.status?.() ?? '';
-    const text = `${SPINNER[current.frame++ % SPINNER.length]} ${current.name}${status ? `: ${status}` : ''} (${formatDuration(now() - current.started)})`;
-    // Never wider than the terminal: a wrapped line could not be redrawn in place.
-    const width = Math.max(20, (streams.stderr.columns || 80) - 1);
-    streams.stderr.write(`${CLEAR_LINE}${shown(text).slice(0, width)}`);
-    current.shown = true;
-  };
-  const line = (text: string) => {
-    clearLive();
-    streams.stderr.write(`${shown(text)}\n`);
-    drawLive();
-  };
+  const lines = new StderrLines({ stderr: streams.stderr, live, now, shown, paint });
+  const line = (text: string) => lines.line(text);
 
   return {
     verbosity,
-    result: (text) => {
-      clearLive();
-      streams.stdout.write(`${mask(plain(text))}\n`);
-      drawLive();
-    },
+    result: (text) => lines.around(() => streams.stdout.write(`${mask(plain(text))}\n`)),
     document(value) {
-      this.result(JSON.stringify(value, null, 2));
+      this.result(JSON.stringify({ ...value, warnings }, null, 2));
     },
-    info: (text) => verbosity >= 0 && line(`terrarium: ${plain(text)}`),
-    warn: (text) => verbosity >= 0 && line(`terrarium: ${paint('33', 'warning:')} ${plain(text)}`),
-    detail: (text) => verbosity >= 1 && line(`terrarium: ${plain(text)}`),
+    info: (message) => {
+      const text = words('info', message);
+      if (verbosity >= 0) line(`terrarium: ${text}`);
+    },
+    warn: (event) => {
+      const text = words('warning', event);
+      warnings.push({ ...event, message: describeEvent(event) });
+      if (verbosity >= 0) line(`terrarium: ${paint('33', 'warning:')} ${text}`);
+    },
+    detail: (message) => {
+      const text = words('detail', message);
+      if (verbosity >= 1) line(`terrarium: ${text}`);
+    },
     debug: (text) => verbosity >= 2 && line(`terrarium: ${plain(text)}`),
     failureOutput: (text) => text.trim() && line(plain(text.replace(/\n$/, ''))),
     error: (error) => {
@@ -141,37 +138,9 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       }
     },
     phase: (title, poll) => {
-      if (verbosity < 0) return { done: () => undefined, end: () => undefined };
-      const name = plain(title);
-      const status = poll && (() => plain(poll()));
-      const started = now();
-      const timer = setInterval(
-        () => {
-          if (live) drawLive();
-          // A heartbeat in a log, with a figure that moves (the time so far, and the status when the phase has one).
-          else line(`terrarium: ${clock()} ${name}: ${status?.() || 'still working'} (${formatDuration(now() - started)})`);
-        },
-        live ? LIVE_MS : PLAIN_MS,
-      );
-      timer.unref();
-      clearLive();
-      const phase = { name, status, started, frame: 0, timer, shown: false };
-      current = phase;
-      drawLive();
-      let ended = false;
-      const finish = (summary: string | undefined) => {
-        if (ended) return;
-        ended = true;
-        clearInterval(timer);
-        if (current === phase) clearLive();
-        const took = formatDuration(now() - started);
-        if (summary !== undefined) {
-          if (live) streams.stderr.write(`${shown(`${paint('32', '✓')} ${name}: ${summary} ${paint('2', `(${took})`)}`)}\n`);
-          else streams.stderr.write(`${shown(`terrarium: ${clock()} ${name}: ${summary} (${took})`)}\n`);
-        }
-        if (current === phase) current = undefined;
-      };
-      return { done: (summary) => finish(plain(summary)), end: () => finish(undefined) };
+      if (verbosity < 0) return { done: (summary) => void words('summary', summary), end: () => undefined };
+      const finish = lines.open(plain(title), poll && (() => plain(poll())));
+      return { done: (summary) => finish(words('summary', summary)), end: () => finish(undefined) };
     },
   };
 }

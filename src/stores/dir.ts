@@ -12,6 +12,7 @@ import type { Platform } from '../python/fingerprint.js';
 import { holds, removeUnused, storeFiles } from './dir-files.js';
 import { DirectoryLeases } from './dir-lease.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
+import { parseRecord, recordFor } from './record.js';
 import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
 import {
   type ArchiveRecord,
@@ -26,9 +27,7 @@ import {
   missingArchive,
   missingLayer,
   type PublishResult,
-  parseRecord,
   readNewest,
-  recordFor,
   recordName,
   SHA256_HEX,
   signatureName,

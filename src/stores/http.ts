@@ -6,6 +6,7 @@ import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Platform } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
 import { shownUrl } from '../report/shown-url.js';
+import { parseRecord } from './record.js';
 import {
   type ArchiveRecord,
   archiveName,
@@ -14,7 +15,6 @@ import {
   MAX_SIGNATURE_BYTES,
   missingArchive,
   missingLayer,
-  parseRecord,
   type RequestSettings,
   recordName,
   SMALL_OBJECT_SILENCES,
@@ -120,8 +120,7 @@ export class HttpStore implements Store {
       retries: this.requests.retries,
       idleTimeoutMs: this.requests.timeoutSeconds * 1000,
       reopen: async (offset) => (await body(offset, first.etag)).stream,
-      what: `${this.description}: ${what}`,
-      onRetry: (message) => this.reporter.warn(message),
+      onRetry: (resumed) => this.reporter.warn({ code: 'DOWNLOAD_RESUMED', what: `${this.description}: ${what}`, ...resumed }),
       failure: (error) => this.failure(name, error),
     });
   }
@@ -178,7 +177,7 @@ export class HttpStore implements Store {
           hint: 'check --storage-url: it must lead to the store with at most a few redirects, over HTTP(S)',
         });
       }
-      if (next.origin !== here.origin) this.reporter.detail(`${shownUrl(url)} redirects to another host: ${shownUrl(next.href)}`);
+      if (next.origin !== here.origin) this.reporter.detail({ code: 'REDIRECTED', from: shownUrl(url), to: shownUrl(next.href) });
       url = next.href;
     }
   }

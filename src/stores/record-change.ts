@@ -1,7 +1,8 @@
 import type { LocalArchive } from '../archive/save.js';
 import { failpoint } from '../io/failpoint.js';
+import { recordFor } from './record.js';
 import type { ArchiveRecord, PublishResult, TransferProgress } from './store.js';
-import { archiveName, recordFor } from './store.js';
+import { archiveName } from './store.js';
 import { addVariant, chooseVariant, type RecordChange, removeVariant, replaceVariant, variantsOf } from './variants.js';
 
 /** A key's record document as read, with the version a change of it is conditional on (an ETag, a digest of its bytes). */

@@ -113,8 +113,7 @@ export class S3Bucket implements S3Access {
       retries: this.requests.retries,
       idleTimeoutMs: this.requests.timeoutSeconds * 1000,
       reopen: async (offset) => (await get(offset, first.etag)).body,
-      what: `${this.description}: ${what}`,
-      onRetry: (message) => this.reporter.warn(message),
+      onRetry: (resumed) => this.reporter.warn({ code: 'DOWNLOAD_RESUMED', what: `${this.description}: ${what}`, ...resumed }),
       failure: (error) => s3Failure(this.options, 'download', name, error),
     });
   }

@@ -63,10 +63,7 @@ export class S3Leases implements BuildLeases {
           etag = await this.put(name, me, this.conditional === false ? {} : { IfNoneMatch: '*' });
           if (etag !== undefined && this.conditional === undefined) {
             this.conditional = (await this.put(name, me, { IfNoneMatch: '*' })) === undefined;
-            if (!this.conditional)
-              this.reporter.warn(
-                `${this.s3.description}: this server ignores conditional writes (If-None-Match): the build lease is best effort, two runners may build one key`,
-              );
+            if (!this.conditional) this.reporter.warn({ code: 'LEASE_BEST_EFFORT', store: this.s3.description });
           }
         }
         if (etag === undefined) continue;

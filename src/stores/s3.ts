@@ -4,6 +4,7 @@ import type { LocalArchive } from '../archive/save.js';
 import type { Platform } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
+import { parseRecord, recordFor } from './record.js';
 import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
 import { S3Bucket, type S3Options } from './s3-bucket.js';
 import { s3Failure } from './s3-errors.js';
@@ -23,10 +24,8 @@ import {
   missingArchive,
   missingLayer,
   type PublishResult,
-  parseRecord,
   type RequestSettings,
   readNewest,
-  recordFor,
   recordName,
   SHA256_HEX,
   signatureName,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describeCause, isErrno, TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { pathKind, removeTreesLater, siblingPath, writeFileAtomic } from '../io/fs.js';
+import type { ReportEvent } from '../report/events.js';
 import { type Exchanger, startExchanger } from './exchange.js';
 import { type Journal, namesOf, parseJournal, planInstallSwap, planRevert, type Step, type SwapPlan, stepsDone, undoSteps } from './swap-plan.js';
 
@@ -194,12 +195,14 @@ function unwritable(target: string, error: unknown): TerrariumError {
   });
 }
 
+type SwapRecovered = Extract<ReportEvent, { code: 'SWAP_RECOVERED' }>;
+
 /**
  * Finishes what a killed install or revert left: if its journal is still there, the swap was never
  * committed, so the steps it took are undone and the target is the old environment again. Returns
  * what was done, for the report, or undefined when there was nothing to recover.
  */
-export async function recoverInterruptedSwap(target: string): Promise<string | undefined> {
+export async function recoverInterruptedSwap(target: string): Promise<SwapRecovered | undefined> {
   const file = journalPath(target);
   let text: string;
   try {
@@ -224,9 +227,7 @@ export async function recoverInterruptedSwap(target: string): Promise<string | u
   } catch (error) {
     throw unrecoverable(file, error instanceof ExchangeUnsupported ? `${journal.python} can no longer exchange paths` : describeCause(error));
   }
-  return done === 0
-    ? `an interrupted ${journal.operation} had not changed ${target} yet`
-    : `undid an interrupted ${journal.operation} of ${target} (${done} of ${journal.steps.length} steps had run)`;
+  return { code: 'SWAP_RECOVERED', target, operation: journal.operation, done, steps: journal.steps.length };
 }
 
 function unrecoverable(journal: string, why: string): TerrariumError {

@@ -3,7 +3,9 @@ import { describeCause, TerrariumError } from '../errors.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock, type LockHolder, LockLost, LockTimeout } from '../io/lock.js';
 import { HOST_TAG } from '../io/owner.js';
+import type { HolderFacts } from '../report/events.js';
 import type { Reporter } from '../report/reporter.js';
+import { describeLockHolder } from '../report/words.js';
 import { journalPath, recoverInterruptedSwap } from './swap.js';
 
 export interface TargetLockOptions {
@@ -33,8 +35,7 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
       command: options.command,
       timeoutMs: options.lockTimeoutSeconds * 1000,
       signal: options.signal,
-      onWait: (holder) =>
-        reporter.info(`waiting for ${target}: ${describeHolder(holder)} is working on it (waiting up to ${options.lockTimeoutSeconds} s, --lock-timeout)`),
+      onWait: (holder) => reporter.info({ code: 'TARGET_WAITING', target, holder: holderFacts(holder), seconds: options.lockTimeoutSeconds }),
     });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -71,7 +72,7 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
     const owners = [base, path.basename(lockPath(target)), path.basename(journalPath(target))];
     if (options.backupSuffix !== undefined) owners.push(base + options.backupSuffix);
     const removed = await removeLeftovers(path.dirname(target), owners);
-    if (removed.length) reporter.detail(`removed what interrupted runs left: ${removed.join(', ')}`);
+    if (removed.length) reporter.detail({ code: 'LEFTOVERS_REMOVED', names: removed });
   } catch (error) {
     await lock.release();
     throw error;
@@ -79,8 +80,9 @@ export async function lockTarget(target: string, options: TargetLockOptions): Pr
   return lock;
 }
 
-function describeHolder(holder: LockHolder | undefined): string {
-  if (!holder) return 'an unknown process';
-  const where = holder.host === HOST_TAG ? 'this host' : `another host (${holder.hostname ?? holder.host})`;
-  return `terrarium ${holder.command} (pid ${holder.pid} on ${where}, since ${holder.since})`;
+/** A lock's holder as the report names it: on this host, or on another by its name (its tag, in locks that carry no name). */
+function holderFacts(holder: LockHolder | undefined): HolderFacts | undefined {
+  return holder && { ...holder, hostname: holder.hostname ?? holder.host, thisHost: holder.host === HOST_TAG };
 }
+
+const describeHolder = (holder: LockHolder | undefined) => describeLockHolder(holderFacts(holder));

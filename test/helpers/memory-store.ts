@@ -4,18 +4,9 @@ import type { Layer } from '../../src/archive/layers.js';
 import { TerrariumError } from '../../src/errors.js';
 import type { Platform } from '../../src/python/fingerprint.js';
 import type { BuildFailure, BuildLeases, LeaseAttempt } from '../../src/stores/lease.js';
+import { parseRecord, recordFor } from '../../src/stores/record.js';
 import { discardRecord, publishRecord, type RecordFiles, replaceRecord } from '../../src/stores/record-change.js';
-import {
-  type ArchiveRecord,
-  archiveName,
-  blobName,
-  type PublishResult,
-  parseRecord,
-  recordFor,
-  recordName,
-  signatureName,
-  type WritableStore,
-} from '../../src/stores/store.js';
+import { type ArchiveRecord, archiveName, blobName, type PublishResult, recordName, signatureName, type WritableStore } from '../../src/stores/store.js';
 import { chooseVariant, variantsOf } from '../../src/stores/variants.js';
 
 /** How a MemoryStore misbehaves, set by a test at any time. */

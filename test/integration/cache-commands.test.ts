@@ -25,7 +25,7 @@ describe('cache commands', () => {
 
   it('dir prints the effective directory; with --no-cache, none', async () => {
     expect((await run('cache', 'dir')).stdout).toBe(`${cache}\n`);
-    expect(JSON.parse((await box.main(['--no-cache', '--json', 'cache', 'dir'])).stdout)).toEqual({ cacheDir: null });
+    expect(JSON.parse((await box.main(['--no-cache', '--json', 'cache', 'dir'])).stdout)).toEqual({ cacheDir: null, warnings: [] });
     expect((await box.main(['cache', 'dir'])).stdout).toBe(`${path.join(box.dir, '.cache', 'terrarium', 'v1')}\n`);
   });
 

@@ -129,6 +129,7 @@ describe('inspect, completion, help', () => {
     expect(JSON.parse(json.stdout)).toEqual({
       ok: false,
       error: { code: 'USAGE', message: message.replace('terrarium: error: ', ''), hint: expect.any(String), exitCode: 2 },
+      warnings: [],
     });
   });
 

@@ -78,9 +78,13 @@ describe('HTTP store', () => {
     expect(strict.stderr).toContain(`error: cannot read ${downUrl}/${ARCH}-`);
     expect(strict.stderr).toMatch(/\.json after 2 attempts: connect ECONNREFUSED/);
     expect(existsSync(box.path('down-strict'))).toBe(false);
-    const built = await box.terrarium(['-t', box.path('down'), ...down]);
+    const built = await box.terrarium(['-t', box.path('down'), '--json', ...down]);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toMatch(/warning: cannot read \S+ after 2 attempts: connect ECONNREFUSED.*; going on without http:\/\/127\.0\.0\.1:\d+\/envs/);
     expect(built.stderr).toContain('building');
+    // Scripts read the warning from --json by its code.
+    expect(JSON.parse(built.stdout).warnings).toEqual([
+      expect.objectContaining({ code: 'STORE_UNREACHABLE', store: `${downUrl}/`, cause: expect.stringContaining('ECONNREFUSED') }),
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/archive/entry.js';
 import { type Layer, layersDigest, layersDocument, planLayers, recordPaths } from '../../src/archive/layers.js';
-import { parseRecord } from '../../src/stores/store.js';
+import { parseRecord } from '../../src/stores/record.js';
 
 const file = (path: string, size = 1): Entry => ({ path, type: 'file', mode: 0o644, mtime: 0, size });
 const dir = (path: string): Entry => ({ path, type: 'directory', mode: 0o755, mtime: 0, size: 0 });

@@ -1,17 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { TerrariumError } from '../../src/errors.js';
 import { awaitTurn, endLease } from '../../src/install/build-lease.js';
 import { platformOf } from '../../src/python/fingerprint.js';
-import { createReporter } from '../../src/report/reporter.js';
 import type { LeaseHolder } from '../../src/stores/lease.js';
-import { recordFor, recordName } from '../../src/stores/store.js';
+import { recordFor } from '../../src/stores/record.js';
+import { recordName } from '../../src/stores/store.js';
 import { documentOf } from '../../src/stores/variants.js';
+import { recordingReporter } from '../helpers/events.js';
 import { testFingerprint } from '../helpers/manifest.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 const platform = platformOf(testFingerprint());
-const silent = { write: () => true };
-const reporter = createReporter({ stdout: silent, stderr: silent }, 0);
+const { reporter, events } = recordingReporter();
+beforeEach(() => {
+  events.length = 0;
+});
 const holder: LeaseHolder = { hostname: 'builder-1', host: 'deadbeef', pid: 42, nonce: 'n', since: new Date().toISOString() };
 const turn = (store: MemoryStore, buildWaitSeconds: number) => awaitTurn({ key: 'k', platform, store, buildWaitSeconds, reporter });
 
@@ -30,6 +33,7 @@ describe('whose turn it is to build', () => {
     const store = new MemoryStore();
     store.faults.take = () => ({ kind: 'busy', holder: holder });
     expect(await turn(store, 0)).toEqual({ kind: 'build', lease: undefined });
+    expect(events).toEqual([expect.objectContaining({ level: 'detail', code: 'BUILDING_TOO', key: 'k', holder })]);
   });
 
   it('another runner publishes while this one waits: restore its archive', async () => {
@@ -42,6 +46,11 @@ describe('whose turn it is to build', () => {
     const result = await turn(store, 300);
     expect(result.kind).toBe('published');
     expect(result.waited?.host).toBe('builder-1');
+    expect(events.map((e) => [e.level, e.code])).toEqual([
+      ['info', 'BUILD_WAITING'],
+      ['summary', 'WAIT_ENDED'],
+    ]);
+    expect(events[1]).toMatchObject({ next: 'published' });
   });
 
   it("the builder's failure, which any runner would meet, fails the waiters fast", async () => {

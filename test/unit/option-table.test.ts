@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/command-table.js';
 import { manPage } from '../../src/cli/man-page.js';
-import { COMMAND_OPTIONS, longFlag, OPTIONS, type OptionSpec, optionSpecs } from '../../src/cli/option-table.js';
+import type { OptionSpec } from '../../src/cli/option-spec.js';
+import { COMMAND_OPTIONS, longFlag, OPTIONS, optionSpecs } from '../../src/cli/option-table.js';
 import { parseOptions } from '../../src/cli/option-values.js';
 import { addGlobalOptions } from '../../src/cli/options.js';
 

@@ -6,7 +6,8 @@ import type { LocalArchive } from '../../src/archive/save.js';
 import { sha256Hex } from '../../src/archive/tree-digest.js';
 import type { Platform } from '../../src/python/fingerprint.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
-import { archiveName, recordFor, recordName, type WritableStore } from '../../src/stores/store.js';
+import { recordFor } from '../../src/stores/record.js';
+import { archiveName, recordName, type WritableStore } from '../../src/stores/store.js';
 import { documentOf } from '../../src/stores/variants.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 

@@ -19,7 +19,7 @@ describe('secrets in output', () => {
     const { out, reporter } = capture(2, secretsOf({ s3AccessKey: keyId, s3SecretKey: secret }, {}));
     reporter.result(`key ${keyId}`);
     reporter.info(`using ${secret}`);
-    reporter.warn(`retrying with ${keyId}`);
+    reporter.warn({ code: 'STORE_UNREACHABLE', store: 's3://b', cause: `retrying with ${keyId}` });
     reporter.detail(`signing with ${secret}`);
     reporter.debug(`header Authorization: AWS4-HMAC-SHA256 Credential=${keyId}/20261124`);
     reporter.failureOutput(`pip said ${secret}\n`);
@@ -57,7 +57,7 @@ describe('text from stores, archives and programs', () => {
     const hostile = 'built \x1b]0;owned\x07 at\r\x9b2J';
     reporter.result(`a\t${hostile}\nb`);
     reporter.info(hostile);
-    reporter.warn(hostile);
+    reporter.warn({ code: 'STORE_NOT_LISTED', store: hostile, cause: undefined });
     reporter.detail(hostile);
     reporter.failureOutput(`${hostile}\n`);
     reporter.error(new TerrariumError('ARCHIVE_CORRUPT', hostile, { hint: hostile }));

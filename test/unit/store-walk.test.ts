@@ -7,7 +7,7 @@ import { sha256Hex } from '../../src/archive/tree-digest.js';
 import type { RestoreJob } from '../../src/install/read/read-job.js';
 import { restoreFromStores } from '../../src/install/restore.js';
 import { platformOf } from '../../src/python/fingerprint.js';
-import { createReporter } from '../../src/report/reporter.js';
+import { recordingReporter } from '../helpers/events.js';
 import { testFingerprint } from '../helpers/manifest.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
@@ -15,12 +15,12 @@ const dir = mkdtempSync(path.join(tmpdir(), 'terrarium-walk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const python = testFingerprint();
-const silent = { write: () => true };
 
-/** A job restoring `k` from these stores into a fresh staging folder. */
-function job(stores: MemoryStore[], more: Partial<RestoreJob> = {}): RestoreJob {
-  const reporter = createReporter({ stdout: silent, stderr: silent }, 0);
+/** A job restoring `k` from these stores into a fresh staging folder; `events` has what it said. */
+function job(stores: MemoryStore[], more: Partial<RestoreJob> = {}): RestoreJob & { events: ReturnType<typeof recordingReporter>['events'] } {
+  const { reporter, events } = recordingReporter();
   return {
+    events,
     settings: { requireDownload: false, link: undefined, allowOutsidePaths: false },
     key: 'k',
     python,
@@ -52,6 +52,8 @@ describe('the store walk', () => {
     const walk = job([a, b]);
     expect(await restoreFromStores(walk)).toBeUndefined();
     expect([...walk.unreachable]).toEqual([a]);
+    expect(walk.events.filter((e) => e.level === 'warning')).toEqual([expect.objectContaining({ code: 'STORE_UNREACHABLE', store: 'memory://a' })]);
+    expect(walk.events.map((e) => e.code)).toContain('STORE_LOOKUP');
   });
 
   it('under --require-download, a store that is down is the error', async () => {
@@ -69,6 +71,7 @@ describe('the store walk', () => {
     expect(await restoreFromStores(walk)).toBeUndefined();
     expect(walk.unreachable.size).toBe(0);
     expect(await a.archives('k')).toHaveLength(1);
+    expect(walk.events).toContainEqual(expect.objectContaining({ level: 'info', code: 'OTHER_PLATFORM_ONLY', key: 'k' }));
   });
 
   it('removes a damaged archive from the store that served it, and goes on to the next store', async () => {
@@ -79,14 +82,23 @@ describe('the store walk', () => {
     expect(await restoreFromStores(walk)).toBeUndefined();
     expect(await a.archives('k')).toEqual([]);
     expect(await b.archives('k')).toEqual([]);
+    const refused = walk.events.filter((e) => e.code === 'BUILDING_INSTEAD').map((e) => e.code === 'BUILDING_INSTEAD' && e.refused);
+    expect(refused).toEqual([
+      expect.objectContaining({ store: 'memory://a', reason: 'ARCHIVE_CORRUPT', removal: 'removed' }),
+      expect.objectContaining({ store: 'memory://b', reason: 'ARCHIVE_CORRUPT', removal: 'removed' }),
+    ]);
   });
 
   it('with trusted keys, passes over an unsigned archive and leaves it for those who trust none', async () => {
     const a = new MemoryStore();
     await a.publish('k', damaged(), 't');
     const key = { id: '0000000000000000', key: new Uint8Array(32) } as never;
-    expect(await restoreFromStores(job([a], { trusted: [key] }))).toBeUndefined();
+    const walk = job([a], { trusted: [key] });
+    expect(await restoreFromStores(walk)).toBeUndefined();
     expect(await a.archives('k')).toHaveLength(1);
+    expect(walk.events).toContainEqual(
+      expect.objectContaining({ code: 'BUILDING_INSTEAD', refused: expect.objectContaining({ reason: 'ARCHIVE_UNTRUSTED', untrusted: true }) }),
+    );
   });
 
   it('under --require-download, a damaged archive is the error once every store has been tried', async () => {

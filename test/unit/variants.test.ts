@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { incompatibility, type Platform } from '../../src/python/fingerprint.js';
 import { DirectoryStore } from '../../src/stores/dir.js';
-import { type ArchiveRecord, parseRecord } from '../../src/stores/store.js';
+import { parseRecord } from '../../src/stores/record.js';
+import type { ArchiveRecord } from '../../src/stores/store.js';
 import { addVariant, chooseVariant, documentOf, removeVariant, replaceVariant, variantsOf } from '../../src/stores/variants.js';
 
 const GLIBC = (libcVersion: string, more: Partial<Platform> = {}): Platform => ({

@@ -1,6 +1,7 @@
 import { describeCause, EXIT, TerrariumError } from '../../errors.js';
 import { configureStores, lookupOrder } from '../../install/configure-stores.js';
 import { formatBytes } from '../../report/format.js';
+import { UNLISTABLE } from '../../report/words.js';
 import { describeSignature } from '../../sign/archive-signature.js';
 import { newestFirst, type PruneRule, pruneStore } from '../../stores/prune.js';
 import { type ArchiveRecord, isWritable, type Store } from '../../stores/store.js';
@@ -22,16 +23,15 @@ export const lsCommand: CommandHandler = async (input) => {
   for (const store of configured(input)) {
     if (!isWritable(store)) {
       // Plain HTTP has no listing: said, not an error (the store behind it can be listed).
-      const why = 'cannot be listed: plain HTTP has no listing (list the storage directory or bucket behind it)';
-      reporter.warn(`${store.description} ${why}`);
-      listed.push({ store: store.description, error: why });
+      reporter.warn({ code: 'STORE_NOT_LISTED', store: store.description, cause: undefined });
+      listed.push({ store: store.description, error: UNLISTABLE });
       continue;
     }
     let records: ArchiveRecord[];
     try {
       records = (await store.list()).sort(newestFirst);
     } catch (error) {
-      reporter.warn(`${store.description}: ${describeCause(error)}`);
+      reporter.warn({ code: 'STORE_NOT_LISTED', store: store.description, cause: describeCause(error) });
       listed.push({ store: store.description, error: describeCause(error) });
       status = EXIT.storage;
       continue;

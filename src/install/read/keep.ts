@@ -4,7 +4,6 @@ import { UNPACKED_FORMAT, type UnpackedIndex } from '../../cache/unpacked-index.
 import { describeCause } from '../../errors.js';
 import { shownLine } from '../../key/line-diff.js';
 import { platformOf } from '../../python/fingerprint.js';
-import { formatBytes } from '../../report/format.js';
 import type { ArchiveRecord } from '../../stores/store.js';
 import type { OpenedSource } from './open-source.js';
 import { noteLinkMethod, type RestoreJob } from './read-job.js';
@@ -30,8 +29,8 @@ export async function keepRead(job: RestoreJob, record: ArchiveRecord, opened: O
       platform: platformOf(manifest.python),
     };
     await source.addToCache(cache, archive, record.tool).then(
-      (added) => added && job.reporter.detail(`kept ${record.key} in the ${cache.description}`),
-      (error: unknown) => job.reporter.warn(`could not keep ${record.key} in the cache: ${describeCause(error)}`),
+      (added) => added && job.reporter.detail({ code: 'CACHE_KEPT', key: record.key, cache: cache.description }),
+      (error: unknown) => job.reporter.warn({ code: 'CACHE_NOT_KEPT', key: record.key, cause: describeCause(error) }),
     );
   }
   // The key's copy is kept when each of its trees is: unpacked here, or linked from the cache.
@@ -48,17 +47,15 @@ export async function keepRead(job: RestoreJob, record: ArchiveRecord, opened: O
     const whole = reserved.size === trees.length;
     await commitUnpacked(link.cache, index, trees, reserved, written).then(
       // Said once, on the install that makes it: the copy takes disk, and some users will want none.
-      () =>
-        whole &&
-        job.reporter.info(
-          `kept an unpacked copy of ${record.key} (${formatBytes(written.bytes)}) in the cache ${link.cache.dir} for repeat installs to link from; --link-mode none keeps none`,
-        ),
-      (error: unknown) => job.reporter.warn(`could not keep an unpacked copy of ${record.key} in the cache: ${describeCause(error)}`),
+      () => whole && job.reporter.info({ code: 'UNPACKED_KEPT', key: record.key, bytes: written.bytes, cache: link.cache.dir }),
+      (error: unknown) => job.reporter.warn({ code: 'UNPACKED_NOT_KEPT', key: record.key, cause: describeCause(error) }),
     );
   }
   if (cache || reserved.size) {
-    const evicted = await job.local!.evict(record.key).catch((error: unknown) => [`nothing (${describeCause(error)})`]);
-    if (evicted.length) job.reporter.detail(`cache over --cache-max-size: dropped ${evicted.join(', ')}`);
+    await job.local!.evict(record.key).then(
+      (evicted) => evicted.length && job.reporter.detail({ code: 'CACHE_EVICTED', keys: evicted }),
+      (error: unknown) => job.reporter.warn({ code: 'CACHE_EVICTION_FAILED', cause: describeCause(error) }),
+    );
   }
 }
 

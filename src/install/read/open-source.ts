@@ -85,9 +85,9 @@ async function canKeepUnpacked(job: RestoreJob, link: LinkMode): Promise<boolean
   try {
     const [cache, here] = await Promise.all([link.cache.trees.device(), fs.stat(path.dirname(job.target))]);
     if (cache === here.dev || link.method === 'copy') return true;
-    job.reporter.detail(`no unpacked copy kept: the cache (${link.cache.dir}) is on another file system than ${job.target}`);
+    job.reporter.detail({ code: 'UNPACKED_OTHER_FILESYSTEM', cache: link.cache.dir, target: job.target });
   } catch (error) {
-    job.reporter.warn(`cannot keep an unpacked copy in the cache: ${describeCause(error)}`);
+    job.reporter.warn({ code: 'UNPACKED_NOT_KEPT', key: undefined, cause: describeCause(error) });
   }
   return false;
 }

@@ -1,7 +1,8 @@
 import { unpackLimits } from '../../archive/parts.js';
 import { DamagedInCache } from '../../cache/layout.js';
 import { removeTree } from '../../io/fs.js';
-import { formatBytes, formatCount, formatTransfer } from '../../report/format.js';
+import type { ReportEvent } from '../../report/events.js';
+import { formatCount, formatTransfer } from '../../report/format.js';
 import type { ArchiveRecord, Store } from '../../stores/store.js';
 import { keepRead } from './keep.js';
 import { type OpenedSource, openSource } from './open-source.js';
@@ -19,7 +20,7 @@ export async function readArchive(job: RestoreJob, store: Store, record: Archive
     await readOnce(job, store, record, true);
   } catch (error) {
     if (!(error instanceof DamagedInCache)) throw error;
-    job.reporter.warn(`${error.message}; restoring ${record.key} from ${store.description} instead`);
+    job.reporter.warn({ code: 'CACHED_ARCHIVE_BAD', store: store.description, key: record.key, cause: error.message });
     await removeTree(job.staging);
     await readOnce(job, store, record, false);
   }
@@ -42,7 +43,7 @@ async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, us
         });
         opened.source.finish();
         await relocateStaged(job, result.manifest);
-        phase.done(`${describeRead(store, record, opened)}; ${formatCount(result.files, 'file')}, ${formatBytes(result.bytes)}`);
+        phase.done(readEvent(store, record, opened, result));
         return result;
       },
       () => `${formatTransfer(opened.source.bytes(), record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
@@ -53,15 +54,19 @@ async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, us
   }
 }
 
-/** "21.3 MiB in 48 layers from STORE, verified and signed by KEY": what was read, for the phase's summary. */
-function describeRead(store: Store, record: ArchiveRecord, opened: OpenedSource): string {
-  const { linked, signature } = opened;
-  const read = record.layers?.filter((layer) => !linked.has(layer.sha256));
-  const what = !record.layers
-    ? formatBytes(record.size)
-    : linked.size
-      ? `${read!.length} of ${record.layers.length} layers (${formatBytes(read!.reduce((sum, layer) => sum + layer.size, 0))})`
-      : `${formatBytes(record.size)} in ${formatCount(record.layers.length, 'layer')}`;
-  const shared = linked.size ? `, ${linked.size} linked from the cache` : '';
-  return `${what} from ${store.description}, verified${signature ? ` and signed by ${signature.signer.id}` : ''}${shared}`;
+/** What was read, for the phase's summary. */
+function readEvent(store: Store, record: ArchiveRecord, opened: OpenedSource, written: { files: number; bytes: number }): ReportEvent {
+  const read = record.layers?.filter((layer) => !opened.linked.has(layer.sha256)) ?? [];
+  return {
+    code: 'ARCHIVE_READ',
+    store: store.description,
+    bytes: record.size,
+    layers: record.layers?.length,
+    layersRead: read.length,
+    bytesRead: read.reduce((sum, layer) => sum + layer.size, 0),
+    linked: opened.linked.size,
+    signer: opened.signature?.signer.id,
+    files: written.files,
+    written: written.bytes,
+  };
 }

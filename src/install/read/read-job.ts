@@ -38,8 +38,8 @@ export function linkModeOf(job: RestoreJob): LinkMode | undefined {
 /** Says how files came from the cache: a warning when the method asked for was not possible. */
 export function noteLinkMethod(job: RestoreJob, link: LinkMode, method: LinkMethod): void {
   if (link.explicit && method !== link.method)
-    job.reporter.warn(`--link-mode ${link.method} is not possible between ${link.cache.dir} and ${job.target}; used ${method}`);
-  else job.reporter.detail(`files linked from the cache by ${method}`);
+    job.reporter.warn({ code: 'LINK_MODE_FALLBACK', asked: link.method, used: method, cache: link.cache.dir, target: job.target });
+  else job.reporter.detail({ code: 'LINKED_BY', method });
 }
 
 /** Where a restored environment came from. */

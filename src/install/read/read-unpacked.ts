@@ -3,7 +3,7 @@ import { layersPrehash } from '../../archive/layers.js';
 import type { LinkedPart } from '../../archive/parts.js';
 import { describeCause } from '../../errors.js';
 import { removeTree } from '../../io/fs.js';
-import { formatCount, groupDigits } from '../../report/format.js';
+import { groupDigits } from '../../report/format.js';
 import { acceptSignature } from '../../stores/acceptance.js';
 import { linkModeOf, noteLinkMethod, type Restored, type RestoreJob } from './read-job.js';
 import { relocateStaged, writeEntries } from './write-entries.js';
@@ -16,7 +16,6 @@ export async function readUnpacked(job: RestoreJob): Promise<Restored | undefine
   const link = linkModeOf(job);
   const copy = link && (await link.cache.trees.find(job.key));
   if (!link || !copy) return undefined;
-  const where = `unpacked copy in the cache ${link.cache.dir}`;
   try {
     const { index, trees } = copy;
     // The copy holds no bytes of the archive to check a signature's file half against: what its index
@@ -41,8 +40,7 @@ export async function readUnpacked(job: RestoreJob): Promise<Restored | undefine
         const used = signed ? 'copy' : (linked.method ?? link.method);
         if (!signed) noteLinkMethod(job, link, used);
         await relocateStaged(job, linked.manifest);
-        const from = trees.length > 1 ? ` in ${formatCount(trees.length, 'tree')}` : '';
-        phase.done(`${formatCount(linked.files, 'file')}${from} from the cache (${signed ? 'copied, as the signature covers them' : used})`);
+        phase.done({ code: 'TREES_LINKED', files: linked.files, trees: trees.length, method: used, signed: Boolean(signed) });
         return used;
       },
       () => `${groupDigits(progress.files)} of ${groupDigits(files)} files`,
@@ -51,7 +49,7 @@ export async function readUnpacked(job: RestoreJob): Promise<Restored | undefine
   } catch (error) {
     await removeTree(job.staging);
     job.signal?.throwIfAborted();
-    job.reporter.warn(`${where}: ${job.key} is unusable (${describeCause(error)}); dropped it, using the stores`);
+    job.reporter.warn({ code: 'UNPACKED_DROPPED', cache: link.cache.dir, key: job.key, cause: describeCause(error) });
     await link.cache.trees.discard(job.key).catch(() => undefined);
     return undefined;
   }
