@@ -134,6 +134,9 @@ async function confirmFacts(options: InstallOptions, resolved: ResolvedKey): Pro
   if (fresh) throw new StaleFacts(fresh);
 }
 
+/** What staging holds, and how it came: restored, or built after a miss (with the nearest stored environment, and any wait for another runner). */
+type Staged = { outcome: InstallOutcome; nearest?: Nearest | undefined; waited?: Waited | undefined };
+
 /** Restores or builds the new environment in `staging`, relocated for `target` and checked by `check`. */
 async function prepareStaging(
   options: InstallOptions,
@@ -141,32 +144,38 @@ async function prepareStaging(
   staging: string,
   target: string,
   check: (dir: string) => Promise<void>,
-): Promise<{ outcome: InstallOutcome; nearest?: Nearest | undefined; waited?: Waited | undefined }> {
-  const { reporter, signal } = options;
-  const searched = lookupOrder(options);
-  const unreachable = new Set<Store>();
-  const linksOutside = new Set<Store>();
+): Promise<Staged> {
   const restoreJob: RestoreJob = {
     key: resolved.key,
     python: resolved.python,
     staging,
     target,
-    stores: searched,
+    stores: lookupOrder(options),
     local: options.local,
     settings: options.restore,
     trusted: options.trusted,
     check,
     confirm: () => confirmFacts(options, resolved),
-    unreachable,
-    linksOutside,
-    signal,
-    reporter,
+    unreachable: new Set<Store>(),
+    linksOutside: new Set<Store>(),
+    signal: options.signal,
+    reporter: options.reporter,
   };
   const restored = options.download ? await restoreFromStores(restoreJob) : undefined;
   if (restored) {
     failpoint('install-restored');
     return { outcome: restored };
   }
+  return stageMiss(options, resolved, restoreJob);
+}
+
+/**
+ * A miss: said with the nearest stored environment, an error under --require-download, else another
+ * runner's build awaited (its archive restored) or this one's built, published and checked in staging.
+ */
+async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restoreJob: RestoreJob): Promise<Staged> {
+  const { reporter, signal } = options;
+  const { stores: searched, unreachable } = restoreJob;
   // Remembered facts decide nothing past here: a miss may build, and a build publishes under this key.
   await confirmFacts(options, resolved);
   const reachable = searched.filter((store) => !unreachable.has(store));
@@ -195,6 +204,7 @@ async function prepareStaging(
     if (theirs) return { outcome: theirs, nearest, waited: turn.waited };
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
+  const { staging, target, linksOutside } = restoreJob;
   const published = await buildAndPublish({
     resolved,
     staging,
@@ -214,7 +224,7 @@ async function prepareStaging(
     throw error;
   });
   await endLease(lease, undefined, signal);
-  await check(staging);
+  await restoreJob.check(staging);
   return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited };
 }
 
