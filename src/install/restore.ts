@@ -56,9 +56,9 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
         reason: error.code,
         untrusted: error.code === 'ARCHIVE_UNTRUSTED',
         cause: error.message,
+        // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
+        ...(DISCARDED.has(error.code) ? await discard(store, record) : {}),
       };
-      // Damaged, hostile or broken: left in place, it would be served again and block a good one's publication.
-      if (DISCARDED.has(error.code)) Object.assign(why, await discard(store, record));
       // Under --require-download the next store may still serve it (the cache's copy is damaged, the bucket's good).
       if (job.settings.requireDownload) refused ??= new TerrariumError(error.code, describeEvent(why), { hint: error.hint, cause: error });
       else reporter.warn({ code: 'BUILDING_INSTEAD', refused: why });

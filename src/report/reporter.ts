@@ -87,12 +87,10 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
   /** What goes to stderr: secrets masked first (a secret holding the home path must not be shortened out of reach), then paths under home shortened. */
   const shown = (text: string) => (home ? mask(text).split(home).join('~/') : mask(text));
   const warnings: WarningRecord[] = [];
-  /** A message's words, made printable; an event is passed to the listener first. */
-  const words = (level: EventLevel, message: string | ReportEvent): string => {
-    if (typeof message === 'string') return plain(message);
-    options.onEvent?.(level, message);
-    return plain(describeEvent(message));
-  };
+  /** Every event reaches the listener, whether this verbosity shows it or not. */
+  const heard = (level: EventLevel, message: string | ReportEvent) => typeof message !== 'string' && options.onEvent?.(level, message);
+  /** A message's words, made printable. */
+  const text = (message: string | ReportEvent) => plain(typeof message === 'string' ? message : describeEvent(message));
   const lines = new StderrLines({ stderr: streams.stderr, live, now, shown, paint });
   const line = (text: string) => lines.line(text);
 
@@ -103,17 +101,18 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       this.result(JSON.stringify({ ...value, warnings }, null, 2));
     },
     info: (message) => {
-      const text = words('info', message);
-      if (verbosity >= 0) line(`terrarium: ${text}`);
+      heard('info', message);
+      if (verbosity >= 0) line(`terrarium: ${text(message)}`);
     },
     warn: (event) => {
-      const text = words('warning', event);
-      warnings.push({ ...event, message: describeEvent(event) });
-      if (verbosity >= 0) line(`terrarium: ${paint('33', 'warning:')} ${text}`);
+      heard('warning', event);
+      const message = describeEvent(event);
+      warnings.push({ ...event, message });
+      if (verbosity >= 0) line(`terrarium: ${paint('33', 'warning:')} ${plain(message)}`);
     },
     detail: (message) => {
-      const text = words('detail', message);
-      if (verbosity >= 1) line(`terrarium: ${text}`);
+      heard('detail', message);
+      if (verbosity >= 1) line(`terrarium: ${text(message)}`);
     },
     debug: (text) => verbosity >= 2 && line(`terrarium: ${plain(text)}`),
     failureOutput: (text) => text.trim() && line(plain(text.replace(/\n$/, ''))),
@@ -138,9 +137,15 @@ export function createReporter(streams: ReporterStreams, verbosity: Verbosity, o
       }
     },
     phase: (title, poll) => {
-      if (verbosity < 0) return { done: (summary) => void words('summary', summary), end: () => undefined };
+      if (verbosity < 0) return { done: (summary) => void heard('summary', summary), end: () => undefined };
       const finish = lines.open(plain(title), poll && (() => plain(poll())));
-      return { done: (summary) => finish(words('summary', summary)), end: () => finish(undefined) };
+      return {
+        done: (summary) => {
+          heard('summary', summary);
+          finish(text(summary));
+        },
+        end: () => finish(undefined),
+      };
     },
   };
 }

@@ -9,18 +9,21 @@ import { type ArchiveRecord, MAX_LAYERS, MAX_VARIANTS, RECORD_FORMATS, type Reco
  * storage, where anything malformed is absent and nothing unknown survives.
  */
 
+/** A layer's own fields, and nothing else a packer or a hostile record put beside them. */
+const ownFields = ({ name, sha256, size, unpackedSize, entries, tree }: Layer): Layer => ({
+  name,
+  sha256,
+  size,
+  unpackedSize,
+  entries,
+  ...(tree ? { tree } : {}),
+});
+
 /** The record a store writes for a packed archive. */
 export function recordFor(key: string, archive: LocalArchive, tool: string): ArchiveRecord {
   const { sha256, size, codec, unpackedSize, entries } = archive;
   const requirements = keptLines(archive.requirements);
-  const layers = archive.layers?.map(({ name, sha256, size, unpackedSize, entries, tree }) => ({
-    name,
-    sha256,
-    size,
-    unpackedSize,
-    entries,
-    ...(tree ? { tree } : {}),
-  }));
+  const layers = archive.layers?.map(ownFields);
   return {
     format: layers ? 2 : 1,
     key,
@@ -112,14 +115,7 @@ export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undef
   // Every layer's tree digest or none: the document that is signed has them all or is of version 1.
   const trees = value.filter((l: Layer) => l.tree !== undefined).length;
   if (trees !== 0 && trees !== value.length) return undefined;
-  const checked: Layer[] = value.map(({ name, sha256, size, unpackedSize, entries, tree }: Layer) => ({
-    name,
-    sha256,
-    size,
-    unpackedSize,
-    entries,
-    ...(tree ? { tree } : {}),
-  }));
+  const checked = value.map(ownFields);
   return layersDigest(checked) === sha256 ? checked : undefined;
 }
 

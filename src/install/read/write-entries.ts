@@ -14,7 +14,7 @@ import { finishRelocation } from './relocation.js';
  * How an archive built elsewhere is moved here; refused (before anything is unpacked) when an install
  * here would not take it (stores/acceptance.ts).
  */
-export function relocatorFor(manifest: Manifest, job: RestoreJob, record?: ArchiveRecord): Relocator {
+function relocatorFor(manifest: Manifest, job: RestoreJob, record?: ArchiveRecord): Relocator {
   acceptManifest(manifest, record, { key: job.key, python: job.python, allowOutsidePaths: job.settings.allowOutsidePaths });
   return makeRelocator(manifest, job.target, job.python);
 }
