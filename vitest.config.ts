@@ -35,7 +35,7 @@ if (scratch) {
  * (vitest orders a first run, with no timings cached, by file size): the matrix builds an environment
  * per interpreter and builder, the crash tests kill and recover a run some thirty times.
  */
-const LONGEST = ['relocation-matrix', 'crash-safety', 'fleet', 'signing', 'install-options', 's3', 'trust-archives'];
+const LONGEST = ['relocation-matrix', 'crash-safety', 'fleet', 'signing', 'install-options', 's3', 'portable', 'trust-archives'];
 const rank = (spec: TestSpecification) => {
   const found = LONGEST.findIndex((name) => spec.moduleId.endsWith(`/${name}.test.ts`));
   return found === -1 ? LONGEST.length : found;

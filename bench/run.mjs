@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetScenario } from './fleet.mjs';
 import { layeredCold, layeredRounds, pinScenario } from './layers.mjs';
+import { portableRounds, portableScenario } from './portable.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'terrarium.cjs');
@@ -156,6 +157,7 @@ const rounds = {
   },
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
   ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at, signKey })),
+  ...(await portableRounds({ terrarium, timed, requirements, at })),
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -215,6 +217,10 @@ const big = path.join(corpus, 'requirements-1g.txt');
 results.layers = { cold: layered.cold, ...(await pinScenario({ terrarium, requirements, pinChanged, big, store: layered.store, at, summarise })) };
 
 console.log('');
+const pyenvRoot = process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
+results.portable = await portableScenario({ terrarium, pinChanged, at, pyenvRoot });
+
+console.log('');
 results.fleet = await fleetScenario({ bin: BIN, python, requirements, at, env });
 
 // Peak memory on a 1 GB environment (the corpus plus 830 MB of data files): once each, cold and warm.
@@ -255,6 +261,8 @@ const ratios = {
   'format 2 warm: one core / two': Number(median(results.warm2core.runs.map((seconds, i) => seconds / results.warm2.runs[i])).toFixed(2)),
   'one pin changed: store growth': results.layers.storeGrowth,
   'one pin changed: downloaded / first': results.layers.downloaded.ratio,
+  'portable warm / tar floor of its tree': Number(median(results.portableWarm.runs.map((seconds, i) => seconds / results.portableTar.runs[i])).toFixed(2)),
+  'portable, one pin changed: uploaded / first key': Number((results.portable.secondKeyUploadBytes / results.portable.firstKeyBytes).toFixed(3)),
   'fleet: lease / each builds': Number((results.fleet.lease.seconds / results.fleet.own.seconds).toFixed(2)),
 };
 console.log('\nratios');
@@ -276,6 +284,9 @@ const targets = [
   ['format 2 cold <= 1.1 x format 1 cold', ratios['format 2 cold / format 1 cold'] <= 1.1],
   ['one pin changed grows the store by <= 10%', ratios['one pin changed: store growth'] <= 0.1],
   ['one pin changed downloads <= 5% of the first restore', ratios['one pin changed: downloaded / first'] <= 0.05],
+  ['portable warm install <= 1.2 x tar floor of its tree', ratios['portable warm / tar floor of its tree'] <= 1.2],
+  ["CPython 3.12's interpreter layer <= 35 MB", results.portable.interpreterLayer312Bytes === undefined || results.portable.interpreterLayer312Bytes <= 35e6],
+  ['a second portable key uploads none of the interpreter', results.portable.secondKeyUploadBytes < results.portable.interpreterLayerBytes / 10],
   ['four runners missing one key at once build it once', results.fleet.lease.builds === 1],
   ['peak RSS <= 200 MB for a 1 GB environment', Math.max(results.memory.cold.peakRssMB, results.memory.warm.peakRssMB) <= 200],
   ['format 2: peak RSS <= 200 MB for a 1 GB environment', Math.max(results.layers.memory.cold.peakRssMB, results.layers.memory.warm.peakRssMB) <= 200],
@@ -307,6 +318,7 @@ writeFileSync(
       ['format 2 warm, one core', results.warm2core.seconds],
       ['format 2 link mode', results.link2.seconds],
       ['format 2, one pin changed', results.layers.pinWarm.seconds],
+      ['portable warm', results.portableWarm.seconds],
       ['same, link mode', results.layers.pinLink.seconds],
       ['tar + zstd -d (floor)', results.tar.seconds],
       ['cp -a (floor)', results.cp.seconds],

@@ -41,6 +41,8 @@ export const CODES = {
   PYTHON_NO_VENV: EXIT.python,
   PYTHON_INCOMPATIBLE: EXIT.python,
   PYTHON_TOO_OLD: EXIT.python,
+  PYTHON_NOT_PORTABLE: EXIT.python,
+  PYTHON_LIBRARY_MISSING: EXIT.python,
   STORAGE_IO: EXIT.storage,
   STORAGE_AUTH: EXIT.storage,
   STORAGE_NO_BUCKET: EXIT.storage,

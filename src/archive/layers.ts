@@ -25,6 +25,8 @@ export interface Layer {
 }
 
 export const ENVIRONMENT_LAYER = 'environment';
+/** A portable environment's interpreter layer is named `interpreter-cpython-3.12.1`: no distribution's `.dist-info` name has this form. */
+export const INTERPRETER_LAYER_PREFIX = 'interpreter-';
 
 /** A distribution's files as its RECORD lists them, relative to the environment's root. */
 export interface Claim {

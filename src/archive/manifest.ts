@@ -1,17 +1,20 @@
 import { TerrariumError } from '../errors.js';
 import type { Fingerprint } from '../python/fingerprint.js';
+import { type BundleFacts, carriedPython, isBundleFacts } from '../python/portable.js';
 import { isInterpreterLinkName, type Relocations, TERRARIUM_DIR } from '../relocate/relocations.js';
 import { normalizeEntryPath } from './entry-check.js';
 
 export const MANIFEST_PATH = `${TERRARIUM_DIR}/manifest.json`;
 export const MANIFEST_FORMAT = 1;
+/** A portable environment's manifest: readers of format 1 alone (terrarium 0.1 and 0.2) refuse it rather than install it without its interpreter. */
+export const MANIFEST_FORMAT_PORTABLE = 2;
 
 /**
  * Written at pack time, first entry of every archive: which files name the build prefix and which
  * symlinks point at the interpreter, so that a restore rewrites exactly those and nothing else.
  */
 export interface Manifest extends Relocations {
-  format: typeof MANIFEST_FORMAT;
+  format: typeof MANIFEST_FORMAT | typeof MANIFEST_FORMAT_PORTABLE;
   tool: string;
   created: string;
   key: string;
@@ -24,7 +27,10 @@ export interface Manifest extends Relocations {
    * placeholder (PLACEHOLDER_PREFIX), so that a distribution's layer is the same from any build path.
    */
   buildPath?: string;
+  /** The interpreter it was built with; in a portable environment the one it carries, named under `prefix`. */
   python: Fingerprint;
+  /** A portable environment (format 2): what its interpreter, carried in `python/`, needs of a machine. */
+  portable?: BundleFacts;
   /** Normalised requirement lines the environment was built from. */
   requirements: string[];
 }
@@ -32,7 +38,8 @@ export interface Manifest extends Relocations {
 /** The manifest as it describes the environment at its new place. */
 export function relocatedManifest(manifest: Manifest, target: string): Manifest {
   const { buildPath, ...rest } = manifest;
-  return { ...rest, prefix: target, origin: manifest.origin ?? buildPath ?? manifest.prefix };
+  const python = manifest.portable ? carriedPython(manifest.python, target) : manifest.python;
+  return { ...rest, prefix: target, python, origin: manifest.origin ?? buildPath ?? manifest.prefix };
 }
 
 /** What a layered archive's text files name in place of the build path: rewritten to the target on restore as the build path is otherwise. */
@@ -59,11 +66,17 @@ export function parseManifest(json: string): Manifest {
 export function checkManifest(data: unknown): Manifest {
   const m = data as Partial<Manifest>;
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid('it is not an object');
-  if (m.format !== MANIFEST_FORMAT) {
-    throw new TerrariumError('ARCHIVE_UNSUPPORTED', `archive manifest has format ${String(m.format)}, this terrarium reads format ${MANIFEST_FORMAT}`, {
-      hint: 'upgrade terrarium, or rebuild the archive with --no-download',
-    });
+  if (m.format !== MANIFEST_FORMAT && m.format !== MANIFEST_FORMAT_PORTABLE) {
+    throw new TerrariumError(
+      'ARCHIVE_UNSUPPORTED',
+      `archive manifest has format ${String(m.format)}, this terrarium reads formats ${MANIFEST_FORMAT} and ${MANIFEST_FORMAT_PORTABLE}`,
+      {
+        hint: 'upgrade terrarium, or rebuild the archive with --no-download',
+      },
+    );
   }
+  if ((m.format === MANIFEST_FORMAT_PORTABLE) !== (m.portable !== undefined) || (m.portable !== undefined && !isBundleFacts(m.portable)))
+    throw invalid('what it says of a carried interpreter does not hold together');
   if (!isAbsolutePath(m.prefix) || m.prefix.length < 2) throw invalid('prefix is missing');
   if (m.origin !== undefined && !isAbsolutePath(m.origin)) throw invalid('origin is not an absolute path');
   if (m.buildPath !== undefined && (!isAbsolutePath(m.buildPath) || m.buildPath.length < 2)) throw invalid('buildPath is not an absolute path');

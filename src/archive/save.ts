@@ -2,6 +2,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Platform } from '../python/fingerprint.js';
+import type { BundleFacts } from '../python/portable.js';
 import { ChecksumStream } from './checksum.js';
 import type { Codec } from './codec-names.js';
 import type { Layer } from './layers.js';
@@ -25,6 +26,8 @@ export interface LocalArchive {
   requirements?: string[] | undefined;
   /** What it runs on, for the record. */
   platform?: Platform | undefined;
+  /** The interpreter it carries (a portable archive), for the record. */
+  portable?: BundleFacts | undefined;
 }
 
 /**

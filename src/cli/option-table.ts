@@ -17,10 +17,17 @@ export const OPTIONS = {
   python: {
     kind: 'program',
     flags: '--python <interpreter>',
-    help: 'Python to build and restore with (name on PATH or path)',
+    help: 'Python to build and restore with (name on PATH, path, or a version such as 3.12)',
     group: 'install',
     env: 'TERRARIUM_PYTHON',
     default: 'python3',
+  },
+  portable: {
+    kind: 'switch',
+    flags: '--portable',
+    help: 'the environment carries its interpreter: it restores where no Python is installed (--python then names a version)',
+    group: 'install',
+    env: 'TERRARIUM_PORTABLE',
   },
   requireDownload: { kind: 'switch', flags: '--require-download', help: 'fail instead of building when no archive is found', group: 'install' },
   download: { kind: 'switch', flags: '--no-download', help: 'do not look for an archive; always build', group: 'install' },

@@ -51,6 +51,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     digestType: v.digestType,
     keyFormat: v.remoteKeyFormat,
     python: v.python,
+    portable: v.portable,
     interpreterCache: interpreterCacheFile(v.cacheDir, cwd, env),
     signKey: v.signKey,
     trustKeys: v.trustKey,

@@ -105,6 +105,13 @@ export function applyEnvironment(program: Command, env: NodeJS.ProcessEnv): void
     if (option.argChoices && !option.argChoices.includes(value)) {
       throw new TerrariumError('USAGE', `bad ${spec!.env} "${value}"`, { hint: `set it to one of ${option.argChoices.join(', ')}, or unset it` });
     }
-    program.setOptionValueWithSource(option.attributeName(), value, 'env');
+    program.setOptionValueWithSource(option.attributeName(), spec!.kind === 'switch' ? switchValue(spec!.env!, value) : value, 'env');
   }
+}
+
+/** A switch's variable: `1`, `true`, `yes`, `on` or their opposites, as shells and CI files write them. */
+function switchValue(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new TerrariumError('USAGE', `bad ${name} "${value}"`, { hint: 'set it to 1 or 0 (true or false), or unset it' });
 }

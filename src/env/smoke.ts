@@ -1,7 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Manifest } from '../archive/manifest.js';
 import { describeCause, TerrariumError } from '../errors.js';
 import { archiveCodeEnv, isolatedPythonFlags, type RunResult, run } from '../io/exec.js';
+import { writeFileAtomic } from '../io/fs.js';
+import { carriedPython } from '../python/portable.js';
+import { relocatePyvenvCfg } from '../relocate/rewrite.js';
 
 // NUL-separated bytes rather than JSON: importing json (and re with it) was a third of the probe's
 // time, paid by every install (docs/benchmark.md). Paths go out as the file system's bytes, so no locale can fail to encode them.
@@ -26,10 +30,16 @@ export interface EnvironmentProbe {
  * archive code: it gets only archiveCodeEnv's variables, isolated mode where the `declared` version has it, and `/`
  * as its working directory (nothing importable planted beside the caller).
  */
-export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv, declared: readonly number[] | undefined): Promise<EnvironmentProbe> {
+export async function probeEnvironment(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  declared: readonly number[] | undefined,
+  imports: readonly string[] = [],
+): Promise<EnvironmentProbe> {
   let result: RunResult;
+  const script = imports.length ? `import ${imports.join(', ')}\n${PROBE}` : PROBE;
   try {
-    result = await run(path.join(root, 'bin', 'python'), [...isolatedPythonFlags(declared), '-c', PROBE], { env: archiveCodeEnv(env), cwd: '/' });
+    result = await run(path.join(root, 'bin', 'python'), [...isolatedPythonFlags(declared), '-c', script], { env: archiveCodeEnv(env), cwd: '/' });
   } catch (error) {
     throw new Error(`cannot run bin/python: ${describeCause(error)}`);
   }
@@ -45,12 +55,12 @@ export async function probeEnvironment(root: string, env: NodeJS.ProcessEnv, dec
  * Checks that the environment's own python sees itself as a virtual environment rooted at `root`: the
  * cheapest proof that pyvenv.cfg, the interpreter links and the stdlib fit together.
  */
-export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: readonly number[]): Promise<void> {
+export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: readonly number[], imports: readonly string[] = []): Promise<void> {
   const fail = (why: string) =>
     new TerrariumError('SMOKE_CHECK_FAILED', `the new environment does not work (${why}); nothing was replaced`, {
       hint: 'run again with -VV; if it came from storage, rebuild it with --no-download',
     });
-  const probe = await probeEnvironment(root, env, version).catch((error: unknown) => {
+  const probe = await probeEnvironment(root, env, version, imports).catch((error: unknown) => {
     throw fail(describeCause(error));
   });
   if (!probe.seesItself) throw fail(`sys.prefix is ${probe.prefix}, expected ${root}`);
@@ -58,4 +68,21 @@ export async function smokeCheck(root: string, env: NodeJS.ProcessEnv, version: 
   // The environment's packages live under lib/pythonX.Y: another minor version runs, and finds none of them.
   const expected = version.slice(0, 2).join('.');
   if (probe.version.join('.') !== expected) throw fail(`bin/python is Python ${probe.version.join('.')}, the environment is for ${expected}`);
+}
+
+/**
+ * A portable environment, checked in staging: its pyvenv.cfg names the carried interpreter where the
+ * environment is going (`target`), not there yet, so for the check it names the one in staging, and
+ * then the target's again. The probe imports the modules that need system libraries which the
+ * interpreter imported where it was built.
+ */
+export async function smokeCheckCarried(root: string, target: string, env: NodeJS.ProcessEnv, manifest: Pick<Manifest, 'python' | 'portable'>): Promise<void> {
+  const cfg = path.join(root, 'pyvenv.cfg');
+  const final = await fs.readFile(cfg, 'utf8');
+  await writeFileAtomic(cfg, relocatePyvenvCfg(final, target, root, carriedPython(manifest.python, root)));
+  try {
+    await smokeCheck(root, env, manifest.python.version, manifest.portable?.modules ?? []);
+  } finally {
+    await writeFileAtomic(cfg, final);
+  }
 }

@@ -3,14 +3,15 @@ import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { compressor } from '../archive/codecs.js';
 import { packEnvironment } from '../archive/create.js';
-import { planLayers, readClaims } from '../archive/layers.js';
-import { MANIFEST_FORMAT, type Manifest, PLACEHOLDER_PREFIX } from '../archive/manifest.js';
+import { type Claim, INTERPRETER_LAYER_PREFIX, planLayers, readClaims } from '../archive/layers.js';
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_PORTABLE, type Manifest, PLACEHOLDER_PREFIX } from '../archive/manifest.js';
 import { packLayers } from '../archive/pack-layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { saveArchive } from '../archive/save.js';
 import { type ScanResult, scanEnvironment } from '../archive/scan.js';
 import { writeBootstrap } from '../env/bootstrap.js';
 import { buildEnvironment } from '../env/build.js';
+import { type Bundled, bundleInterpreter, sealBundle } from '../env/bundle.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
 import { pipPlan } from '../env/pip-plan.js';
 import { TerrariumError } from '../errors.js';
@@ -18,7 +19,8 @@ import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
 import { shownLine } from '../key/line-diff.js';
 import type { ResolvedKey } from '../key/resolve.js';
-import { platformOf } from '../python/fingerprint.js';
+import { type Fingerprint, platformOf } from '../python/fingerprint.js';
+import { BUNDLE_DIR, carriedPython } from '../python/portable.js';
 import { outsideLinks } from '../relocate/relocations.js';
 import { MAX_RELOCATED_BYTES, makeRelocator } from '../relocate/relocator.js';
 import { formatBytes, formatCount, groupDigits } from '../report/format.js';
@@ -34,6 +36,8 @@ import type { BuildSettings, InstallOptions, JobContext, RunKeys } from './setti
 export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env'>, RunKeys, JobContext {
   settings: BuildSettings;
   resolved: ResolvedKey;
+  /** The interpreter this machine builds with (for a portable key, the one the environment will carry). */
+  python: Fingerprint;
   staging: string;
   target: string;
   /** Where a new archive goes (empty: nowhere, as with --no-upload). */
@@ -47,37 +51,35 @@ export function publishTargets(job: Pick<BuildJob, 'publishTo' | 'trusted' | 'si
   return job.trusted.length && !job.signingKey ? [] : job.publishTo;
 }
 
+/** What a build made: where it was published, and the manifest of the environment it left in staging. */
+export interface Built {
+  published: Publication[];
+  manifest: Manifest;
+}
+
 /**
- * Builds the environment in staging (venv + pip), packs it once into a file beside staging (signed with
- * --sign-key) and publishes that file to every store; a store that fails is a warning, never a failed
- * install. Returns what happened at each store.
+ * Builds the environment in staging (venv + pip, with a portable key the interpreter copied in first),
+ * packs it once into a file beside staging (signed with --sign-key) and publishes that file to every
+ * store; a store that fails is a warning, never a failed install. Returns what happened at each store.
  */
-export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
+export async function buildAndPublish(job: BuildJob): Promise<Built> {
   const { reporter, resolved, staging } = job;
-  reporter.info({ code: 'BUILDING', key: resolved.key, executable: resolved.python.executable });
-  await buildEnvironment({
-    python: resolved.python,
-    builder: job.settings.builder,
-    dir: staging,
-    pip: pipPlan(resolved.inputs),
-    cwd: job.cwd,
-    env: job.env,
-    reporter,
-    signal: job.signal,
-    reproducible: job.settings.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
-  });
+  reporter.info({ code: 'BUILDING', key: resolved.key, executable: job.python.executable });
+  const { python, bundled } = await buildInStaging(job);
   failpoint('install-built');
   if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
-  const scan = scanEnvironment(staging, resolved.python.executable);
+  const scan = scanEnvironment(staging, python.executable);
   for (const file of scan.binary) reporter.warn({ code: 'BUILD_PATH_IN_BINARY', file, limit: staging.length });
   for (const file of scan.tooLarge) reporter.warn({ code: 'BUILD_PATH_TOO_LARGE', file, limit: MAX_RELOCATED_BYTES });
   const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
+    format: bundled ? MANIFEST_FORMAT_PORTABLE : MANIFEST_FORMAT,
     tool: TOOL_VERSION,
     created: new Date().toISOString(),
     key: resolved.key,
     prefix: staging,
-    python: resolved.python,
+    // A carried interpreter is named where the layers' text files name the environment: the same from any build.
+    python: bundled ? carriedPython(python, PLACEHOLDER_PREFIX) : python,
+    ...(bundled ? { portable: bundled.facts } : {}),
     requirements: resolved.inputs.lines,
     text: scan.text,
     binary: scan.binary,
@@ -88,11 +90,12 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
   const publishTo = publishTargets(job);
   if (publishTo.length < job.publishTo.length) reporter.info({ code: 'NOT_PUBLISHED_UNSIGNED', key: resolved.key });
   if (publishTo.length) {
-    await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, resolved.python.prefix), job.settings.allowOutsidePaths, reporter);
-    const archive = await packForPublishing(job, scan, manifest);
+    await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, python.prefix), job.settings.allowOutsidePaths, reporter);
+    const archive = await packForPublishing(job, scan, manifest, bundled);
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
-      archive.platform = platformOf(resolved.python);
+      archive.platform = platformOf(python);
+      archive.portable = bundled?.facts;
       if (job.signingKey) {
         archive.signature = archive.layers
           ? signLayers(archive.layers, resolved.key, archive.sha256, job.signingKey)
@@ -101,7 +104,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
       }
       published = await publishEverywhere(resolved.key, archive, publishTo, {
         heal: job.heal,
-        linksOutside: outsideLinks(scan.externalLinks, resolved.python.prefix).length > 0,
+        linksOutside: outsideLinks(scan.externalLinks, python.prefix).length > 0,
         trusted: job.trusted,
         signal: job.signal,
         reporter,
@@ -110,8 +113,48 @@ export async function buildAndPublish(job: BuildJob): Promise<Publication[]> {
       await fs.rm(archive.path, { force: true, recursive: true });
     }
   }
-  await relocateInPlace(staging, manifest, job.target, resolved.python);
-  return published;
+  await relocateInPlace(staging, manifest, job.target, bundled ? carriedPython(python, job.target) : python);
+  return { published, manifest };
+}
+
+/** Everything under the bundle's folder but its folders (which the environment's layer holds, as it holds every folder). */
+function interpreterClaim(bundled: Bundled, scan: ScanResult): Claim {
+  const files = scan.entries.filter((entry) => entry.type !== 'directory' && entry.path.startsWith(`${BUNDLE_DIR}/`)).map((entry) => entry.path);
+  return { name: `${INTERPRETER_LAYER_PREFIX}${bundled.facts.interpreter}`, files };
+}
+
+/** Step one: the environment in staging (venv + pip), made from the interpreter it will carry where the key is portable. */
+async function buildInStaging(job: BuildJob): Promise<{ python: Fingerprint; bundled: Bundled | undefined }> {
+  const { reporter, resolved, staging } = job;
+  if (resolved.portable && job.settings.format !== 2) {
+    throw new TerrariumError('USAGE', '--portable needs the layered archive format (--format 2)', { hint: 'drop --format 1' });
+  }
+  const bundled = resolved.portable
+    ? await bundleInterpreter({
+        python: job.python,
+        dir: staging,
+        mtime: LAYER_MTIME,
+        placeholder: PLACEHOLDER_PREFIX,
+        env: job.env,
+        reporter,
+        signal: job.signal,
+      })
+    : undefined;
+  // The environment is made by the interpreter it will run on: the copy, where it carries one.
+  const python = bundled?.python ?? job.python;
+  await buildEnvironment({
+    python,
+    builder: job.settings.builder,
+    dir: staging,
+    pip: pipPlan(resolved.inputs),
+    cwd: job.cwd,
+    env: job.env,
+    reporter,
+    signal: job.signal,
+    reproducible: job.settings.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
+  });
+  if (bundled) await sealBundle(staging, bundled);
+  return { python, bundled };
 }
 
 /** The mtime every file of a format 2 build is given before its bytecode is made: any fixed value does. */
@@ -122,7 +165,7 @@ const LAYER_MTIME = Date.UTC(2020, 0, 1);
  * (format 2: a layer per distribution, its text files naming PLACEHOLDER_PREFIX in place of the build
  * path, so that the same distribution packs to the same bytes from any build).
  */
-async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Manifest): Promise<LocalArchive> {
+async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Manifest, bundled: Bundled | undefined): Promise<LocalArchive> {
   const { reporter, staging } = job;
   const progress = { files: 0, bytes: 0 };
   const files = scan.entries.filter((entry) => entry.type === 'file');
@@ -133,7 +176,10 @@ async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Mani
     async (phase) => {
       let saved: LocalArchive;
       if (job.settings.format === 2) {
-        const plans = planLayers(scan.entries, readClaims(staging, scan.entries));
+        const claims = readClaims(staging, scan.entries);
+        // The carried interpreter is a layer of its own, the same bytes in every key built with it.
+        if (bundled) claims.push(interpreterClaim(bundled, scan));
+        const plans = planLayers(scan.entries, claims);
         const layered: Manifest = { ...manifest, prefix: PLACEHOLDER_PREFIX, buildPath: staging };
         const transform = makeRelocator({ text: manifest.text, binary: [], prefix: staging }, PLACEHOLDER_PREFIX, manifest.python);
         saved = await packLayers(staging, plans, layered, job.settings.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });

@@ -1,12 +1,15 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Manifest } from '../archive/manifest.js';
 import { prestartTreeWriter } from '../archive/writer-thread.js';
-import { smokeCheck } from '../env/smoke.js';
+import { smokeCheck, smokeCheckCarried } from '../env/smoke.js';
 import { describeCause, isErrno, TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { removeTree, siblingPath } from '../io/fs.js';
 import { confirmKey, type ResolvedKey, resolveKey } from '../key/resolve.js';
-import { describeInterpreter, platformOf } from '../python/fingerprint.js';
+import { describeInterpreter, type Fingerprint, platformOf } from '../python/fingerprint.js';
+import { machineFacts } from '../python/libraries.js';
+import { BUNDLE_DIR } from '../python/portable.js';
 import { checkPrefixUsable } from '../relocate/rewrite.js';
 import { isWritable, type Store } from '../stores/store.js';
 import { type Exchanger, startExchanger } from '../target/exchange.js';
@@ -32,6 +35,10 @@ export interface InstallResult {
   nearest: Nearest | undefined;
   /** When another runner was building this key: how long this run waited for it. */
   waited?: Waited | undefined;
+  /** The environment carries its interpreter (--portable). */
+  portable: boolean;
+  /** The interpreter it runs on, as `cpython-3.12.1`: the one it carries, or the one it was made for. */
+  interpreter: string;
   /** The environment this one replaced, kept as the backup; undefined when nothing was kept. */
   backup: string | undefined;
   seconds: number;
@@ -65,9 +72,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       const staging = siblingPath(target, 'staging');
       // The helper that will exchange staging and target starts its Python beside the smoke check's.
       let exchanger: Exchanger | undefined;
-      const check = async (dir: string) => {
-        if (replacing) exchanger ??= startExchanger(resolved.python.executable);
-        await smokeCheck(dir, options.env, resolved.python.version);
+      // What the environment in staging is, once checked: what the result says of its interpreter.
+      let checked: Manifest | undefined;
+      const check = async (dir: string, manifest: Manifest) => {
+        checked = manifest;
+        if (replacing) exchanger ??= startExchanger(manifest.portable ? carriedExchanger(dir) : resolved.python!.executable);
+        if (manifest.portable) await smokeCheckCarried(dir, target, options.env, manifest);
+        else await smokeCheck(dir, options.env, resolved.python!.version);
       };
       try {
         let staged: Awaited<ReturnType<typeof prepareStaging>> | undefined;
@@ -75,12 +86,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         while (!staged) {
           staged = await prepareStaging(options, resolved, staging, target, check).catch((error: unknown) => {
             if (!(error instanceof StaleFacts)) throw asStagingError(error, target);
-            reporter.warn({ code: 'FACTS_STALE', executable: resolved.python.executable, key: resolved.key, fresh: error.fresh.key });
+            reporter.warn({ code: 'FACTS_STALE', executable: resolved.python!.executable, key: resolved.key, fresh: error.fresh.key });
             resolved = error.fresh;
             return undefined;
           });
         }
         const { outcome, nearest, waited } = staged;
+        const manifest = checked!;
         try {
           failpoint('install-staged');
           signal?.throwIfAborted();
@@ -91,10 +103,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const backupPath = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
-        const swap = await swapIn(staging, target, backupPath, resolved.python.executable, exchanger, () => lock.assertHeld());
+        // A later run undoes an exchange with the interpreter of the environment then at the target.
+        const swapPython = resolved.portable ? carriedExchanger(target) : resolved.python!.executable;
+        const swap = await swapIn(staging, target, backupPath, swapPython, exchanger, () => lock.assertHeld());
         await swap.commit();
         const backup = replacing ? backupPath : undefined;
-        return { key: resolved.key, target, outcome, nearest, waited, backup, seconds: (performance.now() - started) / 1000 };
+        const interpreter = manifest.portable?.interpreter ?? `${manifest.python.implementation}-${manifest.python.version.join('.')}`;
+        const seconds = (performance.now() - started) / 1000;
+        return { key: resolved.key, target, outcome, portable: Boolean(manifest.portable), interpreter, nearest, waited, backup, seconds };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -115,8 +131,9 @@ function computeKey(options: InstallOptions): Promise<ResolvedKey> {
   const { reporter } = options;
   return reporter.during('key', async (phase) => {
     const key = await resolveKey(options);
-    reporter.detail({ code: 'INTERPRETER', executable: key.python.executable });
-    phase.done({ code: 'KEY_COMPUTED', key: key.key, interpreter: describeInterpreter(key.python) });
+    if (key.python) reporter.detail({ code: 'INTERPRETER', executable: key.python.executable });
+    const interpreter = key.python ? describeInterpreter(key.python) : `Python ${options.python}, not installed here`;
+    phase.done({ code: 'KEY_COMPUTED', key: key.key, interpreter: key.portable ? `${interpreter}, carried` : interpreter });
     return key;
   });
 }
@@ -143,11 +160,12 @@ async function prepareStaging(
   resolved: ResolvedKey,
   staging: string,
   target: string,
-  check: (dir: string) => Promise<void>,
+  check: (dir: string, manifest: Manifest) => Promise<void>,
 ): Promise<Staged> {
   const restoreJob: RestoreJob = {
     key: resolved.key,
     python: resolved.python,
+    carried: resolved.portable ? await machineFacts(options.env) : undefined,
     staging,
     target,
     stores: lookupOrder(options),
@@ -196,8 +214,9 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   const cache = options.local?.archivesFor(options.stores);
   // Runners that miss one key at once agree, in the first shared store this build publishes to, on which of them builds it.
   const shared = options.download ? publishTargets({ ...options, publishTo }).find((store) => store !== cache) : undefined;
+  const local = buildable(resolved, options);
   const turn = shared
-    ? await awaitTurn({ key: resolved.key, platform: platformOf(resolved.python), store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter })
+    ? await awaitTurn({ key: resolved.key, platform: platformOf(local), store: shared, buildWaitSeconds: options.buildWaitSeconds, signal, reporter })
     : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
@@ -205,8 +224,9 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const { staging, target, linksOutside } = restoreJob;
-  const published = await buildAndPublish({
+  const { published, manifest } = await buildAndPublish({
     resolved,
+    python: local,
     staging,
     target,
     cwd: options.cwd,
@@ -224,9 +244,20 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
     throw error;
   });
   await endLease(lease, undefined, signal);
-  await restoreJob.check(staging);
+  await restoreJob.check(staging, manifest);
   return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited };
 }
+
+/** The interpreter a miss builds with: a portable key restores without it, but builds only where it is installed. */
+function buildable(resolved: ResolvedKey, options: InstallOptions): Fingerprint {
+  if (resolved.python) return resolved.python;
+  throw new TerrariumError('PYTHON_NOT_FOUND', `no stored environment for ${resolved.key}, and Python ${options.python} is not installed here to build it`, {
+    hint: 'build it once where that Python is installed (pyenv install, or uv python install) and publish it to a store this machine reads',
+  });
+}
+
+/** The carried interpreter that runs the atomic exchange for a portable environment at `dir`. */
+const carriedExchanger = (dir: string) => path.join(dir, BUNDLE_DIR, 'bin', 'python3');
 
 /** File system failures while the new environment is written: the old one is untouched, say so. */
 function asStagingError(error: unknown, target: string): unknown {

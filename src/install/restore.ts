@@ -3,9 +3,9 @@ import { removeTree } from '../io/fs.js';
 import { platformOf } from '../python/fingerprint.js';
 import type { ReportEvent } from '../report/events.js';
 import { describeEvent } from '../report/words.js';
-import { LinksOutside } from '../stores/acceptance.js';
+import { acceptCarried, LinksOutside } from '../stores/acceptance.js';
 import { type ArchiveRecord, isWritable, type Store } from '../stores/store.js';
-import { chooseVariant, describePlatform } from '../stores/variants.js';
+import { chooseCarried, chooseVariant, describePlatform } from '../stores/variants.js';
 import { readArchive } from './read/read-archive.js';
 import type { Restored, RestoreJob } from './read/read-job.js';
 import { readUnpacked } from './read/read-unpacked.js';
@@ -15,7 +15,7 @@ type Refusal = Extract<ReportEvent, { code: 'ARCHIVE_REFUSED' }>;
 /** Archives that cannot be good for anyone: removed from the store that served them, so that a good one replaces them. */
 const DISCARDED = new Set(['ARCHIVE_CORRUPT', 'ARCHIVE_HOSTILE', 'SMOKE_CHECK_FAILED']);
 /** Archives that may be good elsewhere (another interpreter, another reader's trust, a newer terrarium): a miss here, left in place. */
-const PASSED_OVER = new Set(['ARCHIVE_UNSUPPORTED', 'ARCHIVE_UNTRUSTED', 'PYTHON_INCOMPATIBLE']);
+const PASSED_OVER = new Set(['ARCHIVE_UNSUPPORTED', 'ARCHIVE_UNTRUSTED', 'PYTHON_INCOMPATIBLE', 'PYTHON_LIBRARY_MISSING']);
 
 /** Restores the first usable archive into staging; returns where it came from, or undefined on a miss. */
 export async function restoreFromStores(job: RestoreJob): Promise<Restored | undefined> {
@@ -31,7 +31,7 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       if (passOverOutage(job, store, error)) continue;
       throw error;
     }
-    const record = chooseVariant(archives, platformOf(job.python));
+    const record = job.carried ? chooseCarried(archives, job.carried) : chooseVariant(archives, platformOf(job.python!));
     reporter.detail({ code: 'STORE_LOOKUP', store: store.description, key: job.key, size: record?.size });
     if (!record) {
       // A key holds one archive per platform: one for another platform is a miss worth naming.
@@ -39,6 +39,8 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
       continue;
     }
     try {
+      // Before any byte is read: a carried interpreter this machine cannot run is a miss here.
+      if (job.carried && record.portable) acceptCarried(record.portable, record.platform!, job.carried, job.key);
       await readArchive(job, store, record);
       return { kind: 'restored', store: store.description };
     } catch (error) {

@@ -82,6 +82,17 @@ export function resolveInputs(inputs: Inputs, markers: Pick<MarkerContext, 'envi
   return { lines: [...plainLines, ...lockedKeyLines(locked)], locked, plainFiles };
 }
 
+/**
+ * The inputs as written, for a key that does not depend on an interpreter's markers (a portable one):
+ * every line of every requirements file, and each PEP 751 lock by its digest.
+ */
+export function unresolvedInputs(inputs: Inputs, hash: (text: string) => string): ResolvedInputs {
+  const { requirements } = inputs;
+  const lines = treeLines(requirements, requirements.roots).map((entry) => (entry.constraint ? `-c ${entry.line}` : entry.line));
+  for (const lock of inputs.pylocks) lines.push(`--pylock ${lock.name} sha256:${hash(lock.text)}`);
+  return { lines, locked: undefined, plainFiles: inputs.plainRoots.map((root) => requirements.files[root]!.path) };
+}
+
 /** One entry per package; two locks may pin the same package only to the same version and hashes. */
 function merged(packages: LockedPackage[]): LockedPackage[] {
   const byName = new Map<string, LockedPackage>();

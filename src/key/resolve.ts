@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { cachedFingerprint } from '../cache/fingerprints.js';
+import { TerrariumError } from '../errors.js';
 import { readBoundedSync } from '../io/fs.js';
-import { fingerprintPython } from '../python/discover.js';
+import { fingerprintPython, isVersionSpec } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { requirementsDigest } from './digest.js';
-import { hasLocks, type Inputs, type ResolvedInputs, readInputs, resolveInputs } from './inputs.js';
+import { hasLocks, type Inputs, type ResolvedInputs, readInputs, resolveInputs, unresolvedInputs } from './inputs.js';
 import { formatKey } from './key-format.js';
 import type { MarkerEnvironment } from './markers.js';
 import { MAX_REQUIREMENTS_FILE, type RequirementSet } from './requirements.js';
@@ -17,6 +19,8 @@ export interface KeySettings {
   python: string;
   /** Where interpreter fingerprints are remembered between runs (undefined: always ask the interpreter). */
   interpreterCache?: string | undefined;
+  /** The environment carries its interpreter (docs/portable.md): a key of its own, computed without the interpreter where it is missing. */
+  portable?: boolean | undefined;
 }
 
 export interface KeyOptions extends KeySettings {
@@ -29,9 +33,11 @@ export interface ResolvedKey {
   requirements: RequirementSet;
   inputs: ResolvedInputs;
   digest: string;
-  python: Fingerprint;
+  /** Undefined only for a portable key on a machine without the interpreter: it can restore, not build. */
+  python: Fingerprint | undefined;
   /** The interpreter's facts came from the cache: confirm them (`confirmKey`) before they name a build or blame a store. */
   remembered: boolean;
+  portable: boolean;
   key: string;
 }
 
@@ -52,9 +58,26 @@ export function resolveDigest(options: Omit<KeyOptions, 'keyFormat'>): Promise<R
 /** Requirements, digest, interpreter and key: everything that names an environment. */
 export async function resolveKey(options: KeyOptions, fresh = false): Promise<ResolvedKey> {
   const { python, ...digest } = await digestFor(options, true, fresh);
-  const [major, minor, patch] = python!.version.map(String) as [string, string, string];
-  const key = formatKey(options.keyFormat, { arch: python!.machine, python_vmajor: major, python_vminor: minor, python_vpatch: patch, digest: digest.digest });
-  return { ...digest, python: python!, key };
+  const [major, minor, patch] = python ? python.version.map(String) : versionOfSpec(options);
+  const arch = python?.machine ?? os.machine();
+  if (patch === undefined && /%\(python_vpatch\)/.test(options.keyFormat)) {
+    throw new TerrariumError('PYTHON_NOT_FOUND', `Python ${options.python} is not installed here, and the key format names its patch version`, {
+      hint: `pass the full version the environment was built with (--python ${major}.${minor}.N)`,
+    });
+  }
+  const key = formatKey(options.keyFormat, { arch, python_vmajor: major!, python_vminor: minor!, python_vpatch: patch ?? '', digest: digest.digest });
+  return { ...digest, python, portable: Boolean(options.portable), key };
+}
+
+/** The version a portable key names when the interpreter is not here: the one --python gives. */
+function versionOfSpec(options: Pick<KeyOptions, 'python'>): [string, string, string | undefined] {
+  const match = /^(?:c?python)?(\d+)\.(\d+)(?:\.(\d+))?$/.exec(options.python);
+  if (!match) {
+    throw new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${options.python}`, {
+      hint: 'a portable environment restores without Python when --python names its version (--python 3.12)',
+    });
+  }
+  return [match[1]!, match[2]!, match[3]];
 }
 
 /**
@@ -65,7 +88,7 @@ export async function resolveKey(options: KeyOptions, fresh = false): Promise<Re
 export async function confirmKey(options: KeyOptions, resolved: ResolvedKey): Promise<ResolvedKey | undefined> {
   if (!resolved.remembered) return undefined;
   const fresh = await resolveKey(options, true);
-  return fresh.key === resolved.key && sameFacts(fresh.python, resolved.python) ? undefined : fresh;
+  return fresh.key === resolved.key && sameFacts(fresh.python!, resolved.python!) ? undefined : fresh;
 }
 
 const sameFacts = (a: Fingerprint, b: Fingerprint): boolean => JSON.stringify(factsOf(a)) === JSON.stringify(factsOf(b));
@@ -80,16 +103,45 @@ function factsOf(fp: Fingerprint): unknown[] {
 /** Files first, so that a missing requirements file is said before a missing interpreter. */
 async function digestFor(options: Omit<KeyOptions, 'keyFormat'>, withPython: boolean, fresh: boolean): Promise<ResolvedDigest> {
   const inputs: Inputs = readInputs(options.requirementFiles, options.cwd, (file) => readBoundedSync(file, MAX_REQUIREMENTS_FILE).toString('utf8'));
-  const answer = withPython || hasLocks(inputs) ? await interpreterOf(options, fresh) : undefined;
+  const portable = Boolean(options.portable);
+  const wanted = withPython || (hasLocks(inputs) && !portable);
+  const answer = wanted ? await (portable ? portableInterpreterOf(options, fresh) : interpreterOf(options, fresh)) : undefined;
   const python = answer?.fingerprint;
-  const resolved = resolveInputs(inputs, python && { environment: markerEnvironment(python) }, existsSync);
+  let resolved: ResolvedInputs;
+  let keyLines: string[];
+  if (!portable) {
+    resolved = resolveInputs(inputs, python && { environment: markerEnvironment(python) }, existsSync);
+    keyLines = resolved.lines;
+  } else {
+    // A portable key is the same with or without the interpreter here: its locks count as written, and
+    // the build resolves their markers for the interpreter it carries.
+    const written = unresolvedInputs(inputs, sha256);
+    resolved =
+      python && hasLocks(inputs) ? { ...resolveInputs(inputs, { environment: markerEnvironment(python) }, existsSync), lines: written.lines } : written;
+    keyLines = [...written.lines, PORTABLE_LINE];
+  }
   return {
     requirements: inputs.requirements,
     inputs: resolved,
-    digest: requirementsDigest(resolved.lines, options.digestType),
+    digest: requirementsDigest(keyLines, options.digestType),
     python,
     remembered: answer?.remembered ?? false,
   };
+}
+
+/** What a portable key's digest covers beside the requirement lines: no requirements file holds it, so it never names another key. */
+export const PORTABLE_LINE = '--portable';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A portable run's interpreter: undefined where a version was asked for and none is installed. */
+async function portableInterpreterOf(options: Pick<KeyOptions, 'python' | 'env' | 'cwd' | 'interpreterCache'>, fresh: boolean) {
+  try {
+    return await interpreterOf(options, fresh);
+  } catch (error) {
+    if (error instanceof TerrariumError && error.code === 'PYTHON_NOT_FOUND' && isVersionSpec(options.python.replace(/^c?python/, ''))) return undefined;
+    throw error;
+  }
 }
 
 function interpreterOf(options: Pick<KeyOptions, 'python' | 'env' | 'cwd' | 'interpreterCache'>, fresh: boolean) {

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describeCause, TerrariumError } from '../errors.js';
 import { type RunResult, run } from '../io/exec.js';
@@ -9,17 +9,60 @@ import { pythonScript } from './scripts.js';
 /** Finds a program the way a shell would: a path is taken as is, a bare name is looked up on PATH. */
 export function whichProgram(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
   if (spec.includes('/')) return path.resolve(cwd, spec);
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, spec);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; keep looking
+  return (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, spec))
+    .find(isExecutable);
+}
+
+/** `3.12` or `3.12.1`: a version, which --python takes in place of a program. */
+export const isVersionSpec = (spec: string): boolean => /^\d+\.\d+(?:\.\d+)?$/.test(spec);
+
+/**
+ * The interpreter of a version: installed by pyenv (the newest matching release), else by uv, else
+ * `pythonX.Y` on PATH. Interpreters that live in a prefix of their own come first: they are the ones
+ * that can travel with a portable environment.
+ */
+export function programForVersion(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const [major, minor] = spec.split('.');
+  const name = `python${major}.${minor}`;
+  const home = env.HOME ?? '';
+  const roots: Array<[string, RegExp]> = [
+    [path.join(env.PYENV_ROOT || path.join(home, '.pyenv'), 'versions'), new RegExp(`^${spec.replaceAll('.', '\\.')}(?:\\.\\d+)?$`)],
+    [
+      env.UV_PYTHON_INSTALL_DIR || path.join(env.XDG_DATA_HOME || path.join(home, '.local', 'share'), 'uv', 'python'),
+      new RegExp(`^cpython-${spec.replaceAll('.', '\\.')}(?:\\.\\d+)?-linux-`),
+    ],
+  ];
+  for (const [root, pattern] of roots) {
+    const versions = listDir(root)
+      .filter((entry) => pattern.test(entry))
+      .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
+    for (const version of versions) {
+      const program = path.join(root, version, 'bin', name);
+      if (isExecutable(program)) return program;
     }
   }
-  return undefined;
+  const onPath = whichProgram(name, env, cwd);
+  return onPath && (resolvePyenvShim(onPath, env, cwd) ?? onPath);
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Answers from a cache of fingerprints when it can, else runs `probe` (and may remember its answer); says which. */
@@ -35,9 +78,9 @@ export async function fingerprintPython(
   cwd: string,
   remembered: Remembered = async (_, probe) => ({ fingerprint: await probe(), remembered: false }),
 ): Promise<{ fingerprint: Fingerprint; remembered: boolean }> {
-  const found = whichProgram(spec, env, cwd);
+  const found = isVersionSpec(spec) ? programForVersion(spec, env, cwd) : whichProgram(spec, env, cwd);
   // A pyenv shim picks its interpreter anew each run; the one it would pick can be probed once and cached.
-  const program = found && (resolvePyenvShim(found, env, cwd) ?? found);
+  const program = found && (isVersionSpec(spec) ? found : (resolvePyenvShim(found, env, cwd) ?? found));
   const notFound = () =>
     new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${spec}`, {
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',

@@ -44,6 +44,7 @@ export type ReportEvent =
       removalCause?: string | undefined;
     }
   | { code: 'BUILDING_INSTEAD'; refused: Extract<ReportEvent, { code: 'ARCHIVE_REFUSED' }> }
+  | { code: 'CARRIED_LIBRARY_MISSING'; library: string; modules: string[] }
   | { code: 'CACHED_ARCHIVE_BAD'; store: string; key: string; cause: string }
   | { code: 'UNPACKED_DROPPED'; cache: string; key: string; cause: string }
   | { code: 'LINK_MODE_FALLBACK'; asked: string; used: string; cache: string; target: string }
@@ -102,6 +103,7 @@ export type ReportEvent =
       written: number;
     }
   | { code: 'TREES_LINKED'; files: number; trees: number; method: string; signed: boolean }
+  | { code: 'INTERPRETER_BUNDLED'; interpreter: string; files: number; bytes: number }
   | { code: 'VENV_CREATED'; version: string }
   | { code: 'PACKAGES_INSTALLED'; count: number }
   | { code: 'BYTECODE_COMPILED'; perCore: boolean }

@@ -43,6 +43,7 @@ const WORDS: Words = {
     return `${event.store}: archive ${event.key} ${event.untrusted ? 'was' : 'is unusable:'} ${event.cause}${removal}`;
   },
   BUILDING_INSTEAD: (event) => `${describeEvent(event.refused)}; building instead`,
+  CARRIED_LIBRARY_MISSING: (event) => `${event.library} is not on this machine: ${event.modules.join(', ')} of the carried interpreter will not import`,
   CACHED_ARCHIVE_BAD: (event) => `${event.cause}; restoring ${event.key} from ${event.store} instead`,
   UNPACKED_DROPPED: (event) => `unpacked copy in the cache ${event.cache}: ${event.key} is unusable (${event.cause}); dropped it, using the stores`,
   LINK_MODE_FALLBACK: (event) => `--link-mode ${event.asked} is not possible between ${event.cache} and ${event.target}; used ${event.used}`,
@@ -98,6 +99,7 @@ const WORDS: Words = {
     const from = event.trees > 1 ? ` in ${formatCount(event.trees, 'tree')}` : '';
     return `${formatCount(event.files, 'file')}${from} from the cache (${event.signed ? 'copied, as the signature covers them' : event.method})`;
   },
+  INTERPRETER_BUNDLED: (event) => `${event.interpreter} carried: ${formatCount(event.files, 'file')}, ${formatBytes(event.bytes)}`,
   VENV_CREATED: (event) => `Python ${event.version} environment created`,
   PACKAGES_INSTALLED: (event) => (event.count ? `${formatCount(event.count, 'package')} installed` : 'nothing to install'),
   BYTECODE_COMPILED: (event) => (event.perCore ? 'compiled, one process per core' : 'compiled'),

@@ -2,6 +2,7 @@ import { CODECS, type Codec } from '../archive/codec-names.js';
 import { type Layer, layersDigest } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import type { Platform } from '../python/fingerprint.js';
+import { type BundleFacts, isBundleFacts } from '../python/portable.js';
 import { type ArchiveRecord, MAX_LAYERS, MAX_VARIANTS, RECORD_FORMATS, type RecordFormat, SHA256_HEX, type VariantFields } from './store.js';
 
 /**
@@ -17,6 +18,15 @@ const ownFields = ({ name, sha256, size, unpackedSize, entries, tree }: Layer): 
   unpackedSize,
   entries,
   ...(tree ? { tree } : {}),
+});
+
+/** A carried interpreter's facts, and nothing else beside them. */
+const bundleFields = ({ interpreter, libraries, optionalLibraries, glibc, modules }: BundleFacts): BundleFacts => ({
+  interpreter,
+  libraries,
+  optionalLibraries,
+  ...(glibc ? { glibc } : {}),
+  modules,
 });
 
 /** The record a store writes for a packed archive. */
@@ -36,6 +46,7 @@ export function recordFor(key: string, archive: LocalArchive, tool: string): Arc
     entries,
     ...(requirements ? { requirements } : {}),
     ...(archive.platform ? { platform: archive.platform } : {}),
+    ...(archive.portable ? { portable: bundleFields(archive.portable) } : {}),
     ...(layers ? { layers } : {}),
   };
 }
@@ -76,6 +87,11 @@ function archiveFields(r: Partial<VariantFields>): boolean {
   if ((r.unpackedSize !== undefined && !isCount(r.unpackedSize)) || (r.entries !== undefined && !isCount(r.entries))) return false;
   if (typeof r.created !== 'string' || typeof r.tool !== 'string') return false;
   if (r.layers !== undefined && !layersFields(r)) return false;
+  // A portable archive read as another would be installed without its interpreter: malformed facts make it unusable.
+  if (r.portable !== undefined) {
+    if (!isBundleFacts(r.portable) || !r.layers) return false;
+    r.portable = bundleFields(r.portable);
+  }
   const platform = parsePlatform(r.platform);
   if (platform) r.platform = platform;
   else delete r.platform;

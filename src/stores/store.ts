@@ -4,6 +4,7 @@ import type { Layer } from '../archive/layers.js';
 import type { LocalArchive } from '../archive/save.js';
 import { TerrariumError } from '../errors.js';
 import type { Platform } from '../python/fingerprint.js';
+import type { BundleFacts } from '../python/portable.js';
 import type { BuildLeases } from './lease.js';
 
 /** 1: one archive file; 2: layers (a document is format 2 when its first archive is). */
@@ -26,6 +27,8 @@ export interface ArchiveRecord {
   requirements?: string[];
   /** What the archive runs on (absent before 0.2: then its manifest decides, on restore). */
   platform?: Platform;
+  /** A portable archive: the interpreter it carries and what that needs of a machine (its manifest says the same, signed). */
+  portable?: BundleFacts;
   /** Format 2: the layers, each a blob of its own; `sha256` is then their layers document's (layers.ts), `size` and the counts their sums. */
   layers?: Layer[];
   /** In a stored document only: the key's archives for other platforms (variants.ts flattens them). */

@@ -34,6 +34,32 @@ export function chooseVariant(archives: readonly ArchiveRecord[], local?: Platfo
   return fitting[0] ?? archives.find((a) => !a.platform);
 }
 
+/** What a machine without the interpreter offers a portable archive: its system, CPU and C library. */
+export type MachinePlatform = Pick<Platform, 'system' | 'machine' | 'libc' | 'libcVersion'>;
+
+/**
+ * The portable archive of a key that runs on this machine: one that carries its interpreter, for this
+ * system, CPU and C library, built against the newest glibc not newer than this machine's.
+ */
+export function chooseCarried(archives: readonly ArchiveRecord[], here: MachinePlatform): ArchiveRecord | undefined {
+  const fitting = archives.filter((a) => a.portable && a.platform && !machineMismatch(a.platform, here));
+  fitting.sort((a, b) => compareVersions(b.platform!.libcVersion, a.platform!.libcVersion));
+  return fitting[0];
+}
+
+/** Why an archive built on `built` cannot run on this machine with the interpreter it carries, or undefined. */
+export function machineMismatch(built: MachinePlatform, here: MachinePlatform): string | undefined {
+  const checks: Array<[string, string, string]> = [
+    ['operating system', built.system.toLowerCase(), here.system.toLowerCase()],
+    ['architecture', built.machine, here.machine],
+    ['C library', built.libc, here.libc],
+  ];
+  for (const [what, a, b] of checks) if (a !== b) return `${what} differs: archive has ${a}, this machine has ${b}`;
+  if (built.libc === 'glibc' && compareVersions(built.libcVersion, here.libcVersion) > 0)
+    return `glibc is older here: archive needs glibc ${built.libcVersion}, this machine has ${here.libcVersion}`;
+  return undefined;
+}
+
 /** What a store does with a new archive for a key: the document to write, or the archive already there that serves its platform. */
 export type RecordChange = { write: ArchiveRecord } | { present: ArchiveRecord } | { remove: true } | { unchanged: true };
 

@@ -5,6 +5,7 @@ import { inspectArchive } from '../archive/inspect.js';
 import { type Layer, layersPrehash } from '../archive/layers.js';
 import { type ArchivePart, unpackLimits } from '../archive/parts.js';
 import { describeCause, TerrariumError } from '../errors.js';
+import { platformOf } from '../python/fingerprint.js';
 import { acceptManifest, LinksOutside } from './acceptance.js';
 import { type ArchiveRecord, isWritable, type Store, type WritableStore } from './store.js';
 
@@ -111,7 +112,9 @@ export async function flawOfStored(
     // Would an install on the interpreter it was built for take it? Links outside count against it
     // only where the replacement has none.
     const allowOutsidePaths = !replacement || replacement.linksOutside;
-    acceptManifest(manifest, record, { key: record.key, python: manifest.python, allowOutsidePaths });
+    // Held to itself: the interpreter it was built for (or carries) and the machine it was built on.
+    const carried = manifest.portable ? { ...platformOf(manifest.python), present: () => true } : undefined;
+    acceptManifest(manifest, record, { key: record.key, python: manifest.python, carried, allowOutsidePaths });
     return undefined;
   } catch (error) {
     signal?.throwIfAborted();

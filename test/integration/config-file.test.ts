@@ -53,16 +53,33 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
   });
 
   it.each(optionSpecs().filter(([, spec]) => spec.env))('takes %s from its variable and says so', async (name, spec) => {
-    const value = spec.choices
-      ? spec.choices[spec.choices.length - 1]!
-      : spec.flags.includes('<size>')
-        ? '5G'
-        : /<(n|seconds)>/.test(spec.flags)
-          ? '7'
-          : box.path('from-env');
+    const value =
+      spec.kind === 'switch'
+        ? '1'
+        : spec.choices
+          ? spec.choices[spec.choices.length - 1]!
+          : spec.flags.includes('<size>')
+            ? '5G'
+            : /<(n|seconds)>/.test(spec.flags)
+              ? '7'
+              : box.path('from-env');
     const doc = JSON.parse((await box.main(['--json', 'config'], { [spec.env!]: value })).stdout) as Effective;
     const key = longFlag(name).slice('--'.length);
-    expect(doc.settings[key], name).toEqual({ value: spec.secret ? '***' : value, source: `environment ${spec.env}` });
+    expect(doc.settings[key], name).toEqual({ value: spec.secret ? '***' : spec.kind === 'switch' ? true : value, source: `environment ${spec.env}` });
+  });
+
+  it('reads a switch from its variable as shells and CI files write it', async () => {
+    for (const [value, expected] of [
+      ['yes', true],
+      ['0', false],
+      ['FALSE', false],
+    ] as const) {
+      const doc = JSON.parse((await box.main(['--json', 'config'], { TERRARIUM_PORTABLE: value })).stdout) as Effective;
+      expect(doc.settings.portable?.value, value).toBe(expected);
+    }
+    const bad = await box.main(['config'], { TERRARIUM_PORTABLE: 'maybe' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('bad TERRARIUM_PORTABLE "maybe"');
   });
 
   it('names the variables it falls back to, the effective cache directory and where S3 credentials come from', async () => {

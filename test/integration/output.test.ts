@@ -18,6 +18,7 @@ function normalise(text: string, box: Sandbox): string {
     .replace(new RegExp(`${ARCH}-3\\.\\d+-[0-9a-f]{32}`, 'g'), '<key>')
     .replace(/\/\S*\/bin\/python[\d.]*/g, '<python>')
     .replace(/([Pp]ython) 3\.\d+\.\d+/g, '$1 <version>')
+    .replace(/cpython-3\.\d+\.\d+/g, 'cpython-<version>')
     .replace(/\b\d\d:\d\d:\d\d\b/g, '<time>')
     .replace(/\(\d+(\.\d+)? (ms|s)\)/g, '(<duration>)')
     .replace(/ in \d+(\.\d)? (ms|s)$/gm, ' in <duration>')

@@ -15,6 +15,10 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
   STORE_UNREACHABLE: [{ code: 'STORE_UNREACHABLE', store: '/s', cause: 'refused' }, /^refused; going on without \/s$/],
   ARCHIVE_REFUSED: [{ ...refused, removal: 'failed', removalCause: 'EACCES' }, /archive k is unusable: bad bytes \(could not remove it: EACCES\)$/],
   BUILDING_INSTEAD: [{ code: 'BUILDING_INSTEAD', refused: { ...refused, removal: 'removed' } }, /bad bytes \(removed from the store\); building instead$/],
+  CARRIED_LIBRARY_MISSING: [
+    { code: 'CARRIED_LIBRARY_MISSING', library: 'libtk8.6.so', modules: ['_tkinter'] },
+    /^libtk8\.6\.so is not on this machine: _tkinter of the carried interpreter will not import$/,
+  ],
   CACHED_ARCHIVE_BAD: [{ code: 'CACHED_ARCHIVE_BAD', store: '/s', key: 'k', cause: 'damaged' }, /^damaged; restoring k from \/s instead$/],
   UNPACKED_DROPPED: [{ code: 'UNPACKED_DROPPED', cache: '/c', key: 'k', cause: 'gone' }, /in the cache \/c: k is unusable \(gone\)/],
   LINK_MODE_FALLBACK: [{ code: 'LINK_MODE_FALLBACK', asked: 'hardlink', used: 'copy', cache: '/c', target: '/t' }, /--link-mode hardlink .* used copy$/],
@@ -84,6 +88,7 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
     /^1 of 3 layers \(1\.0 KiB\) from \/s, verified and signed by ABC, 2 linked from the cache; 7 files, 8\.0 KiB$/,
   ],
   TREES_LINKED: [{ code: 'TREES_LINKED', files: 5, trees: 2, method: 'hardlink', signed: false }, /^5 files in 2 trees from the cache \(hardlink\)$/],
+  INTERPRETER_BUNDLED: [{ code: 'INTERPRETER_BUNDLED', interpreter: 'cpython-3.12.1', files: 3, bytes: 2048 }, /^cpython-3\.12\.1 carried: 3 files, 2\.0 KiB$/],
   VENV_CREATED: [{ code: 'VENV_CREATED', version: '3.11.9' }, /^Python 3\.11\.9 environment created$/],
   PACKAGES_INSTALLED: [{ code: 'PACKAGES_INSTALLED', count: 0 }, /^nothing to install$/],
   BYTECODE_COMPILED: [{ code: 'BYTECODE_COMPILED', perCore: true }, /one process per core/],

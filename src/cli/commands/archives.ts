@@ -47,7 +47,7 @@ export const lsCommand: CommandHandler = async (input) => {
     const width = Math.max(0, ...records.map((r) => r.key.length));
     for (const r of archives)
       reporter.result(
-        `  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.platform ? `  ${describePlatform(r.platform)}` : ''}${r.layers ? `  ${r.layers.length} layers` : ''}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`,
+        `  ${r.key.padEnd(width)}  ${formatBytes(r.size).padStart(10)}  ${r.created}${r.platform ? `  ${describePlatform(r.platform)}` : ''}${r.layers ? `  ${r.layers.length} layers` : ''}${r.portable ? `  carries ${r.portable.interpreter}` : ''}${r.signedBy ? `  signed by ${r.signedBy}` : ''}`,
       );
   }
   if (settings.json) reporter.document({ stores: listed });

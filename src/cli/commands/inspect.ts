@@ -56,6 +56,8 @@ export const inspectCommand: CommandHandler = async (input) => {
     created: manifest.created,
     tool: manifest.tool,
     python: manifest.python,
+    portable: Boolean(manifest.portable),
+    carried: manifest.portable ?? null,
     builtAt: manifest.origin ?? manifest.prefix,
     requirements: manifest.requirements,
     files: contents.files,
@@ -78,7 +80,9 @@ export const inspectCommand: CommandHandler = async (input) => {
         ]
       : []),
     `created       ${summary.created} by terrarium ${summary.tool}`,
-    `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
+    manifest.portable
+      ? `python        ${describeInterpreter(manifest.python)}, carried in python/ (needs ${manifest.portable.libraries.join(', ') || 'no library'}${manifest.portable.glibc ? `, glibc ${manifest.portable.glibc}` : ''})`
+      : `python        ${describeInterpreter(manifest.python)}, ${manifest.python.executable}`,
     `built at      ${summary.builtAt}`,
     ...(opened.variants.length > 1
       ? [

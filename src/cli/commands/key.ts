@@ -3,14 +3,17 @@ import { resolveDigest, resolveKey } from '../../key/resolve.js';
 import type { CommandHandler } from '../context.js';
 
 export const keyCommand: CommandHandler = async ({ settings, files, context, reporter }) => {
-  const { key, digest, python, requirements } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
+  const { key, digest, python, portable, requirements } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
   if (!settings.json) reporter.result(key);
   else {
     reporter.document({
       key,
       digest,
       digestType: settings.digestType,
-      python: { executable: python.executable, implementation: python.implementation, version: python.version.join('.'), machine: python.machine },
+      python: python
+        ? { executable: python.executable, implementation: python.implementation, version: python.version.join('.'), machine: python.machine }
+        : { executable: null, version: settings.python },
+      portable,
       files: requirements.files.map((file) => file.path),
     });
   }

@@ -1,6 +1,8 @@
+import type { Manifest } from '../../archive/manifest.js';
 import type { LocalCache } from '../../cache/local-cache.js';
 import type { LinkMethod } from '../../io/file-ops.js';
 import type { Fingerprint } from '../../python/fingerprint.js';
+import type { MachineFacts } from '../../python/libraries.js';
 import type { Store } from '../../stores/store.js';
 import type { InstallOptions, JobContext, RestoreSettings } from '../settings.js';
 
@@ -8,13 +10,16 @@ import type { InstallOptions, JobContext, RestoreSettings } from '../settings.js
 export interface RestoreJob extends Pick<InstallOptions, 'local' | 'trusted'>, JobContext {
   settings: RestoreSettings;
   key: string;
-  python: Fingerprint;
+  /** This machine's interpreter; undefined only for a portable install where it is not installed. */
+  python: Fingerprint | undefined;
+  /** A portable install: the machine the interpreter each archive carries will run on. */
+  carried?: MachineFacts | undefined;
   staging: string;
   target: string;
   /** Searched in order; the first usable archive wins. */
   stores: Store[];
-  /** Checks staging once it is complete (the smoke check): a failure there counts against the archive. */
-  check: (staging: string) => Promise<void>;
+  /** Checks staging once it is complete (the smoke check) for the environment its manifest describes: a failure there counts against the archive. */
+  check: (staging: string, manifest: Manifest) => Promise<void>;
   /** Throws when what this run believes of the interpreter was not true (the cache's facts): then a failed check is not the archive's fault. */
   confirm: () => Promise<void>;
   /** Filled with the stores that could not be reached (then passed over, unless --require-download). */

@@ -4,6 +4,8 @@ import type { Manifest } from '../../archive/manifest.js';
 import type { Part, UnpackLimits } from '../../archive/parts.js';
 import type { TreeProgress } from '../../archive/writer-protocol.js';
 import type { LinkMethod } from '../../io/file-ops.js';
+import type { Fingerprint } from '../../python/fingerprint.js';
+import { carriedPython } from '../../python/portable.js';
 import { makeRelocator, type Relocator } from '../../relocate/relocator.js';
 import { acceptManifest } from '../../stores/acceptance.js';
 import type { ArchiveRecord } from '../../stores/store.js';
@@ -15,9 +17,18 @@ import { finishRelocation } from './relocation.js';
  * here would not take it (stores/acceptance.ts).
  */
 function relocatorFor(manifest: Manifest, job: RestoreJob, record?: ArchiveRecord): Relocator {
-  acceptManifest(manifest, record, { key: job.key, python: job.python, allowOutsidePaths: job.settings.allowOutsidePaths });
-  return makeRelocator(manifest, job.target, job.python);
+  const optional = acceptManifest(manifest, record, {
+    key: job.key,
+    python: job.python,
+    carried: job.carried,
+    allowOutsidePaths: job.settings.allowOutsidePaths,
+  });
+  for (const { library, modules } of optional) job.reporter.warn({ code: 'CARRIED_LIBRARY_MISSING', library, modules });
+  return makeRelocator(manifest, job.target, interpreterFor(job, manifest));
 }
+
+/** The interpreter the environment runs on where it is going: the one it carries, or this machine's. */
+const interpreterFor = (job: RestoreJob, manifest: Manifest): Fingerprint => (manifest.portable ? carriedPython(manifest.python, job.target) : job.python!);
 
 export interface WriteOptions {
   codec: Codec;
@@ -43,6 +54,6 @@ export function writeEntries(job: RestoreJob, parts: [Part, ...Part[]], options:
 
 /** Step three: the links and manifest that name this place, then the smoke check of the whole. */
 export async function relocateStaged(job: RestoreJob, manifest: Manifest): Promise<void> {
-  await finishRelocation(job.staging, manifest, job.target, job.python);
-  await job.check(job.staging);
+  await finishRelocation(job.staging, manifest, job.target, interpreterFor(job, manifest));
+  await job.check(job.staging, manifest);
 }
