@@ -14,7 +14,7 @@ import {
 import path from 'node:path';
 import { describeCause, TerrariumError } from '../errors.js';
 import { run } from '../io/exec.js';
-import { fingerprintPython } from '../python/discover.js';
+import { fingerprintPython, whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { BUNDLE_DIR, type BundleFacts, LIBRARY_MODULES, sortLibraries } from '../python/portable.js';
 import { ElfError, isElf, newestGlibc, originRelative, overwriteString, readDynamic } from '../relocate/elf.js';
@@ -63,6 +63,7 @@ export async function bundleInterpreter(options: BundleOptions): Promise<Bundled
     const stdlib = stdlibName(python);
     await fs.mkdir(dir, { recursive: true });
     const copied = copyInterpreter(prefix, root, stdlib, options.mtime, refuse);
+    await stripDebugInfo(root, copied, options);
     await compileStandardLibrary(root, stdlib, options, copied.relocated);
     const { fingerprint } = await fingerprintPython(path.join(root, 'bin', stdlib), options.env, '/').catch((error: unknown) => {
       throw refuse(`its copy does not start: ${describeCause(error)}`);
@@ -119,12 +120,14 @@ interface Copied {
   /** Library names the bundle itself holds (sonames and file names). */
   provided: Set<string>;
   glibc: string | undefined;
+  /** Its ELF files, relative to the bundle. */
+  elf: string[];
 }
 
 /** Synchronous, as the environment's scan is: a few thousand files, each read once. */
 function copyInterpreter(prefix: string, root: string, stdlib: string, mtime: number, refuse: (why: string) => Error): Copied {
   const prefixes = [...new Set([prefix, realpathSync(prefix)])];
-  const copied: Copied = { files: 0, bytes: 0, relocated: [], needed: new Map(), provided: new Set(), glibc: undefined };
+  const copied: Copied = { files: 0, bytes: 0, relocated: [], needed: new Map(), provided: new Set(), glibc: undefined, elf: [] };
   const seconds = mtime / 1000;
   const walk = (rel: string) => {
     const from = path.join(prefix, rel);
@@ -168,6 +171,7 @@ function relocateElf(content: Buffer, rel: string, prefixes: string[], copied: C
     if (!(error instanceof ElfError)) throw error;
     info = undefined;
   }
+  copied.elf.push(rel);
   if (info) {
     for (const search of [info.runpath, info.rpath]) {
       if (!search) continue;
@@ -202,6 +206,26 @@ function compareDotted(a: string, b: string): number {
 }
 
 /**
+ * Debug information out of the interpreter's ELF files, with binutils' `strip --strip-debug` where the
+ * builder has it (symbols stay, so backtraces keep their function names): two thirds of a pyenv
+ * build's libpython and extension modules, which every restore would otherwise unpack. Where there is
+ * no `strip`, the files travel as they are.
+ */
+async function stripDebugInfo(root: string, copied: Copied, options: BundleOptions): Promise<void> {
+  const strip = whichProgram('strip', options.env, '/');
+  if (!strip || !copied.elf.length) return;
+  const files = copied.elf.map((rel) => path.join(root, rel));
+  const before = files.reduce((sum, file) => sum + lstatSync(file).size, 0);
+  // -p keeps the files' times, which the layer's bytes and the bytecode's checks depend on.
+  const result = await run(strip, ['--strip-debug', '-p', ...files], { env: options.env, cwd: root, signal: options.signal });
+  if (result.code !== 0) {
+    options.reporter.debug(result.stderr.trim());
+    return;
+  }
+  copied.bytes -= before - files.reduce((sum, file) => sum + lstatSync(file).size, 0);
+}
+
+/**
  * The standard library's bytecode, made by the copy itself (its first start), naming the placeholder so
  * that it is the same from any build; relocated modules have none (their source changes on restore).
  */
@@ -215,9 +239,14 @@ async function compileStandardLibrary(root: string, stdlib: string, options: Bun
   }).catch((error: unknown) => ({ code: -1, stdout: '', stderr: describeCause(error) }));
   // Exit 1 names sources that do not compile (lib2to3's test data), which the interpreter's own install passes over too.
   if (result.code !== 0 && result.code !== 1) {
-    throw new TerrariumError('PYTHON_NOT_PORTABLE', `the copied interpreter cannot compile its standard library (exit ${result.code})`, {
-      hint: `${result.stderr.trim().split('\n').pop() ?? ''}; check the interpreter given with --python`.replace(/^; /, ''),
-    });
+    const last = result.stderr.trim().split('\n').pop();
+    throw new TerrariumError(
+      'PYTHON_NOT_PORTABLE',
+      `the copied interpreter cannot compile its standard library (exit ${result.code}${last ? `: ${last}` : ''})`,
+      {
+        hint: 'check that the interpreter given with --python works (python -m compileall on its standard library)',
+      },
+    );
   }
   await removeRelocatedBytecode(
     path.dirname(root),

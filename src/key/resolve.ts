@@ -139,8 +139,11 @@ async function portableInterpreterOf(options: Pick<KeyOptions, 'python' | 'env' 
   try {
     return await interpreterOf(options, fresh);
   } catch (error) {
-    if (error instanceof TerrariumError && error.code === 'PYTHON_NOT_FOUND' && isVersionSpec(options.python.replace(/^c?python/, ''))) return undefined;
-    throw error;
+    if (!(error instanceof TerrariumError) || error.code !== 'PYTHON_NOT_FOUND') throw error;
+    if (isVersionSpec(options.python.replace(/^c?python/, ''))) return undefined;
+    throw new TerrariumError('PYTHON_NOT_FOUND', `${error.message}, and --python does not name a version`, {
+      hint: `a portable environment restores where no Python is installed when --python names its version (--python 3.12)`,
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,17 +36,18 @@ describe.skipIf(!noPython)('portable environments', () => {
   /** The builder's options: pyenv's interpreter by path, the sandbox's store, no cache. */
   const builder = ['--portable', '--python', python3(), '--storage-dir', box.store, '--no-cache'];
   let firstBlob: { name: string; ino: number } | undefined;
+  const signer = box.path('builder.key');
 
   beforeAll(async () => {
     for (const file of [both, demo]) box.write(file.name, file.text);
-    const first = await box.terrarium([...builder, '-t', builtAt, 'install', both.name]);
+    expect((await box.main(['keygen', signer])).code).toBe(0);
+    const first = await box.terrarium([...builder, '--sign-key', signer, '-t', builtAt, 'install', both.name]);
     expect(first.code, first.stderr).toBe(0);
     keys.both = (await box.main(['--portable', '--python', python3(), 'key', both.name])).stdout.trim();
     const name = interpreterLayer(record(keys.both)).sha256;
     firstBlob = { name, ino: statSync(path.join(box.store, 'blobs', 'sha256', name)).ino };
     const second = await box.terrarium([...builder, '-t', box.path('b2'), 'install', demo.name]);
     expect(second.code, second.stderr).toBe(0);
-    keys.both = (await box.main(['--portable', '--python', python3(), 'key', both.name])).stdout.trim();
     keys.demo = (await box.main(['--portable', '--python', python3(), 'key', demo.name])).stdout.trim();
   });
   afterAll(() => box.cleanup());
@@ -65,8 +67,9 @@ describe.skipIf(!noPython)('portable environments', () => {
         'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "cfast", 0, -1, m};\nPyMODINIT_FUNC PyInit_cfast(void) { return PyModule_Create(&d); }\n',
     );
     const t = shell(target);
+    // Signed: the signature covers the interpreter's layer as it covers every layer.
     const result = await runner(
-      ['--cache-dir', box.path('runner-cache'), '-t', target, 'install', both.name],
+      ['--cache-dir', box.path('runner-cache'), '--trust-key', `${signer}.pub`, '-t', target, 'install', both.name],
       [
         `${t}/bin/python -c 'import ssl, sqlite3, ctypes, zlib, lzma, bz2, terra_demo, terra_cext, sys; print("prefix", sys.prefix, sys.base_prefix, sys.executable)'`,
         `${t}/bin/python -c 'import sysconfig; print("paths", sorted(set(sysconfig.get_paths().values())))'`,
@@ -85,6 +88,7 @@ describe.skipIf(!noPython)('portable environments', () => {
     );
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(result.stderr).toMatch(/not installed here, carried/);
+    expect(result.stderr).toMatch(/verified and signed by [0-9A-F]{1,16}/);
     expect(result.stdout).toContain(`prefix ${target} ${target}/python ${target}/bin/python`);
     const paths = /^paths (.*)$/m.exec(result.stdout)![1]!;
     for (const p of paths.matchAll(/'([^']+)'/g)) expect(p[1] === target || p[1]!.startsWith(`${target}/`), p[1]).toBe(true);
@@ -95,6 +99,38 @@ describe.skipIf(!noPython)('portable environments', () => {
     expect(result.stdout).toContain(`inner ${target}/python`);
     expect(result.stdout).toContain(`activated ${target}`);
     expect(result.stdout).toMatch(/done\n$/);
+  });
+
+  it('an interpreter built to move ($ORIGIN search paths, as python-build-standalone ships them) travels too: a carried one builds anew', async () => {
+    const carrier = box.path('carrier', 'env');
+    const rebuilt = box.path('rebuilt', 'env');
+    const other = box.write('other.txt', 'terra-dep\n');
+    const result = await runner(
+      ['--no-cache', '-t', carrier, 'install', demo.name],
+      [
+        `readelf -d ${shell(carrier)}/python/bin/python${version} | grep -o 'runpath: \\[[^]]*\\]'`,
+        [
+          process.execPath,
+          BIN,
+          '--portable',
+          '--python',
+          `${carrier}/python/bin/python${version}`,
+          '--storage-dir',
+          box.path('rebuilt-store'),
+          '--no-cache',
+          '-t',
+          rebuilt,
+          'install',
+          other,
+        ]
+          .map(shell)
+          .join(' '),
+        `${shell(rebuilt)}/bin/python -c 'import sys, ssl, terra_dep; print("rebuilt", sys.base_prefix)'`,
+      ].join('\n'),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('runpath: [$ORIGIN/../lib]');
+    expect(result.stdout).toContain(`rebuilt ${rebuilt}/python`);
   });
 
   it('stores the interpreter once: the second key shares its layer, and its publication uploads none of it', () => {
@@ -189,6 +225,28 @@ ${shell(second)}/bin/python -c 'import ssl; print("ok")'`,
     expect(readdirSync(box.dir)).not.toContain('forged-env');
   });
 
+  it('a lock counts as written: its markers are evaluated by the build, and a runner without Python finds the same key', async () => {
+    const sha256 = (prefix: string) => {
+      const name = readdirSync(box.wheels).find((n) => n.startsWith(prefix))!;
+      return createHash('sha256')
+        .update(readFileSync(path.join(box.wheels, name)))
+        .digest('hex');
+    };
+    box.write(
+      'portable.lock.txt',
+      [`terra-dep==1.0 --hash=sha256:${sha256('terra_dep-')}`, `terra-demo==1.0 ; python_version < "3" --hash=sha256:${sha256('terra_demo-')}`].join('\n'),
+    );
+    const built = await box.terrarium([...builder, '-t', box.path('locked-built'), 'install', 'portable.lock.txt']);
+    expect(built.code, built.stderr).toBe(0);
+    const target = box.path('locked-runner');
+    const result = await runner(
+      ['--no-cache', '--require-download', '-t', target, 'install', 'portable.lock.txt'],
+      `${shell(target)}/bin/python -c 'import terra_dep; print("dep")'\n${shell(target)}/bin/python -c 'import terra_demo' 2>/dev/null || echo 'no demo'`,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('dep\nno demo\n');
+  });
+
   it.skipIf(!hasSystemPython)("refuses an interpreter that cannot travel, naming why: Debian's own", async () => {
     const result = await box.main(['--portable', '--python', SYSTEM_PYTHON, '--no-cache', '-t', box.path('debian'), 'install', demo.name]);
     expect(result.code).toBe(EXIT.python);
@@ -236,6 +294,9 @@ ${shell(second)}/bin/python -c 'import ssl; print("ok")'`,
     );
     expect(exists.code, exists.stderr).toBe(0);
     expect(JSON.parse(exists.stdout)).toMatchObject({ key: keys.demo, stored: true });
+    const unnamed = await noPython!.run([process.execPath, BIN, '--portable', 'key', demo.name].map(shell).join(' '), box.env, box.dir);
+    expect(unnamed.code).toBe(EXIT.python);
+    expect(unnamed.stderr).toMatch(/Python interpreter not found: python3, and --python does not name a version\nterrarium: hint: .*--python 3\.12/);
   });
 });
 
