@@ -18,9 +18,12 @@ const store = path.join(work, 'store');
 const env = { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels, XDG_CACHE_HOME: path.join(work, 'cache') };
 for (const name of Object.keys(env)) if (name.startsWith('PIP_') && !['PIP_CONFIG_FILE', 'PIP_NO_INDEX', 'PIP_FIND_LINKS'].includes(name)) delete env[name];
 
+/** A path as a shell would need it: quoted where it holds anything but plain characters. */
+const quoted = (text) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`);
+
 function install(target) {
   const args = [terrarium, '--target', target, '--storage-dir', store, 'install', 'requirements.txt'];
-  console.log(`\n$ terrarium --target ${target} --storage-dir ${store} install requirements.txt`);
+  console.log(`\n$ terrarium --target ${quoted(target)} --storage-dir ${quoted(store)} install requirements.txt`);
   const started = performance.now();
   const result = spawnSync(process.execPath, args, { cwd: work, env, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
@@ -32,7 +35,7 @@ try {
   writeFileSync(path.join(work, 'requirements.txt'), 'terra-demo  # a console script and its dependency\nterra-cext  # a C extension\n');
   const miss = install(path.join(work, 'first'));
   const hit = install(path.join(work, 'second place'));
-  console.log(`\n$ "${path.join(work, 'second place', 'bin', 'terra-demo')}"`);
+  console.log(`\n$ ${quoted(path.join(work, 'second place', 'bin', 'terra-demo'))}`);
   execFileSync(path.join(work, 'second place', 'bin', 'terra-demo'), { stdio: 'inherit', env });
   console.log(`\nmiss (build + publish): ${miss.toFixed(1)} s\nhit (restore elsewhere): ${hit.toFixed(1)} s (${(miss / hit).toFixed(1)}x faster)`);
 } finally {

@@ -137,7 +137,7 @@ export const OPTIONS = {
   cacheDir: {
     kind: 'path',
     flags: '--cache-dir <dir>',
-    help: 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium)',
+    help: 'local cache of downloaded archives and unpacked copies (default: $XDG_CACHE_HOME/terrarium/v1)',
     group: 'cache',
     env: 'TERRARIUM_CACHE_DIR',
   },

@@ -35,6 +35,8 @@ export interface InstallResult {
   nearest: Nearest | undefined;
   /** When another runner was building this key: how long this run waited for it. */
   waited?: Waited | undefined;
+  /** Stores that could not be reached, passed over (and on a build, not published to). */
+  unreachable: string[];
   /** The environment carries its interpreter (--portable). */
   portable: boolean;
   /** The interpreter it runs on, as `cpython-3.12.1`: the one it carries, or the one it was made for. */
@@ -92,6 +94,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
           });
         }
         const { outcome, nearest, waited } = staged;
+        const unreachable = (staged.unreachable ?? []).map((store) => store.description);
         const manifest = checked!;
         try {
           failpoint('install-staged');
@@ -110,7 +113,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const backup = replacing ? backupPath : undefined;
         const interpreter = manifest.portable?.interpreter ?? `${manifest.python.implementation}-${manifest.python.version.join('.')}`;
         const seconds = (performance.now() - started) / 1000;
-        return { key: resolved.key, target, outcome, portable: Boolean(manifest.portable), interpreter, nearest, waited, backup, seconds };
+        return { key: resolved.key, target, outcome, portable: Boolean(manifest.portable), interpreter, nearest, waited, unreachable, backup, seconds };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -152,7 +155,7 @@ async function confirmFacts(options: InstallOptions, resolved: ResolvedKey): Pro
 }
 
 /** What staging holds, and how it came: restored, or built after a miss (with the nearest stored environment, and any wait for another runner). */
-type Staged = { outcome: InstallOutcome; nearest?: Nearest | undefined; waited?: Waited | undefined };
+type Staged = { outcome: InstallOutcome; nearest?: Nearest | undefined; waited?: Waited | undefined; unreachable?: Store[] | undefined };
 
 /** Restores or builds the new environment in `staging`, relocated for `target` and checked by `check`. */
 async function prepareStaging(
@@ -182,7 +185,7 @@ async function prepareStaging(
   const restored = options.download ? await restoreFromStores(restoreJob) : undefined;
   if (restored) {
     failpoint('install-restored');
-    return { outcome: restored };
+    return { outcome: restored, unreachable: [...restoreJob.unreachable] };
   }
   return stageMiss(options, resolved, restoreJob);
 }
@@ -220,7 +223,7 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
     : undefined;
   if (turn?.kind === 'published') {
     const theirs = await restoreFromStores({ ...restoreJob, stores: [shared!] });
-    if (theirs) return { outcome: theirs, nearest, waited: turn.waited };
+    if (theirs) return { outcome: theirs, nearest, waited: turn.waited, unreachable: [...unreachable] };
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const { staging, target, linksOutside } = restoreJob;
@@ -245,7 +248,7 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   });
   await endLease(lease, undefined, signal);
   await restoreJob.check(staging, manifest);
-  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited };
+  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited, unreachable: [...unreachable] };
 }
 
 /** The interpreter a miss builds with: a portable key restores without it, but builds only where it is installed. */

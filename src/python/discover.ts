@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describeCause, TerrariumError } from '../errors.js';
 import { type RunResult, run } from '../io/exec.js';
 import { type Fingerprint, unsupportedVersion } from './fingerprint.js';
-import { resolvePyenvShim } from './pyenv.js';
+import { pyenvRootOf, resolvePyenvShim } from './pyenv.js';
 import { pythonScript } from './scripts.js';
 
 /** Finds a program the way a shell would: a path is taken as is, a bare name is looked up on PATH. */
@@ -36,16 +36,31 @@ export function programForVersion(spec: string, env: NodeJS.ProcessEnv, cwd: str
     ],
   ];
   for (const [root, pattern] of roots) {
-    const versions = listDir(root)
-      .filter((entry) => pattern.test(entry))
-      .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
-    for (const version of versions) {
-      const program = path.join(root, version, 'bin', name);
-      if (isExecutable(program)) return program;
-    }
+    const program = newestInstalled(root, pattern, name);
+    if (program) return program;
   }
   const onPath = whichProgram(name, env, cwd);
-  return onPath && (resolvePyenvShim(onPath, env, cwd) ?? onPath);
+  return onPath && (resolvePyenvShim(onPath, env, cwd) ?? shimFallback(onPath) ?? onPath);
+}
+
+/** `bin/NAME` of the newest installation under `root` whose folder's name matches `pattern`. */
+function newestInstalled(root: string, pattern: RegExp, name: string): string | undefined {
+  return listDir(root)
+    .filter((entry) => pattern.test(entry))
+    .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))
+    .map((version) => path.join(root, version, 'bin', name))
+    .find(isExecutable);
+}
+
+/**
+ * A pyenv shim `pythonX.Y` whose versions chosen for this directory lack it (pyenv would fail, listing
+ * the versions that have it): the newest installed X.Y, which is what asking for `pythonX.Y` means.
+ */
+function shimFallback(shim: string): string | undefined {
+  const root = pyenvRootOf(shim);
+  const version = /^python(\d+\.\d+)$/.exec(path.basename(shim))?.[1];
+  if (!root || !version) return undefined;
+  return newestInstalled(path.join(root, 'versions'), new RegExp(`^${version.replaceAll('.', '\\.')}\\.\\d+$`), `python${version}`);
 }
 
 function listDir(dir: string): string[] {
@@ -65,6 +80,17 @@ function isExecutable(file: string): boolean {
   }
 }
 
+/**
+ * The program `--python` names: a version's interpreter (programForVersion), a path, or a name on PATH;
+ * a pyenv shim resolved to the interpreter it would run (its choice can be probed once and cached), or
+ * to the newest installed `pythonX.Y` where the versions it would choose lack that command.
+ */
+export function programFor(spec: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (isVersionSpec(spec)) return programForVersion(spec, env, cwd);
+  const found = whichProgram(spec, env, cwd);
+  return found && (resolvePyenvShim(found, env, cwd) ?? shimFallback(found) ?? found);
+}
+
 /** Answers from a cache of fingerprints when it can, else runs `probe` (and may remember its answer); says which. */
 export type Remembered = (program: string, probe: () => Promise<Fingerprint>) => Promise<{ fingerprint: Fingerprint; remembered: boolean }>;
 
@@ -78,9 +104,7 @@ export async function fingerprintPython(
   cwd: string,
   remembered: Remembered = async (_, probe) => ({ fingerprint: await probe(), remembered: false }),
 ): Promise<{ fingerprint: Fingerprint; remembered: boolean }> {
-  const found = isVersionSpec(spec) ? programForVersion(spec, env, cwd) : whichProgram(spec, env, cwd);
-  // A pyenv shim picks its interpreter anew each run; the one it would pick can be probed once and cached.
-  const program = found && (isVersionSpec(spec) ? found : (resolvePyenvShim(found, env, cwd) ?? found));
+  const program = programFor(spec, env, cwd);
   const notFound = () =>
     new TerrariumError('PYTHON_NOT_FOUND', `Python interpreter not found: ${spec}`, {
       hint: 'install Python 3, or pass --python PATH (or set TERRARIUM_PYTHON)',
@@ -104,6 +128,14 @@ async function probe(program: string, env: NodeJS.ProcessEnv, cwd: string, notFo
   }
   const last = result.stdout.trim().split('\n').pop() ?? '';
   if (result.code !== 0 || !last.startsWith('{')) {
+    // A pyenv shim that cannot run its command explains why over several lines: its first line is
+    // the error, the others its advice (which versions have the command, how to select them).
+    const pyenv = /^pyenv: ([^\n]+)\n([\s\S]*)$/.exec(result.stderr.trim());
+    if (pyenv) {
+      throw new TerrariumError('PYTHON_FAILED', `${program}: ${pyenv[1]!.slice(0, 300)}`, {
+        hint: `pyenv says: ${pyenv[2]!.replace(/\s+/g, ' ').trim().slice(0, 500) || 'nothing more'}; or pass an interpreter's path with --python`,
+      });
+    }
     const detail = (result.stderr.trim().split('\n').pop() ?? '').slice(0, 300);
     throw new TerrariumError('PYTHON_FAILED', `${program} failed to report its version (exit ${result.code})${detail ? `: ${detail}` : ''}`, {
       hint: 'pass a working interpreter with --python',

@@ -29,9 +29,8 @@ export function parseVersionFile(text: string): string[] {
  * version prefixes, names not installed, a conda environment (pyenv plugins take part in those).
  */
 export function resolvePyenvShim(program: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  const shim = readHead(program);
-  const root = SHIM_ROOT.exec(shim)?.[1];
-  if (!root || !SHIM_SIGNATURE.test(shim)) return undefined;
+  const root = pyenvRootOf(program);
+  if (!root) return undefined;
   const command = path.basename(program);
   let names: string[];
   if (env.PYENV_VERSION) names = env.PYENV_VERSION.split(':').filter(Boolean);
@@ -55,6 +54,13 @@ export function resolvePyenvShim(program: string, env: NodeJS.ProcessEnv, cwd: s
     }
   }
   return undefined;
+}
+
+/** The PYENV_ROOT a pyenv shim names, or undefined for anything but a shim. */
+export function pyenvRootOf(program: string): string | undefined {
+  const shim = readHead(program);
+  const root = SHIM_ROOT.exec(shim)?.[1];
+  return root && SHIM_SIGNATURE.test(shim) ? root : undefined;
 }
 
 /** The start of a file (a shim is a few hundred bytes; the interpreter binary behind it megabytes). */

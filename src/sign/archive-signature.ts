@@ -41,8 +41,12 @@ export function loadTrustedKeys(specs: readonly string[], cwd: string): PublicKe
     try {
       return parsePublicKey(existsSync(file) ? readFileSync(file, 'utf8') : spec);
     } catch (error) {
-      throw new TerrariumError('SIGN_KEY_BAD', `bad --trust-key ${JSON.stringify(spec)}: ${describeCause(error)}`, {
-        hint: 'give a minisign public key (its RW… line) or the path of its .pub file',
+      // A runner given the builder's secret key file: it holds the public half, but it must not be handed out.
+      const secret = existsSync(file) && /^untrusted comment: .*secret key/m.test(readFileSync(file, 'utf8').slice(0, 4096));
+      throw new TerrariumError('SIGN_KEY_BAD', `bad --trust-key ${JSON.stringify(spec)}: ${secret ? 'it is a secret key' : describeCause(error)}`, {
+        hint: secret
+          ? `give runners the public key beside it (${spec}.pub, or the RW… line it holds); keep the secret key on builders only`
+          : 'give a minisign public key (its RW… line) or the path of its .pub file',
       });
     }
   });

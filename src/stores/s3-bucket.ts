@@ -143,7 +143,7 @@ export class S3Bucket implements S3Access {
         const command = new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token });
         page = await client.send(command, { abortSignal: signal });
       } catch (error) {
-        throw s3Failure(this.options, 'list', prefix || '/', error);
+        throw s3Failure(this.options, 'list', prefix, error);
       }
       yield page.Contents ?? [];
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

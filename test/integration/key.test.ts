@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Sandbox } from '../helpers/cli.js';
@@ -53,8 +53,32 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     expect(result.stdout).toMatch(new RegExp(`^envs/${version.replace('.', '/')}\\.\\d+/${ARCH}-[0-9a-f]{32}\\n$`));
   });
 
-  it('exists exits 1 when nothing is stored', async () => {
+  it('exists exits 1 when nothing is stored; with no store configured, it says so', async () => {
     expect((await box.main(['exists', 'requirements.txt', '--storage-dir', box.store])).code).toBe(1);
+    const none = await box.main(['exists', 'requirements.txt']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/is not stored: no store is configured; pass --storage-dir, --s3-bucket or --storage-url/);
+  });
+
+  it("quotes pyenv's advice when a shim cannot run its command", async () => {
+    const root = box.path('fake-pyenv');
+    const shim = path.join(root, 'shims', 'python3.99');
+    mkdirSync(path.dirname(shim), { recursive: true });
+    mkdirSync(path.join(root, 'libexec'));
+    writeFileSync(
+      shim,
+      `#!/usr/bin/env bash\nset -e\nprogram="\${0##*/}"\n\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      path.join(root, 'libexec', 'pyenv'),
+      "#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\necho >&2\necho \"The \\`python3.99' command exists in these Python versions:\" >&2\necho '  3.99.0' >&2\nexit 127\n",
+      { mode: 0o755 },
+    );
+    const result = await box.main(['--python', shim, 'key', 'requirements.txt']);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`error: ${box.shown(shim)}: python3.99: command not found`);
+    expect(result.stderr).toContain("hint: pyenv says: The `python3.99' command exists in these Python versions: 3.99.0; or pass");
   });
 
   it.each([

@@ -122,6 +122,12 @@ describe('S3 store', () => {
       new RegExp(`warning: cannot read s3://${BUCKET}/${prefix}${key}\\.json at http://127\\.0\\.0\\.1:\\d+.*ECONNREFUSED.*; going on without`),
     );
     expect(stopped.stderr).not.toContain('publish to');
+    // The last line says the bucket got nothing, and --json names it.
+    expect(stopped.stderr).toMatch(new RegExp(`built ${key}, not published to s3://${BUCKET}/${prefix} \\(unreachable\\); installed at`));
+    const json = await terrarium(['-t', box.path('built-json'), '--no-cache', '--s3-max-retries', '0', '--json', 'install', 'requirements.txt'], {
+      S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+    });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, hit: false, published: [], unreachable: [`s3://${BUCKET}/${prefix}`] });
   });
 
   it('resumes a download cut in the middle', async () => {

@@ -171,6 +171,11 @@ describe('signed archives', () => {
       expect(result.code, result.stderr).toBe(2);
       expect(existsSync(box.path('bad-key'))).toBe(false);
     }
+    // The builder's secret key given to a runner: named as such, and the .pub beside it pointed at.
+    const secret = await box.main(store('--trust-key', signer, 'exists', 'requirements.txt'));
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).toContain(`bad --trust-key ${JSON.stringify(box.shown(signer))}: it is a secret key`);
+    expect(secret.stderr).toContain(`hint: give runners the public key beside it (${box.shown(signer)}.pub`);
   });
 });
 

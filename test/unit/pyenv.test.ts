@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { programFor } from '../../src/python/discover.js';
 import { parseVersionFile, resolvePyenvShim } from '../../src/python/pyenv.js';
 
 describe('pyenv version files', () => {
@@ -65,6 +66,21 @@ describe('resolving a pyenv shim without running it', () => {
     ['no version with the command: the shim decides', { PYENV_VERSION: '2.7.18' }, 'elsewhere', undefined],
   ])('follows %s', (_, env, cwd, version) => {
     expect(resolvePyenvShim(shim, env, at(cwd))).toBe(version && bin(version));
+  });
+
+  it('asked for pythonX.Y that the chosen versions lack, takes the newest installed X.Y; a version finds it too', () => {
+    const versioned = (version: string) => path.join(root, 'versions', version, 'bin', 'python3.12');
+    executable(versioned('3.12.1'));
+    executable(versioned('3.12.0'));
+    const shim312 = path.join(root, 'shims', 'python3.12');
+    executable(shim312, readFileSync(shim, 'utf8'));
+    const env = { PATH: path.join(root, 'shims'), PYENV_ROOT: root, HOME: work };
+    // The global version is 3.11.7, which has no python3.12: pyenv itself would fail.
+    expect(programFor('python3.12', env, at('elsewhere'))).toBe(versioned('3.12.1'));
+    expect(programFor('3.12', env, at('elsewhere'))).toBe(versioned('3.12.1'));
+    expect(programFor('3.12.0', env, at('elsewhere'))).toBe(versioned('3.12.0'));
+    expect(programFor('python3', env, at('elsewhere'))).toBe(bin('3.11.7'));
+    expect(programFor('3.13', { ...env, PATH: '' }, at('elsewhere'))).toBeUndefined();
   });
 
   it('leaves anything but a pyenv shim alone', () => {

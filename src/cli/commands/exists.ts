@@ -13,7 +13,8 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
   const trusted = loadTrustedKeys(settings.trustKeys, context.cwd);
   const { key, python, portable } = await resolveKey({ ...settings, requirementFiles: files, cwd: context.cwd, env: context.env });
   const machine = portable ? await machineFacts(context.env) : undefined;
-  const searched = lookupOrder(configureStores(settings.storage, reporter));
+  const configured = configureStores(settings.storage, reporter);
+  const searched = lookupOrder(configured);
   const answer = (store: string | undefined) => {
     if (settings.json) reporter.document({ key, stored: store !== undefined, store: store ?? null, searched: searched.map((s) => s.description) });
     return store === undefined ? EXIT.notStored : EXIT.ok;
@@ -30,6 +31,11 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
     reporter.detail(`${key} is in ${store.description}`);
     return answer(store.description);
   }
-  reporter.detail(`${key} is not in ${describeStores(searched)}`);
+  // Without a store, "not stored" would only say that this machine's cache lacks it: worth saying always.
+  if (!configured.stores.length)
+    reporter.info(
+      `${key} is not stored: no store is configured${searched.length ? ' (the local cache was searched)' : ''}; pass --storage-dir, --s3-bucket or --storage-url`,
+    );
+  else reporter.detail(`${key} is not in ${describeStores(searched)}`);
   return answer(undefined);
 };

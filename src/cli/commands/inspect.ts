@@ -58,7 +58,8 @@ export const inspectCommand: CommandHandler = async (input) => {
     python: manifest.python,
     portable: Boolean(manifest.portable),
     carried: manifest.portable ?? null,
-    builtAt: manifest.origin ?? manifest.prefix,
+    // A layered archive's text files name a placeholder; where it was really built is buildPath.
+    builtAt: manifest.origin ?? manifest.buildPath ?? manifest.prefix,
     requirements: manifest.requirements,
     files: contents.files,
     bytes: contents.bytes,
@@ -70,15 +71,11 @@ export const inspectCommand: CommandHandler = async (input) => {
     reporter.document(summary);
     return EXIT.ok;
   }
+  const layers = opened.record?.layers;
+  // The summary first; the long lists (requirements, packages, layers) after it.
   const lines = [
     `key           ${summary.key}`,
     `archive       ${opened.where} (${formatBytes(opened.size)}, ${opened.codec}, sha256 ${summary.archive.sha256})`,
-    ...(opened.record?.layers
-      ? [
-          `layers        (${opened.record.layers.length}, format 2)`,
-          ...opened.record.layers.map((l) => `  ${l.name}, ${formatBytes(l.size)} (${formatCount(l.entries, 'entry', 'entries')}), sha256 ${l.sha256}`),
-        ]
-      : []),
     `created       ${summary.created} by terrarium ${summary.tool}`,
     manifest.portable
       ? `python        ${describeInterpreter(manifest.python)}, carried in python/ (needs ${manifest.portable.libraries.join(', ') || 'no library'}${manifest.portable.glibc ? `, glibc ${manifest.portable.glibc}` : ''})`
@@ -91,11 +88,17 @@ export const inspectCommand: CommandHandler = async (input) => {
         ]
       : []),
     `signed        ${signer ? `by key ${signer.keyId} ("${signer.trustedComment}")${trust ? `: ${trust}` : ''}` : 'no'}`,
-    `contents      ${formatCount(contents.files, 'file')}, ${formatBytes(contents.bytes)} unpacked`,
+    `contents      ${formatCount(contents.files, 'file')}, ${formatBytes(contents.bytes)} unpacked${layers ? `, in ${formatCount(layers.length, 'layer')}` : ''}`,
     `requirements  (${formatCount(manifest.requirements.length, 'line')})`,
     ...manifest.requirements.map((line) => `  ${line}`),
     `packages      (${contents.packages.length}, as pip freeze --all lists them)`,
     ...contents.packages.map((release) => `  ${release}`),
+    ...(layers
+      ? [
+          `layers        (${layers.length}, format 2)`,
+          ...layers.map((l) => `  ${l.name}, ${formatBytes(l.size)} (${formatCount(l.entries, 'entry', 'entries')}), sha256 ${l.sha256}`),
+        ]
+      : []),
   ];
   for (const line of lines) reporter.result(line);
   return EXIT.ok;

@@ -45,6 +45,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       publishedByAnotherRun: theirs,
       nearest: result.nearest ?? null,
       waited: result.waited ?? null,
+      unreachable: result.unreachable,
       backup: result.backup ?? null,
       seconds: Number(result.seconds.toFixed(3)),
     });
@@ -54,6 +55,8 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
     const where = [ours.length ? `published to ${ours.join(', ')}` : '', theirs.length ? `another run published it to ${theirs.join(', ')}` : ''].filter(
       Boolean,
     );
+    // A store passed over as unreachable got nothing: the last line says so, not only the warning above it.
+    if (result.unreachable.length) where.push(`not published to ${result.unreachable.join(', ')} (unreachable)`);
     reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${took}`);
   } else {
     reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${took}`);
