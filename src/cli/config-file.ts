@@ -41,6 +41,19 @@ function parseToml(file: string): Record<string, unknown> {
 const isTable = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 
+/** Where a key is set in a configuration file, as `FILE line N` (the file's name alone where no line says `key =`). */
+export function whereSet(file: string, key: string): string {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return file;
+  }
+  const spellings = [key, key.replace(/-/g, '_')].map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const at = text.split('\n').findIndex((line) => new RegExp(`^\\s*["']?(?:${spellings})["']?\\s*=`).test(line));
+  return at < 0 ? file : `${file} line ${at + 1}`;
+}
+
 export function badFile(file: string, why: string): TerrariumError {
   return new TerrariumError('USAGE', `${file}: ${why}`, {
     hint: 'fix the file (keys are option names without the dashes: storage-dir = "/mnt/envs"; run terrarium config to check)',

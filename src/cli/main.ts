@@ -5,7 +5,7 @@ import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, SHORT_USAGE } from './command-table.js';
 import { describeCli } from './completion.js';
-import { type ConfigFile, findConfigFile } from './config-file.js';
+import { type ConfigFile, findConfigFile, whereSet } from './config-file.js';
 import type { CliContext } from './context.js';
 import { abortOnSignals, interruptNotice } from './interrupt.js';
 import { commanderOption } from './option-spec.js';
@@ -125,7 +125,13 @@ async function runCommand({ spec, command, program, files, context, config }: Co
   context.signal?.addEventListener('abort', announce, { once: true });
   try {
     // Messages name an option as the user gave it: the variable when it came from the environment.
-    const nameOf: OptionName = (option) => (program.getOptionValueSource(option) === 'env' ? specFor(option).env! : longFlag(option));
+    // From a configuration file: its key, the file and the line.
+    const nameOf: OptionName = (option) => {
+      const source = program.getOptionValueSource(option);
+      if (source === 'env') return specFor(option).env!;
+      if (source === 'config' && config) return `${longFlag(option).slice(2)} (${whereSet(config.path, longFlag(option).slice(2))})`;
+      return longFlag(option);
+    };
     const { settings, settingsError } = resolveFor(spec, raw, context, nameOf);
     const handler = await spec.handler();
     return await handler({

@@ -1,7 +1,7 @@
 import type { Command, Option } from 'commander';
 import { closest as closestOf, distance } from 'fastest-levenshtein';
 import { TerrariumError } from '../errors.js';
-import { badFile, type ConfigFile } from './config-file.js';
+import { badFile, type ConfigFile, whereSet } from './config-file.js';
 import type { OptionSpec } from './option-spec.js';
 import { OPTIONS } from './option-table.js';
 
@@ -30,15 +30,21 @@ function keyOf(option: Option): string {
 export function applyConfigFile(program: Command, file: ConfigFile): void {
   // Options that describe one run, not a project (--target, --json), are not for a file to set.
   const settable = program.options.filter((option) => specOf(option) && !specOf(option)!.perRun);
+  const perRun = new Map(program.options.filter((option) => specOf(option)?.perRun).map((option) => [keyOf(option), specOf(option)!]));
   const byKey = new Map(settable.map((option) => [keyOf(option), option]));
   for (const [rawKey, value] of Object.entries(file.values)) {
     const key = rawKey.replace(/_/g, '-');
     const option = byKey.get(key);
+    const where = whereSet(file.path, key);
+    const oneRun = perRun.get(key);
+    if (oneRun) {
+      throw badFile(where, `"${rawKey}" describes one run and cannot be set in a file; pass --${key}${oneRun.env ? ` (or set ${oneRun.env})` : ''} instead`);
+    }
     if (!option) {
       const guess = closest(key, [...byKey.keys()]);
-      throw badFile(file.path, `unknown setting "${rawKey}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+      throw badFile(where, `unknown setting "${rawKey}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
     }
-    program.setOptionValueWithSource(option.attributeName(), valueFor(option, key, value, file.path), 'config');
+    program.setOptionValueWithSource(option.attributeName(), valueFor(option, key, value, where), 'config');
   }
 }
 

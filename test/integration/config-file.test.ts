@@ -144,10 +144,11 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
   });
 
   it.each([
-    ['an unknown key, with a suggestion', 'storage-dri = "/x"\n', /unknown setting "storage-dri" \(did you mean "storage-dir"\?\)/],
-    ['a wrong type', 'upload = "no"\n', /"upload" takes true or false/],
-    ['a value outside the choices', 'compression = "lz4"\n', /"compression" must be one of zstd, gzip, none/],
-    ['a run-only option', 'target = "/env"\n', /unknown setting "target"/],
+    ['an unknown key, with a suggestion', 'storage-dri = "/x"\n', /line 1: unknown setting "storage-dri" \(did you mean "storage-dir"\?\)/],
+    ['a wrong type', '# team defaults\nupload = "no"\n', /line 2: "upload" takes true or false/],
+    ['a value outside the choices', 'compression = "lz4"\n', /line 1: "compression" must be one of zstd, gzip, none/],
+    ['a run-only option', 'target = "/env"\n', /line 1: "target" describes one run and cannot be set in a file; pass --target instead/],
+    ['a value its option refuses', 'storage-dir = "/x"\nlock_timeout = "abc"\n', /bad lock-timeout \(.*terrarium\.toml line 2\) "abc"/],
     ['broken TOML', 'storage-dir = \n', /terrarium\.toml: /],
   ])('refuses %s: exit 2, naming the file', async (_, text, message) => {
     const dir = box.path(`bad-${Math.random().toString(36).slice(2)}`);
@@ -156,6 +157,7 @@ describe('configuration file (terrarium.toml, [tool.terrarium])', () => {
     const result = await cli(dir, ['hash', 'x.txt']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(result.stderr).toContain(path.join(dir, 'terrarium.toml'));
+    // In full, or under HOME as ~/…
+    expect(result.stderr).toContain(path.join(path.basename(dir), 'terrarium.toml'));
   });
 });

@@ -44,6 +44,7 @@ describe('the npm package', () => {
       'dist/terrarium.1',
       'package.json',
       'README.md',
+      'LICENSE',
     ])
       expect(files).toContain(wanted);
     expect(files.filter((f) => f.endsWith('.map') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
