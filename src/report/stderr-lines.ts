@@ -87,10 +87,12 @@ export class StderrLines {
     const phase = this.current;
     if (!this.out.live || !phase) return;
     const status = phase.status?.() ?? '';
-    const text = `${SPINNER[phase.frame++ % SPINNER.length]} ${phase.name}${status ? `: ${status}` : ''} (${formatDuration(this.out.now() - phase.started)})`;
-    // Never wider than the terminal: a wrapped line could not be redrawn in place.
-    const width = Math.max(20, (this.out.stderr.columns || 80) - 1);
-    this.out.stderr.write(`${CLEAR_LINE}${this.out.shown(text).slice(0, width)}`);
+    const head = this.out.shown(`${SPINNER[phase.frame++ % SPINNER.length]} ${phase.name}${status ? `: ${status}` : ''}`);
+    const took = ` (${formatDuration(this.out.now() - phase.started)})`;
+    // Never wider than the terminal (a wrapped line could not be redrawn in place): the message is
+    // trimmed, never the time, which is what a narrow terminal's user watches.
+    const room = Math.max(20, (this.out.stderr.columns || 80) - 1) - took.length;
+    this.out.stderr.write(`${CLEAR_LINE}${head.length > room ? `${head.slice(0, room - 1)}…` : head}${took}`);
     phase.shown = true;
   }
 }

@@ -136,6 +136,17 @@ describe('what a person and a CI script see', () => {
     expect(live.filter((part) => part.length > 80)).toEqual([]);
   });
 
+  it.skipIf(!hasScript)('on a 50-column terminal, every live line fits and keeps its time so far', () => {
+    const screen = inTerminal(box, store('-t', box.path('tty-50'), '--no-download', '--no-upload', 'install', 'other.txt'), {}, 0, 50);
+    const live = screen
+      .split(/\r|\n/)
+      .map((part) => part.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''))
+      .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
+    expect(live.length).toBeGreaterThan(0);
+    expect(live.filter((part) => part.length > 50)).toEqual([]);
+    expect(live.filter((part) => !/ \(\d+(\.\d)? (ms|s)\)$/.test(part))).toEqual([]);
+  });
+
   it.skipIf(!hasScript)('Ctrl-C at a terminal: the live line is cleared before the notice, exit 130, the target left as it was', async () => {
     const child = spawn('script', scriptArgs(store('-t', box.path('ctrl-c'), '--no-download', 'install', 'requirements.txt')), {
       cwd: box.dir,

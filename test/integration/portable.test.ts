@@ -263,6 +263,9 @@ ${shell(second)}/bin/python -c 'import ssl; print("ok")'`,
     expect(inspected).toMatchObject({ portable: true, carried: { interpreter: expect.stringMatching(/^cpython-/), modules: expect.arrayContaining(['ssl']) } });
     const listed = await box.main(['--storage-dir', box.store, 'ls']);
     expect(listed.stdout).toMatch(new RegExp(`${keys.demo} .* carries cpython-3\\.`));
+    const diff = await box.main(['--storage-dir', box.store, 'diff', keys.demo, keys.both]);
+    expect(diff.stderr).toMatch(new RegExp(`${keys.demo} \\(built .* ago, in .*, carrying cpython-3\\.\\d+\\.\\d+\\) -> ${keys.both}`));
+    expect(diff.stdout).toMatch(/\+ terra-cext/);
     const doctor = await box.main(['-t', target, 'doctor']);
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
   });

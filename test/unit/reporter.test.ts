@@ -106,6 +106,22 @@ describe('phases', () => {
     );
   });
 
+  it('on a narrow terminal: the message is trimmed, the time so far stays', () => {
+    let stderr = '';
+    let now = at;
+    const reporter = createReporter({ stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t), columns: 50 } }, 0, {
+      live: true,
+      now: () => now,
+    });
+    const phase = reporter.phase('pip install', () => 'collected 41 of 70 packages, building wheel for numpy');
+    now += 12_000;
+    reporter.info('x');
+    const lines = stderr.split('\r\x1b[2K').filter((line) => line.startsWith('⠙'));
+    expect(lines).toEqual(['⠙ pip install: collected 41 of 70 packa… (12.0 s)']);
+    expect(lines[0]!.length).toBeLessThanOrEqual(49);
+    phase.end();
+  });
+
   it('with --quiet: nothing at all', () => {
     expect(run({ live: true, verbosity: -1 })).toEqual({ stdout: '', stderr: '' });
   });

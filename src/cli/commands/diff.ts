@@ -16,6 +16,8 @@ interface Side {
   /** Where its lines come from, in words. */
   from: string;
   lines: string[];
+  /** A stored portable environment: the interpreter it carries (`cpython-3.12.1`). */
+  carries?: string | undefined;
 }
 
 /** `terrarium diff A B`: what differs between two environments, each a key in a store or a requirement or lock file. */
@@ -32,7 +34,7 @@ export const diffCommand: CommandHandler = async (input) => {
   const [a, b] = [await side(input, files[0]!, configured), await side(input, files[1]!, configured)];
   const changes = lineChanges(a.lines, b.lines);
   if (settings.json) {
-    const about = (s: Side) => ({ name: s.name, from: s.from, lines: s.lines.length });
+    const about = (s: Side) => ({ name: s.name, from: s.from, lines: s.lines.length, carries: s.carries ?? null });
     reporter.document({ a: about(a), b: about(b), same: changes.length === 0, changes });
   } else {
     reporter.info(`${a.name} (${a.from}) -> ${b.name} (${b.from}): ${changes.length ? formatCount(changes.length, 'change') : 'the same lines'}`);
@@ -60,7 +62,13 @@ async function side({ settings, context }: CommandInput, given: string, configur
       });
     }
     const age = formatAge(Date.now() - Date.parse(record.created));
-    return { name: given, from: `built ${age} ago, in ${store.description}`, lines: record.requirements.map((line) => printable(line, 300)) };
+    const carries = record.portable?.interpreter;
+    return {
+      name: given,
+      from: `built ${age} ago, in ${store.description}${carries ? `, carrying ${carries}` : ''}`,
+      lines: record.requirements.map((line) => printable(line, 300)),
+      carries,
+    };
   }
   throw new TerrariumError('ARCHIVE_REQUIRED', `no file or stored key "${given}" in ${describeStores(stores)}`, {
     hint: 'pass a requirements or lock file, or a key that terrarium ls lists (with the same --storage-dir / --s3-bucket)',
