@@ -13,7 +13,7 @@ import { COMMAND_OPTIONS, commandOptionSpecs, longFlag, type RawOptions, specFor
 import { parseOptions } from './option-values.js';
 import { addGlobalOptions, type OptionName, resolveSettings, verbosityOf } from './options.js';
 import { secretsOf } from './secrets.js';
-import { applyConfigFile, applyEnvironment, effectiveSettings } from './settings-sources.js';
+import { applyConfigFile, applyEnvironment, closest, effectiveSettings } from './settings-sources.js';
 import { outputStyle } from './terminal.js';
 
 // The build writes the man page from the same tables as --help (scripts/build.mjs).
@@ -49,19 +49,35 @@ export async function main(argv: string[], context: CliContext = processContext(
       createReporter(context, 0).error(error);
       return EXIT.internal;
     }
-    // No command (a bare `terrarium`, or `terrarium cache`): commander's help "as an error".
-    if (error.code === 'commander.help' && error.exitCode !== 0) {
+    // No command (a bare `terrarium`, or `terrarium cache`): commander's help "as an error"; but
+    // `help NAME` for no command is an unknown command, as `NAME` alone would be.
+    const asked = error.code === 'commander.help' && error.exitCode !== 0 ? helpAskedFor(argv, program) : undefined;
+    if (error.code === 'commander.help' && error.exitCode !== 0 && !asked) {
       context.stderr.write(SHORT_USAGE);
       return EXIT.usage;
     }
-    if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code)) return EXIT.ok;
+    if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code) && !asked) return EXIT.ok;
     if (error.code === 'commander.executeSubCommandAsync') return status;
-    const usage = new TerrariumError('USAGE', commanderMessage(error.message), { hint: 'run terrarium --help for usage' });
+    const guess =
+      asked &&
+      closest(
+        asked,
+        program.commands.map((c) => c.name()),
+      );
+    const message = asked ? `unknown command '${asked}'${guess ? ` (did you mean ${guess}?)` : ''}` : commanderMessage(error.message);
+    const usage = new TerrariumError('USAGE', message, { hint: 'run terrarium --help for usage' });
     const reporter = createReporter(context, 0);
     reporter.error(usage);
     if (argv.includes('--json')) reporter.document({ ok: false, error: errorDocument(usage, EXIT.usage) });
     return EXIT.usage;
   }
+}
+
+/** `help NAME` where NAME is no command: the name asked for. */
+function helpAskedFor(argv: string[], program: Command): string | undefined {
+  const at = argv.indexOf('help');
+  const asked = at < 0 ? undefined : argv[at + 1];
+  return asked && !asked.startsWith('-') && !program.commands.some((c) => c.name() === asked) ? asked : undefined;
 }
 
 /** The program with its global options, help and version; commander's own error output turned off. */

@@ -111,9 +111,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         const swap = await swapIn(staging, target, backupPath, swapPython, exchanger, () => lock.assertHeld());
         await swap.commit();
         const backup = replacing ? backupPath : undefined;
-        const interpreter = manifest.portable?.interpreter ?? `${manifest.python.implementation}-${manifest.python.version.join('.')}`;
         const seconds = (performance.now() - started) / 1000;
-        return { key: resolved.key, target, outcome, portable: Boolean(manifest.portable), interpreter, nearest, waited, unreachable, backup, seconds };
+        return { key: resolved.key, target, outcome, ...runsOn(manifest), nearest, waited, unreachable, backup, seconds };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -127,6 +126,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   } catch (error) {
     throw signal?.aborted ? signal.reason : error;
   }
+}
+
+/** What the installed environment runs on: the interpreter it carries, or the one it was made for. */
+function runsOn(manifest: Manifest): Pick<InstallResult, 'portable' | 'interpreter'> {
+  const interpreter = manifest.portable?.interpreter ?? `${manifest.python.implementation}-${manifest.python.version.join('.')}`;
+  return { portable: Boolean(manifest.portable), interpreter };
 }
 
 /** The key for these requirements and this interpreter, as a phase. */

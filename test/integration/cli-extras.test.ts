@@ -121,6 +121,8 @@ describe('inspect, completion, help', () => {
   it.each([
     [['instal', 'requirements.txt'], "terrarium: error: unknown command 'instal' (did you mean install?)"],
     [['--storge-dir', 'x', 'key', 'requirements.txt'], "terrarium: error: unknown option '--storge-dir' (did you mean --storage-dir?)"],
+    [['help', 'instal'], "terrarium: error: unknown command 'instal' (did you mean install?)"],
+    [['help', 'nosuch'], "terrarium: error: unknown command 'nosuch'"],
   ])('a typo is an error line like any other, with a suggestion, and exit 2: %j', async (args, message) => {
     const result = await box.main(args);
     expect(result.code).toBe(2);
