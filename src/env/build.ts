@@ -135,7 +135,7 @@ async function installRequirements(options: BuildOptions, stepOptions: StepOptio
 }
 
 /** Gives every file under `dir` the same mtime (in seconds). */
-async function setMtimes(dir: string, seconds: number): Promise<void> {
+export async function setMtimes(dir: string, seconds: number): Promise<void> {
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     if (entry.isDirectory()) await setMtimes(file, seconds);

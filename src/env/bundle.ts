@@ -14,12 +14,14 @@ import {
 import path from 'node:path';
 import { describeCause, TerrariumError } from '../errors.js';
 import { run } from '../io/exec.js';
+import { listOrEmptySync } from '../io/fs.js';
 import { fingerprintPython, whichProgram } from '../python/discover.js';
-import type { Fingerprint } from '../python/fingerprint.js';
+import { compareVersions, type Fingerprint } from '../python/fingerprint.js';
 import { BUNDLE_DIR, type BundleFacts, LIBRARY_MODULES, sortLibraries } from '../python/portable.js';
 import { ElfError, isElf, newestGlibc, originRelative, overwriteString, readDynamic } from '../relocate/elf.js';
 import { replaceAll } from '../relocate/rewrite.js';
 import type { Reporter } from '../report/reporter.js';
+import { setMtimes } from './build.js';
 import { isCarried, stdlibName, whyNotPortable } from './bundle-plan.js';
 
 export interface Bundled {
@@ -57,7 +59,7 @@ export async function bundleInterpreter(options: BundleOptions): Promise<Bundled
       new TerrariumError('PYTHON_NOT_PORTABLE', `${python.executable} cannot travel with the environment: ${why}`, {
         hint: 'pass an interpreter installed in a prefix of its own, such as pyenv (pyenv install 3.12) or uv (uv python install 3.12) make, with --python',
       });
-    const why = whyNotPortable(python, python.prefix ? listOrEmpty(path.join(python.prefix, 'lib')) : []);
+    const why = whyNotPortable(python, python.prefix ? listOrEmptySync(path.join(python.prefix, 'lib')) : []);
     if (why) throw refuse(why);
     const root = path.join(dir, BUNDLE_DIR);
     const stdlib = stdlibName(python);
@@ -88,7 +90,7 @@ export async function bundleInterpreter(options: BundleOptions): Promise<Bundled
  */
 export async function sealBundle(dir: string, bundled: Bundled): Promise<void> {
   const bin = path.join(dir, 'bin');
-  for (const name of listOrEmpty(bin)) {
+  for (const name of listOrEmptySync(bin)) {
     const link = path.join(bin, name);
     const target = await fs.readlink(link).catch(() => undefined);
     if (!target?.startsWith(`${dir}/`)) continue;
@@ -106,7 +108,7 @@ async function removeRelocatedBytecode(dir: string, relocated: readonly string[]
   for (const rel of relocated.filter((file) => file.endsWith('.py'))) {
     const cache = path.join(dir, path.dirname(rel), '__pycache__');
     const stem = `${path.basename(rel, '.py')}.`;
-    for (const name of listOrEmpty(cache).filter((n) => n.startsWith(stem) && n.endsWith('.pyc'))) await fs.rm(path.join(cache, name), { force: true });
+    for (const name of listOrEmptySync(cache).filter((n) => n.startsWith(stem) && n.endsWith('.pyc'))) await fs.rm(path.join(cache, name), { force: true });
   }
 }
 
@@ -184,7 +186,7 @@ function relocateElf(content: Buffer, rel: string, prefixes: string[], copied: C
     if (info.soname) copied.provided.add(info.soname);
     copied.provided.add(path.posix.basename(rel));
     const glibc = newestGlibc(info.versions);
-    if (glibc && (!copied.glibc || compareDotted(glibc, copied.glibc) > 0)) copied.glibc = glibc;
+    if (glibc && (!copied.glibc || compareVersions(glibc, copied.glibc) > 0)) copied.glibc = glibc;
   }
   return content;
 }
@@ -197,12 +199,6 @@ function relocateOther(content: Buffer, rel: string, prefixes: string[], root: s
   if (content.subarray(0, 8192).includes(0)) return content;
   copied.relocated.push(rel);
   return prefixes.reduce((text, p) => replaceAll(text, p, root), content);
-}
-
-function compareDotted(a: string, b: string): number {
-  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
 }
 
 /**
@@ -252,15 +248,8 @@ async function compileStandardLibrary(root: string, stdlib: string, options: Bun
     path.dirname(root),
     relocated.map((rel) => `${BUNDLE_DIR}/${rel}`),
   );
-  await setPycTimes(lib, options.mtime / 1000);
-}
-
-async function setPycTimes(dir: string, seconds: number): Promise<void> {
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) await setPycTimes(file, seconds);
-    else if (entry.isFile() && entry.name.endsWith('.pyc')) await fs.utimes(file, seconds, seconds);
-  }
+  // The bytecode files' own times too: the layer's tar headers hold them (their sources have this time already).
+  await setMtimes(lib, options.mtime / 1000);
 }
 
 /** Which of LIBRARY_MODULES the copy imports. */
@@ -269,12 +258,4 @@ async function importable(python: string, env: NodeJS.ProcessEnv): Promise<strin
   const script = `import importlib\nfor name in ${JSON.stringify(names)}:\n    try:\n        importlib.import_module(name)\n        print(name)\n    except Exception:\n        pass\n`;
   const result = await run(python, ['-E', '-s', '-c', script], { env, cwd: '/' });
   return result.stdout.split('\n').filter((name) => names.includes(name));
-}
-
-function listOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

@@ -188,6 +188,15 @@ function tooLarge(file: string, maxBytes: number): Error {
 }
 
 /** Up to `length` bytes from the start of a file (to tell what kind of file it is without reading it all). */
+/** The names in a folder, or none where it is missing or unreadable (a lookup among optional places). */
+export function listOrEmptySync(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 export function readStart(file: string, length: number): Buffer {
   const fd = openSync(file, 'r');
   try {

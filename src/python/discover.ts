@@ -1,7 +1,8 @@
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { describeCause, TerrariumError } from '../errors.js';
 import { type RunResult, run } from '../io/exec.js';
+import { listOrEmptySync } from '../io/fs.js';
 import { type Fingerprint, unsupportedVersion } from './fingerprint.js';
 import { pyenvRootOf, resolvePyenvShim } from './pyenv.js';
 import { pythonScript } from './scripts.js';
@@ -45,7 +46,7 @@ export function programForVersion(spec: string, env: NodeJS.ProcessEnv, cwd: str
 
 /** `bin/NAME` of the newest installation under `root` whose folder's name matches `pattern`. */
 function newestInstalled(root: string, pattern: RegExp, name: string): string | undefined {
-  return listDir(root)
+  return listOrEmptySync(root)
     .filter((entry) => pattern.test(entry))
     .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))
     .map((version) => path.join(root, version, 'bin', name))
@@ -61,14 +62,6 @@ function shimFallback(shim: string): string | undefined {
   const version = /^python(\d+\.\d+)$/.exec(path.basename(shim))?.[1];
   if (!root || !version) return undefined;
   return newestInstalled(path.join(root, 'versions'), new RegExp(`^${version.replaceAll('.', '\\.')}\\.\\d+$`), `python${version}`);
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 function isExecutable(file: string): boolean {

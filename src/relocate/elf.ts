@@ -5,6 +5,8 @@
  * so that no `patchelf` is needed (docs/portable.md).
  */
 
+import { compareVersions } from '../python/fingerprint.js';
+
 const MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
@@ -148,22 +150,12 @@ function versionNeeds({ word }: Reader, start: number, count: number, string: (i
 
 /** The newest `GLIBC_x.y` a file's symbol versions ask for, or undefined when it asks for none. */
 export function newestGlibc(versions: Record<string, string[]>): string | undefined {
-  let newest: number[] | undefined;
+  let newest: string | undefined;
   for (const name of Object.values(versions).flat()) {
-    const match = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(name);
-    if (!match) continue;
-    const parts = match[1]!.split('.').map(Number);
-    if (!newest || compareParts(parts, newest) > 0) newest = parts;
+    const version = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(name)?.[1];
+    if (version && (!newest || compareVersions(version, newest) > 0)) newest = version;
   }
-  return newest?.join('.');
-}
-
-function compareParts(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d) return d;
-  }
-  return 0;
+  return newest;
 }
 
 /**

@@ -59,6 +59,14 @@ function inTerminal(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, s
   return result.stdout;
 }
 
+/** What the terminal showed of the live lines between redraws, escape codes taken out. */
+function liveLines(screen: string): string[] {
+  return screen
+    .split(/\r|\n/)
+    .map((part) => part.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''))
+    .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
+}
+
 describe('what a person and a CI script see', () => {
   const box = new Sandbox();
   const store = (...args: string[]) => ['--storage-dir', box.store, '--no-cache', ...args];
@@ -127,21 +135,15 @@ describe('what a person and a CI script see', () => {
   it.skipIf(!hasScript)("on an 80-column terminal, a build's live lines fit, and pip's says how far it is", () => {
     const screen = inTerminal(box, store('-t', box.path('tty-80'), '--no-download', '--no-upload', 'install', 'other.txt'), {}, 0, 80);
     expect(screen).toMatch(/pip install: \d+ distributions? collected/);
-    // What the terminal shows between redraws: no live line may wrap (it could not be redrawn in place).
-    const live = screen
-      .split(/\r|\n/)
-      .map((part) => part.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''))
-      .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
+    // No live line may wrap (it could not be redrawn in place).
+    const live = liveLines(screen);
     expect(live.length).toBeGreaterThan(0);
     expect(live.filter((part) => part.length > 80)).toEqual([]);
   });
 
   it.skipIf(!hasScript)('on a 50-column terminal, every live line fits and keeps its time so far', () => {
     const screen = inTerminal(box, store('-t', box.path('tty-50'), '--no-download', '--no-upload', 'install', 'other.txt'), {}, 0, 50);
-    const live = screen
-      .split(/\r|\n/)
-      .map((part) => part.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''))
-      .filter((part) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /.test(part));
+    const live = liveLines(screen);
     expect(live.length).toBeGreaterThan(0);
     expect(live.filter((part) => part.length > 50)).toEqual([]);
     expect(live.filter((part) => !/ \(\d+(\.\d)? (ms|s)\)$/.test(part))).toEqual([]);
