@@ -1,13 +1,14 @@
 import { Option } from 'commander';
 
 /** Where an option is listed in --help, most used first. */
-export const OPTION_GROUPS = ['install', 'storage', 's3', 'cache', 'trust', 'build', 'output'] as const;
+export const OPTION_GROUPS = ['install', 'storage', 's3', 'oci', 'cache', 'trust', 'build', 'output'] as const;
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
 
 export const GROUP_TITLES: Record<OptionGroup, string> = {
   install: 'Install options:',
   storage: 'Storage options:',
   s3: 'S3 options:',
+  oci: 'OCI registry options:',
   cache: 'Cache options:',
   trust: 'Signing options:',
   build: 'Build and key options:',

@@ -134,6 +134,28 @@ export const OPTIONS = {
     env: 'S3_TIMEOUT',
     default: '30',
   },
+  ociRepository: {
+    kind: 'text',
+    flags: '--oci-repository <ref>',
+    help: 'OCI registry repository holding archives, such as ghcr.io/acme/python-envs (credentials: TERRARIUM_OCI_USERNAME and TERRARIUM_OCI_PASSWORD, or docker login)',
+    group: 'oci',
+    env: 'TERRARIUM_OCI_REPOSITORY',
+  },
+  ociInsecure: {
+    kind: 'switch',
+    flags: '--oci-insecure',
+    help: 'talk to the registry over plain HTTP (a loopback registry always is)',
+    group: 'oci',
+    env: 'TERRARIUM_OCI_INSECURE',
+  },
+  ociMountFrom: {
+    kind: 'list',
+    flags: '--oci-mount-from <repository>',
+    help: 'another repository of the same registry whose layers a publish mounts instead of uploading (repeatable)',
+    group: 'oci',
+    fallbackEnv: 'TERRARIUM_OCI_MOUNT_FROM',
+    envNote: 'TERRARIUM_OCI_MOUNT_FROM, comma-separated',
+  },
   cacheDir: {
     kind: 'path',
     flags: '--cache-dir <dir>',

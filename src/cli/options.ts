@@ -8,6 +8,8 @@ import { LINK_METHODS } from '../io/file-ops.js';
 import { makeHash } from '../key/digest.js';
 import { formatKey } from '../key/key-format.js';
 import type { Verbosity } from '../report/reporter.js';
+import type { OciSettings } from '../stores/oci/oci-store.js';
+import { parseMountSource, parseOciReference } from '../stores/oci/reference.js';
 import { commanderOption } from './option-spec.js';
 import { type LINK_MODES, longFlag, OPTIONS, optionSpecs, type RawOptions, specFor } from './option-table.js';
 import { type OptionValues, parseOptions } from './option-values.js';
@@ -86,9 +88,33 @@ function storeSettings(v: Values, cwd: string, env: NodeJS.ProcessEnv, nameOf: O
           secretKey: v.s3SecretKey,
         }
       : undefined,
+    oci: v.ociRepository ? ociSettings(v, env) : undefined,
     requests: { retries: v.s3MaxRetries, timeoutSeconds: v.s3Timeout },
     cacheDir: cacheDirFrom(v.cacheDir, v.cache, cwd, env),
     cacheMaxBytes: v.cacheMaxSize,
+  };
+}
+
+/** The registry store; its credentials only from the environment or Docker's configuration, never the command line (where `ps` shows them). */
+function ociSettings(v: Values, env: NodeJS.ProcessEnv): OciSettings {
+  const username = env.TERRARIUM_OCI_USERNAME || undefined;
+  const password = env.TERRARIUM_OCI_PASSWORD || undefined;
+  if (Boolean(username) !== Boolean(password)) {
+    throw new TerrariumError(
+      'USAGE',
+      `${username ? 'TERRARIUM_OCI_USERNAME' : 'TERRARIUM_OCI_PASSWORD'} set without ${username ? 'TERRARIUM_OCI_PASSWORD' : 'TERRARIUM_OCI_USERNAME'}`,
+      {
+        hint: 'set both, or neither to use the Docker configuration (docker login) or no credentials',
+      },
+    );
+  }
+  const home = env.HOME || undefined;
+  const dockerConfig = env.DOCKER_CONFIG || (home && path.join(home, '.docker'));
+  const { TERRARIUM_OCI_PASSWORD: _, ...helperEnv } = env;
+  return {
+    reference: parseOciReference(v.ociRepository!, v.ociInsecure ?? false),
+    credentials: { username, password, dockerConfig, env: helperEnv },
+    mountFrom: v.ociMountFrom.map(parseMountSource),
   };
 }
 

@@ -10,7 +10,7 @@ export function secretsOf(raw: Partial<RawOptions>, env: NodeJS.ProcessEnv): str
   const fromOptions = optionSpecs()
     .filter(([, spec]) => spec.secret)
     .map(([name]) => raw[name]);
-  return [...fromOptions, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...fromUrls].filter(
+  return [...fromOptions, env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, env.TERRARIUM_OCI_PASSWORD, ...fromUrls].filter(
     (s): s is string => typeof s === 'string' && s !== '',
   );
 }

@@ -58,6 +58,7 @@ export type ReportEvent =
   | { code: 'CACHE_EVICTION_FAILED'; cause: string }
   | { code: 'DOWNLOAD_RESUMED'; what: string; offset: number; cause: string; retry: number; retries: number }
   | { code: 'REDIRECTED'; from: string; to: string }
+  | { code: 'REQUEST_RETRIED'; store: string; cause: string; seconds: number }
   // Finding the key and what is near it.
   | { code: 'INTERPRETER'; executable: string }
   | { code: 'FACTS_STALE'; executable: string; key: string; fresh: string }

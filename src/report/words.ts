@@ -58,6 +58,7 @@ const WORDS: Words = {
   CACHE_EVICTED: (event) => `cache over --cache-max-size: dropped ${event.keys.join(', ')}`,
   CACHE_EVICTION_FAILED: (event) => `could not keep the cache under --cache-max-size: ${event.cause}`,
   DOWNLOAD_RESUMED: (event) => `${event.what} broke at byte ${event.offset} (${event.cause}); resuming (retry ${event.retry} of ${event.retries})`,
+  REQUEST_RETRIED: (event) => `${event.store}: ${event.cause}; trying again in ${event.seconds.toFixed(1)} s`,
   REDIRECTED: (event) => `${event.from} redirects to another host: ${event.to}`,
   INTERPRETER: (event) => `interpreter: ${event.executable}`,
   FACTS_STALE: (event) => `the cache's facts about ${event.executable} were not true (key ${event.key}); asked it again: key ${event.fresh}`,

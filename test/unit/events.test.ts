@@ -34,6 +34,7 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
     { code: 'DOWNLOAD_RESUMED', what: '/s: k', offset: 10, cause: 'reset', retry: 1, retries: 3 },
     /broke at byte 10 \(reset\); resuming \(retry 1 of 3\)/,
   ],
+  REQUEST_RETRIED: [{ code: 'REQUEST_RETRIED', store: 'oci://r/x', cause: 'HTTP 429', seconds: 2 }, /^oci:\/\/r\/x: HTTP 429; trying again in 2\.0 s$/],
   REDIRECTED: [{ code: 'REDIRECTED', from: 'https://a/', to: 'https://b/' }, /^https:\/\/a\/ redirects to another host: https:\/\/b\/$/],
   INTERPRETER: [{ code: 'INTERPRETER', executable: '/usr/bin/python3' }, /^interpreter: \/usr\/bin\/python3$/],
   FACTS_STALE: [{ code: 'FACTS_STALE', executable: '/p', key: 'a', fresh: 'b' }, /\(key a\); asked it again: key b$/],

@@ -11,7 +11,9 @@ import type { CommandHandler, CommandInput } from '../context.js';
 function configured({ settings, reporter }: CommandInput): Store[] {
   const all = lookupOrder(configureStores(settings.storage, reporter));
   if (!all.length)
-    throw new TerrariumError('USAGE', 'no store configured', { hint: 'pass --storage-dir, --s3-bucket or --storage-url (or their environment variables)' });
+    throw new TerrariumError('USAGE', 'no store configured', {
+      hint: 'pass --storage-dir, --s3-bucket, --oci-repository or --storage-url (or their environment variables)',
+    });
   return all;
 }
 
@@ -71,7 +73,7 @@ export const pruneCommand: CommandHandler = async (input) => {
   const stores = configureStores(settings.storage, reporter).stores.filter(isWritable);
   if (!stores.length)
     throw new TerrariumError('USAGE', 'no writable store named', {
-      hint: 'pass --storage-dir or --s3-bucket (prune never deletes from the cache: use terrarium cache prune)',
+      hint: 'pass --storage-dir, --s3-bucket or --oci-repository (prune never deletes from the cache: use terrarium cache prune)',
     });
   const verb = options.dryRun ? 'would delete' : 'deleted';
   if (options.dryRun) reporter.info(`would look in ${stores.map((store) => store.description).join(', ')} and nowhere else`);

@@ -34,7 +34,7 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
   // Without a store, "not stored" would only say that this machine's cache lacks it: worth saying always.
   if (!configured.stores.length)
     reporter.info(
-      `${key} is not stored: no store is configured${searched.length ? ' (the local cache was searched)' : ''}; pass --storage-dir, --s3-bucket or --storage-url`,
+      `${key} is not stored: no store is configured${searched.length ? ' (the local cache was searched)' : ''}; pass --storage-dir, --s3-bucket, --oci-repository or --storage-url`,
     );
   else reporter.detail(`${key} is not in ${describeStores(searched)}`);
   return answer(undefined);
