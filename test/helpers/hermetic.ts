@@ -11,7 +11,7 @@ export function hermeticEnv(wheels: string, extra: NodeJS.ProcessEnv = {}): Node
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     // Whatever the caller's shell holds (a cache elsewhere, credentials, a store) must not reach the tests.
-    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|XDG_|S3_|AWS_|VITEST|NODE_OPTIONS)/.test(name)) continue;
+    if (/^(PIP_|PYTHON|VIRTUAL_ENV|TERRARIUM_|XDG_|S3_|AWS_|DOCKER_|VITEST|NODE_OPTIONS)/.test(name)) continue;
     // Every server a test talks to is on loopback over plain HTTP; a CA bundle to add would only make
     // each Node started here parse it first (90 ms of every terrarium run on these machines).
     if (name === 'NODE_EXTRA_CA_CERTS') continue;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Codec } from '../../archive/codec-names.js';
 import type { Platform } from '../../python/fingerprint.js';
-import { type ArchiveRecord, MAX_LAYERS, MAX_SIGNATURE_BYTES, MAX_VARIANTS, SHA256_HEX } from '../store.js';
+import { type ArchiveRecord, MAX_LAYERS, MAX_SIGNATURE_BYTES, MAX_VARIANTS } from '../store.js';
 
 /*
  * How an environment is kept in an OCI registry (image-spec 1.1, artifacts guidance): each archive an
@@ -170,5 +170,3 @@ export function manifestMatches(manifest: ParsedManifest, record: ArchiveRecord)
     named.length === manifest.layers.length && named.every((blob, i) => blob.sha256 === manifest.layers[i]!.sha256 && blob.size === manifest.layers[i]!.size)
   );
 }
-
-export const isSha256 = (text: string) => SHA256_HEX.test(text);

@@ -10,6 +10,8 @@ import { type Answer, type Body, type Exchange, readBody, Transport } from './tr
 /** What a request needs of the repository: registries grant tokens per action. */
 export type Action = 'pull' | 'push' | 'delete';
 const ACTIONS: Record<Action, string> = { pull: 'pull', push: 'pull,push', delete: 'delete' };
+/** How messages say an action. */
+const VERBS: Record<Action, string> = { pull: 'pull from', push: 'push to', delete: 'delete from' };
 
 const MAX_TOKEN_BYTES = 64 << 10;
 const MAX_ERROR_BYTES = 16 << 10;
@@ -121,7 +123,7 @@ export class RegistryClient {
       });
     const text = answer.status === 200 ? await readBody(answer.body, MAX_TOKEN_BYTES, this.requests.timeoutSeconds * 1000) : undefined;
     if (answer.status !== 200) answer.body.resume();
-    if (answer.status === 401 || answer.status === 403) throw await this.refused(undefined, action, credentials);
+    if (answer.status === 401 || answer.status === 403) throw await this.refused(undefined, action, credentials, true);
     const parsed = text && parseToken(text.toString('utf8'));
     if (!parsed) {
       throw new TerrariumError('STORAGE_AUTH', `the token service ${realm.host} of ${this.name} gave no token (HTTP ${answer.status})`, {
@@ -133,18 +135,24 @@ export class RegistryClient {
   }
 
   /** Why the registry said no, in its words (error codes, made printable) and ours: denied (credentials that may not) or unauthenticated (none given). */
-  private async refused(answer: Answer | undefined, action: Action, known?: Credentials): Promise<TerrariumError> {
+  private async refused(answer: Answer | undefined, action: Action, known?: Credentials, tokenRefused = false): Promise<TerrariumError> {
     const credentials = known ?? (await this.found());
     const said = answer ? await registryErrors(answer.body, this.requests.timeoutSeconds) : '';
     const scope = this.scope(action);
     if (!credentials) {
-      return new TerrariumError('STORAGE_AUTH', `the registry asks for credentials to ${ACTIONS[action]} ${this.name} (scope ${scope})${said}`, {
+      return new TerrariumError('STORAGE_AUTH', `the registry asks for credentials to ${VERBS[action]} ${this.name} (scope ${scope})${said}`, {
         hint: `set TERRARIUM_OCI_USERNAME and TERRARIUM_OCI_PASSWORD, or log in with docker login ${this.reference.registry}`,
+      });
+    }
+    // A bearer token that lacks the scope is answered 401 too: that is a denial, not a bad password.
+    if (tokenRefused || (answer?.status === 401 && this.challenge?.scheme === 'basic')) {
+      return new TerrariumError('STORAGE_AUTH', `the registry refused the credentials from ${credentials.source} for ${this.name} (scope ${scope})${said}`, {
+        hint: 'check the user name and the password or token (an expired token is refused too)',
       });
     }
     return new TerrariumError(
       'STORAGE_AUTH',
-      `denied: ${this.name} does not let the credentials from ${credentials.source} ${ACTIONS[action]} (scope ${scope})${said}`,
+      `denied: ${this.name} does not let the credentials from ${credentials.source} ${action} (scope ${scope})${said}`,
       {
         hint:
           action === 'pull'

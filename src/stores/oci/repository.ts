@@ -24,6 +24,7 @@ export class Repository {
     private readonly retries: number,
     /** Other repositories of the same registry a missing blob may be mounted from. */
     private readonly mountFrom: readonly string[] = [],
+    private readonly chunkBytes = CHUNK_BYTES,
   ) {}
 
   /** The size the registry has for a blob, or undefined when it has none. */
@@ -74,7 +75,7 @@ export class Repository {
 
   /**
    * Pushes a blob unless the registry has it: mounted from a sibling repository where it is known there,
-   * else one PUT, or PATCHes of CHUNK_BYTES then a closing PUT.
+   * else one PUT, or PATCHes of `chunkBytes` then a closing PUT.
    */
   async pushBlob(source: Source, progress?: TransferProgress): Promise<'present' | 'mounted' | 'uploaded'> {
     if ((await this.blobSize(source.sha256, 'push')) === source.size) return 'present';
@@ -88,21 +89,20 @@ export class Repository {
       if (location) break;
     }
     location ??= await this.startUpload();
-    const start = progress?.bytes ?? 0;
     const body = (from: number, length: number): Body => ({
       length,
       open: () => ('file' in source ? createReadStream(source.file, { start: from, end: from + length - 1 }) : source.bytes.subarray(from, from + length)),
     });
     let sent = 0;
-    if (source.size > CHUNK_BYTES) {
-      for (; sent < source.size; sent += Math.min(CHUNK_BYTES, source.size - sent)) {
-        const length = Math.min(CHUNK_BYTES, source.size - sent);
+    if (source.size > this.chunkBytes) {
+      for (; sent < source.size; sent += Math.min(this.chunkBytes, source.size - sent)) {
+        const length = Math.min(this.chunkBytes, source.size - sent);
         const headers = { 'content-range': `${sent}-${sent + length - 1}` };
         const answer = await this.client.request({ method: 'PATCH', path: location, action: 'push', headers, body: body(sent, length) });
         if (answer.status !== 202) throw await this.client.unexpected(answer, `uploading blob ${source.sha256.slice(0, 16)}`);
         answer.body.resume();
         location = this.location(answer.headers.location) ?? location;
-        if (progress) progress.bytes = start + sent + length;
+        if (progress) progress.bytes += length;
       }
     }
     const close = new URL(location);
@@ -111,7 +111,7 @@ export class Repository {
     const answer = await this.client.request({ method: 'PUT', path: close, action: 'push', ...(rest ? { body: body(sent, rest) } : {}) });
     if (answer.status !== 201) throw await this.client.unexpected(answer, `uploading blob ${source.sha256.slice(0, 16)}`);
     answer.body.resume();
-    if (progress) progress.bytes = start + source.size;
+    if (progress) progress.bytes += rest;
     return 'uploaded';
   }
 
