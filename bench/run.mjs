@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fleetScenario } from './fleet.mjs';
 import { layeredCold, layeredRounds, pinScenario } from './layers.mjs';
+import { ociPinScenario, ociRounds } from './oci.mjs';
 import { portableRounds, portableScenario } from './portable.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -139,6 +140,7 @@ function tarFloor(dir) {
   return timed('sh', ['-c', `tar -C "${at(dir)}" -x -I 'zstd -d' -f "${archive}"`]);
 }
 
+const oci = await ociRounds({ terrarium, requirements, at });
 const rounds = {
   warm: {
     label: 'format 1 warm: storage dir, new path',
@@ -158,6 +160,7 @@ const rounds = {
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
   ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at, signKey })),
   ...(await portableRounds({ terrarium, timed, requirements, at })),
+  ...oci.rounds,
 };
 const names = Object.keys(rounds);
 const perRound = Object.fromEntries(names.map((name) => [name, []]));
@@ -221,6 +224,9 @@ const pyenvRoot = process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
 results.portable = await portableScenario({ terrarium, pinChanged, at, pyenvRoot });
 
 console.log('');
+results.oci = await ociPinScenario({ terrarium, requirements, pinChanged, at, registry: oci.registry });
+
+console.log('');
 results.fleet = await fleetScenario({ bin: BIN, python, requirements, at, env });
 
 // Peak memory on a 1 GB environment (the corpus plus 830 MB of data files): once each, cold and warm.
@@ -263,6 +269,12 @@ const ratios = {
   'one pin changed: downloaded / first': results.layers.downloaded.ratio,
   'portable warm / tar floor of its tree': Number(median(results.portableWarm.runs.map((seconds, i) => seconds / results.portableTar.runs[i])).toFixed(2)),
   'portable, one pin changed: uploaded / first key': Number((results.portable.secondKeyUploadBytes / results.portable.firstKeyBytes).toFixed(3)),
+  ...(results.ociWarm
+    ? {
+        'OCI warm / storage dir warm': Number(median(results.ociWarm.runs.map((seconds, i) => seconds / results.ociDirWarm.runs[i])).toFixed(2)),
+        'OCI, one pin changed: downloaded / first': Number((results.oci.secondDownloadBytes / results.oci.firstDownloadBytes).toFixed(3)),
+      }
+    : {}),
   'fleet: lease / each builds': Number((results.fleet.lease.seconds / results.fleet.own.seconds).toFixed(2)),
 };
 console.log('\nratios');
@@ -287,6 +299,7 @@ const targets = [
   ['portable warm install <= 1.2 x tar floor of its tree', ratios['portable warm / tar floor of its tree'] <= 1.2],
   ["CPython 3.12's interpreter layer <= 35 MB", results.portable.interpreterLayer312Bytes === undefined || results.portable.interpreterLayer312Bytes <= 35e6],
   ['a second portable key uploads none of the interpreter', results.portable.secondKeyUploadBytes < results.portable.interpreterLayerBytes / 10],
+  ...(results.ociWarm ? [['OCI warm install <= 1.3 x the same from a storage dir', ratios['OCI warm / storage dir warm'] <= 1.3]] : []),
   ['four runners missing one key at once build it once', results.fleet.lease.builds === 1],
   ['peak RSS <= 200 MB for a 1 GB environment', Math.max(results.memory.cold.peakRssMB, results.memory.warm.peakRssMB) <= 200],
   ['format 2: peak RSS <= 200 MB for a 1 GB environment', Math.max(results.layers.memory.cold.peakRssMB, results.layers.memory.warm.peakRssMB) <= 200],

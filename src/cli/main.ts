@@ -115,7 +115,7 @@ function addCommand(program: Command, spec: CommandSpec): Command {
   if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
   command.addHelpText(
     'after',
-    '\nGlobal options (target, storage, S3, cache, signing, output) go before or\nafter the command: terrarium --help lists them.\n',
+    '\nGlobal options (target, storage, S3, OCI, cache, signing, output) go before\nor after the command: terrarium --help lists them.\n',
   );
   return command;
 }

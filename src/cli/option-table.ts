@@ -121,7 +121,7 @@ export const OPTIONS = {
   s3MaxRetries: {
     kind: 'whole',
     flags: '--s3-max-retries <n>',
-    help: 'retries of a failed S3 or HTTP request, with backoff',
+    help: 'retries of a failed S3, OCI or HTTP request, with backoff',
     group: 's3',
     env: 'S3_MAX_RETRIES',
     default: '3',
@@ -137,7 +137,7 @@ export const OPTIONS = {
   ociRepository: {
     kind: 'text',
     flags: '--oci-repository <ref>',
-    help: 'OCI registry repository holding archives, such as ghcr.io/acme/python-envs (credentials: TERRARIUM_OCI_USERNAME and TERRARIUM_OCI_PASSWORD, or docker login)',
+    help: 'OCI registry repository holding archives, such as ghcr.io/acme/envs (credentials: TERRARIUM_OCI_USERNAME and _PASSWORD, or docker login)',
     group: 'oci',
     env: 'TERRARIUM_OCI_REPOSITORY',
   },
@@ -150,7 +150,7 @@ export const OPTIONS = {
   },
   ociMountFrom: {
     kind: 'list',
-    flags: '--oci-mount-from <repository>',
+    flags: '--oci-mount-from <repo>',
     help: 'another repository of the same registry whose layers a publish mounts instead of uploading (repeatable)',
     group: 'oci',
     fallbackEnv: 'TERRARIUM_OCI_MOUNT_FROM',

@@ -57,7 +57,7 @@ print(hashlib.new('${type}', '\\n'.join(sorted(lines)).encode()).hexdigest())`;
     expect((await box.main(['exists', 'requirements.txt', '--storage-dir', box.store])).code).toBe(1);
     const none = await box.main(['exists', 'requirements.txt']);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/is not stored: no store is configured; pass --storage-dir, --s3-bucket or --storage-url/);
+    expect(none.stderr).toMatch(/is not stored: no store is configured; pass --storage-dir, --s3-bucket, --oci-repository or --storage-url/);
   });
 
   it("quotes pyenv's advice when a shim cannot run its command", async () => {

@@ -58,7 +58,7 @@ describe('OCI registry store', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`published to oci://${repository()}`);
     // No build lease in a registry: said under -V, and the build goes on.
-    expect(built.stderr).toContain('cannot hold a build lease');
+    expect(built.stderr).toContain('a registry cannot hold one');
     const manifest = manifestOf('team/envs', key);
     expect(manifest.mediaType).toBe(MANIFEST);
     expect(manifest.config.mediaType).toBe('application/vnd.terrarium.record.v1+json');
@@ -215,7 +215,7 @@ describe('OCI registry store', () => {
       machine('g'),
     );
     expect(built.code, built.stderr).toBe(0);
-    expect(built.stderr).not.toContain('cannot hold a build lease');
+    expect(built.stderr).not.toContain('a registry cannot hold one');
     const tags = JSON.parse(registry.skopeo(['list-tags', ...registry.skopeoCredentials(undefined), `docker://${registry.host}/team/envs`])) as {
       Tags: string[];
     };

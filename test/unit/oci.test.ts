@@ -4,6 +4,7 @@ import { platformOf } from '../../src/python/fingerprint.js';
 import { parseChallenge, scopesFor } from '../../src/stores/oci/challenge.js';
 import { blobOf, configOf, manifestMatches, manifestOf, ociPlatform, parseTagTarget } from '../../src/stores/oci/manifest.js';
 import { keyOfTag, parseMountSource, parseOciReference, tagFor } from '../../src/stores/oci/reference.js';
+import { parseToken } from '../../src/stores/oci/registry-client.js';
 import { retryAfterMs } from '../../src/stores/oci/transport.js';
 import type { ArchiveRecord } from '../../src/stores/store.js';
 import { isStorageKey } from '../../src/stores/store.js';
@@ -103,6 +104,19 @@ describe('WWW-Authenticate', () => {
   it('a token request asks for our scope and any other the registry named, once each', () => {
     expect(scopesFor('repository:a:pull,push', 'repository:a:pull,push repository:b:pull')).toEqual(['repository:a:pull,push', 'repository:b:pull']);
     expect(scopesFor('repository:a:pull', undefined)).toEqual(['repository:a:pull']);
+  });
+});
+
+describe('token answers', () => {
+  it.each([
+    ['{"token":"t","expires_in":300}', { value: 't', expires: 290_000 }],
+    ['{"access_token":"a","expires_in":2}', { value: 'a', expires: 1000 }],
+    ['{"token":"t"}', { value: 't', expires: 50_000 }],
+    ['{"token":""}', undefined],
+    ['{"expires_in":300}', undefined],
+    ['not json', undefined],
+  ])('%s', (text, expected) => {
+    expect(parseToken(text, 0)).toEqual(expected);
   });
 });
 

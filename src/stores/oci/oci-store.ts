@@ -37,7 +37,7 @@ const PARALLEL = 4;
 
 /** Registries have no conditional write: with only an OCI store, runners that miss one key at once each build it (the first tag pushed stays). */
 const NO_LEASES: BuildLeases = {
-  take: async () => ({ kind: 'unavailable', why: 'an OCI registry cannot hold a build lease (no conditional writes)' }),
+  take: async () => ({ kind: 'unavailable', why: 'a registry cannot hold one: it has no conditional writes' }),
   failure: async () => undefined,
 };
 

@@ -19,7 +19,7 @@ const TAG_PAGE = 1000;
 /** Tokens without `expires_in` last 60 s (distribution-spec's token auth); one is renewed this long before it ends. */
 const TOKEN_MARGIN_MS = 10_000;
 
-interface Token {
+export interface Token {
   value: string;
   expires: number;
 }
@@ -196,13 +196,14 @@ export class RegistryClient {
   }
 }
 
-function parseToken(text: string): Token | undefined {
+/** A token answer's token and when to renew it (before `expires_in`, 60 s when absent, is over); undefined for anything else. */
+export function parseToken(text: string, now = Date.now()): Token | undefined {
   try {
     const value = JSON.parse(text) as { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
     const token = typeof value.token === 'string' && value.token ? value.token : value.access_token;
     if (typeof token !== 'string' || !token || token.length > MAX_TOKEN_BYTES) return undefined;
     const lifetime = typeof value.expires_in === 'number' && value.expires_in > 0 ? value.expires_in * 1000 : 60_000;
-    return { value: token, expires: Date.now() + Math.max(lifetime - TOKEN_MARGIN_MS, lifetime / 2) };
+    return { value: token, expires: now + Math.max(lifetime - TOKEN_MARGIN_MS, lifetime / 2) };
   } catch {
     return undefined;
   }

@@ -118,7 +118,12 @@ export class Repository {
   private async startUpload(): Promise<URL> {
     const answer = await this.client.request({ method: 'POST', path: 'blobs/uploads/', action: 'push' });
     const location = answer.status === 202 ? this.location(answer.headers.location) : undefined;
-    if (!location) throw await this.client.unexpected(answer, 'starting an upload');
+    // ECR and some Harbor projects do not create a repository on first push.
+    const hint =
+      answer.status === 404
+        ? `the repository does not exist: create ${this.client.name} first (ECR: aws ecr create-repository), or pass --no-upload`
+        : undefined;
+    if (!location) throw await this.client.unexpected(answer, 'starting an upload', hint);
     answer.body.resume();
     return location;
   }
