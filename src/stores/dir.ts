@@ -8,12 +8,12 @@ import { describeCause, isErrno, TerrariumError } from '../errors.js';
 import { isRealFolder, lstatOrMissing, openRegular, pathKind, readBoundedSync, removeTree, siblingPath, writeFileAtomic } from '../io/fs.js';
 import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock } from '../io/lock.js';
-import type { Platform } from '../python/fingerprint.js';
 import { holds, removeUnused, storeFiles } from './dir-files.js';
 import { DirectoryLeases } from './dir-lease.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
 import { parseRecord, recordFor } from './record.js';
-import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
+import type { RecordFiles, VersionedRecord } from './record-change.js';
+import { RecordStore } from './record-store.js';
 import {
   type ArchiveRecord,
   archiveName,
@@ -26,14 +26,13 @@ import {
   MAX_SIGNATURE_BYTES,
   missingArchive,
   missingLayer,
-  type PublishResult,
   readNewest,
   recordName,
   SHA256_HEX,
   signatureName,
   type WritableStore,
 } from './store.js';
-import { chooseVariant, variantsOf } from './variants.js';
+import { variantsOf } from './variants.js';
 
 /**
  * A directory (local disk, NFS, a mounted share). Layout: `KEY.json` (the record),
@@ -42,7 +41,7 @@ import { chooseVariant, variantsOf } from './variants.js';
  * with link(2): the first publisher wins, readers never see a partial archive or a record pointing at
  * the wrong bytes.
  */
-export class DirectoryStore implements WritableStore {
+export class DirectoryStore extends RecordStore implements WritableStore {
   readonly description: string;
   readonly remote: boolean = false;
   private readonly swept = new Set<string>();
@@ -55,6 +54,7 @@ export class DirectoryStore implements WritableStore {
       hint: 'check that --storage-dir exists and is writable, or pass --no-upload',
     },
   ) {
+    super();
     this.description = naming.title ? `${naming.title} ${root}` : root;
     this.leases = new DirectoryLeases(root);
   }
@@ -75,7 +75,7 @@ export class DirectoryStore implements WritableStore {
     return path.join(this.root, blobName(sha256));
   }
 
-  async archives(key: string): Promise<ArchiveRecord[]> {
+  override async archives(key: string): Promise<ArchiveRecord[]> {
     // Publishers that died part-way leave temporary files; each run sweeps them once from the folders
     // it reads (a read-only share just keeps them), and prune from the blobs' folder.
     for (const folder of new Set([this.root, path.dirname(this.recordPath(key))])) {
@@ -83,12 +83,7 @@ export class DirectoryStore implements WritableStore {
       this.swept.add(folder);
       if (await this.owns(folder)) await removeLeftovers(folder).catch(() => undefined);
     }
-    const document = await this.readRecord(key);
-    return document ? variantsOf(document) : [];
-  }
-
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
-    return chooseVariant(await this.archives(key), local);
+    return super.archives(key);
   }
 
   protected async readRecord(key: string): Promise<ArchiveRecord | undefined> {
@@ -137,23 +132,11 @@ export class DirectoryStore implements WritableStore {
     }
   }
 
-  async publish(key: string, archive: LocalArchive, tool: string): Promise<PublishResult> {
-    return publishRecord(this.records, key, archive, tool);
-  }
-
-  async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string): Promise<PublishResult> {
-    return replaceRecord(this.records, bad, archive, tool);
-  }
-
-  async discard(record: ArchiveRecord): Promise<void> {
-    await discardRecord(this.records, record);
-  }
-
   /**
    * A new record is linked in (link(2): the first writer wins); a change is made under the record's own
    * lock, only while its bytes are those read, by a rename readers see whole.
    */
-  private readonly records: RecordFiles = {
+  protected readonly records: RecordFiles = {
     read: (key) => this.readVersioned(key),
     write: async (key, document, expected) => {
       const file = this.recordPath(key);

@@ -1,11 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Layer } from '../archive/layers.js';
-import type { LocalArchive } from '../archive/save.js';
-import type { Platform } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
 import { parseRecord, recordFor } from './record.js';
-import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from './record-change.js';
+import type { RecordFiles, VersionedRecord } from './record-change.js';
+import { RecordStore } from './record-store.js';
 import { S3Bucket, type S3Options } from './s3-bucket.js';
 import { s3Failure } from './s3-errors.js';
 import { type Condition, S3Leases } from './s3-lease.js';
@@ -23,16 +22,14 @@ import {
   MAX_SIGNATURE_BYTES,
   missingArchive,
   missingLayer,
-  type PublishResult,
   type RequestSettings,
   readNewest,
   recordName,
   SHA256_HEX,
   signatureName,
-  type TransferProgress,
   type WritableStore,
 } from './store.js';
-import { chooseVariant, variantsOf } from './variants.js';
+import { variantsOf } from './variants.js';
 
 /**
  * An S3 bucket (AWS, MinIO, Ceph, R2, GCS's interoperable endpoint), in the directory store's layout:
@@ -40,13 +37,7 @@ import { chooseVariant, variantsOf } from './variants.js';
  * the content-addressed `PREFIX/KEY.<sha256[:16]>.tar.zst` (carrying its sha256 as metadata too).
  * Nothing is given an ACL, so objects stay as private as the bucket.
  */
-/**
- * An S3 bucket (AWS, MinIO, Ceph, R2, GCS's interoperable endpoint), in the directory store's layout:
- * `PREFIX/KEY.json` (the record, written last, with If-None-Match where the service supports it) and
- * the content-addressed `PREFIX/KEY.<sha256[:16]>.tar.zst` (carrying its sha256 as metadata too).
- * Nothing is given an ACL, so objects stay as private as the bucket.
- */
-export class S3Store implements WritableStore {
+export class S3Store extends RecordStore implements WritableStore {
   readonly description: string;
   readonly remote = true;
   readonly leases: BuildLeases;
@@ -57,6 +48,7 @@ export class S3Store implements WritableStore {
     requests: RequestSettings,
     reporter: Reporter,
   ) {
+    super();
     this.description = `s3://${options.bucket}/${options.prefix}`;
     this.bucket = new S3Bucket(options, requests, this.description, reporter);
     this.leases = new S3Leases(this.bucket, reporter);
@@ -64,15 +56,6 @@ export class S3Store implements WritableStore {
 
   private objectName(name: string): string {
     return this.options.prefix + name;
-  }
-
-  async archives(key: string): Promise<ArchiveRecord[]> {
-    const document = (await this.readDocument(key))?.document;
-    return document ? variantsOf(document) : [];
-  }
-
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
-    return chooseVariant(await this.archives(key), local);
   }
 
   /** A key's record document and the ETag it was read with (what a change is conditional on). */
@@ -94,23 +77,11 @@ export class S3Store implements WritableStore {
     return (await this.bucket.read(this.objectName(signatureName(record)), MAX_SIGNATURE_BYTES))?.body;
   }
 
-  async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
-    return publishRecord(this.records, key, archive, tool, progress);
-  }
-
-  async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
-    return replaceRecord(this.records, bad, archive, tool, progress);
-  }
-
-  async discard(record: ArchiveRecord): Promise<void> {
-    await discardRecord(this.records, record);
-  }
-
   /**
    * Records change by conditional writes: If-None-Match for a new one, If-Match on the ETag it was read
    * with. A removal is unconditional (conditional deletes are not common to S3 services).
    */
-  private readonly records: RecordFiles = {
+  protected readonly records: RecordFiles = {
     read: (key) => this.readDocument(key),
     write: async (key, document, expected) => {
       const name = this.objectName(recordName(key));

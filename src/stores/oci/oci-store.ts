@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Layer } from '../../archive/layers.js';
 import type { LocalArchive } from '../../archive/save.js';
-import type { Platform } from '../../python/fingerprint.js';
 import type { Reporter } from '../../report/reporter.js';
 import type { BuildLeases } from '../lease.js';
 import { parseRecord, recordFor } from '../record.js';
-import { discardRecord, publishRecord, type RecordFiles, replaceRecord, type VersionedRecord } from '../record-change.js';
+import type { RecordFiles, VersionedRecord } from '../record-change.js';
+import { RecordStore } from '../record-store.js';
 import {
   type ArchiveRecord,
   archiveName,
@@ -18,7 +18,7 @@ import {
   type TransferProgress,
   type WritableStore,
 } from '../store.js';
-import { chooseVariant, documentOf, variantsOf } from '../variants.js';
+import { documentOf, variantsOf } from '../variants.js';
 import type { CredentialSources } from './credentials.js';
 import { type Blob, configOf, digestOf, indexOf, MEDIA_TYPES, manifestMatches, manifestOf, type ParsedManifest, parseTagTarget } from './manifest.js';
 import { keyOfTag, type OciReference, tagFor, untaggableKey } from './reference.js';
@@ -57,7 +57,7 @@ interface KnownManifest {
  * An OCI registry repository (manifest.ts has the mapping): each key a tag (reference.ts), its archive
  * a manifest whose config is the record, its layers the same content-addressed blobs as in any store.
  */
-export class OciStore implements WritableStore {
+export class OciStore extends RecordStore implements WritableStore {
   readonly description: string;
   readonly remote = true;
   readonly leases = NO_LEASES;
@@ -69,21 +69,13 @@ export class OciStore implements WritableStore {
     requests: RequestSettings,
     private readonly reporter: Reporter,
   ) {
+    super();
     const { registry, repository } = settings.reference;
     this.description = `oci://${registry}/${repository}`;
     const client = new RegistryClient(settings.reference, requests, settings.credentials, (cause, waitMs) =>
       reporter.detail({ code: 'REQUEST_RETRIED', store: this.description, cause, seconds: waitMs / 1000 }),
     );
     this.repository = new Repository(client, requests.timeoutSeconds, requests.retries, settings.mountFrom);
-  }
-
-  async archives(key: string): Promise<ArchiveRecord[]> {
-    const document = (await this.readDocument(key))?.document;
-    return document ? variantsOf(document) : [];
-  }
-
-  async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
-    return chooseVariant(await this.archives(key), local);
   }
 
   /** A key's archives as its tag names them, the version being the sha256 of the tag's manifest or index as read. */
@@ -129,24 +121,17 @@ export class OciStore implements WritableStore {
     return this.known.get(archiveName(record))?.signature;
   }
 
-  async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
+  /** A key no tag can hold is refused before anything is uploaded. */
+  override async publish(key: string, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
     tagOf(key);
-    return publishRecord(this.records, key, archive, tool, progress);
-  }
-
-  async replace(bad: ArchiveRecord, archive: LocalArchive, tool: string, progress?: TransferProgress): Promise<PublishResult> {
-    return replaceRecord(this.records, bad, archive, tool, progress);
-  }
-
-  async discard(record: ArchiveRecord): Promise<void> {
-    await discardRecord(this.records, record);
+    return super.publish(key, archive, tool, progress);
   }
 
   /**
    * A tag changes only while it still names what was read; registries have no conditional write, so
    * another publisher can get in between the check and the push: changeRecord's read-back then tells.
    */
-  private readonly records: RecordFiles = {
+  protected readonly records: RecordFiles = {
     read: (key) => this.readDocument(key),
     write: async (key, document, expected) => {
       const tag = tagOf(key);
