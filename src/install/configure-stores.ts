@@ -31,11 +31,12 @@ export function lookupOrder({ stores, local }: ConfiguredStores): Store[] {
   return cache ? [cache, ...stores] : stores;
 }
 
+/** The options that name a store, as messages ask for one. */
+export const STORE_OPTIONS = '--storage-dir, --s3-bucket, --oci-repository or --storage-url';
+
 /** Where a key was looked for, for messages; with no store at all, how to name one. */
 export function describeStores(stores: Store[]): string {
-  return stores.length
-    ? stores.map((s) => s.description).join(', ')
-    : 'any store (none configured: pass --storage-dir, --s3-bucket, --oci-repository or --storage-url)';
+  return stores.length ? stores.map((s) => s.description).join(', ') : `any store (none configured: pass ${STORE_OPTIONS})`;
 }
 
 export function configureStores(settings: StoreSettings, reporter: Reporter): ConfiguredStores {

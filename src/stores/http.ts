@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Layer } from '../archive/layers.js';
 import { describeCause, TerrariumError } from '../errors.js';
+import { readWhole } from '../io/read-whole.js';
 import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Platform } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
@@ -75,28 +76,10 @@ export class HttpStore implements Store {
     if (!response?.body) return undefined;
     const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
     const allowed = this.requests.timeoutSeconds * 1000;
-    const idle = setTimeout(() => stream.destroy(new Error(`no data for ${this.requests.timeoutSeconds} s`)), allowed);
-    const deadline = setTimeout(
-      () => stream.destroy(new Error(`not received whole within ${SMALL_OBJECT_SILENCES * this.requests.timeoutSeconds} s`)),
-      SMALL_OBJECT_SILENCES * allowed,
-    );
-    try {
-      const chunks: Buffer[] = [];
-      let length = 0;
-      for await (const chunk of stream) {
-        idle.refresh();
-        length += (chunk as Buffer).length;
-        if (length > max) return undefined;
-        chunks.push(chunk as Buffer);
-      }
-      return Buffer.concat(chunks).toString('utf8');
-    } catch (error) {
+    const bytes = await readWhole(stream, max, allowed, SMALL_OBJECT_SILENCES * allowed).catch((error: unknown) => {
       throw this.failure(name, error);
-    } finally {
-      clearTimeout(idle);
-      clearTimeout(deadline);
-      stream.destroy();
-    }
+    });
+    return bytes?.toString('utf8');
   }
 
   async open(record: ArchiveRecord): Promise<Readable> {

@@ -10,6 +10,7 @@ import { OciStore } from '../../src/stores/oci/oci-store.js';
 import { parseOciReference } from '../../src/stores/oci/reference.js';
 import { RegistryClient } from '../../src/stores/oci/registry-client.js';
 import { Repository } from '../../src/stores/oci/repository.js';
+import { bufferBody } from '../../src/stores/oci/transport.js';
 import { recordFor } from '../../src/stores/record.js';
 import { type ArchiveRecord, blobName } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
@@ -201,7 +202,7 @@ describe('OCI registry store: bearer tokens, variants, hostile manifests', () =>
       path: pathName.split('/').slice(2).join('/'),
       action: method === 'GET' ? 'pull' : 'push',
       headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json', ...headers },
-      ...(body === undefined ? {} : { body: client.body(Buffer.from(body), headers['content-type']) }),
+      ...(body === undefined ? {} : { body: bufferBody(Buffer.from(body), headers['content-type']) }),
     });
     const chunks: Buffer[] = [];
     for await (const chunk of answer.body) chunks.push(chunk as Buffer);

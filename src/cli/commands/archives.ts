@@ -1,5 +1,5 @@
 import { describeCause, EXIT, TerrariumError } from '../../errors.js';
-import { configureStores, lookupOrder } from '../../install/configure-stores.js';
+import { configureStores, lookupOrder, STORE_OPTIONS } from '../../install/configure-stores.js';
 import { formatBytes } from '../../report/format.js';
 import { UNLISTABLE } from '../../report/words.js';
 import { describeSignature } from '../../sign/archive-signature.js';
@@ -12,7 +12,7 @@ function configured({ settings, reporter }: CommandInput): Store[] {
   const all = lookupOrder(configureStores(settings.storage, reporter));
   if (!all.length)
     throw new TerrariumError('USAGE', 'no store configured', {
-      hint: 'pass --storage-dir, --s3-bucket, --oci-repository or --storage-url (or their environment variables)',
+      hint: `pass ${STORE_OPTIONS} (or their environment variables)`,
     });
   return all;
 }

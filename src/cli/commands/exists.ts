@@ -1,5 +1,5 @@
 import { describeCause, EXIT } from '../../errors.js';
-import { configureStores, describeStores, lookupOrder } from '../../install/configure-stores.js';
+import { configureStores, describeStores, lookupOrder, STORE_OPTIONS } from '../../install/configure-stores.js';
 import { resolveKey } from '../../key/resolve.js';
 import { platformOf } from '../../python/fingerprint.js';
 import { machineFacts } from '../../python/libraries.js';
@@ -33,9 +33,7 @@ export const existsCommand: CommandHandler = async ({ settings, files, context, 
   }
   // Without a store, "not stored" would only say that this machine's cache lacks it: worth saying always.
   if (!configured.stores.length)
-    reporter.info(
-      `${key} is not stored: no store is configured${searched.length ? ' (the local cache was searched)' : ''}; pass --storage-dir, --s3-bucket, --oci-repository or --storage-url`,
-    );
+    reporter.info(`${key} is not stored: no store is configured${searched.length ? ' (the local cache was searched)' : ''}; pass ${STORE_OPTIONS}`);
   else reporter.detail(`${key} is not in ${describeStores(searched)}`);
   return answer(undefined);
 };

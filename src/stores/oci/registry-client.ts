@@ -5,7 +5,7 @@ import { MAX_LISTED, type RequestSettings } from '../store.js';
 import { type Challenge, parseChallenge, scopesFor } from './challenge.js';
 import { type CredentialSources, type Credentials, findCredentials } from './credentials.js';
 import type { OciReference } from './reference.js';
-import { type Answer, type Body, type Exchange, readBody, Transport } from './transport.js';
+import { type Answer, type Exchange, readBody, Transport } from './transport.js';
 
 /** What a request needs of the repository: registries grant tokens per action. */
 export type Action = 'pull' | 'push' | 'delete';
@@ -188,11 +188,6 @@ export class RegistryClient {
       next = target && URL.canParse(target, this.base) ? new URL(target, this.base) : undefined;
       if (next && next.origin !== this.base.origin) next = undefined;
     }
-  }
-
-  /** Sends `body` as a request of its own (an upload's bytes). */
-  body(bytes: Buffer, type?: string): Body {
-    return { length: bytes.length, open: () => bytes, ...(type ? { type } : {}) };
   }
 }
 

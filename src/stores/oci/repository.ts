@@ -5,7 +5,7 @@ import { resumableDownload } from '../../io/retry.js';
 import type { TransferProgress } from '../store.js';
 import { type Blob, digestOf, MAX_MANIFEST_BYTES, MEDIA_TYPES } from './manifest.js';
 import type { RegistryClient } from './registry-client.js';
-import { type Body, readBody } from './transport.js';
+import { type Body, bufferBody, readBody } from './transport.js';
 
 /** Blobs up to this size go in one PUT; larger ones in PATCHes of this size (a cut costs one chunk, and proxies that cap request bodies pass them). */
 export const CHUNK_BYTES = 64 << 20;
@@ -154,7 +154,7 @@ export class Repository {
       method: 'PUT',
       path: `manifests/${reference}`,
       action: 'push',
-      body: this.client.body(manifest.bytes, mediaType),
+      body: bufferBody(manifest.bytes, mediaType),
     });
     if (answer.status !== 201) throw await this.client.unexpected(answer, `pushing manifest ${reference}`);
     answer.body.resume();

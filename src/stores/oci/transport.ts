@@ -2,8 +2,9 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readWhole } from '../../io/read-whole.js';
 import { backoffMs } from '../../io/retry.js';
-import type { RequestSettings } from '../store.js';
+import { type RequestSettings, SMALL_OBJECT_SILENCES } from '../store.js';
 
 /** A request body that can be sent again (after a challenge, a retry): its length and a way to open it anew. */
 export interface Body {
@@ -11,6 +12,9 @@ export interface Body {
   open: () => Readable | Buffer;
   type?: string;
 }
+
+/** Bytes in memory as a body (a manifest, a record). */
+export const bufferBody = (bytes: Buffer, type?: string): Body => ({ length: bytes.length, open: () => bytes, ...(type ? { type } : {}) });
 
 export interface Answer {
   status: number;
@@ -122,28 +126,12 @@ export class TransportError extends Error {}
 
 const isOurs = (error: unknown) => error instanceof TransportError && !/^no answer/.test(error.message);
 
-/** Reads a body whole, at most `max` bytes (undefined beyond), each silence at most `timeoutMs`. */
+/** Reads a body whole, at most `max` bytes (undefined beyond, or when its length says so at once), each silence at most `timeoutMs`. */
 export async function readBody(body: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer | undefined> {
   const declared = Number(body.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) {
     body.destroy();
     return undefined;
   }
-  const idle = setTimeout(() => body.destroy(new Error(`no data for ${timeoutMs / 1000} s`)), timeoutMs);
-  const deadline = setTimeout(() => body.destroy(new Error(`not received whole within ${(4 * timeoutMs) / 1000} s`)), 4 * timeoutMs);
-  try {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of body) {
-      idle.refresh();
-      length += (chunk as Buffer).length;
-      if (length > max) return undefined;
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    clearTimeout(idle);
-    clearTimeout(deadline);
-    body.destroy();
-  }
+  return readWhole(body, max, timeoutMs, SMALL_OBJECT_SILENCES * timeoutMs);
 }
