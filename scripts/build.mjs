@@ -32,8 +32,8 @@ const common = {
 };
 await build({
   ...common,
-  // The command line and the library API (an ES module importing it gets named exports).
-  entryPoints: ['src/cli/main.ts', 'src/index.ts'],
+  // The command line, the library API (an ES module importing it gets named exports) and the GitHub Action's steps.
+  entryPoints: ['src/cli/main.ts', 'src/index.ts', 'src/action/github-action.ts'],
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   // The sources are ES modules that locate files next to themselves.

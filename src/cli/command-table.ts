@@ -1,5 +1,9 @@
 import type { CommandHandler } from './context.js';
-import type { CommandWithOptions } from './option-table.js';
+import type { OptionGroup } from './option-spec.js';
+import { type CommandWithOptions, OPTIONS, type RawOptions, specFor } from './option-table.js';
+
+/** Global options a command reads, by group or by name: `help COMMAND` lists them (and the output options, which every command takes). */
+type Uses = ReadonlyArray<OptionGroup | keyof RawOptions>;
 
 /** One command of the command line: `--help`, `help COMMAND`, completion scripts and the man page read it. */
 export interface CommandSpec {
@@ -11,8 +15,21 @@ export interface CommandSpec {
   /** Its own options, beside the global ones: their entry in COMMAND_OPTIONS. */
   options?: CommandWithOptions;
   examples?: string[];
+  uses?: Uses;
   /** Runs even when a setting is bad, and shows the problem (config: a tool to find it with). */
   tolerant?: true;
+}
+
+const EVERY: Uses = ['install', 'storage', 's3', 'oci', 'cache', 'trust', 'build'];
+const KEY: Uses = ['python', 'portable', 'digestType', 'remoteKeyFormat', 'cacheDir'];
+const STORES: Uses = ['storage', 's3', 'oci'];
+const LOOKUP: Uses = [...STORES, 'cacheDir', 'cache'];
+
+/** Whether `help COMMAND` lists this global option. */
+export function optionApplies(spec: CommandSpec, name: string): boolean {
+  if (!(name in OPTIONS)) return false;
+  const { group } = specFor(name as keyof RawOptions);
+  return group === 'output' || (spec.uses ?? []).some((used) => used === name || used === group);
 }
 
 const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files (-r/-c includes are followed)'];
@@ -20,6 +37,7 @@ const REQUIREMENTS: [string, string] = ['<requirements...>', 'requirements files
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'install',
+    uses: EVERY,
     summary: 'restore the environment for these requirements from storage, or build and publish it',
     argument: REQUIREMENTS,
     examples: [
@@ -31,6 +49,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'key',
+    uses: KEY,
     summary: 'print the archive key for these requirements',
     argument: REQUIREMENTS,
     examples: ['terrarium key requirements.txt', 'terrarium --python python3.12 --json key requirements.txt'],
@@ -38,6 +57,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'hash',
+    uses: ['digestType'],
     summary: 'print the digest of these requirements',
     argument: REQUIREMENTS,
     examples: ['terrarium hash requirements.txt constraints.txt'],
@@ -45,6 +65,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'exists',
+    uses: [...KEY, ...LOOKUP, 'trustKey'],
     summary: 'exit 0 if an archive for these requirements is stored, 1 if not',
     argument: REQUIREMENTS,
     examples: ['terrarium --storage-dir /mnt/envs exists requirements.txt && echo cached'],
@@ -52,6 +73,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'diff',
+    uses: [...KEY, ...LOOKUP],
     summary: 'show what differs between two environments (exit 0: the same lines, 1: they differ)',
     argument: ['<sides...>', 'two keys (looked up in the cache and the stores), requirement files or lock files'],
     examples: ['terrarium --storage-dir /mnt/envs diff x86_64-3.11-1ab2… requirements.txt', 'terrarium diff requirements.lock.txt pylock.toml'],
@@ -59,18 +81,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'revert',
+    uses: ['target', 'backupSuffix', 'lockTimeout'],
     summary: 'swap the target with its backup (run again to undo)',
     examples: ['terrarium -t .venv revert'],
     handler: async () => (await import('./commands/revert.js')).revertCommand,
   },
   {
     name: 'doctor',
+    uses: ['target'],
     summary: 'list what ties the target environment to another place (exit 0: nothing)',
     examples: ['terrarium -t .venv doctor'],
     handler: async () => (await import('./commands/doctor.js')).doctorCommand,
   },
   {
     name: 'config',
+    uses: EVERY,
     summary: 'print the effective settings and where each comes from (command line, environment, terrarium.toml, default)',
     examples: ['terrarium config', 'terrarium --json config'],
     handler: async () => (await import('./commands/config.js')).configCommand,
@@ -78,6 +103,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'inspect',
+    uses: [...LOOKUP, 'trustKey'],
     summary: 'show what an archive holds (interpreter, requirements, packages, size) without installing it',
     argument: ['<key-or-archive>', 'a key (looked up in the cache and the stores) or an archive file'],
     examples: ['terrarium --storage-dir /mnt/envs inspect $(terrarium key requirements.txt)', 'terrarium inspect ./x86_64-3.11-1ab2….tar.zst'],
@@ -102,18 +128,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'cache dir',
+    uses: ['cacheDir'],
     summary: 'print the cache directory this run would use',
     examples: ['terrarium cache dir', 'du -sh "$(terrarium cache dir)"'],
     handler: async () => (await import('./commands/cache.js')).cacheDirCommand,
   },
   {
     name: 'cache ls',
+    uses: ['cacheDir'],
     summary: 'list the archives and unpacked copies kept in the local cache (key, kind, size, last use)',
     examples: ['terrarium cache ls', 'terrarium --json cache ls'],
     handler: async () => (await import('./commands/cache.js')).cacheLsCommand,
   },
   {
     name: 'cache clean',
+    uses: ['cacheDir'],
     summary: 'remove these keys (or everything) from the local cache; never touches a store',
     argument: ['[keys...]', 'keys to remove (default: all)'],
     examples: ['terrarium cache clean', 'terrarium cache clean $(terrarium key requirements.txt)'],
@@ -121,6 +150,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'cache prune',
+    uses: ['cacheDir'],
     summary: 'remove the least recently used from the local cache until it fits, or what was not used lately',
     examples: ['terrarium cache prune --max-size 5G', 'terrarium cache prune --older-than 14d --dry-run'],
     handler: async () => (await import('./commands/cache.js')).cachePruneCommand,
@@ -128,18 +158,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'cache verify',
+    uses: ['cacheDir'],
     summary: 'check the local cache: archives rehashed, unpacked copies against their index; drops what differs (exit 6 if any)',
     examples: ['terrarium cache verify', 'terrarium --cache-dir /ci/cache --json cache verify'],
     handler: async () => (await import('./commands/cache.js')).cacheVerifyCommand,
   },
   {
     name: 'ls',
+    uses: STORES,
     summary: 'list the archives in each configured store (key, size, date)',
     examples: ['terrarium --s3-bucket team-envs ls'],
     handler: async () => (await import('./commands/archives.js')).lsCommand,
   },
   {
     name: 'prune',
+    uses: STORES,
     summary: 'delete old archives from each writable store',
     examples: ['terrarium --storage-dir /mnt/envs prune --older-than 30d --dry-run', 'terrarium --s3-bucket team-envs prune --keep 50'],
     handler: async () => (await import('./commands/archives.js')).pruneCommand,

@@ -3,7 +3,7 @@ import { EXIT, TerrariumError } from '../errors.js';
 import type { Settings } from '../install/settings.js';
 import { createReporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
-import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, SHORT_USAGE } from './command-table.js';
+import { COMMANDS, type CommandSpec, EXIT_CODES_HELP, optionApplies, SHORT_USAGE } from './command-table.js';
 import { describeCli } from './completion.js';
 import { type ConfigFile, findConfigFile, whereSet } from './config-file.js';
 import type { CliContext } from './context.js';
@@ -89,17 +89,17 @@ function newProgram(context: CliContext): Command {
       .usage('[options] COMMAND [requirements files...]')
       .addHelpText('after', EXIT_CODES_HELP)
       .showSuggestionAfterError(true)
-      // The original's help began `usage: terrarium ...`, as argparse writes it.
-      .configureHelp({
-        formatHelp(command, helper) {
-          return Help.prototype.formatHelp.call(this, command, helper).replace(/^Usage:/, 'usage:');
-        },
-      })
+      .configureHelp({ formatHelp })
       .exitOverride()
       // Commander's own error lines are replaced by terrarium's (main); the help it prints for a missing
       // command is replaced by the short usage.
       .configureOutput({ writeOut: (text) => context.stdout.write(text), writeErr: () => undefined, outputError: () => undefined })
   );
+}
+
+/** The original's help began `usage: terrarium ...`, as argparse writes it. */
+function formatHelp(this: Help, command: Command, helper: Help): string {
+  return Help.prototype.formatHelp.call(this, command, helper).replace(/^Usage:/, 'usage:');
 }
 
 /** One command of the table, with its argument, own options, examples and help. */
@@ -112,11 +112,11 @@ function addCommand(program: Command, spec: CommandSpec): Command {
   const command = parent.command(name).description(spec.summary).exitOverride();
   if (spec.argument) command.argument(...spec.argument);
   for (const option of spec.options ? commandOptionSpecs(spec.options) : []) command.addOption(commanderOption(option));
+  // Its help lists, after its own, the global options it reads, under the headings --help gives them.
+  const globals = program.options.filter((option) => optionApplies(spec, option.attributeName()));
+  command.configureHelp({ formatHelp, visibleOptions: (cmd) => [...Help.prototype.visibleOptions.call(new Help(), cmd), ...globals] });
   if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  $ ${line}`).join('\n')}\n`);
-  command.addHelpText(
-    'after',
-    '\nGlobal options (target, storage, S3, OCI, cache, signing, output) go before\nor after the command: terrarium --help lists them.\n',
-  );
+  command.addHelpText('after', '\nOptions go before or after the command; terrarium --help lists every option.\n');
   return command;
 }
 

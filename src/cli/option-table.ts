@@ -41,6 +41,13 @@ export const OPTIONS = {
     default: '.bak',
   },
   force: { kind: 'switch', flags: '--force', help: 'replace a target directory that is not a Python environment', group: 'install' },
+  reinstall: {
+    kind: 'switch',
+    flags: '--reinstall',
+    help: 'install even when the target already is this environment, unchanged (otherwise such an install does nothing)',
+    group: 'install',
+    env: 'TERRARIUM_REINSTALL',
+  },
   lockTimeout: {
     kind: 'seconds',
     flags: '--lock-timeout <seconds>',

@@ -58,6 +58,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
     signKey: v.signKey,
     trustKeys: v.trustKey,
     force: v.force,
+    reinstall: v.reinstall,
     lockTimeoutSeconds: v.lockTimeout,
     buildWaitSeconds: v.buildWait,
     verbosity: verbosityOf(raw),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ResolvedInputs } from '../key/inputs.js';
 import type { RequirementSet } from '../key/requirements.js';
 import { pythonScript } from '../python/scripts.js';
-import { pipPlan } from './pip-plan.js';
+import { LOCKED_OWN_SOURCES, pipPlan } from './pip-plan.js';
 
 export const BOOTSTRAP_PATH = 'bin/terrarium_bootstrap.py';
 
@@ -18,7 +18,9 @@ export function embeddedInstalls(set: RequirementSet, inputs: ResolvedInputs): {
     files[name(index)] = `${file.entries.map((entry) => (entry.kind === 'line' ? entry.text : `${entry.flag} ${name(entry.file)}`)).join('\n')}\n`;
   });
   const plan = pipPlan(inputs, (file) => name(set.files.findIndex((f) => f.path === file)));
-  return { files: { ...files, ...plan.files }, installs: plan.installs };
+  // The script runs pip the simple way: the lock's sources and the user's together, with no second run.
+  const { [LOCKED_OWN_SOURCES]: _, ...planFiles } = plan.files;
+  return { files: { ...files, ...planFiles }, installs: plan.installs };
 }
 
 /** The script's text: JSON documents embedded as Python string literals (JSON escapes are valid Python). */

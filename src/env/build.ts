@@ -1,15 +1,17 @@
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeCause, TerrariumError } from '../errors.js';
-import { type RunResult, run } from '../io/exec.js';
-import { lstatOrMissing } from '../io/fs.js';
+import { TerrariumError } from '../errors.js';
+import type { RunResult } from '../io/exec.js';
+import { listOrEmptySync, lstatOrMissing } from '../io/fs.js';
 import { whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { pythonScript } from '../python/scripts.js';
 import type { Reporter } from '../report/reporter.js';
+import { PipProgress } from './build-progress.js';
+import { check, type StepOptions, step } from './build-step.js';
+import { compileBytecode } from './bytecode.js';
 import type { PipPlan } from './pip-plan.js';
-import { PipProgress } from './pip-progress.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
 export type Builder = (typeof BUILDERS)[number];
@@ -106,16 +108,25 @@ async function createEnvironment(options: BuildOptions, stepOptions: StepOptions
 /** pip install, one run per plan (requirement files, or a lock's artifacts then the rest); a failure is pip's words and BUILD_PIP_FAILED. */
 async function installRequirements(options: BuildOptions, stepOptions: StepOptions, compileHere: boolean): Promise<void> {
   const { dir, reporter } = options;
-  const pip = await withPlanFiles(options.pip, async (installs) => {
-    const progress = new PipProgress();
+  const pip = await withPlanFiles(options.pip, async ({ installs, fallback }) => {
+    const progress = new PipProgress(() => listOrEmptySync(sitePackages(dir, options.python)));
     return reporter.during(
       'pip install',
       async (phase) => {
         let installed = 0;
         let result: RunResult | undefined;
-        for (const args of installs) {
-          const pipArgs = ['-m', 'pip', 'install', ...(compileHere ? ['--no-compile'] : []), ...args];
-          result = await step(reporter, path.join(dir, 'bin', 'python'), pipArgs, stepOptions, (line) => progress.feed(line));
+        const pipInstall = (args: string[]) =>
+          step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'pip', 'install', ...(compileHere ? ['--no-compile'] : []), ...args], stepOptions, (line) =>
+            progress.feed(line),
+          );
+        for (const [index, args] of installs.entries()) {
+          result = await pipInstall(args);
+          // The lock's own URLs could not serve it: the same files by hash from the user's index or find-links.
+          if (result.code !== 0 && index === 0 && fallback) {
+            options.signal?.throwIfAborted();
+            reporter.info({ code: 'LOCK_SOURCES_FALLBACK', exitCode: result.code });
+            result = await pipInstall(fallback);
+          }
           if (result.code !== 0) return result;
           installed += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
         }
@@ -176,48 +187,15 @@ function changedEntries(before: Map<string, string> | undefined, after: Map<stri
   return [...after].filter(([name, stamp]) => before.get(name) !== stamp && (!name.includes('.') || name.endsWith('.py'))).map(([name]) => name);
 }
 
-const PARALLEL_FROM = 200;
-
-/** The `.py` files under `targets` (files or folders), counted up to `limit`. */
-async function countSources(targets: string[], limit: number): Promise<number> {
-  let count = 0;
-  const pending = [...targets];
-  while (pending.length && count < limit) {
-    const next = pending.pop()!;
-    if (next.endsWith('.py')) count += 1;
-    const entries = await fs.readdir(next, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      if (entry.isDirectory()) pending.push(path.join(next, entry.name));
-      else if (entry.name.endsWith('.py')) count += 1;
-    }
-  }
-  return count;
-}
-
-/**
- * Compiles `targets` (what pip installed: the site-packages entries it added or replaced, or all of
- * lib/ where the layout is not CPython's), spread over every core.
- */
-async function compileBytecode(reporter: Reporter, dir: string, targets: string[], options: StepOptions, extra: string[] = []): Promise<void> {
-  if (!targets.length) return;
-  // A pool of processes is slow to start: worth it from a couple of hundred modules on.
-  const workers = (await countSources(targets, PARALLEL_FROM)) < PARALLEL_FROM ? '1' : '0';
-  await reporter.during('bytecode', async (phase) => {
-    const result = await step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', workers, ...extra, ...targets], options);
-    // Exit 1 names files that do not compile (templates, Python 2 sources), which pip passes over too.
-    if (result.code === 0 || result.code === 1) phase.done({ code: 'BYTECODE_COMPILED', perCore: workers === '0' });
-    else reporter.warn({ code: 'BYTECODE_FAILED', exitCode: result.code });
-  });
-}
-
 /** Writes the plan's files to a folder of their own for the time pip runs, and names them there. */
-async function withPlanFiles<T>(plan: PipPlan, use: (installs: string[][]) => Promise<T>): Promise<T> {
+async function withPlanFiles<T>(plan: PipPlan, use: (runs: Pick<PipPlan, 'installs' | 'fallback'>) => Promise<T>): Promise<T> {
   const names = Object.keys(plan.files);
-  if (!names.length) return use(plan.installs);
+  if (!names.length) return use(plan);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-pip-'));
+  const named = (args: string[]) => args.map((arg) => (names.includes(arg) ? path.join(dir, arg) : arg));
   try {
     for (const name of names) await fs.writeFile(path.join(dir, name), plan.files[name]!);
-    return await use(plan.installs.map((args) => args.map((arg) => (names.includes(arg) ? path.join(dir, arg) : arg))));
+    return await use({ installs: plan.installs.map(named), fallback: plan.fallback && named(plan.fallback) });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -236,49 +214,4 @@ async function seedPip(reporter: Reporter, interpreter: string, python: Fingerpr
     reporter,
     'the interpreter needs its ensurepip module (Debian: python3-venv)',
   );
-}
-
-function check(result: RunResult, what: string, reporter: Reporter, hint: string): void {
-  if (result.code === 0) return;
-  reporter.failureOutput(result.stdout + result.stderr);
-  throw new TerrariumError('BUILD_VENV_FAILED', `${what} failed (exit ${result.code})`, { hint: `see the output above; ${hint}` });
-}
-
-interface StepOptions {
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  signal: AbortSignal | undefined;
-  /** The interpreter that runs supervise.py. */
-  python: string;
-}
-
-/**
- * Runs one step of the build under supervise.py (run by `options.python`), so that the step and all it
- * starts die with terrarium; `onLine` gets each line the program prints (pip's progress).
- */
-async function step(
-  reporter: Reporter,
-  program: string,
-  args: string[],
-  options: StepOptions,
-  onLine: (line: string) => void = () => undefined,
-): Promise<RunResult> {
-  reporter.detail({ code: 'RUNNING', command: [program, ...args].join(' ') });
-  // Output comes in chunks that need not end at a line's end: a line is passed on once it is whole.
-  let partial = '';
-  const onOutput = (chunk: string) => {
-    reporter.debug(chunk.trimEnd());
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) onLine(line);
-  };
-  try {
-    const { python, ...runOptions } = options;
-    return await run(python, ['-E', '-s', '-S', pythonScript('supervise.py'), String(process.pid), program, ...args], { ...runOptions, onOutput });
-  } catch (error) {
-    if (options.signal?.aborted) throw error;
-    throw new TerrariumError('BUILD_VENV_FAILED', `cannot run ${program}: ${describeCause(error)}`, {
-      hint: 'check the interpreter given with --python',
-    });
-  }
 }

@@ -54,6 +54,8 @@ export function publishTargets(job: Pick<BuildJob, 'publishTo' | 'trusted' | 'si
 /** What a build made: where it was published, and the manifest of the environment it left in staging. */
 export interface Built {
   published: Publication[];
+  /** The size of the archive packed for publishing (0: none was packed). */
+  bytes: number;
   manifest: Manifest;
 }
 
@@ -87,11 +89,13 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
     externalLinks: scan.externalLinks,
   };
   let published: Publication[] = [];
+  let bytes = 0;
   const publishTo = publishTargets(job);
   if (publishTo.length < job.publishTo.length) reporter.info({ code: 'NOT_PUBLISHED_UNSIGNED', key: resolved.key });
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, python.prefix), job.settings.allowOutsidePaths, reporter);
     const archive = await packForPublishing(job, scan, manifest, bundled);
+    bytes = archive.size;
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
       archive.platform = platformOf(python);
@@ -114,7 +118,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
     }
   }
   await relocateInPlace(staging, manifest, job.target, bundled ? carriedPython(python, job.target) : python);
-  return { published, manifest };
+  return { published, bytes, manifest };
 }
 
 /** Everything under the bundle's folder but its folders (which the environment's layer holds, as it holds every folder). */

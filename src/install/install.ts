@@ -18,14 +18,16 @@ import { lockTarget } from '../target/target-lock.js';
 import { buildAndPublish, publishTargets } from './build-and-publish.js';
 import { awaitTurn, endLease, type Waited } from './build-lease.js';
 import { describeStores, lookupOrder } from './configure-stores.js';
+import { recordInstalled } from './installed-state.js';
 import { describeNearest, findNearest, type Nearest } from './nearest.js';
 import type { Publication } from './publish.js';
 import type { Restored, RestoreJob } from './read/read-job.js';
 import { restoreFromStores } from './restore.js';
 import type { InstallOptions } from './settings.js';
+import { findUnchanged, keepsBackup } from './unchanged.js';
 
 /** Where the installed environment came from. */
-export type InstallOutcome = Restored | { kind: 'built'; published: Publication[] };
+export type InstallOutcome = Restored | { kind: 'built'; published: Publication[]; bytes: number } | { kind: 'unchanged' };
 
 export interface InstallResult {
   key: string;
@@ -41,8 +43,10 @@ export interface InstallResult {
   portable: boolean;
   /** The interpreter it runs on, as `cpython-3.12.1`: the one it carries, or the one it was made for. */
   interpreter: string;
-  /** The environment this one replaced, kept as the backup; undefined when nothing was kept. */
+  /** The backup `revert` goes back to: the environment this one replaced, or an earlier one kept (keptBackup); undefined when there is none. */
   backup: string | undefined;
+  /** The backup already there was kept: this install replaced a copy of the same key (discarded). */
+  keptBackup: boolean;
   seconds: number;
 }
 
@@ -71,6 +75,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     failpoint('install-locked');
     try {
       const replacing = await checkTarget(target, options.force);
+      const unchanged = replacing && options.download && !options.reinstall ? await findUnchanged(target, resolved, options) : undefined;
+      if (unchanged) {
+        const seconds = (performance.now() - started) / 1000;
+        const outcome = { kind: 'unchanged' } as const;
+        return { key: resolved.key, target, outcome, ...runsOn(unchanged), nearest: undefined, unreachable: [], backup: undefined, keptBackup: false, seconds };
+      }
       const staging = siblingPath(target, 'staging');
       // The helper that will exchange staging and target starts its Python beside the smoke check's.
       let exchanger: Exchanger | undefined;
@@ -104,15 +114,18 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
           throw error;
         }
         const backupPath = options.backupSuffix === undefined ? undefined : target + options.backupSuffix;
+        const keptBackup = replacing && backupPath !== undefined && (await keepsBackup(target, backupPath, resolved.key));
+        if (keptBackup) reporter.info({ code: 'BACKUP_KEPT', backup: backupPath, key: resolved.key });
+        await recordInstalled(staging, installedBy(outcome, resolved.key, options));
         // Checked in staging, not again in place: a rename changes no byte, and sys.prefix follows
         // the interpreter's location, so the same check there could only cost another Python start.
         // A later run undoes an exchange with the interpreter of the environment then at the target.
         const swapPython = resolved.portable ? carriedExchanger(target) : resolved.python!.executable;
-        const swap = await swapIn(staging, target, backupPath, swapPython, exchanger, () => lock.assertHeld());
+        const swap = await swapIn(staging, target, keptBackup ? undefined : backupPath, swapPython, exchanger, () => lock.assertHeld());
         await swap.commit();
         const backup = replacing ? backupPath : undefined;
         const seconds = (performance.now() - started) / 1000;
-        return { key: resolved.key, target, outcome, ...runsOn(manifest), nearest, waited, unreachable, backup, seconds };
+        return { key: resolved.key, target, outcome, ...runsOn(manifest), nearest, waited, unreachable, backup, keptBackup, seconds };
       } catch (error) {
         await exchanger?.close();
         // After a commit there is no staging left here (without a backup, the old environment under
@@ -132,6 +145,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 function runsOn(manifest: Manifest): Pick<InstallResult, 'portable' | 'interpreter'> {
   const interpreter = manifest.portable?.interpreter ?? `${manifest.python.implementation}-${manifest.python.version.join('.')}`;
   return { portable: Boolean(manifest.portable), interpreter };
+}
+
+/** What the next install of this key compares the environment in staging with. */
+function installedBy(outcome: InstallOutcome, key: string, options: InstallOptions) {
+  // With a link mode, files may be hard links into the cache, whether linked from its unpacked copy or kept there after a restore.
+  const hardlinked = outcome.kind !== 'built' && options.restore.link !== undefined;
+  return { key, hardlinked, built: outcome.kind === 'built', trusted: options.trusted.map((trusted) => trusted.id) };
 }
 
 /** The key for these requirements and this interpreter, as a phase. */
@@ -232,7 +252,7 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const { staging, target, linksOutside } = restoreJob;
-  const { published, manifest } = await buildAndPublish({
+  const { published, bytes, manifest } = await buildAndPublish({
     resolved,
     python: local,
     staging,
@@ -253,7 +273,12 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   });
   await endLease(lease, undefined, signal);
   await restoreJob.check(staging, manifest);
-  return { outcome: { kind: 'built', published: published.filter((p) => p.store !== cache) }, nearest, waited: turn?.waited, unreachable: [...unreachable] };
+  return {
+    outcome: { kind: 'built', published: published.filter((p) => p.store !== cache), bytes },
+    nearest,
+    waited: turn?.waited,
+    unreachable: [...unreachable],
+  };
 }
 
 /** The interpreter a miss builds with: a portable key restores without it, but builds only where it is installed. */

@@ -41,8 +41,8 @@ export async function restoreFromStores(job: RestoreJob): Promise<Restored | und
     try {
       // Before any byte is read: a carried interpreter this machine cannot run is a miss here.
       if (job.carried && record.portable) acceptCarried(record.portable, record.platform!, job.carried, job.key);
-      await readArchive(job, store, record);
-      return { kind: 'restored', store: store.description };
+      const bytes = await readArchive(job, store, record);
+      return { kind: 'restored', store: store.description, bytes };
     } catch (error) {
       await removeTree(job.staging);
       job.signal?.throwIfAborted();

@@ -45,6 +45,8 @@ export interface Settings extends KeySettings {
   /** minisign public keys (as given: a key or a file); when any, only archives signed by one are installed. */
   trustKeys: string[];
   force: boolean;
+  /** Install even when the target already is this key's environment, unchanged. */
+  reinstall: boolean;
   lockTimeoutSeconds: number;
   /** On a miss another runner is building: how long to wait for its archive (0: build at once). */
   buildWaitSeconds: number;
@@ -73,6 +75,6 @@ export interface InstallOptions
     ConfiguredStores,
     RunKeys,
     JobContext,
-    Pick<Settings, 'download' | 'upload' | 'restore' | 'build' | 'backupSuffix' | 'force' | 'lockTimeoutSeconds' | 'buildWaitSeconds'> {
+    Pick<Settings, 'download' | 'upload' | 'restore' | 'build' | 'backupSuffix' | 'force' | 'reinstall' | 'lockTimeoutSeconds' | 'buildWaitSeconds'> {
   target: string;
 }

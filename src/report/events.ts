@@ -67,6 +67,7 @@ export type ReportEvent =
   // Building, packing and publishing.
   | { code: 'BUILDING'; key: string; executable: string }
   | { code: 'RUNNING'; command: string }
+  | { code: 'LOCK_SOURCES_FALLBACK'; exitCode: number }
   | { code: 'BYTECODE_FAILED'; exitCode: number }
   | { code: 'BUILD_PATH_IN_BINARY'; file: string; limit: number }
   | { code: 'BUILD_PATH_TOO_LARGE'; file: string; limit: number }
@@ -84,6 +85,8 @@ export type ReportEvent =
   | { code: 'BUILDING_TOO'; key: string; holder: HolderFacts | undefined }
   // The target.
   | { code: 'TARGET_WAITING'; target: string; holder: HolderFacts | undefined; seconds: number }
+  | { code: 'REINSTALLING'; target: string; key: string; reason: string }
+  | { code: 'BACKUP_KEPT'; backup: string; key: string }
   | { code: 'SWAP_RECOVERED'; target: string; operation: string; done: number; steps: number }
   | { code: 'LEFTOVERS_REMOVED'; names: string[] }
   // Commands over stores.

@@ -66,6 +66,8 @@ const WORDS: Words = {
   MISS_NEAREST: (event) => `miss: ${event.nearest}`,
   BUILDING: (event) => `building ${event.key} with ${event.executable} (no archive found)`,
   RUNNING: (event) => `running ${event.command}`,
+  LOCK_SOURCES_FALLBACK: (event) =>
+    `pip could not install the lock from the URLs it names (exit ${event.exitCode}); trying the same files, by hash, from your index and find-links alone`,
   BYTECODE_FAILED: (event) => `compiling bytecode failed (exit ${event.exitCode}); Python compiles each module when it is first imported instead`,
   BUILD_PATH_IN_BINARY: (event) =>
     `${event.file} names the build path in binary data: rewritten on restore where the new path is not longer than ${event.limit} bytes, left as it is elsewhere (terrarium doctor lists it then)`,
@@ -88,6 +90,9 @@ const WORDS: Words = {
   BUILDING_TOO: (event) => `${event.key} is being built by ${describeLeaseHolder(event.holder)} too; building it here (--build-wait 0)`,
   TARGET_WAITING: (event) =>
     `waiting for ${event.target}: ${describeLockHolder(event.holder)} is working on it (waiting up to ${event.seconds} s, --lock-timeout)`,
+  REINSTALLING: (event) => `installing ${event.key} again at ${event.target}: ${event.reason}`,
+  BACKUP_KEPT: (event) =>
+    `kept ${event.backup}, the environment before ${event.key}, as the backup: the copy of ${event.key} this install replaced was discarded`,
   SWAP_RECOVERED: (event) =>
     event.done === 0
       ? `an interrupted ${event.operation} had not changed ${event.target} yet`

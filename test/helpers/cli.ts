@@ -68,9 +68,9 @@ export class Sandbox {
     return { code, signal: null, stdout, stderr };
   }
 
-  /** Runs a command inside the sandbox, with the sandbox's environment. */
-  exec(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    return run(command, args, { cwd: this.dir, env: { ...this.env, ...env } });
+  /** Runs a command inside the sandbox (or in `cwd`), with the sandbox's environment. */
+  exec(command: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = this.dir): Promise<CliResult> {
+    return run(command, args, { cwd, env: { ...this.env, ...env } });
   }
 
   cleanup(): void {

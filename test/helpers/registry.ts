@@ -32,7 +32,11 @@ export class RegistryServer {
   tokenLifetime = 300;
   port = 0;
 
-  constructor(readonly auth: 'basic' | 'token') {}
+  /** `login`: the user and password it knows (GitLab's job token: gitlab-ci-token and CI_JOB_TOKEN). */
+  constructor(
+    readonly auth: 'basic' | 'token',
+    private readonly login = { user: REGISTRY_USER, password: REGISTRY_PASSWORD },
+  ) {}
 
   get host(): string {
     return `127.0.0.1:${this.port}`;
@@ -67,7 +71,7 @@ export class RegistryServer {
 
   private basicAuth(): string {
     const file = path.join(this.dir, 'htpasswd');
-    writeFileSync(file, execFileSync('htpasswd', ['-Bbn', REGISTRY_USER, REGISTRY_PASSWORD]));
+    writeFileSync(file, execFileSync('htpasswd', ['-Bbn', this.login.user, this.login.password]));
     return `auth: {htpasswd: {realm: terrarium-test, path: ${file}}}`;
   }
 
@@ -103,7 +107,8 @@ export class RegistryServer {
       const header = req.headers.authorization ?? '';
       const [user, password] = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString().split(':') : [];
       this.tokenRequests.push({ scopes, user });
-      if (user !== undefined && (user !== REGISTRY_USER || password !== REGISTRY_PASSWORD)) return void res.writeHead(401).end('{"details":"bad credentials"}');
+      if (user !== undefined && (user !== this.login.user || password !== this.login.password))
+        return void res.writeHead(401).end('{"details":"bad credentials"}');
       const access = scopes.flatMap((scope) => {
         const [type, name, actions] = scope.split(':');
         if (type !== 'repository' || !name || !actions) return [];

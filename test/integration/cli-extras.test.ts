@@ -95,9 +95,15 @@ describe('inspect, completion, help', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: terrarium install /);
     expect(help.stdout).toContain('Examples:\n  $ terrarium -t .venv --storage-dir /mnt/envs install requirements.txt');
-    // A pointer to the global options instead of all of them again.
-    expect(help.stdout).toContain('terrarium --help');
-    expect(help.stdout).not.toContain('--storage-dir <dir>');
+    // The global options install reads, under --help's headings; another command's, only its own.
+    for (const group of ['Install options:', 'Storage options:', 'S3 options:', 'Signing options:', 'Output options:']) expect(help.stdout).toContain(group);
+    expect(help.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);
+    const revert = await box.main(['help', 'revert']);
+    expect(revert.stdout).toMatch(/--target <dir>[\s\S]*--lock-timeout <seconds>[\s\S]*--json/);
+    for (const other of ['--storage-dir', '--python', 'Storage options:']) expect(revert.stdout).not.toContain(other);
+    const hash = await box.main(['help', 'hash']);
+    expect(hash.stdout).toContain('--digest-type');
+    expect(hash.stdout).not.toContain('--target');
     const top = await box.main(['--help']);
     // Help text wraps to the terminal: any run of white space may separate the words.
     expect(top.stdout).toMatch(/--storage-dir <dir>[\s\S]*?\(env:\s+TERRARIUM_STORAGE_DIR\)/);

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../helpers/cli.js';
+import { closedPort, Sandbox } from '../helpers/cli.js';
 import { ARCH } from '../helpers/python.js';
 
 /** Lock files as input, installed by real pip from the wheels the tests build. */
@@ -76,6 +78,47 @@ wheels = [{ url = "https://files.example.org/terra_winonly-1.0-py3-none-any.whl"
     expect(result.stderr).toContain('DO NOT MATCH THE HASHES');
     expect(result.stderr).toContain('pip install failed');
     expect((await box.exec(path.join(target, 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
+  });
+
+  it("takes a locked artifact from the user's own index or wheel folder by its hash, where the lock's host cannot be reached", async () => {
+    // The lock as made against a public index: every artifact at a URL this machine cannot reach.
+    const gone = `http://127.0.0.1:${await closedPort()}/files`;
+    box.write(
+      'pylock.remote.toml',
+      pylock().replace(`path = "wheels/${demo}"`, `url = "${gone}/${demo}"`).replace(`path = "wheels/${dep}"`, `url = "${gone}/${dep}"`),
+    );
+    // A mirror (PEP 503, with each file's hash, as devpi, Nexus and Artifactory serve it).
+    const served: string[] = [];
+    const mirror = createServer((request, response) => {
+      served.push(request.url!);
+      const project = /^\/simple\/([^/]+)\/$/.exec(request.url!)?.[1];
+      if (project) {
+        const files = [demo, dep].filter((name) => name.startsWith(`${project.replace(/-/g, '_')}-`));
+        response.writeHead(files.length ? 200 : 404, { 'content-type': 'text/html' });
+        return void response.end(files.map((name) => `<a href="/files/${name}#sha256=${sha256(name)}">${name}</a>`).join('\n'));
+      }
+      const file = /^\/files\/([^/]+)$/.exec(request.url!)?.[1];
+      if (file && [demo, dep].includes(file)) return void response.end(readFileSync(path.join(box.wheels, file)));
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
+    try {
+      const index = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/simple`;
+      const fromMirror = await box.terrarium(['--no-upload', '--no-cache', '-t', box.path('mirrored'), 'install', 'pylock.remote.toml'], {
+        PIP_NO_INDEX: '0',
+        PIP_FIND_LINKS: box.path('no-wheels'),
+        PIP_INDEX_URL: index,
+      });
+      expect(fromMirror.code, fromMirror.stderr).toBe(0);
+      expect(served).toEqual(expect.arrayContaining([`/files/${demo}`, `/files/${dep}`]));
+    } finally {
+      await new Promise((resolve) => mirror.close(resolve));
+    }
+    // A wheel folder (find-links), no index at all.
+    const fromFolder = await box.terrarium(['--no-upload', '--no-cache', '-t', box.path('foldered'), 'install', 'pylock.remote.toml'], box.env);
+    expect(fromFolder.code, fromFolder.stderr).toBe(0);
+    expect(fromFolder.stderr).toContain('trying the same files, by hash, from your index and find-links alone');
+    expect((await box.exec(path.join(box.path('foldered'), 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
   });
 
   it('installs a hashed requirements file with its markers, then plain files on top', async () => {

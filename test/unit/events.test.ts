@@ -66,6 +66,12 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
     { code: 'TARGET_WAITING', target: '/t', holder: { ...holder, command: 'install', thisHost: true }, seconds: 9 },
     /^waiting for \/t: terrarium install \(pid 42 on this host, since .*\) is working on it \(waiting up to 9 s/,
   ],
+  LOCK_SOURCES_FALLBACK: [{ code: 'LOCK_SOURCES_FALLBACK', exitCode: 1 }, /^pip could not install the lock from the URLs it names \(exit 1\); trying/],
+  REINSTALLING: [{ code: 'REINSTALLING', target: '/t', key: 'k', reason: 'files changed' }, /^installing k again at \/t: files changed$/],
+  BACKUP_KEPT: [
+    { code: 'BACKUP_KEPT', backup: '/t.bak', key: 'k' },
+    /^kept \/t\.bak, the environment before k, as the backup: the copy of k this install replaced was discarded$/,
+  ],
   SWAP_RECOVERED: [
     { code: 'SWAP_RECOVERED', target: '/t', operation: 'install', done: 2, steps: 3 },
     /^undid an interrupted install of \/t \(2 of 3 steps had run\)$/,

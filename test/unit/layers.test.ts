@@ -9,6 +9,7 @@ const SRC = path.resolve('src');
  * what each one owns.
  */
 const LAYERS = [
+  'action',
   'cli',
   'index.ts',
   'install',

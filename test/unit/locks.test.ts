@@ -152,15 +152,24 @@ describe('a pylock.toml', () => {
     expect(resolve({ '/p/pylock.toml': PYLOCK.replace('b'.repeat(64), '0'.repeat(64)) }).digest).toBe(base);
   });
 
-  it('is installed with --require-hashes --no-deps from one links page, without the index', () => {
+  it("is installed with --require-hashes --no-deps from one links page, beside the user's own index and find-links", () => {
     const { plan } = resolve({ '/p/pylock.toml': PYLOCK });
     expect(plan.installs).toEqual([['--require-hashes', '--no-deps', '-r', 'locked-requirements.txt']]);
     const requirements = plan.files['locked-requirements.txt']!.split('\n');
-    expect(requirements).toContain('--no-index');
+    expect(requirements).not.toContain('--no-index');
+    // Should the lock's URLs fail: the same pinned set from the user's own sources alone.
+    expect(plan.fallback).toEqual(['--require-hashes', '--no-deps', '-r', 'locked-requirements-own-sources.txt']);
+    const own = plan.files['locked-requirements-own-sources.txt']!;
+    expect(own).toContain(`alpha-pkg==1.0 --hash=${H('a')}`);
+    expect(own).not.toContain('locked-links.html');
     expect(requirements).toContain('--find-links locked-links.html');
     expect(requirements).toContain(`alpha-pkg==1.0 --hash=${H('a')}`);
     expect(plan.files['locked-links.html']).toContain('<a href="file:///p/wheels/beta-2.1-py3-none-any.whl">beta-2.1-py3-none-any.whl</a>');
     expect(plan.files['locked-links.html']).toContain('href="https://files.example.org/a/alpha_pkg-1.0-py3-none-any.whl"');
+    // Only files here: the lock needs no index.
+    const local = resolve({ '/p/pylock.toml': PYLOCK.replaceAll('url = "https://files.example.org/a/', 'path = "wheels/') }).plan;
+    expect(local.files['locked-requirements.txt']!.split('\n')).toContain('--no-index');
+    expect(local.fallback).toBeUndefined();
   });
 
   it.each([

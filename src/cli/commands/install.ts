@@ -9,6 +9,7 @@ import { requireTarget } from '../options.js';
 /** Where the environment came from, in words (and as --json's `source`). */
 function sourceOf(outcome: InstallOutcome): string {
   if (outcome.kind === 'built') return 'build';
+  if (outcome.kind === 'unchanged') return 'target';
   return outcome.kind === 'linked' ? `unpacked copy in the cache ${outcome.cacheDir} (${outcome.method})` : outcome.store;
 }
 
@@ -39,6 +40,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       target: result.target,
       hit: outcome.kind !== 'built',
       source: sourceOf(outcome),
+      unchanged: outcome.kind === 'unchanged',
       portable: result.portable,
       interpreter: result.interpreter,
       published: ours,
@@ -47,6 +49,8 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       waited: result.waited ?? null,
       unreachable: result.unreachable,
       backup: result.backup ?? null,
+      keptBackup: result.keptBackup,
+      bytes: outcome.kind === 'built' || outcome.kind === 'restored' ? outcome.bytes : 0,
       seconds: Number(result.seconds.toFixed(3)),
     });
   }
@@ -58,6 +62,8 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
     // A store passed over as unreachable got nothing: the last line says so, not only the warning above it.
     if (result.unreachable.length) where.push(`not published to ${result.unreachable.join(', ')} (unreachable)`);
     reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${took}`);
+  } else if (outcome.kind === 'unchanged') {
+    reporter.info(`${result.key} is already installed at ${result.target}, unchanged: nothing to do (checked in ${took}; --reinstall installs it again)`);
   } else {
     reporter.info(`restored ${result.key} from ${sourceOf(outcome)} at ${result.target} in ${took}`);
   }

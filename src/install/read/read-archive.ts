@@ -10,23 +10,23 @@ import type { RestoreJob } from './read-job.js';
 import { relocateStaged, writeEntries } from './write-entries.js';
 
 /**
- * Reads one stored archive into staging, in four steps: open and verify its source (open-source.ts),
+ * Reads one stored archive into staging, and returns how many bytes of it were read (parts linked from the cache are not), in four steps: open and verify its source (open-source.ts),
  * check and write its entries (write-entries.ts), relocate and check the result (the same file), keep
  * what the cache keeps of it (keep.ts). A part of it the cache held that turns out damaged is dropped
  * there, and the archive read again from the store alone.
  */
-export async function readArchive(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<void> {
+export async function readArchive(job: RestoreJob, store: Store, record: ArchiveRecord): Promise<number> {
   try {
-    await readOnce(job, store, record, true);
+    return await readOnce(job, store, record, true);
   } catch (error) {
     if (!(error instanceof DamagedInCache)) throw error;
     job.reporter.warn({ code: 'CACHED_ARCHIVE_BAD', store: store.description, key: record.key, cause: error.message });
     await removeTree(job.staging);
-    await readOnce(job, store, record, false);
+    return readOnce(job, store, record, false);
   }
 }
 
-async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, useCache: boolean): Promise<void> {
+async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, useCache: boolean): Promise<number> {
   const opened = await openSource(job, store, record, useCache);
   try {
     const progress = { files: 0, bytes: 0 };
@@ -49,6 +49,7 @@ async function readOnce(job: RestoreJob, store: Store, record: ArchiveRecord, us
       () => `${formatTransfer(opened.source.bytes(), record.size, Date.now() - started)} · ${formatCount(progress.files, 'file')}`,
     );
     await keepRead(job, record, opened, written);
+    return opened.source.bytes();
   } finally {
     await opened.close();
   }

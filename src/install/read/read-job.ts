@@ -48,4 +48,5 @@ export function noteLinkMethod(job: RestoreJob, link: LinkMode, method: LinkMeth
 }
 
 /** Where a restored environment came from. */
-export type Restored = { kind: 'restored'; store: string } | { kind: 'linked'; cacheDir: string; method: LinkMethod };
+/** Where an environment was restored from: a store (with the bytes of its archive read), or the cache's unpacked copy. */
+export type Restored = { kind: 'restored'; store: string; bytes: number } | { kind: 'linked'; cacheDir: string; method: LinkMethod };
