@@ -130,9 +130,11 @@ await terrarium(['-t', at('cache-fill'), ...cached]);
 // Link mode, the default with a cache: the first install keeps an unpacked copy, repeats link from it.
 const linked = ['--storage-dir', store, '--cache-dir', at('link-cache'), '--require-download', 'install', requirements];
 await terrarium(['-t', at('link-fill'), ...linked]);
-// What a CI job or deploy script does each time: the same target again (the one there becomes the
-// backup, the backup before it is removed). Twice first, so that there is a backup to remove.
-for (let i = 0; i < 2; i++) await terrarium(['-t', at('replaced'), ...linked]);
+// What a CI job or deploy script does each time: the same target again. Unchanged, it is left as it is
+// (a stamp of the tree checked, its python run once); with --reinstall the one there becomes the
+// backup and the backup before it is removed. Twice first, so that there is a backup to remove.
+for (let i = 0; i < 2; i++) await terrarium(['-t', at('replaced'), '--reinstall', ...linked]);
+await terrarium(['-t', at('unchanged'), ...linked]);
 
 /** The floor: the system's tar and zstd unpacking the format 1 archive of the same environment. */
 function tarFloor(dir) {
@@ -151,12 +153,13 @@ const rounds = {
   replace: {
     label: 'format 1 repeat into the same target',
     run: async () => {
-      const result = await terrarium(['-t', at('replaced'), ...linked]);
+      const result = await terrarium(['-t', at('replaced'), '--reinstall', ...linked]);
       // The backup it displaced is removed in the background after it returns: not charged to the next run.
       while (readdirSync(work).some((name) => name.startsWith('.replaced.bak.trash-'))) await new Promise((resolve) => setTimeout(resolve, 20));
       return result;
     },
   },
+  unchanged: { label: 'format 1 repeat, target unchanged (nothing to do)', run: () => terrarium(['-t', at('unchanged'), ...linked]) },
   tar: { label: 'floor: tar -x with zstd -d, same archive', run: (i) => tarFloor(`tar-${i}`) },
   ...(await layeredRounds({ terrarium, oneCore, requirements, store: layered.store, at, signKey })),
   ...(await portableRounds({ terrarium, timed, requirements, at })),
@@ -258,6 +261,7 @@ const ratios = {
   'cold / pip': ratio('cold', 'pip'),
   'link / tar floor': floorRatio('link'),
   'replace / tar floor': floorRatio('replace'),
+  'unchanged repeat / tar floor': floorRatio('unchanged'),
   'format 2 warm / tar floor': floorRatio('warm2'),
   'format 2 link / tar floor': floorRatio('link2'),
   'format 2 link with --trust-key / tar floor': floorRatio('link2trust'),
@@ -327,6 +331,7 @@ writeFileSync(
       ['terrarium from cache', results.cache.seconds],
       ['terrarium link mode', results.link.seconds],
       ['terrarium same target', results.replace.seconds],
+      ['terrarium same target, unchanged', results.unchanged.seconds],
       ['format 2 warm', results.warm2.seconds],
       ['format 2 warm, one core', results.warm2core.seconds],
       ['format 2 link mode', results.link2.seconds],
