@@ -56,6 +56,10 @@ export interface ExtractOptions {
   method?: LinkMethod | undefined;
   progress?: TreeProgress;
   limits?: UnpackLimits;
+  /** Parts that are layers of other archives (no manifest at the start of the first), moved as this manifest of theirs says. */
+  manifest?: Manifest | undefined;
+  /** Told of every entry as it passes the checks, with the index of its part. */
+  entered?: ((part: number, entry: Entry) => void) | undefined;
 }
 
 /** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
@@ -100,6 +104,7 @@ export async function extractLayers(
   const place = (header: EntryHeader, step: string): Entry => {
     const entry = guard.check(header);
     failpoint(step);
+    options.entered?.(current, entry);
     if (entry.type === 'directory') {
       ensureDirectory(entry.path, entry);
       return entry;
@@ -206,6 +211,8 @@ export async function extractLayers(
   let manifestText = '';
   /** The linked part being read, while it is. */
   let linking: LinkedPart | undefined;
+  /** The index of the part being read. */
+  let current = 0;
   try {
     const reader = {
       manifest: (read: Manifest, text: string) => {
@@ -217,7 +224,9 @@ export async function extractLayers(
       drain: () => writer.ready(),
       decoder: codec === 'zstd' ? new ZstdDecoder() : undefined,
     };
+    if (options.manifest) reader.manifest(options.manifest, '');
     for (const [index, part] of parts.entries()) {
+      current = index;
       entries = unpacked[index];
       if ('linked' in part) {
         writer.unpackIn({ root: part.linked.dir, existing: true });
@@ -234,7 +243,7 @@ export async function extractLayers(
       }
       writer.unpackIn(part.unpackInto === undefined ? undefined : { root: part.unpackInto, existing: false });
       await readPart(part, tally, async (source) => {
-        if (index === 0) await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
+        if (index === 0 && !options.manifest) await readArchive(source, codec, reader, 'rebuild the archive with --no-download');
         else await readTar(source, codec, sink, reader);
       });
     }

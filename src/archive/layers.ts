@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Entry } from './entry.js';
+import { type Provenance, provenanceWords } from './provenance.js';
 
 /**
  * Archive format 2 stores an environment as layers: one for the environment's own files (first, with
@@ -22,6 +23,8 @@ export interface Layer {
    * the cache checks it against. Absent in archives packed by earlier versions (their document is of version 1).
    */
   tree?: string | undefined;
+  /** A distribution's layer that can be reused by another key: the wheel it was installed from (provenance.ts). */
+  provenance?: Provenance | undefined;
 }
 
 export const ENVIRONMENT_LAYER = 'environment';
@@ -38,6 +41,7 @@ export interface Claim {
 export interface LayerPlan {
   name: string;
   entries: Entry[];
+  provenance?: Provenance | undefined;
 }
 
 /**
@@ -127,10 +131,13 @@ export function recordPaths(text: string): string[] {
 
 /**
  * The text a layered archive's sha256 (and its signature) is made over: every layer's digest, size and
- * counts in order, and (version 2) its tree's digest. A record's layers are held to it, so a signature
- * covers every layer and what its unpacked copy must hold.
+ * counts in order, (version 2) its tree's digest and (version 3) its provenance. A record's layers are
+ * held to it, so a signature covers every layer, what its unpacked copy must hold and what it may be
+ * reused for.
  */
 export function layersDocument(layers: readonly Layer[]): string {
+  if (layers.some((l) => l.provenance) && layers.every((l) => l.tree !== undefined))
+    return `terrarium-layers 3\n${layers.map((l) => `${l.sha256} ${l.size} ${l.unpackedSize} ${l.entries} ${l.tree} ${l.name} ${provenanceWords(l.provenance)}\n`).join('')}`;
   if (layers.every((l) => l.tree !== undefined))
     return `terrarium-layers 2\n${layers.map((l) => `${l.sha256} ${l.size} ${l.unpackedSize} ${l.entries} ${l.tree} ${l.name}\n`).join('')}`;
   return `terrarium-layers 1\n${layers.map((l) => `${l.sha256} ${l.size} ${l.unpackedSize} ${l.entries} ${l.name}\n`).join('')}`;

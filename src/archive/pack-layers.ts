@@ -53,6 +53,7 @@ export async function packLayers(
         unpackedSize: progress.bytes - before,
         entries: plan.entries.length,
         tree: tree.digest(),
+        ...(plan.provenance ? { provenance: plan.provenance } : {}),
       });
     }
   }

@@ -224,6 +224,12 @@ export const OPTIONS = {
     default: '2',
     choices: ['1', '2'],
   },
+  assemble: {
+    kind: 'switch',
+    flags: '--no-assemble',
+    help: 'on a miss, let pip install every distribution rather than reuse the layers of them that stores hold',
+    group: 'build',
+  },
   compress: { kind: 'switch', flags: '--no-compress', help: 'same as --compression none (the original terrarium option)', group: 'build' },
   bootstrap: { kind: 'switch', flags: '--no-bootstrap', help: 'do not write bin/terrarium_bootstrap.py into the environment', group: 'build' },
   digestType: {

@@ -47,6 +47,7 @@ export function resolveSettings(raw: RawOptions, cwd: string, env: NodeJS.Proces
       builder: v.builder,
       codec: v.compress ? v.compression : 'none',
       format: v.format === '2' ? 2 : 1,
+      assemble: v.assemble,
       allowOutsidePaths: v.allowOutsidePaths,
     },
     backupSuffix: v.backup ? v.backupSuffix : undefined,

@@ -12,6 +12,7 @@ import { PipProgress } from './build-progress.js';
 import { check, type StepOptions, step } from './build-step.js';
 import { compileBytecode } from './bytecode.js';
 import type { PipPlan } from './pip-plan.js';
+import { parsePipReport, pipHasReport, type ReportedInstall } from './pip-report.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
 export type Builder = (typeof BUILDERS)[number];
@@ -33,10 +34,32 @@ export interface BuildOptions {
    * (Python 3.9 and later), so that a distribution installed anywhere packs to the same bytes.
    */
   reproducible?: { prefix: string; mtime: number } | undefined;
+  /** Given the new environment's site-packages (pip seeded, nothing else): what stored layers can give it (a miss assembled). */
+  reuse?: ((site: string, step: StepOptions) => Promise<Reuse | undefined>) | undefined;
+}
+
+/**
+ * What a miss found already stored (install/assemble): distributions restored from layers other keys
+ * published, and pip's runs for the rest. `finish` writes, once pip is done, what pip itself would
+ * have written for the restored ones (their RECORD and REQUESTED).
+ */
+export interface Reuse {
+  pip: PipPlan;
+  /** The distributions restored, as pip's report would list them. */
+  restored: ReportedInstall[];
+  /** Names in site-packages that only restored layers hold: their bytecode came with them. */
+  restoredNames: ReadonlySet<string>;
+  finish(): Promise<void>;
+}
+
+/** What a build did: the distributions it installed (from pip's report: undefined where pip could not write one), and what it reused. */
+export interface BuildOutcome {
+  installed: ReportedInstall[] | undefined;
+  reuse: Reuse | undefined;
 }
 
 /** `python -m venv` (or virtualenv) then `pip install -r ...`: the dependency math, done once per key. */
-export async function buildEnvironment(options: BuildOptions): Promise<void> {
+export async function buildEnvironment(options: BuildOptions): Promise<BuildOutcome> {
   const { python, dir } = options;
   const env: NodeJS.ProcessEnv = { ...options.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
   delete env.VIRTUAL_ENV;
@@ -46,15 +69,29 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
   // A reproducible build compiles all of site-packages once at the end: the seeded pip's bytecode would be made twice.
   await createEnvironment(options, stepOptions, compileHere && options.reproducible ? ['--no-compile'] : []);
   const site = sitePackages(dir, python);
+  // Only a reproducible build's layers can be reused, and only where pip says what it installed from.
+  const reports = compileHere && options.reproducible !== undefined && pipHasReport(seededPip(site));
+  const reuse = reports && options.reuse ? await options.reuse(site, stepOptions) : undefined;
   const before = compileHere ? await entriesOf(site) : undefined;
-  await installRequirements(options, stepOptions, compileHere);
-  if (!compileHere) return;
+  const installed = await installRequirements(options, reuse?.pip ?? options.pip, stepOptions, { compileHere, reports });
+  await reuse?.finish();
+  const outcome = { installed: installed && reuse ? [...reuse.restored, ...installed] : installed, reuse };
+  if (!compileHere) return outcome;
   const { reproducible, reporter } = options;
   if (reproducible) {
     // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
     await setMtimes(dir, reproducible.mtime / 1000);
     // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
-    await compileBytecode(reporter, dir, [site], stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
+    // Restored layers brought their bytecode: only what pip installed (or changed) is compiled.
+    const changed = new Set(changedEntries(before, await entriesOf(site)) ?? []);
+    const compiled = reuse ? listOrEmptySync(site).filter((name) => !reuse.restoredNames.has(name) || changed.has(name)) : undefined;
+    await compileBytecode(reporter, dir, compiled ? compiled.map((name) => path.join(site, name)) : [site], stepOptions, [
+      '-f',
+      '-s',
+      dir,
+      '-p',
+      reproducible.prefix,
+    ]);
     // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
     // compileall wrote only under site-packages.
     await setMtimes(site, reproducible.mtime / 1000);
@@ -62,6 +99,16 @@ export async function buildEnvironment(options: BuildOptions): Promise<void> {
     const changed = changedEntries(before, await entriesOf(site));
     await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
   }
+  return outcome;
+}
+
+/** The version of the pip a new environment was seeded with ('' when none is found). */
+function seededPip(site: string): string {
+  return (
+    listOrEmptySync(site)
+      .map((name) => /^pip-([^-]+)\.dist-info$/.exec(name)?.[1])
+      .find((version) => version !== undefined) ?? ''
+  );
 }
 
 /** The empty environment, with pip: venv (ensurepip) or virtualenv, as --builder says. */
@@ -105,38 +152,58 @@ async function createEnvironment(options: BuildOptions, stepOptions: StepOptions
   });
 }
 
-/** pip install, one run per plan (requirement files, or a lock's artifacts then the rest); a failure is pip's words and BUILD_PIP_FAILED. */
-async function installRequirements(options: BuildOptions, stepOptions: StepOptions, compileHere: boolean): Promise<void> {
+/**
+ * pip install, one run per plan (requirement files, or a lock's artifacts then the rest); a failure is
+ * pip's words and BUILD_PIP_FAILED. With `reports`, each run writes pip's report of what it installed:
+ * returned, else undefined.
+ */
+async function installRequirements(
+  options: BuildOptions,
+  plan: PipPlan,
+  stepOptions: StepOptions,
+  { compileHere, reports }: { compileHere: boolean; reports: boolean },
+): Promise<ReportedInstall[] | undefined> {
   const { dir, reporter } = options;
-  const pip = await withPlanFiles(options.pip, async ({ installs, fallback }) => {
+  const outcome = await withPlanFiles(plan, async ({ installs, fallback }, folder) => {
     const progress = new PipProgress(() => listOrEmptySync(sitePackages(dir, options.python)));
-    return reporter.during(
+    const installed: ReportedInstall[] = [];
+    const pip = await reporter.during(
       'pip install',
       async (phase) => {
-        let installed = 0;
+        let count = 0;
         let result: RunResult | undefined;
-        const pipInstall = (args: string[]) =>
-          step(reporter, path.join(dir, 'bin', 'python'), ['-m', 'pip', 'install', ...(compileHere ? ['--no-compile'] : []), ...args], stepOptions, (line) =>
-            progress.feed(line),
+        const pipInstall = async (args: string[], index: number) => {
+          const report = reports ? path.join(folder, `report-${index}.json`) : undefined;
+          const run = await step(
+            reporter,
+            path.join(dir, 'bin', 'python'),
+            ['-m', 'pip', 'install', ...(compileHere ? ['--no-compile'] : []), ...(report ? ['--report', report] : []), ...args],
+            stepOptions,
+            (line) => progress.feed(line),
           );
+          if (run.code === 0 && report) installed.push(...(parsePipReport(await fs.readFile(report, 'utf8').catch(() => '')) ?? []));
+          return run;
+        };
         for (const [index, args] of installs.entries()) {
-          result = await pipInstall(args);
+          result = await pipInstall(args, index);
           // The lock's own URLs could not serve it: the same files by hash from the user's index or find-links.
           if (result.code !== 0 && index === 0 && fallback) {
             options.signal?.throwIfAborted();
             reporter.info({ code: 'LOCK_SOURCES_FALLBACK', exitCode: result.code });
-            result = await pipInstall(fallback);
+            result = await pipInstall(fallback, installs.length);
           }
           if (result.code !== 0) return result;
-          installed += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
+          count += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
         }
-        phase.done({ code: 'PACKAGES_INSTALLED', count: installed });
-        return result!;
+        phase.done({ code: 'PACKAGES_INSTALLED', count });
+        return result;
       },
       () => progress.describe(),
     );
+    return { pip, installed };
   });
-  if (pip.code === 0) return;
+  const { pip } = outcome;
+  if (!pip || pip.code === 0) return reports ? outcome.installed : undefined;
   options.signal?.throwIfAborted();
   if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
   throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
@@ -187,15 +254,14 @@ function changedEntries(before: Map<string, string> | undefined, after: Map<stri
   return [...after].filter(([name, stamp]) => before.get(name) !== stamp && (!name.includes('.') || name.endsWith('.py'))).map(([name]) => name);
 }
 
-/** Writes the plan's files to a folder of their own for the time pip runs, and names them there. */
-async function withPlanFiles<T>(plan: PipPlan, use: (runs: Pick<PipPlan, 'installs' | 'fallback'>) => Promise<T>): Promise<T> {
+/** Writes the plan's files (and pip's reports) to a folder of their own for the time pip runs, and names them there. */
+async function withPlanFiles<T>(plan: PipPlan, use: (runs: Pick<PipPlan, 'installs' | 'fallback'>, folder: string) => Promise<T>): Promise<T> {
   const names = Object.keys(plan.files);
-  if (!names.length) return use(plan);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-pip-'));
   const named = (args: string[]) => args.map((arg) => (names.includes(arg) ? path.join(dir, arg) : arg));
   try {
     for (const name of names) await fs.writeFile(path.join(dir, name), plan.files[name]!);
-    return await use({ installs: plan.installs.map(named), fallback: plan.fallback && named(plan.fallback) });
+    return await use({ installs: plan.installs.map(named), fallback: plan.fallback && named(plan.fallback) }, dir);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -6,14 +6,16 @@ import { packEnvironment } from '../archive/create.js';
 import { type Claim, INTERPRETER_LAYER_PREFIX, planLayers, readClaims } from '../archive/layers.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_PORTABLE, type Manifest, PLACEHOLDER_PREFIX } from '../archive/manifest.js';
 import { packLayers } from '../archive/pack-layers.js';
+import { interpreterTag } from '../archive/provenance.js';
 import type { LocalArchive } from '../archive/save.js';
 import { saveArchive } from '../archive/save.js';
 import { type ScanResult, scanEnvironment } from '../archive/scan.js';
 import { writeBootstrap } from '../env/bootstrap.js';
-import { buildEnvironment } from '../env/build.js';
+import { type BuildOutcome, buildEnvironment } from '../env/build.js';
 import { type Bundled, bundleInterpreter, sealBundle } from '../env/bundle.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
 import { pipPlan } from '../env/pip-plan.js';
+import type { ReportedInstall } from '../env/pip-report.js';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
@@ -27,8 +29,10 @@ import { formatBytes, formatCount, groupDigits } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import { describeOutsidePath } from '../report/words.js';
 import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
-import type { WritableStore } from '../stores/store.js';
+import type { Store, WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
+import { type Assembled, assembler } from './assemble/assemble.js';
+import { withProvenance } from './assemble/layer-provenance.js';
 import { type Publication, publishEverywhere } from './publish.js';
 import { relocateInPlace } from './read/relocation.js';
 import type { BuildSettings, InstallOptions, JobContext, RunKeys } from './settings.js';
@@ -44,6 +48,9 @@ export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env'>, RunKeys, 
   publishTo: WritableStore[];
   /** A rebuild with --no-download: a stored archive in the way that fails verification is replaced. */
   heal: boolean;
+  /** Where a miss looks for layers to reuse (empty: none is reused), and the cache read first for their bytes. */
+  reuseFrom: Store[];
+  cache: Store | undefined;
 }
 
 /** Where a build publishes: nowhere when runners that trust only signed archives would pass an unsigned one over. */
@@ -57,6 +64,8 @@ export interface Built {
   /** The size of the archive packed for publishing (0: none was packed). */
   bytes: number;
   manifest: Manifest;
+  /** A miss assembled from stored layers: the layers reused and how many distributions pip installed. */
+  assembled: Assembled | undefined;
 }
 
 /**
@@ -67,7 +76,8 @@ export interface Built {
 export async function buildAndPublish(job: BuildJob): Promise<Built> {
   const { reporter, resolved, staging } = job;
   reporter.info({ code: 'BUILDING', key: resolved.key, executable: job.python.executable });
-  const { python, bundled } = await buildInStaging(job);
+  const assembled: Assembled = { layers: [], pip: 0 };
+  const { python, bundled, outcome } = await buildInStaging(job, assembled);
   failpoint('install-built');
   if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
   const scan = scanEnvironment(staging, python.executable);
@@ -94,7 +104,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
   if (publishTo.length < job.publishTo.length) reporter.info({ code: 'NOT_PUBLISHED_UNSIGNED', key: resolved.key });
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, python.prefix), job.settings.allowOutsidePaths, reporter);
-    const archive = await packForPublishing(job, scan, manifest, bundled);
+    const archive = await packForPublishing(job, scan, manifest, bundled, outcome.installed);
     bytes = archive.size;
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
@@ -118,7 +128,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
     }
   }
   await relocateInPlace(staging, manifest, job.target, bundled ? carriedPython(python, job.target) : python);
-  return { published, bytes, manifest };
+  return { published, bytes, manifest, assembled: outcome.reuse ? assembled : undefined };
 }
 
 /** Everything under the bundle's folder but its folders (which the environment's layer holds, as it holds every folder). */
@@ -128,7 +138,7 @@ function interpreterClaim(bundled: Bundled, scan: ScanResult): Claim {
 }
 
 /** Step one: the environment in staging (venv + pip), made from the interpreter it will carry where the key is portable. */
-async function buildInStaging(job: BuildJob): Promise<{ python: Fingerprint; bundled: Bundled | undefined }> {
+async function buildInStaging(job: BuildJob, assembled: Assembled): Promise<{ python: Fingerprint; bundled: Bundled | undefined; outcome: BuildOutcome }> {
   const { reporter, resolved, staging } = job;
   if (resolved.portable && job.settings.format !== 2) {
     throw new TerrariumError('USAGE', '--portable needs the layered archive format (--format 2)', { hint: 'drop --format 1' });
@@ -146,7 +156,7 @@ async function buildInStaging(job: BuildJob): Promise<{ python: Fingerprint; bun
     : undefined;
   // The environment is made by the interpreter it will run on: the copy, where it carries one.
   const python = bundled?.python ?? job.python;
-  await buildEnvironment({
+  const outcome = await buildEnvironment({
     python,
     builder: job.settings.builder,
     dir: staging,
@@ -156,9 +166,22 @@ async function buildInStaging(job: BuildJob): Promise<{ python: Fingerprint; bun
     reporter,
     signal: job.signal,
     reproducible: job.settings.format === 2 ? { prefix: PLACEHOLDER_PREFIX, mtime: LAYER_MTIME } : undefined,
+    reuse: reuses(job) ? assembler({ ...job, inputs: resolved.inputs, python, stores: job.reuseFrom, root: staging }, assembled) : undefined,
   });
   if (bundled) await sealBundle(staging, bundled);
-  return { python, bundled };
+  return { python, bundled, outcome };
+}
+
+/**
+ * Whether a miss may be assembled from stored layers: a format 2 build of an environment without a
+ * carried interpreter, unless --no-assemble; a lock with plain requirement files on top is built in
+ * full (pip resolves the plain files against the lock's installed packages).
+ */
+function reuses(job: BuildJob): boolean {
+  const { inputs } = job.resolved;
+  return (
+    job.settings.assemble && job.settings.format === 2 && !job.resolved.portable && job.reuseFrom.length > 0 && !(inputs.locked && inputs.plainFiles.length)
+  );
 }
 
 /** The mtime every file of a format 2 build is given before its bytecode is made: any fixed value does. */
@@ -169,7 +192,13 @@ const LAYER_MTIME = Date.UTC(2020, 0, 1);
  * (format 2: a layer per distribution, its text files naming PLACEHOLDER_PREFIX in place of the build
  * path, so that the same distribution packs to the same bytes from any build).
  */
-async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Manifest, bundled: Bundled | undefined): Promise<LocalArchive> {
+async function packForPublishing(
+  job: BuildJob,
+  scan: ScanResult,
+  manifest: Manifest,
+  bundled: Bundled | undefined,
+  installed: ReportedInstall[] | undefined,
+): Promise<LocalArchive> {
   const { reporter, staging } = job;
   const progress = { files: 0, bytes: 0 };
   const files = scan.entries.filter((entry) => entry.type === 'file');
@@ -183,7 +212,9 @@ async function packForPublishing(job: BuildJob, scan: ScanResult, manifest: Mani
         const claims = readClaims(staging, scan.entries);
         // The carried interpreter is a layer of its own, the same bytes in every key built with it.
         if (bundled) claims.push(interpreterClaim(bundled, scan));
-        const plans = planLayers(scan.entries, claims);
+        const planned = planLayers(scan.entries, claims);
+        // What pip installed from wheels can be reused by the next miss (docs/layers.md); a carried interpreter's builds are not.
+        const plans = installed && !bundled ? withProvenance(planned, installed, interpreterTag(platformOf(manifest.python)), scan.binary) : planned;
         const layered: Manifest = { ...manifest, prefix: PLACEHOLDER_PREFIX, buildPath: staging };
         const transform = makeRelocator({ text: manifest.text, binary: [], prefix: staging }, PLACEHOLDER_PREFIX, manifest.python);
         saved = await packLayers(staging, plans, layered, job.settings.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });

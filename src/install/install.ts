@@ -15,6 +15,7 @@ import { isWritable, type Store } from '../stores/store.js';
 import { type Exchanger, startExchanger } from '../target/exchange.js';
 import { checkTarget, swapIn } from '../target/swap.js';
 import { lockTarget } from '../target/target-lock.js';
+import type { Assembled } from './assemble/assemble.js';
 import { buildAndPublish, publishTargets } from './build-and-publish.js';
 import { awaitTurn, endLease, type Waited } from './build-lease.js';
 import { describeStores, lookupOrder } from './configure-stores.js';
@@ -27,7 +28,11 @@ import type { InstallOptions } from './settings.js';
 import { findUnchanged, keepsBackup } from './unchanged.js';
 
 /** Where the installed environment came from. */
-export type InstallOutcome = Restored | { kind: 'built'; published: Publication[]; bytes: number } | { kind: 'unchanged' };
+export type InstallOutcome =
+  | Restored
+  /** `assembled`: the miss reused stored layers (install/assemble), pip installed the rest. */
+  | { kind: 'built'; published: Publication[]; bytes: number; assembled: Assembled | undefined }
+  | { kind: 'unchanged' };
 
 export interface InstallResult {
   key: string;
@@ -252,7 +257,7 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   }
   const lease = turn?.kind === 'build' ? turn.lease : undefined;
   const { staging, target, linksOutside } = restoreJob;
-  const { published, bytes, manifest } = await buildAndPublish({
+  const { published, bytes, manifest, assembled } = await buildAndPublish({
     resolved,
     python: local,
     staging,
@@ -263,6 +268,8 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
     publishTo,
     // An archive passed over for linking outside blocks every publication of this key: one built without such links replaces it.
     heal: !options.download || linksOutside.size > 0,
+    reuseFrom: options.download ? reachable : [],
+    cache: options.local?.archives,
     signingKey: options.signingKey,
     trusted: options.trusted,
     signal,
@@ -274,7 +281,7 @@ async function stageMiss(options: InstallOptions, resolved: ResolvedKey, restore
   await endLease(lease, undefined, signal);
   await restoreJob.check(staging, manifest);
   return {
-    outcome: { kind: 'built', published: published.filter((p) => p.store !== cache), bytes },
+    outcome: { kind: 'built', published: published.filter((p) => p.store !== cache), bytes, assembled },
     nearest,
     waited: turn?.waited,
     unreachable: [...unreachable],

@@ -4,6 +4,7 @@ import { formatTransfer } from '../report/format.js';
 import type { Reporter } from '../report/reporter.js';
 import type { PublicKey } from '../sign/minisign.js';
 import { acceptStored } from '../stores/acceptance.js';
+import { indexLayers } from '../stores/layer-index.js';
 import type { ArchiveRecord, PublishResult, Store, WritableStore } from '../stores/store.js';
 import { flawOfStored } from '../stores/verify.js';
 import { TOOL_VERSION } from '../version.js';
@@ -53,6 +54,13 @@ export async function publishEverywhere(
               reporter.warn({ code: 'STORED_ARCHIVE_REPLACED', store: store.description, key, flaw });
               result = await store.replace(result.record, archive, TOOL_VERSION, sent);
             }
+          }
+          if (result.outcome !== 'present' && store.index && archive.layers) {
+            const index = store.index;
+            // The index is a hint for later misses: without it they run pip, so a failure here is a warning.
+            await indexLayers(index, key, archive.layers).catch((error: unknown) => {
+              reporter.warn({ code: 'INDEX_NOT_WRITTEN', store: store.description, key, cause: describeCause(error) });
+            });
           }
           phase.done(
             result.outcome === 'present'

@@ -22,6 +22,8 @@ export interface BuildSettings {
   codec: Codec;
   /** The archive format builds publish: 2 stores a layer per distribution (docs/layers.md). */
   format: 1 | 2;
+  /** A miss reuses the distributions' layers stores hold (format 2), and pip installs only the rest (install/assemble). */
+  assemble: boolean;
   /** Environments whose editable installs, .pth entries or symlinks name outside paths are packed. */
   allowOutsidePaths: boolean;
 }

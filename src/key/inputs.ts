@@ -34,6 +34,8 @@ export interface ResolvedInputs {
   locked: LockedSet | undefined;
   /** Absolute paths of the plain requirement files, for `pip install -r`. */
   plainFiles: string[];
+  /** The pip options those files give (index, find-links made absolute...), for a pip run that installs pinned parts of them. */
+  plainOptions: string[];
 }
 
 /** Reads the given files (pylock.toml by name, requirement files with their includes) without judging them. */
@@ -56,7 +58,10 @@ export function hasLocks(inputs: Inputs): boolean {
 export function resolveInputs(inputs: Inputs, markers: Pick<MarkerContext, 'environment'> | undefined, exists: (p: string) => boolean): ResolvedInputs {
   const { requirements } = inputs;
   const plainFiles = inputs.plainRoots.map((root) => requirements.files[root]!.path);
-  if (!hasLocks(inputs)) return { lines: requirements.lines, locked: undefined, plainFiles };
+  const plainOptions = treeLines(requirements, inputs.plainRoots)
+    .filter((entry) => !entry.constraint && !isRequirementLine(entry.line))
+    .map((entry) => absoluteFindLinks(entry.line, entry.file, exists));
+  if (!hasLocks(inputs)) return { lines: requirements.lines, locked: undefined, plainFiles, plainOptions };
   if (!markers) throw new Error('lock inputs need the interpreter');
   const context: MarkerContext = { ...markers, extras: new Set(), dependencyGroups: new Set() };
   const packages: LockedPackage[] = [];
@@ -79,7 +84,7 @@ export function resolveInputs(inputs: Inputs, markers: Pick<MarkerContext, 'envi
   for (const lock of inputs.pylocks) packages.push(...readPylock(lock.text, lock.path, lock.name, markers));
   const locked = { packages: merged(packages), options };
   const plainLines = treeLines(requirements, inputs.plainRoots).map((entry) => (entry.constraint ? `-c ${entry.line}` : entry.line));
-  return { lines: [...plainLines, ...lockedKeyLines(locked)], locked, plainFiles };
+  return { lines: [...plainLines, ...lockedKeyLines(locked)], locked, plainFiles, plainOptions };
 }
 
 /**
@@ -90,7 +95,7 @@ export function unresolvedInputs(inputs: Inputs, hash: (text: string) => string)
   const { requirements } = inputs;
   const lines = treeLines(requirements, requirements.roots).map((entry) => (entry.constraint ? `-c ${entry.line}` : entry.line));
   for (const lock of inputs.pylocks) lines.push(`--pylock ${lock.name} sha256:${hash(lock.text)}`);
-  return { lines, locked: undefined, plainFiles: inputs.plainRoots.map((root) => requirements.files[root]!.path) };
+  return { lines, locked: undefined, plainFiles: inputs.plainRoots.map((root) => requirements.files[root]!.path), plainOptions: [] };
 }
 
 /** One entry per package; two locks may pin the same package only to the same version and hashes. */

@@ -76,6 +76,10 @@ export type ReportEvent =
   | { code: 'SIGNED'; key: string; keyId: string }
   | { code: 'STORED_ARCHIVE_REPLACED'; store: string; key: string; flaw: string }
   | { code: 'PUBLISH_FAILED'; store: string; key: string; cause: string }
+  | { code: 'INDEX_NOT_WRITTEN'; store: string; key: string; cause: string }
+  // Assembling a miss from stored layers.
+  | { code: 'ASSEMBLY_SKIPPED'; reason: string }
+  | { code: 'LAYER_NOT_REUSED'; layer: string; store: string; cause: string }
   // Build leases.
   | { code: 'LEASE_UNAVAILABLE'; store: string; key: string; cause: string }
   | { code: 'LEASE_LOOKUP_FAILED'; store: string; key: string; cause: string }
@@ -110,6 +114,7 @@ export type ReportEvent =
   | { code: 'INTERPRETER_BUNDLED'; interpreter: string; files: number; bytes: number }
   | { code: 'VENV_CREATED'; version: string }
   | { code: 'PACKAGES_INSTALLED'; count: number }
+  | { code: 'LAYERS_REUSED'; layers: number; bytes: number; distributions: number }
   | { code: 'BYTECODE_COMPILED'; perCore: boolean }
   | { code: 'PACKED'; entries: number; bytes: number; packed: number; layers: number | undefined; codec: string }
   | { code: 'PUBLISHED'; bytes: number; replaced: boolean }

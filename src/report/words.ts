@@ -107,6 +107,11 @@ const WORDS: Words = {
   },
   INTERPRETER_BUNDLED: (event) => `${event.interpreter} carried: ${formatCount(event.files, 'file')}, ${formatBytes(event.bytes)}`,
   VENV_CREATED: (event) => `Python ${event.version} environment created`,
+  LAYERS_REUSED: (event) =>
+    `${formatCount(event.layers, 'stored layer')} reused (${formatBytes(event.bytes)} read), ${formatCount(event.distributions - event.layers, 'distribution')} left for pip`,
+  ASSEMBLY_SKIPPED: (event) => `building in full: ${event.reason}`,
+  LAYER_NOT_REUSED: (event) => `not reusing ${event.layer} from ${event.store}: ${event.cause}; pip installs it`,
+  INDEX_NOT_WRITTEN: (event) => `${event.store}: the index of ${event.key}'s layers was not written (${event.cause}); later misses run pip for them`,
   PACKAGES_INSTALLED: (event) => (event.count ? `${formatCount(event.count, 'package')} installed` : 'nothing to install'),
   BYTECODE_COMPILED: (event) => (event.perCore ? 'compiled, one process per core' : 'compiled'),
   PACKED: (event) => {

@@ -10,6 +10,7 @@ import { removeLeftovers } from '../io/leftovers.js';
 import { acquireLock, type Lock } from '../io/lock.js';
 import { holds, removeUnused, storeFiles } from './dir-files.js';
 import { DirectoryLeases } from './dir-lease.js';
+import { INDEX_DIR, indexName, MAX_INDEX_BYTES } from './layer-index.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
 import { parseRecord, recordFor } from './record.js';
 import type { RecordFiles, VersionedRecord } from './record-change.js';
@@ -30,6 +31,7 @@ import {
   recordName,
   SHA256_HEX,
   signatureName,
+  type WritableIndexFiles,
   type WritableStore,
 } from './store.js';
 import { variantsOf } from './variants.js';
@@ -264,6 +266,27 @@ export class DirectoryStore extends RecordStore implements WritableStore {
     );
     return readNewest(listed, options.newest, (key) => this.readRecord(key)).then((documents) => documents.flatMap(variantsOf));
   }
+
+  readonly index: WritableIndexFiles = {
+    read: async (id) => {
+      try {
+        return readBoundedSync(path.join(this.root, indexName(id)), MAX_INDEX_BYTES).toString('utf8');
+      } catch {
+        return undefined;
+      }
+    },
+    write: async (id, text) => {
+      const file = path.join(this.root, indexName(id));
+      if (text === undefined) return fs.rm(file, { force: true });
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, text);
+    },
+    ids: async () => {
+      const dir = path.join(this.root, INDEX_DIR);
+      if (!(await this.owns(dir))) return [];
+      return (await fs.readdir(dir).catch(() => [])).filter((name) => SHA256_HEX.test(name));
+    },
+  };
 
   private ioError(what: string, error: unknown): TerrariumError {
     return new TerrariumError('STORAGE_IO', `${this.naming.what}: ${what}: ${describeCause(error)}`, {

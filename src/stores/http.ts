@@ -7,11 +7,13 @@ import { backoffMs, resumableDownload } from '../io/retry.js';
 import type { Platform } from '../python/fingerprint.js';
 import type { Reporter } from '../report/reporter.js';
 import { shownUrl } from '../report/shown-url.js';
+import { indexName, MAX_INDEX_BYTES } from './layer-index.js';
 import { parseRecord } from './record.js';
 import {
   type ArchiveRecord,
   archiveName,
   blobName,
+  type IndexFiles,
   MAX_RECORD_BYTES,
   MAX_SIGNATURE_BYTES,
   missingArchive,
@@ -61,6 +63,8 @@ export class HttpStore implements Store {
   async lookup(key: string, local?: Platform): Promise<ArchiveRecord | undefined> {
     return chooseVariant(await this.archives(key), local);
   }
+
+  readonly index: IndexFiles = { read: (id) => this.getSmall(indexName(id), MAX_INDEX_BYTES) };
 
   async signature(record: ArchiveRecord): Promise<string | undefined> {
     return this.getSmall(signatureName(record), MAX_SIGNATURE_BYTES);

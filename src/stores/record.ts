@@ -1,5 +1,6 @@
 import { CODECS, type Codec } from '../archive/codec-names.js';
 import { type Layer, layersDigest } from '../archive/layers.js';
+import { isProvenance, provenanceFields } from '../archive/provenance.js';
 import type { LocalArchive } from '../archive/save.js';
 import type { Platform } from '../python/fingerprint.js';
 import { type BundleFacts, isBundleFacts } from '../python/portable.js';
@@ -11,13 +12,14 @@ import { type ArchiveRecord, MAX_LAYERS, MAX_VARIANTS, RECORD_FORMATS, type Reco
  */
 
 /** A layer's own fields, and nothing else a packer or a hostile record put beside them. */
-const ownFields = ({ name, sha256, size, unpackedSize, entries, tree }: Layer): Layer => ({
+const ownFields = ({ name, sha256, size, unpackedSize, entries, tree, provenance }: Layer): Layer => ({
   name,
   sha256,
   size,
   unpackedSize,
   entries,
   ...(tree ? { tree } : {}),
+  ...(provenance ? { provenance: provenanceFields(provenance) } : {}),
 });
 
 /** A carried interpreter's facts, and nothing else beside them. */
@@ -126,11 +128,14 @@ export function recordedLayers(value: unknown, sha256: unknown): Layer[] | undef
     isCount(l.size) &&
     isCount(l.unpackedSize) &&
     isCount(l.entries) &&
-    (l.tree === undefined || (typeof l.tree === 'string' && SHA256_HEX.test(l.tree)));
+    (l.tree === undefined || (typeof l.tree === 'string' && SHA256_HEX.test(l.tree))) &&
+    (l.provenance === undefined || isProvenance(l.provenance));
   if (!value.every(wellFormed)) return undefined;
   // Every layer's tree digest or none: the document that is signed has them all or is of version 1.
   const trees = value.filter((l: Layer) => l.tree !== undefined).length;
   if (trees !== 0 && trees !== value.length) return undefined;
+  // A provenance is signed only in a document of version 3, which has every tree.
+  if (trees === 0 && value.some((l: Layer) => l.provenance !== undefined)) return undefined;
   const checked = value.map(ownFields);
   return layersDigest(checked) === sha256 ? checked : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Layer } from '../archive/layers.js';
 import type { Reporter } from '../report/reporter.js';
+import { INDEX_DIR, indexName, MAX_INDEX_BYTES } from './layer-index.js';
 import { type BuildLeases, isBuildNote } from './lease.js';
 import { parseRecord, recordFor } from './record.js';
 import type { RecordFiles, VersionedRecord } from './record-change.js';
@@ -27,6 +28,7 @@ import {
   recordName,
   SHA256_HEX,
   signatureName,
+  type WritableIndexFiles,
   type WritableStore,
 } from './store.js';
 import { variantsOf } from './variants.js';
@@ -104,6 +106,20 @@ export class S3Store extends RecordStore implements WritableStore {
     removeOwn: async (record) => {
       if (!record.layers) await this.bucket.remove(this.objectName(archiveName(record)));
       await this.bucket.remove(this.objectName(signatureName(record)));
+    },
+  };
+
+  readonly index: WritableIndexFiles = {
+    read: async (id, signal) => (await this.bucket.read(this.objectName(indexName(id)), MAX_INDEX_BYTES, signal))?.body,
+    write: async (id, text) => {
+      if (text === undefined) await this.bucket.remove(this.objectName(indexName(id)));
+      else await this.bucket.write(this.objectName(indexName(id)), text, {});
+    },
+    ids: async () => {
+      const prefix = this.objectName(`${INDEX_DIR}/`);
+      const ids: string[] = [];
+      for await (const objects of this.bucket.objects(prefix)) ids.push(...objects.map((o) => o.Key!.slice(prefix.length)).filter((id) => SHA256_HEX.test(id)));
+      return ids;
     },
   };
 

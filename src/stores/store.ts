@@ -71,6 +71,19 @@ export interface TransferProgress {
   bytes: number;
 }
 
+/** How a store keeps the entries of its provenance index (layer-index.ts). */
+export interface IndexFiles {
+  /** The entry as stored (at most MAX_INDEX_BYTES), or undefined when there is none. */
+  read(id: string, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+export interface WritableIndexFiles extends IndexFiles {
+  /** Replaces an entry; undefined removes it. */
+  write(id: string, text: string | undefined): Promise<void>;
+  /** Every entry's id (for prune). */
+  ids(): Promise<string[]>;
+}
+
 /** What every store offers, read-only ones (HTTP) included: install logic sees stores only through this and WritableStore. */
 export interface Store {
   /** For messages: where archives are, never with credentials. */
@@ -87,6 +100,8 @@ export interface Store {
   openBlob(layer: Layer): Promise<Readable>;
   /** The archive's minisign signature as stored beside it, or undefined when it has none. */
   signature(record: ArchiveRecord): Promise<string | undefined>;
+  /** The provenance index of its layers (layer-index.ts); absent where the store cannot keep one (a registry). */
+  readonly index?: IndexFiles | undefined;
 }
 
 /** A store terrarium writes to (storage directory, S3, the cache): it can also be published to, pruned and listed. */
@@ -116,6 +131,7 @@ export interface WritableStore extends Store {
   list(options?: ListOptions): Promise<ArchiveRecord[]>;
   /** Where runners that miss the same key agree on which of them builds it. */
   readonly leases: BuildLeases;
+  readonly index?: WritableIndexFiles | undefined;
 }
 
 export interface ListOptions {

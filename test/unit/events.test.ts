@@ -56,6 +56,15 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
   SIGNED: [{ code: 'SIGNED', key: 'k', keyId: 'ABC' }, /^signed k with key ABC$/],
   STORED_ARCHIVE_REPLACED: [{ code: 'STORED_ARCHIVE_REPLACED', store: '/s', key: 'k', flaw: 'corrupt' }, /cannot be installed \(corrupt\); replacing it$/],
   PUBLISH_FAILED: [{ code: 'PUBLISH_FAILED', store: '/s', key: 'k', cause: 'EACCES' }, /^could not publish k to \/s: EACCES$/],
+  INDEX_NOT_WRITTEN: [
+    { code: 'INDEX_NOT_WRITTEN', store: '/s', key: 'k', cause: 'EACCES' },
+    /^\/s: the index of k's layers was not written \(EACCES\); later misses run pip/,
+  ],
+  ASSEMBLY_SKIPPED: [{ code: 'ASSEMBLY_SKIPPED', reason: 'a layer is damaged' }, /^building in full: a layer is damaged$/],
+  LAYER_NOT_REUSED: [
+    { code: 'LAYER_NOT_REUSED', layer: 'numpy-2.0', store: '/s', cause: 'it installs numpy 1.26, not numpy 2.0' },
+    /^not reusing numpy-2\.0 from \/s: it installs numpy 1\.26, not numpy 2\.0; pip installs it$/,
+  ],
   LEASE_UNAVAILABLE: [{ code: 'LEASE_UNAVAILABLE', store: '/s', key: 'k', cause: 'read-only' }, /no build lease for k \(read-only\)/],
   LEASE_LOOKUP_FAILED: [{ code: 'LEASE_LOOKUP_FAILED', store: '/s', key: 'k', cause: '503' }, /^\/s: 503; building k here$/],
   LEASE_BEST_EFFORT: [{ code: 'LEASE_BEST_EFFORT', store: 's3://b' }, /ignores conditional writes/],
@@ -98,6 +107,10 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
   INTERPRETER_BUNDLED: [{ code: 'INTERPRETER_BUNDLED', interpreter: 'cpython-3.12.1', files: 3, bytes: 2048 }, /^cpython-3\.12\.1 carried: 3 files, 2\.0 KiB$/],
   VENV_CREATED: [{ code: 'VENV_CREATED', version: '3.11.9' }, /^Python 3\.11\.9 environment created$/],
   PACKAGES_INSTALLED: [{ code: 'PACKAGES_INSTALLED', count: 0 }, /^nothing to install$/],
+  LAYERS_REUSED: [
+    { code: 'LAYERS_REUSED', layers: 2, bytes: 2048, distributions: 3 },
+    /^2 stored layers reused \(2\.0 KiB read\), 1 distribution left for pip$/,
+  ],
   BYTECODE_COMPILED: [{ code: 'BYTECODE_COMPILED', perCore: true }, /one process per core/],
   PACKED: [{ code: 'PACKED', entries: 3, bytes: 2048, packed: 1024, layers: undefined, codec: 'zstd' }, /^3 entries, 2\.0 KiB -> 1\.0 KiB \(zstd\)$/],
   PUBLISHED: [{ code: 'PUBLISHED', bytes: 1024, replaced: true }, /^1\.0 KiB, in place of the broken one$/],

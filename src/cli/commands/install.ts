@@ -1,7 +1,7 @@
 import { EXIT } from '../../errors.js';
 import { configureStores } from '../../install/configure-stores.js';
 import { type InstallOutcome, install } from '../../install/install.js';
-import { formatDuration } from '../../report/format.js';
+import { formatCount, formatDuration } from '../../report/format.js';
 import { loadSigningKey, loadTrustedKeys } from '../../sign/archive-signature.js';
 import type { CommandHandler } from '../context.js';
 import { requireTarget } from '../options.js';
@@ -51,6 +51,7 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
       backup: result.backup ?? null,
       keptBackup: result.keptBackup,
       bytes: outcome.kind === 'built' || outcome.kind === 'restored' ? outcome.bytes : 0,
+      assembled: outcome.kind === 'built' && outcome.assembled ? { reused: outcome.assembled.layers, installedByPip: outcome.assembled.pip } : null,
       seconds: Number(result.seconds.toFixed(3)),
     });
   }
@@ -61,7 +62,10 @@ export const installCommand: CommandHandler = async ({ settings, files, context,
     );
     // A store passed over as unreachable got nothing: the last line says so, not only the warning above it.
     if (result.unreachable.length) where.push(`not published to ${result.unreachable.join(', ')} (unreachable)`);
-    reporter.info(`built ${result.key}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${took}`);
+    const assembled = outcome.assembled
+      ? ` (assembled from ${formatCount(outcome.assembled.layers.length, 'stored layer')}, ${outcome.assembled.pip} installed by pip)`
+      : '';
+    reporter.info(`built ${result.key}${assembled}${where.length ? `, ${where.join('; ')}` : ''}; installed at ${result.target} in ${took}`);
   } else if (outcome.kind === 'unchanged') {
     reporter.info(`${result.key} is already installed at ${result.target}, unchanged: nothing to do (checked in ${took}; --reinstall installs it again)`);
   } else {

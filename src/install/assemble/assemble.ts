@@ -1,0 +1,149 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { interpreterTag } from '../../archive/provenance.js';
+import type { Reuse } from '../../env/build.js';
+import { check, type StepOptions, step } from '../../env/build-step.js';
+import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
+import { parsePipReport, type ReportedInstall } from '../../env/pip-report.js';
+import { describeCause } from '../../errors.js';
+import { listOrEmptySync } from '../../io/fs.js';
+import type { ResolvedInputs } from '../../key/inputs.js';
+import type { LockedPackage } from '../../key/locked.js';
+import { type Fingerprint, platformOf } from '../../python/fingerprint.js';
+import type { Reporter } from '../../report/reporter.js';
+import type { PublicKey } from '../../sign/minisign.js';
+import type { Store } from '../../stores/store.js';
+import { unrequest, writeRecord } from './dist-record.js';
+import { findLayers, type Wanted } from './find-layers.js';
+import { distributionOf, sameVersion } from './layer-provenance.js';
+import { restoreLayers } from './restore-layers.js';
+
+export interface AssembleJob {
+  inputs: ResolvedInputs;
+  python: Fingerprint;
+  /** Where layers are looked up (the lookup order of a restore), and the cache their bytes are read from first. */
+  stores: readonly Store[];
+  cache: Store | undefined;
+  trusted: readonly PublicKey[];
+  root: string;
+  target: string;
+  signal?: AbortSignal | undefined;
+  reporter: Reporter;
+}
+
+/** What a build's reuse step is told of what it reused, for the summary and --json. */
+export interface Assembled {
+  layers: string[];
+  pip: number;
+}
+
+/**
+ * A miss assembled from stored layers (docs/layers.md): the distributions the environment will hold
+ * worked out (a lock's exactly; plain requirement files by pip's own dry run in the new environment),
+ * a stored layer found for each that has one, those restored, and pip left the rest, pinned to the
+ * resolved artifacts. Undefined (a full build) when nothing can be reused. `assembled` is filled in.
+ */
+export function assembler(job: AssembleJob, assembled: Assembled): (site: string, step: StepOptions) => Promise<Reuse | undefined> {
+  return async (site, stepOptions) => {
+    try {
+      return await assemble(job, assembled, site, stepOptions);
+    } catch (error) {
+      // Reuse only saves time: whatever stops it (a damaged layer, pip's dry run), pip builds in full and says its own.
+      job.signal?.throwIfAborted();
+      job.reporter.warn({ code: 'ASSEMBLY_SKIPPED', reason: describeCause(error) });
+      return undefined;
+    }
+  };
+}
+
+async function assemble(job: AssembleJob, assembled: Assembled, site: string, stepOptions: StepOptions): Promise<Reuse | undefined> {
+  const tag = interpreterTag(platformOf(job.python));
+  if (!tag || !job.stores.some((store) => store.index)) return undefined;
+  const wanted = job.inputs.locked ? fromLock(job.inputs.locked.packages) : await fromDryRun(job, stepOptions);
+  if (!wanted) return undefined;
+  const seeded = new Set(listOrEmptySync(site).flatMap((name) => (name.endsWith('.dist-info') ? [distributionOf(name.slice(0, -10))?.dist ?? ''] : [])));
+  const candidates = wanted.filter((w) => w.artifacts.length && !seeded.has(w.dist));
+  const found = await findLayers(candidates, job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
+  if (!found.length) return undefined;
+  const siteRel = path.relative(job.root, site);
+  const { restored } = await job.reporter.during('reuse', async (phase) => {
+    const result = await restoreLayers(found, { ...job, siteRel });
+    phase.done({ code: 'LAYERS_REUSED', layers: result.restored.length, bytes: result.bytes, distributions: wanted.length });
+    return result;
+  });
+  if (!restored.length) return undefined;
+  const reused = new Set(restored.map((r) => r.found.wanted.dist));
+  const rest = wanted.filter((w) => !reused.has(w.dist));
+  assembled.layers = restored.map((r) => r.found.layer.name);
+  assembled.pip = rest.length;
+  return {
+    pip: rest.length ? restPlan(job.inputs, rest) : { files: {}, installs: [] },
+    restored: restored.map((r): ReportedInstall => ({ ...r.found.wanted, artifact: r.found.layer.provenance.artifact, wheel: true, direct: false })),
+    restoredNames: new Set(
+      restored.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+    ),
+    finish: async () => {
+      for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested);
+      // pip wrote REQUESTED for every distribution the assembly named: a full build would not have for a dependency.
+      for (const w of rest.filter((one) => !one.requested)) {
+        const folder = listOrEmptySync(site).find((name) => name.endsWith('.dist-info') && isDistInfo(name, w));
+        if (folder) await unrequest(site, folder);
+      }
+    },
+  };
+}
+
+const isDistInfo = (name: string, w: Pick<Wanted, 'dist' | 'version'>): boolean => {
+  const named = distributionOf(name.slice(0, -'.dist-info'.length));
+  return named !== undefined && named.dist === w.dist && sameVersion(w.version, named.version);
+};
+
+/** A lock's packages, exactly: pip installs each (--no-deps) from the file its hashes name, and names each (so each is requested). */
+function fromLock(packages: readonly LockedPackage[]): Wanted[] {
+  return packages.map((pkg) => ({
+    dist: pkg.name,
+    version: pkg.version,
+    artifacts: pkg.hashes.filter((hash) => hash.startsWith('sha256:')).map((hash) => hash.slice(7)),
+    requested: true,
+    pins: pkg.hashes,
+  }));
+}
+
+/**
+ * What `pip install -r FILES` would install in this environment, by pip's own resolution (a dry run
+ * with the user's index settings, which reads metadata, not wheels, where the index serves it).
+ * Undefined when something is not installed from a file of known sha256 (a folder, a direct URL, an
+ * editable install): pinning the rest would not be the same install.
+ */
+async function fromDryRun(job: AssembleJob, stepOptions: StepOptions): Promise<Wanted[] | undefined> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-resolve-'));
+  try {
+    const report = path.join(dir, 'report.json');
+    const args = ['-m', 'pip', 'install', '--dry-run', '--quiet', '--report', report, ...job.inputs.plainFiles.flatMap((file) => ['-r', file])];
+    const python = path.join(job.root, 'bin', 'python');
+    const result = await job.reporter.during('resolve', async () => step(job.reporter, python, args, stepOptions));
+    check(result, 'pip install --dry-run', job.reporter, "fix the requirements (or the package index settings): pip's output is above");
+    const installs = parsePipReport(await fs.readFile(report, 'utf8'));
+    if (!installs || installs.some((i) => i.direct || !i.artifact)) return undefined;
+    return installs.map((i) => ({
+      dist: i.dist,
+      version: i.version,
+      artifacts: i.wheel ? [i.artifact!] : [],
+      requested: i.requested,
+      pins: [`sha256:${i.artifact}`],
+    }));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** pip's runs for what was not reused: each pinned to its resolved files by hash, --no-deps, with the index settings the inputs give. */
+function restPlan(inputs: ResolvedInputs, rest: readonly Wanted[]): PipPlan {
+  const names = new Set(rest.map((w) => w.dist));
+  const packages: LockedPackage[] = inputs.locked
+    ? inputs.locked.packages.filter((pkg) => names.has(pkg.name))
+    : rest.map((w) => ({ name: w.dist, version: w.version, hashes: [...w.pins], locations: [], file: '' }));
+  const options = inputs.locked ? inputs.locked.options : inputs.plainOptions;
+  return pipPlan({ lines: [], locked: { packages, options }, plainFiles: [], plainOptions: [] });
+}
