@@ -1,3 +1,4 @@
+import { pruneIndex } from './layer-index.js';
 import type { ArchiveRecord, WritableStore } from './store.js';
 
 /** Which archives `prune` deletes: created before `cutoff`, or all but the newest `keep`; exactly one. */
@@ -15,13 +16,16 @@ export interface Pruned {
   layers: Array<{ sha256: string; size: number }>;
   /** Leases and failure notes of builds long over, by name. */
   notes: string[];
+  /** References of the provenance index to records or layers no longer there. */
+  references: number;
 }
 
 export const newestFirst = (a: ArchiveRecord, b: ArchiveRecord) => b.created.localeCompare(a.created);
 
 /**
  * Deletes the archives the rule names, then (mark and sweep) the layers no archive left names and the
- * leases and failure notes builds left behind, both past the grace period.
+ * leases and failure notes builds left behind, both past the grace period, and the index's references
+ * to what is gone.
  */
 export async function pruneStore(store: WritableStore, rule: PruneRule, options: PruneOptions): Promise<Pruned> {
   const records = (await store.list()).sort(newestFirst);
@@ -32,5 +36,8 @@ export async function pruneStore(store: WritableStore, rule: PruneRule, options:
   const referenced = new Set(left.flatMap((r) => r.layers?.map((layer) => layer.sha256) ?? []));
   const layers = await store.sweep(referenced, options.graceMs, options.dryRun);
   const notes = await store.sweepNotes(options.graceMs, options.dryRun);
-  return { archives, layers, notes };
+  // The index names only what is left: a later miss reads no reference to a record or layer that is gone.
+  const live = new Set(left.flatMap((r) => r.layers?.map((layer) => `${r.key} ${layer.sha256}`) ?? []));
+  const references = store.index ? await pruneIndex(store.index, (ref) => live.has(`${ref.key} ${ref.layer}`), options.dryRun) : 0;
+  return { archives, layers, notes, references };
 }

@@ -75,7 +75,7 @@ async function assemble(job: AssembleJob, assembled: Assembled, site: string, st
   if (!restored.length) return undefined;
   const reused = new Set(restored.map((r) => r.found.wanted.dist));
   const rest = wanted.filter((w) => !reused.has(w.dist));
-  assembled.layers = restored.map((r) => r.found.layer.name);
+  assembled.layers = restored.map((r) => r.found.layer.name).sort();
   assembled.pip = rest.length;
   return {
     pip: rest.length ? restPlan(job.inputs, rest) : { files: {}, installs: [] },

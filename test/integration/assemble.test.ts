@@ -1,0 +1,201 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layersDigest } from '../../src/archive/layers.js';
+import { provenanceId } from '../../src/archive/provenance.js';
+import { formatIndex, indexName } from '../../src/stores/layer-index.js';
+import type { ArchiveRecord } from '../../src/stores/store.js';
+import { Sandbox } from '../helpers/cli.js';
+import { DirectoryServer } from '../helpers/http-server.js';
+import { python3 } from '../helpers/python.js';
+
+/**
+ * Every file of an environment (relative path) with its bytes' sha256, its own path read as ROOT; the
+ * RECORD rows of console scripts aside (their hashes are of the build path).
+ */
+function files(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+    if (name.startsWith('.terrarium') || name.startsWith('lib64') || /(^|\/)__pycache__\//.test(name)) continue;
+    const file = path.join(root, name);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch {
+      continue; // a folder
+    }
+    const text = name.endsWith('/RECORD')
+      ? bytes.toString('utf8').replace(/^\.\.\/\.\.\/\.\.\/bin\/.*$/gm, 'script')
+      : bytes.toString('latin1').replaceAll(root, 'ROOT').replaceAll(path.basename(root), 'NAME');
+    out.set(name, createHash('sha256').update(text).digest('hex'));
+  }
+  return out;
+}
+
+/** A miss assembled from the layers another key published: the same environment a full build makes, pip run only for the rest. */
+describe('assembling a miss from stored layers', () => {
+  const box = new Sandbox();
+  const a = 'terra-demo\nterra-dep==1.0\n';
+  const record = (store: string, key: string) => JSON.parse(readFileSync(path.join(store, `${key}.json`), 'utf8')) as ArchiveRecord;
+  const wheel = (prefix: string) => path.join(box.wheels, readdirSync(box.wheels).find((name) => name.startsWith(prefix))!);
+  const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  const freeze = (env: string) => execFileSync(path.join(env, 'bin', 'python'), ['-m', 'pip', 'freeze'], { encoding: 'utf8', env: box.env });
+  const json = (stdout: string) => JSON.parse(stdout) as { assembled: { reused: string[]; installedByPip: number } | null };
+  const signer = box.path('builder.key');
+  let keyA = '';
+
+  beforeAll(async () => {
+    // A second version of terra-dep, beside the tests' wheels.
+    execFileSync(python3(), [
+      '-c',
+      `import sys; sys.path.insert(0, ${JSON.stringify(path.resolve('examples/wheels'))}); import build_wheels as b; b.write_wheel(${JSON.stringify(box.wheels)}, 'terra-dep', '2.0', 'py2.py3-none-any', {'terra_dep/__init__.py': 'def greet(name):\\n    return "hi, %s" % name\\n'}, [], {}, 'true')`,
+    ]);
+    expect((await box.main(['keygen', signer])).code).toBe(0);
+    box.write('a.txt', a);
+    const built = await box.main(['--storage-dir', box.store, '--no-cache', '--sign-key', signer, '-t', box.path('a'), 'install', 'a.txt']);
+    expect(built.code, built.stderr).toBe(0);
+    keyA = (await box.main(['key', 'a.txt'])).stdout.trim();
+    expect(
+      record(box.store, keyA)
+        .layers!.filter((layer) => layer.provenance)
+        .map((layer) => layer.name),
+    ).toEqual(['terra_demo-1.0', 'terra_dep-1.0']);
+  }, 120_000);
+  afterAll(() => box.cleanup());
+
+  /** B assembled from the store (a cache that never saw A) and built in full elsewhere: the same environment. */
+  async function assembleAndCompare(name: string, text: string, expected: { reused: string[]; pip: number }, extra: string[] = []) {
+    box.write(`${name}.txt`, text);
+    const store = box.path(`store-${name}`);
+    cpSync(box.store, store, { recursive: true });
+    const assembled = await box.main(['--storage-dir', store, '--no-cache', '--json', ...extra, '-t', box.path(`${name}-assembled`), 'install', `${name}.txt`]);
+    expect(assembled.code, assembled.stderr).toBe(0);
+    expect(json(assembled.stdout).assembled).toEqual({ reused: expected.reused, installedByPip: expected.pip });
+    const full = await box.main(['--storage-dir', box.path(`full-${name}`), '--no-cache', '-t', box.path(`${name}-full`), 'install', `${name}.txt`]);
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stderr).not.toMatch(/assembled/);
+    const [one, other] = [box.path(`${name}-assembled`), box.path(`${name}-full`)];
+    expect(freeze(one)).toBe(freeze(other));
+    expect(files(one)).toEqual(files(other));
+    const key = (await box.main(['key', `${name}.txt`])).stdout.trim();
+    // Every distribution's layer is the one a full build publishes: only the environment's layer is new.
+    const layers = (r: ArchiveRecord) => r.layers!.slice(1).map((layer) => `${layer.name} ${layer.sha256}`);
+    expect(layers(record(store, key))).toEqual(layers(record(box.path(`full-${name}`), key)));
+    execFileSync(path.join(one, 'bin', 'python'), ['-m', 'pip', 'check'], { env: box.env });
+    return { one, assembled };
+  }
+
+  it('adds a package: the two stored layers are reused and pip installs one, the result is a full build', async () => {
+    const { one, assembled } = await assembleAndCompare('plus', `${a}terra-pth\n`, { reused: ['terra_demo-1.0', 'terra_dep-1.0'], pip: 1 });
+    expect(assembled.stderr).toMatch(/built \S+ \(assembled from 2 stored layers, 1 installed by pip\)/);
+    expect(execFileSync(path.join(one, 'bin', 'terra-demo'), { encoding: 'utf8' })).toContain('hello, terrarium');
+    // A reused distribution's RECORD lists every file it installed: pip uninstalls it whole.
+    execFileSync(path.join(one, 'bin', 'python'), ['-m', 'pip', 'uninstall', '-y', 'terra-demo'], { env: box.env });
+    expect(existsSync(path.join(one, 'bin', 'terra-demo'))).toBe(false);
+    expect(
+      readdirSync(path.join(one, 'lib'))
+        .flatMap((py) => readdirSync(path.join(one, 'lib', py, 'site-packages')))
+        .filter((n) => n.startsWith('terra_demo')),
+    ).toEqual([]);
+  });
+
+  it('changes a version and removes a package: what is stored is reused, pip installs only the new version', async () => {
+    await assembleAndCompare('bumped', 'terra-demo\nterra-dep==2.0\n', { reused: ['terra_demo-1.0'], pip: 1 });
+    await assembleAndCompare('fewer', 'terra-dep==1.0\n', { reused: ['terra_dep-1.0'], pip: 0 });
+  });
+
+  it('takes a lock exactly, with trusted keys from a signed record', async () => {
+    const lines = [
+      ['terra-demo', 'terra_demo-1.0'],
+      ['terra-dep', 'terra_dep-1.0'],
+      ['terra-pth', 'terra_pth-1.0'],
+    ].map(([dist, file]) => `${dist}==1.0 --hash=sha256:${sha(wheel(file!))}`);
+    await assembleAndCompare('locked', `${lines.join('\n')}\n`, { reused: ['terra_demo-1.0', 'terra_dep-1.0'], pip: 1 }, [
+      '--trust-key',
+      `${signer}.pub`,
+      '--sign-key',
+      signer,
+    ]);
+  });
+
+  it('reuses nothing from a record no trusted key signed, and nothing with --no-assemble', async () => {
+    box.write('plus2.txt', `${a}terra-pth\n`);
+    const unsigned = box.path('store-unsigned');
+    const built = await box.main(['--storage-dir', unsigned, '--no-cache', '-t', box.path('unsigned-a'), 'install', 'a.txt']);
+    expect(built.code, built.stderr).toBe(0);
+    const trusting = await box.main([
+      '--storage-dir',
+      unsigned,
+      '--no-cache',
+      '--json',
+      '--trust-key',
+      `${signer}.pub`,
+      '-t',
+      box.path('u1'),
+      'install',
+      'plus2.txt',
+    ]);
+    expect(trusting.code, trusting.stderr).toBe(0);
+    expect(json(trusting.stdout).assembled).toBeNull();
+    const off = await box.main([
+      '--storage-dir',
+      box.store,
+      '--no-cache',
+      '--json',
+      '--no-assemble',
+      '--no-upload',
+      '-t',
+      box.path('u2'),
+      'install',
+      'plus2.txt',
+    ]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(json(off.stdout).assembled).toBeNull();
+  });
+
+  it('holds a layer to what was resolved: a record lying about its provenance gets pip, not a wrong environment', async () => {
+    const store = box.path('store-lying');
+    cpSync(box.store, store, { recursive: true });
+    // The unsigned record of A now says its terra-dep 1.0 layer is terra-dep 2.0, and the index points there.
+    const lying = record(store, keyA);
+    const layer = lying.layers!.find((l) => l.name === 'terra_dep-1.0')!;
+    layer.provenance = { ...layer.provenance!, version: '2.0', artifact: sha(wheel('terra_dep-2.0')) };
+    lying.sha256 = layersDigest(lying.layers!);
+    writeFileSync(path.join(store, `${keyA}.json`), JSON.stringify(lying));
+    const id = provenanceId(layer.provenance);
+    writeFileSync(path.join(store, indexName(id)), formatIndex([{ key: keyA, layer: layer.sha256 }]));
+    box.write('two.txt', 'terra-dep==2.0\n');
+    const result = await box.main(['--storage-dir', store, '--no-cache', '-t', box.path('lied-to'), 'install', 'two.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/not reusing terra_dep-1\.0 from .*: it installs terra-dep 1\.0, not terra-dep 2\.0; pip installs it/);
+    expect(freeze(box.path('lied-to'))).toMatch(/^terra-dep==2\.0$/m);
+  });
+
+  it('reads one index entry per distribution however many records the store holds, and prune keeps the index true', async () => {
+    const store = box.path('store-many');
+    cpSync(box.store, store, { recursive: true });
+    const original = readFileSync(path.join(store, `${keyA}.json`), 'utf8');
+    for (let i = 0; i < 200; i++) writeFileSync(path.join(store, `other-${i}.json`), original.replaceAll(keyA, `other-${i}`));
+    const server = new DirectoryServer(store);
+    const url = await server.start();
+    try {
+      box.write('many.txt', `${a}terra-pth\n`);
+      const result = await box.main(['--storage-url', url, '--no-cache', '--json', '-t', box.path('many'), 'install', 'many.txt']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(json(result.stdout).assembled?.reused).toHaveLength(2);
+      const records = server.requests.filter((request) => request.endsWith('.json'));
+      expect(records.filter((request) => request.includes('other-'))).toEqual([]);
+      expect(server.requests.filter((request) => request.includes('/blobs/provenance/')).length).toBeLessThanOrEqual(3);
+    } finally {
+      await server.stop();
+    }
+    const entries = () => readdirSync(path.join(store, 'blobs', 'provenance')).map((id) => readFileSync(path.join(store, 'blobs', 'provenance', id), 'utf8'));
+    expect(entries().join('')).toContain(keyA);
+    const pruned = await box.main(['--storage-dir', store, 'prune', '--keep', '0', '--layer-grace', '0s']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(readdirSync(path.join(store, 'blobs', 'provenance'))).toEqual([]);
+    expect(entries()).toEqual([]);
+  });
+});
