@@ -22,7 +22,13 @@ export async function packLayers(
   manifest: Manifest,
   codec: Codec,
   dir: string,
-  options: { progress?: TreeProgress; transform?: PackTransform; wrap?: (stream: Readable) => void } = {},
+  options: {
+    progress?: TreeProgress;
+    transform?: PackTransform;
+    wrap?: (stream: Readable) => void;
+    /** A planned layer that is, byte for byte, one already stored (its blob at hand): taken as it is, not packed again. */
+    stored?: (plan: LayerPlan) => LocalLayer | undefined;
+  } = {},
 ): Promise<LocalArchive> {
   await fs.mkdir(dir, { mode: 0o755 });
   const progress = options.progress ?? { files: 0, bytes: 0 };
@@ -39,6 +45,13 @@ export async function packLayers(
 
   async function packEach(): Promise<void> {
     for (const [index, plan] of plans.entries()) {
+      const stored = index === 0 ? undefined : options.stored?.(plan);
+      if (stored) {
+        layers.push(stored);
+        progress.files += plan.entries.length;
+        progress.bytes += stored.unpackedSize;
+        continue;
+      }
       const before = progress.bytes;
       const tree = new TreeDigest();
       const packed = packEnvironment(root, plan.entries, index === 0 ? manifest : undefined, next(), progress, options.transform, tree);

@@ -1,18 +1,18 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Layer } from '../archive/layers.js';
 import { TerrariumError } from '../errors.js';
-import type { RunResult } from '../io/exec.js';
 import { listOrEmptySync, lstatOrMissing } from '../io/fs.js';
 import { whichProgram } from '../python/discover.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { pythonScript } from '../python/scripts.js';
 import type { Reporter } from '../report/reporter.js';
-import { PipProgress } from './build-progress.js';
 import { check, type StepOptions, step } from './build-step.js';
 import { compileBytecode } from './bytecode.js';
+import { installRequirements } from './pip-install.js';
 import type { PipPlan } from './pip-plan.js';
-import { parsePipReport, pipHasReport, type ReportedInstall } from './pip-report.js';
+import { parseSeedReport, pipHasReport, type ReportedInstall } from './pip-report.js';
 
 export const BUILDERS = ['venv', 'virtualenv'] as const;
 export type Builder = (typeof BUILDERS)[number];
@@ -35,7 +35,7 @@ export interface BuildOptions {
    */
   reproducible?: { prefix: string; mtime: number } | undefined;
   /** Given the new environment's site-packages (pip seeded, nothing else): what stored layers can give it (a miss assembled). */
-  reuse?: ((site: string, step: StepOptions) => Promise<Reuse | undefined>) | undefined;
+  reuse?: ((site: string, step: StepOptions, seeded: readonly ReportedInstall[]) => Promise<Reuse | undefined>) | undefined;
 }
 
 /**
@@ -49,7 +49,17 @@ export interface Reuse {
   restored: ReportedInstall[];
   /** Names in site-packages that only restored layers hold: their bytecode came with them. */
   restoredNames: ReadonlySet<string>;
+  /** The stored layers restored, each with its blob as read (kept until the environment is packed) and its files. */
+  stored: readonly StoredLayer[];
   finish(): Promise<void>;
+  /** Removes the blobs kept. */
+  dispose(): Promise<void>;
+}
+
+export interface StoredLayer {
+  layer: Layer;
+  blob: string;
+  files: readonly string[];
 }
 
 /** What a build did: the distributions it installed (from pip's report: undefined where pip could not write one), and what it reused. */
@@ -66,21 +76,39 @@ export async function buildEnvironment(options: BuildOptions): Promise<BuildOutc
   delete env.PYTHONHOME;
   const stepOptions: StepOptions = { env, cwd: options.cwd, signal: options.signal, python: python.executable };
   const compileHere = compilesAfterPip(python, env);
+  // Only a reproducible build's layers can be reused, and only where pip (and the seeding) say what they installed from.
+  const layered = compileHere && options.reproducible !== undefined;
+  // Its bytecode is compileall's (or a stored layer's) alone: none written by Python as pip imports itself, against mtimes still to change.
+  if (layered) env.PYTHONDONTWRITEBYTECODE = '1';
   // A reproducible build compiles all of site-packages once at the end: the seeded pip's bytecode would be made twice.
-  await createEnvironment(options, stepOptions, compileHere && options.reproducible ? ['--no-compile'] : []);
+  const seeded = await withSeedReport(layered, (seedArgs) => createEnvironment(options, stepOptions, seedArgs));
   const site = sitePackages(dir, python);
-  // Only a reproducible build's layers can be reused, and only where pip says what it installed from.
-  const reports = compileHere && options.reproducible !== undefined && pipHasReport(seededPip(site));
-  const reuse = reports && options.reuse ? await options.reuse(site, stepOptions) : undefined;
+  const reports = layered && pipHasReport(seededPip(site));
+  const reuse = reports && options.reuse ? await options.reuse(site, stepOptions, seeded) : undefined;
+  try {
+    return await installAndCompile(options, stepOptions, { compileHere, reports, site, seeded, reuse });
+  } catch (error) {
+    await reuse?.dispose();
+    throw error;
+  }
+}
+
+/** The rest of a build once the environment is made (and what stored layers give it restored): pip, then bytecode. */
+async function installAndCompile(
+  options: BuildOptions,
+  stepOptions: StepOptions,
+  { compileHere, reports, site, seeded, reuse }: { compileHere: boolean; reports: boolean; site: string; seeded: ReportedInstall[]; reuse: Reuse | undefined },
+): Promise<BuildOutcome> {
+  const { dir } = options;
   const before = compileHere ? await entriesOf(site) : undefined;
-  const installed = await installRequirements(options, reuse?.pip ?? options.pip, stepOptions, { compileHere, reports });
+  const installed = await installRequirements(options, reuse?.pip ?? options.pip, stepOptions, { compileHere, reports, site });
   await reuse?.finish();
-  const outcome = { installed: installed && reuse ? [...reuse.restored, ...installed] : installed, reuse };
+  const outcome = { installed: installed && [...seeded, ...(reuse?.restored ?? []), ...installed], reuse };
   if (!compileHere) return outcome;
   const { reproducible, reporter } = options;
   if (reproducible) {
     // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
-    await setMtimes(dir, reproducible.mtime / 1000);
+    setMtimes(dir, reproducible.mtime / 1000);
     // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
     // Restored layers brought their bytecode: only what pip installed (or changed) is compiled.
     const changed = new Set(changedEntries(before, await entriesOf(site)) ?? []);
@@ -94,12 +122,28 @@ export async function buildEnvironment(options: BuildOptions): Promise<BuildOutc
     ]);
     // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
     // compileall wrote only under site-packages.
-    await setMtimes(site, reproducible.mtime / 1000);
+    setMtimes(site, reproducible.mtime / 1000);
   } else {
     const changed = changedEntries(before, await entriesOf(site));
     await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
   }
   return outcome;
+}
+
+/** Runs the seeding with `--no-compile --report FILE` for a reproducible build, and returns what it reports it installed. */
+async function withSeedReport(reproducible: boolean, seed: (seedArgs: string[]) => Promise<void>): Promise<ReportedInstall[]> {
+  if (!reproducible) {
+    await seed([]);
+    return [];
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-seed-'));
+  try {
+    const report = path.join(dir, 'seeded.json');
+    await seed(['--no-compile', '--report', report]);
+    return parseSeedReport(await fs.readFile(report, 'utf8').catch(() => ''));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The version of the pip a new environment was seeded with ('' when none is found). */
@@ -152,72 +196,12 @@ async function createEnvironment(options: BuildOptions, stepOptions: StepOptions
   });
 }
 
-/**
- * pip install, one run per plan (requirement files, or a lock's artifacts then the rest); a failure is
- * pip's words and BUILD_PIP_FAILED. With `reports`, each run writes pip's report of what it installed:
- * returned, else undefined.
- */
-async function installRequirements(
-  options: BuildOptions,
-  plan: PipPlan,
-  stepOptions: StepOptions,
-  { compileHere, reports }: { compileHere: boolean; reports: boolean },
-): Promise<ReportedInstall[] | undefined> {
-  const { dir, reporter } = options;
-  const outcome = await withPlanFiles(plan, async ({ installs, fallback }, folder) => {
-    const progress = new PipProgress(() => listOrEmptySync(sitePackages(dir, options.python)));
-    const installed: ReportedInstall[] = [];
-    const pip = await reporter.during(
-      'pip install',
-      async (phase) => {
-        let count = 0;
-        let result: RunResult | undefined;
-        const pipInstall = async (args: string[], index: number) => {
-          const report = reports ? path.join(folder, `report-${index}.json`) : undefined;
-          const run = await step(
-            reporter,
-            path.join(dir, 'bin', 'python'),
-            ['-m', 'pip', 'install', ...(compileHere ? ['--no-compile'] : []), ...(report ? ['--report', report] : []), ...args],
-            stepOptions,
-            (line) => progress.feed(line),
-          );
-          if (run.code === 0 && report) installed.push(...(parsePipReport(await fs.readFile(report, 'utf8').catch(() => '')) ?? []));
-          return run;
-        };
-        for (const [index, args] of installs.entries()) {
-          result = await pipInstall(args, index);
-          // The lock's own URLs could not serve it: the same files by hash from the user's index or find-links.
-          if (result.code !== 0 && index === 0 && fallback) {
-            options.signal?.throwIfAborted();
-            reporter.info({ code: 'LOCK_SOURCES_FALLBACK', exitCode: result.code });
-            result = await pipInstall(fallback, installs.length);
-          }
-          if (result.code !== 0) return result;
-          count += /^Successfully installed (.+)$/m.exec(result.stdout)?.[1]?.split(' ').length ?? 0;
-        }
-        phase.done({ code: 'PACKAGES_INSTALLED', count });
-        return result;
-      },
-      () => progress.describe(),
-    );
-    return { pip, installed };
-  });
-  const { pip } = outcome;
-  if (!pip || pip.code === 0) return reports ? outcome.installed : undefined;
-  options.signal?.throwIfAborted();
-  if (reporter.verbosity < 2) reporter.failureOutput(pip.stdout + pip.stderr);
-  throw new TerrariumError('BUILD_PIP_FAILED', `pip install failed (exit ${pip.code}); the existing environment was left as it was`, {
-    hint: "see pip's output above; fix the requirements (or the package index settings) and run again",
-    exitCode: pip.code,
-  });
-}
-
-/** Gives every file under `dir` the same mtime (in seconds). */
-export async function setMtimes(dir: string, seconds: number): Promise<void> {
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+/** Gives every file under `dir` the same mtime (in seconds); synchronously, as one call takes microseconds and there are thousands. */
+export function setMtimes(dir: string, seconds: number): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) await setMtimes(file, seconds);
-    else if (entry.isFile()) await fs.utimes(file, seconds, seconds);
+    if (entry.isDirectory()) setMtimes(file, seconds);
+    else if (entry.isFile()) utimesSync(file, seconds, seconds);
   }
 }
 
@@ -252,19 +236,6 @@ async function entriesOf(dir: string): Promise<Map<string, string> | undefined> 
 function changedEntries(before: Map<string, string> | undefined, after: Map<string, string> | undefined): string[] | undefined {
   if (!before || !after) return undefined;
   return [...after].filter(([name, stamp]) => before.get(name) !== stamp && (!name.includes('.') || name.endsWith('.py'))).map(([name]) => name);
-}
-
-/** Writes the plan's files (and pip's reports) to a folder of their own for the time pip runs, and names them there. */
-async function withPlanFiles<T>(plan: PipPlan, use: (runs: Pick<PipPlan, 'installs' | 'fallback'>, folder: string) => Promise<T>): Promise<T> {
-  const names = Object.keys(plan.files);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'terrarium-pip-'));
-  const named = (args: string[]) => args.map((arg) => (names.includes(arg) ? path.join(dir, arg) : arg));
-  try {
-    for (const name of names) await fs.writeFile(path.join(dir, name), plan.files[name]!);
-    return await use({ installs: plan.installs.map(named), fallback: plan.fallback && named(plan.fallback) }, dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /**

@@ -249,7 +249,7 @@ async function compileStandardLibrary(root: string, stdlib: string, options: Bun
     relocated.map((rel) => `${BUNDLE_DIR}/${rel}`),
   );
   // The bytecode files' own times too: the layer's tar headers hold them (their sources have this time already).
-  await setMtimes(lib, options.mtime / 1000);
+  setMtimes(lib, options.mtime / 1000);
 }
 
 /** Which of LIBRARY_MODULES the copy imports. */

@@ -46,3 +46,19 @@ function download(info: unknown): { artifact: string | undefined; wheel: boolean
   const artifact = typeof digest === 'string' && /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
   return { artifact, wheel: typeof url === 'string' && /\.whl(?:[?#].*)?$/i.test(url) };
 }
+
+/** What seed_pip.py installed (its --report): pip and setuptools from the interpreter's bundled wheels, each requested. */
+export function parseSeedReport(text: string): ReportedInstall[] {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(entries)) return [];
+  return entries.flatMap((e: { name?: unknown; version?: unknown; sha256?: unknown } | null): ReportedInstall[] =>
+    typeof e?.name === 'string' && typeof e.version === 'string' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)
+      ? [{ dist: normaliseName(e.name), version: e.version, artifact: e.sha256, wheel: true, requested: true, direct: false }]
+      : [],
+  );
+}

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { compressor } from '../archive/codecs.js';
 import { packEnvironment } from '../archive/create.js';
-import { type Claim, INTERPRETER_LAYER_PREFIX, planLayers, readClaims } from '../archive/layers.js';
+import { type Claim, INTERPRETER_LAYER_PREFIX, type LayerPlan, planLayers, readClaims } from '../archive/layers.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_PORTABLE, type Manifest, PLACEHOLDER_PREFIX } from '../archive/manifest.js';
 import { packLayers } from '../archive/pack-layers.js';
 import { interpreterTag } from '../archive/provenance.js';
@@ -15,7 +15,6 @@ import { type BuildOutcome, buildEnvironment } from '../env/build.js';
 import { type Bundled, bundleInterpreter, sealBundle } from '../env/bundle.js';
 import { findOutsidePaths } from '../env/outside-paths.js';
 import { pipPlan } from '../env/pip-plan.js';
-import type { ReportedInstall } from '../env/pip-report.js';
 import { TerrariumError } from '../errors.js';
 import { failpoint } from '../io/failpoint.js';
 import { siblingPath } from '../io/fs.js';
@@ -32,7 +31,7 @@ import { signArchiveFile, signLayers } from '../sign/archive-signature.js';
 import type { Store, WritableStore } from '../stores/store.js';
 import { TOOL_VERSION } from '../version.js';
 import { type Assembled, assembler } from './assemble/assemble.js';
-import { withProvenance } from './assemble/layer-provenance.js';
+import { storedLayerFor, withProvenance } from './assemble/layer-provenance.js';
 import { type Publication, publishEverywhere } from './publish.js';
 import { relocateInPlace } from './read/relocation.js';
 import type { BuildSettings, InstallOptions, JobContext, RunKeys } from './settings.js';
@@ -74,10 +73,21 @@ export interface Built {
  * store; a store that fails is a warning, never a failed install. Returns what happened at each store.
  */
 export async function buildAndPublish(job: BuildJob): Promise<Built> {
-  const { reporter, resolved, staging } = job;
+  const { reporter, resolved } = job;
   reporter.info({ code: 'BUILDING', key: resolved.key, executable: job.python.executable });
   const assembled: Assembled = { layers: [], pip: 0 };
-  const { python, bundled, outcome } = await buildInStaging(job, assembled);
+  const built = await buildInStaging(job, assembled);
+  try {
+    const done = await packAndPublish(job, built);
+    return { ...done, assembled: built.outcome.reuse && assembled.layers.length ? assembled : undefined };
+  } finally {
+    await built.outcome.reuse?.dispose();
+  }
+}
+
+/** Steps two and three: the environment built in staging packed, signed and published, then relocated for the target. */
+async function packAndPublish(job: BuildJob, { python, bundled, outcome }: Awaited<ReturnType<typeof buildInStaging>>): Promise<Omit<Built, 'assembled'>> {
+  const { reporter, resolved, staging } = job;
   failpoint('install-built');
   if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
   const scan = scanEnvironment(staging, python.executable);
@@ -104,7 +114,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
   if (publishTo.length < job.publishTo.length) reporter.info({ code: 'NOT_PUBLISHED_UNSIGNED', key: resolved.key });
   if (publishTo.length) {
     await checkOutsidePaths(staging, resolved.key, outsideLinks(scan.externalLinks, python.prefix), job.settings.allowOutsidePaths, reporter);
-    const archive = await packForPublishing(job, scan, manifest, bundled, outcome.installed);
+    const archive = await packForPublishing(job, scan, manifest, bundled, outcome);
     bytes = archive.size;
     try {
       archive.requirements = resolved.inputs.lines.map(shownLine);
@@ -128,7 +138,7 @@ export async function buildAndPublish(job: BuildJob): Promise<Built> {
     }
   }
   await relocateInPlace(staging, manifest, job.target, bundled ? carriedPython(python, job.target) : python);
-  return { published, bytes, manifest, assembled: outcome.reuse ? assembled : undefined };
+  return { published, bytes, manifest };
 }
 
 /** Everything under the bundle's folder but its folders (which the environment's layer holds, as it holds every folder). */
@@ -197,7 +207,7 @@ async function packForPublishing(
   scan: ScanResult,
   manifest: Manifest,
   bundled: Bundled | undefined,
-  installed: ReportedInstall[] | undefined,
+  { installed, reuse }: BuildOutcome,
 ): Promise<LocalArchive> {
   const { reporter, staging } = job;
   const progress = { files: 0, bytes: 0 };
@@ -217,7 +227,8 @@ async function packForPublishing(
         const plans = installed && !bundled ? withProvenance(planned, installed, interpreterTag(platformOf(manifest.python)), scan.binary) : planned;
         const layered: Manifest = { ...manifest, prefix: PLACEHOLDER_PREFIX, buildPath: staging };
         const transform = makeRelocator({ text: manifest.text, binary: [], prefix: staging }, PLACEHOLDER_PREFIX, manifest.python);
-        saved = await packLayers(staging, plans, layered, job.settings.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap });
+        const stored = (plan: LayerPlan) => (reuse ? storedLayerFor(plan, claims, reuse.stored) : undefined);
+        saved = await packLayers(staging, plans, layered, job.settings.codec, siblingPath(job.target, 'pack'), { progress, transform, wrap, stored });
       } else {
         const packed = packEnvironment(staging, scan.entries, manifest, compressor(job.settings.codec), progress);
         wrap(packed);

@@ -11,8 +11,10 @@ own, or a distribution's such as Debian's /usr/share/python-wheels); anything th
 ensurepip's own pip, unchanged, as do pips older than 22 (Python 3.6), whose scripts and metadata
 differ from the ones made here.
 
-Run as: ENV/bin/python seed_pip.py [--no-compile]   (Python 3.6 and later; Python 2 builds use
-ensurepip itself). --no-compile: no bytecode, for a build that compiles everything once afterwards.
+Run as: ENV/bin/python seed_pip.py [--no-compile] [--report FILE]   (Python 3.6 and later; Python 2
+builds use ensurepip itself). --no-compile: no bytecode, for a build that compiles everything once
+afterwards. --report: FILE gets the name, version and sha256 of each wheel installed here (none when
+ensurepip's own pip installs them).
 """
 
 import base64
@@ -22,6 +24,7 @@ import ensurepip
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import re
 import sys
@@ -184,7 +187,7 @@ def seed(original):
             site, bin_dir = paths["purelib"], paths["scripts"]
             if not os.path.isdir(site) or any(name.endswith(".dist-info") for name in os.listdir(site)):
                 raise Unsupported("not a new environment")
-            wheels = []
+            wheels, chosen = [], []
             for project in projects:
                 found = [w for w in os.listdir(wheels_dir) if w.startswith(project + "-") and w.endswith(".whl")]
                 if len(found) != 1:
@@ -192,16 +195,31 @@ def seed(original):
                 if project == "pip" and int(re.match(r"pip-(\d+)", found[0]).group(1)) < 22:
                     raise Unsupported("a pip older than 22 makes its scripts and metadata differently")
                 wheels.append(read_wheel(os.path.join(wheels_dir, found[0]), site))
+                chosen.append(found[0])
         except Unsupported:
             return original(args, additional_paths)
         for wheel in wheels:
             install_wheel(wheel, site, bin_dir)
+        if REPORT:
+            write_report(REPORT, [os.path.join(wheels_dir, w) for w in chosen])
         return 0
 
     return run_pip
 
 
+def write_report(path, wheel_files):
+    """What was installed from which wheel (name, version, sha256), as terrarium records a layer's provenance."""
+    entries = []
+    for wheel_file in wheel_files:
+        name, version = os.path.basename(wheel_file).split("-")[:2]
+        with open(wheel_file, "rb") as handle:
+            entries.append({"name": name, "version": version, "sha256": hashlib.sha256(handle.read()).hexdigest()})
+    with open(path, "w") as out:
+        json.dump(entries, out)
+
+
 COMPILE = "--no-compile" not in sys.argv[1:]
+REPORT = sys.argv[sys.argv.index("--report") + 1] if "--report" in sys.argv[1:-1] else None
 
 if __name__ == "__main__":
     if sys.prefix == sys.base_prefix:

@@ -235,7 +235,7 @@ describe('layered archives (format 2)', () => {
     writeFileSync(path.join(store, blobName(sha256)), bytes);
     const r = record(store, key);
     // Listed without tree digests (a document of version 1), as a writer of the store can list them.
-    const layers: Layer[] = r.layers!.map(({ tree: _, ...layer }) =>
+    const layers: Layer[] = r.layers!.map(({ tree: _, provenance: __, ...layer }) =>
       layer.name.startsWith(name)
         ? { name: layer.name, sha256, size: bytes.length, unpackedSize: Buffer.concat(chunks).length, entries: entries.length, ...claimed }
         : layer,
@@ -348,7 +348,7 @@ describe('layered archives (format 2)', () => {
     const a = record(box.store, keys.both);
     const b = record(box.store, keys.demo);
     const union = [...new Set([...a.layers!, ...b.layers!].map((layer) => layer.sha256))].sort();
-    expect((await s3.keys('envs/blobs/')).map((name) => name.slice('envs/blobs/sha256/'.length))).toEqual(union);
+    expect((await s3.keys('envs/blobs/sha256/')).map((name) => name.slice('envs/blobs/sha256/'.length))).toEqual(union);
     const restored = await box.main(['--no-cache', '--require-download', '-t', box.path('s3-restored'), 'install', demo.name], s3Env());
     expect(restored.code, restored.stderr).toBe(0);
     expect((await box.exec(box.path('s3-restored', 'bin', 'terra-demo'), [])).stdout).toContain('hello, terrarium');
@@ -358,7 +358,7 @@ describe('layered archives (format 2)', () => {
     const gone = (JSON.parse(pruned.stdout) as { deleted: Array<{ key: string }> }).deleted.map((d) => d.key);
     expect(gone).toHaveLength(1);
     const left = JSON.parse((await s3.get(`envs/${gone[0] === keys.both ? keys.demo : keys.both}.json`)).toString()) as ArchiveRecord;
-    const stored = (await s3.keys('envs/blobs/')).map((name) => name.slice('envs/blobs/sha256/'.length));
+    const stored = (await s3.keys('envs/blobs/sha256/')).map((name) => name.slice('envs/blobs/sha256/'.length));
     expect(stored.sort()).toEqual(left.layers!.map((layer) => layer.sha256).sort());
   });
 });

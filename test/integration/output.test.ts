@@ -29,6 +29,7 @@ function normalise(text: string, box: Sandbox): string {
       .replace(/"(size|unpackedSize|entries)": \d+/g, '"$1": 0')
       .replace(/"created": "[^"]+"/g, '"created": "<date>"')
       .replace(/"platform": \{[^}]*\}/g, '"platform": "<platform>"')
+      .replace(/"tag": "[^"]+"/g, '"tag": "<interpreter>"')
       .replace(/"version": "\d+\.\d+\.\d+"/g, '"version": "<version>"')
       .replace(/\d+(\.\d)? (B|KiB|MiB)\b/g, '<size>')
       .replace(/[0-9a-f]{32}/g, '<digest>')

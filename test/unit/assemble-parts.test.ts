@@ -66,7 +66,7 @@ describe('the parts of an assembly', () => {
   it('keeps an index entry small and well formed, the newest reference first', () => {
     const refs = Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, layer: A }));
     expect(parseIndex(formatIndex(refs))).toHaveLength(MAX_INDEX_REFS);
-    expect(parseIndex('terrarium-index 1\n../x aaa\nk ' + A + ' extra\n')).toEqual([]);
+    expect(parseIndex(`terrarium-index 1\n../x aaa\nk ${A} extra\n`)).toEqual([]);
     expect(parseIndex(undefined)).toEqual([]);
     expect(withRef([{ key: 'k', layer: A }], { key: 'k', layer: A })).toBeUndefined();
     expect(withRef([{ key: 'k', layer: A }], { key: 'j', layer: B })).toEqual([

@@ -2,12 +2,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { interpreterTag } from '../../archive/provenance.js';
-import type { Reuse } from '../../env/build.js';
+import type { BuildOptions, Reuse } from '../../env/build.js';
 import { check, type StepOptions, step } from '../../env/build-step.js';
 import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
 import { parsePipReport, type ReportedInstall } from '../../env/pip-report.js';
 import { describeCause } from '../../errors.js';
-import { listOrEmptySync } from '../../io/fs.js';
+import { listOrEmptySync, removeTree } from '../../io/fs.js';
 import type { ResolvedInputs } from '../../key/inputs.js';
 import type { LockedPackage } from '../../key/locked.js';
 import { type Fingerprint, platformOf } from '../../python/fingerprint.js';
@@ -44,10 +44,10 @@ export interface Assembled {
  * a stored layer found for each that has one, those restored, and pip left the rest, pinned to the
  * resolved artifacts. Undefined (a full build) when nothing can be reused. `assembled` is filled in.
  */
-export function assembler(job: AssembleJob, assembled: Assembled): (site: string, step: StepOptions) => Promise<Reuse | undefined> {
-  return async (site, stepOptions) => {
+export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<BuildOptions['reuse']> {
+  return async (site, stepOptions, seeded) => {
     try {
-      return await assemble(job, assembled, site, stepOptions);
+      return await assemble(job, assembled, site, stepOptions, seeded);
     } catch (error) {
       // Reuse only saves time: whatever stops it (a damaged layer, pip's dry run), pip builds in full and says its own.
       job.signal?.throwIfAborted();
@@ -57,22 +57,36 @@ export function assembler(job: AssembleJob, assembled: Assembled): (site: string
   };
 }
 
-async function assemble(job: AssembleJob, assembled: Assembled, site: string, stepOptions: StepOptions): Promise<Reuse | undefined> {
+async function assemble(
+  job: AssembleJob,
+  assembled: Assembled,
+  site: string,
+  stepOptions: StepOptions,
+  seeded: readonly ReportedInstall[],
+): Promise<Reuse | undefined> {
   const tag = interpreterTag(platformOf(job.python));
   if (!tag || !job.stores.some((store) => store.index)) return undefined;
   const wanted = job.inputs.locked ? fromLock(job.inputs.locked.packages) : await fromDryRun(job, stepOptions);
   if (!wanted) return undefined;
-  const seeded = new Set(listOrEmptySync(site).flatMap((name) => (name.endsWith('.dist-info') ? [distributionOf(name.slice(0, -10))?.dist ?? ''] : [])));
-  const candidates = wanted.filter((w) => w.artifacts.length && !seeded.has(w.dist));
+  const installed = new Set(listOrEmptySync(site).flatMap((name) => (name.endsWith('.dist-info') ? [distributionOf(name.slice(0, -10))?.dist ?? ''] : [])));
+  // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it.
+  const fromSeed = seeded.map((s): Wanted => ({ dist: s.dist, version: s.version, artifacts: [s.artifact!], requested: true, pins: [], seeded: true }));
+  const candidates = [...wanted.filter((w) => w.artifacts.length && !installed.has(w.dist)), ...fromSeed];
   const found = await findLayers(candidates, job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
   if (!found.length) return undefined;
   const siteRel = path.relative(job.root, site);
-  const { restored } = await job.reporter.during('reuse', async (phase) => {
+  const { restored: taken, blobs } = await job.reporter.during('reuse', async (phase) => {
     const result = await restoreLayers(found, { ...job, siteRel });
-    phase.done({ code: 'LAYERS_REUSED', layers: result.restored.length, bytes: result.bytes, distributions: wanted.length });
+    const layers = result.restored.filter((r) => !r.found.wanted.seeded).length;
+    phase.done({ code: 'LAYERS_REUSED', layers, bytes: result.bytes, distributions: wanted.length });
     return result;
   });
-  if (!restored.length) return undefined;
+  const restored = taken.filter((r) => !r.found.wanted.seeded);
+  const dispose = () => removeTree(blobs);
+  if (!taken.length) {
+    await dispose();
+    return undefined;
+  }
   const reused = new Set(restored.map((r) => r.found.wanted.dist));
   const rest = wanted.filter((w) => !reused.has(w.dist));
   assembled.layers = restored.map((r) => r.found.layer.name).sort();
@@ -81,8 +95,10 @@ async function assemble(job: AssembleJob, assembled: Assembled, site: string, st
     pip: rest.length ? restPlan(job.inputs, rest) : { files: {}, installs: [] },
     restored: restored.map((r): ReportedInstall => ({ ...r.found.wanted, artifact: r.found.layer.provenance.artifact, wheel: true, direct: false })),
     restoredNames: new Set(
-      restored.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+      taken.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
     ),
+    stored: restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files })),
+    dispose,
     finish: async () => {
       for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested);
       // pip wrote REQUESTED for every distribution the assembly named: a full build would not have for a dependency.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -17,7 +17,8 @@ export async function writeRecord(root: string, siteRel: string, distInfoRel: st
   }
   const rows: string[][] = [[path.posix.relative(siteRel, `${distInfoRel}/RECORD`), '', '']];
   for (const file of listed) {
-    const content = await fs.readFile(path.join(root, file));
+    // Read one after another, synchronously: thousands of small files, each a few microseconds from the page cache.
+    const content = readFileSync(path.join(root, file));
     rows.push([path.posix.relative(siteRel, file), `sha256=${createHash('sha256').update(content).digest('base64url')}`, String(content.length)]);
   }
   await fs.writeFile(path.join(root, distInfoRel, 'RECORD'), recordText(rows));

@@ -14,6 +14,8 @@ export interface Wanted {
   requested: boolean;
   /** What pip is given to install it by hash (`sha256:HEX`...), when it is not reused. */
   pins: readonly string[];
+  /** Installed already with the new environment's pip (pip, setuptools): only its layer's bytecode is taken. */
+  seeded?: boolean;
 }
 
 /** A stored layer that is the install of a wanted distribution, and the record (one this runner would install) that lists it. */

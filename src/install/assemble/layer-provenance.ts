@@ -1,4 +1,6 @@
-import { ENVIRONMENT_LAYER, INTERPRETER_LAYER_PREFIX, type LayerPlan } from '../../archive/layers.js';
+import { type Claim, ENVIRONMENT_LAYER, INTERPRETER_LAYER_PREFIX, type LayerPlan } from '../../archive/layers.js';
+import type { LocalLayer } from '../../archive/save.js';
+import type { StoredLayer } from '../../env/build.js';
 import type { ReportedInstall } from '../../env/pip-report.js';
 import { normaliseName } from '../../key/markers.js';
 
@@ -32,3 +34,20 @@ export function distributionOf(layerName: string): { dist: string; version: stri
 
 /** A version as metadata gives it and as a `.dist-info` folder's name escapes it (`-` as `_`). */
 export const sameVersion = (metadata: string, folder: string): boolean => metadata === folder || metadata.replace(/-/g, '_') === folder;
+
+/**
+ * The stored layer a planned layer is, byte for byte, when an assembly restored it: the same name,
+ * provenance and files, none of which another distribution's RECORD claims (pip then installed over
+ * it). Its blob is published as it was read, rather than packed again.
+ */
+export function storedLayerFor(plan: LayerPlan, claims: readonly Claim[], stored: readonly StoredLayer[]): LocalLayer | undefined {
+  const candidate = stored.find((s) => s.layer.name === plan.name);
+  const p = plan.provenance;
+  const q = candidate?.layer.provenance;
+  if (!candidate || !p || !q || p.dist !== q.dist || p.version !== q.version || p.artifact !== q.artifact || p.tag !== q.tag) return undefined;
+  const files = new Set(candidate.files);
+  if (plan.entries.length !== files.size || !plan.entries.every((entry) => files.has(entry.path))) return undefined;
+  const others = claims.filter((claim) => claim.name !== plan.name);
+  if (others.some((claim) => claim.files.some((file) => files.has(file)))) return undefined;
+  return { ...candidate.layer, path: candidate.blob };
+}

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, lstatSync, readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { ChecksumStream } from '../../archive/checksum.js';
@@ -8,8 +8,9 @@ import type { Layer } from '../../archive/layers.js';
 import { type Manifest, PLACEHOLDER_PREFIX } from '../../archive/manifest.js';
 import { unpackLimits } from '../../archive/parts.js';
 import { readArchive } from '../../archive/read.js';
+import { DownloadCopy } from '../../cache/download-copy.js';
 import { TerrariumError } from '../../errors.js';
-import { lstatOrMissing, readBoundedSync, removeTree, siblingPath } from '../../io/fs.js';
+import { readBoundedSync, removeTree, siblingPath } from '../../io/fs.js';
 import type { Fingerprint } from '../../python/fingerprint.js';
 import { makeRelocator } from '../../relocate/relocator.js';
 import type { Reporter } from '../../report/reporter.js';
@@ -24,6 +25,16 @@ export interface RestoredLayer {
   found: Found;
   distInfo: string;
   files: string[];
+  /** Its blob as read (in `RestoredLayers.blobs`), for the new archive to publish as it is. */
+  blob: string;
+}
+
+export interface RestoredLayers {
+  restored: RestoredLayer[];
+  /** Bytes read from stores and the cache. */
+  bytes: number;
+  /** The folder beside the target that holds the blobs read, until the caller removes it. */
+  blobs: string;
 }
 
 export interface RestoreLayersJob {
@@ -47,7 +58,7 @@ export interface RestoreLayersJob {
  * dropped, said, and left to pip. What passed is moved into the environment. A failure of a layer's
  * bytes or entries throws: the caller builds in full.
  */
-export async function restoreLayers(found: readonly Found[], job: RestoreLayersJob): Promise<{ restored: RestoredLayer[]; bytes: number }> {
+export async function restoreLayers(found: readonly Found[], job: RestoreLayersJob): Promise<RestoredLayers> {
   const manifests = new Map<Found['record'], Manifest | undefined>();
   const usable: Found[] = [];
   for (const one of found) {
@@ -56,14 +67,24 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
     if (manifest && one.record.codec === found[0]!.record.codec) usable.push(one);
     else refuse(job, one, 'its archive was not built for this Python, or its environment layer cannot be read');
   }
-  if (!usable.length) return { restored: [], bytes: 0 };
+  const blobs = siblingPath(job.target, 'blobs');
+  if (!usable.length) return { restored: [], bytes: 0, blobs };
   const known = [...manifests.values()].filter((m): m is Manifest => m !== undefined);
   const relocator = makeRelocator({ text: known.flatMap((m) => m.text), binary: [], prefix: PLACEHOLDER_PREFIX }, job.root, job.python);
   const scratch = siblingPath(job.target, 'layers');
   const entries = usable.map((): Entry[] => []);
+  const copies = new Map<string, DownloadCopy>();
+  let kept = false;
   try {
     await fs.mkdir(scratch, { mode: 0o755 });
-    const parts = usable.map((one) => layerSource(one, job));
+    await fs.mkdir(blobs, { mode: 0o755 });
+    const parts = usable.map((one) =>
+      layerSource(one, job, (stream) => {
+        const copy = new DownloadCopy(stream, path.join(blobs, one.layer.sha256));
+        copies.set(one.layer.sha256, copy);
+        return copy.source;
+      }),
+    );
     const limits = {
       bytes: usable.reduce((sum, one) => sum + unpackLimits(one.layer).bytes, 0),
       entries: usable.reduce((sum, one) => sum + unpackLimits(one.layer).entries, 0),
@@ -79,20 +100,30 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       const files = entries[index]!.filter((entry) => entry.type !== 'directory').map((entry) => entry.path);
       const metadata = (distInfo: string) => readBoundedSync(path.join(scratch, distInfo, 'METADATA'), 1 << 20).toString('utf8');
       const checked = layerProblem(entries[index]!, one.wanted, { siteRel: job.siteRel, binary: new Set(manifests.get(one.record)!.binary), metadata });
-      const clash = checked.problem ? undefined : await firstClash(job.root, files, taken);
-      const problem = checked.problem ?? (clash && `${clash} is in the environment already`);
+      const clash = checked.problem ? undefined : one.wanted.seeded ? notAsSeeded(job.root, scratch, files) : firstClash(job.root, files, taken);
+      const problem = checked.problem ?? (clash && (one.wanted.seeded ? clash : `${clash} is in the environment already`));
+      // A seeded distribution keeps its files, given the layer's mtimes, which its bytecode names: only that bytecode is moved in.
+      if (!problem && one.wanted.seeded) for (const file of files.filter((f) => !isBytecode(f))) copyMtime(path.join(scratch, file), path.join(job.root, file));
+      const dropped = problem ? files : one.wanted.seeded ? files.filter((file) => !isBytecode(file)) : [];
+      for (const file of dropped) await fs.rm(path.join(scratch, file), { force: true });
       if (problem) {
         refuse(job, one, problem);
-        for (const file of files) await fs.rm(path.join(scratch, file), { force: true });
         continue;
       }
       for (const file of files) taken.add(file);
-      restored.push({ found: one, distInfo: checked.distInfo!, files });
+      restored.push({ found: one, distInfo: checked.distInfo!, files, blob: path.join(blobs, one.layer.sha256) });
     }
     await moveInto(scratch, job.root);
-    return { restored, bytes: parts.reduce((sum, part) => sum + part.bytes(), 0) };
+    // A blob whose copy failed is packed again from the files, as any other layer.
+    for (const r of restored) if (!(await copies.get(r.found.layer.sha256)!.written())) r.blob = '';
+    kept = true;
+    return { restored, bytes: parts.reduce((sum, part) => sum + part.bytes(), 0), blobs };
   } finally {
     await removeTree(scratch);
+    if (!kept) {
+      for (const copy of copies.values()) await copy.dispose();
+      await removeTree(blobs);
+    }
   }
 }
 
@@ -100,29 +131,61 @@ function refuse(job: RestoreLayersJob, one: Found, cause: string): void {
   job.reporter.warn({ code: 'LAYER_NOT_REUSED', layer: one.layer.name, store: one.store.description, cause });
 }
 
-/** A file of `files` that the environment (or another layer taken) has already, or a folder of it that is no real folder there. */
-async function firstClash(root: string, files: readonly string[], taken: ReadonlySet<string>): Promise<string | undefined> {
-  const folders = new Map<string, boolean>();
+/**
+ * A file of `files` that the environment (or another layer taken) has already, or a folder of it that
+ * is no real folder there. A file whose folder the environment lacks cannot be there: most files are
+ * answered by one lookup of their folder, remembered.
+ */
+function firstClash(root: string, files: readonly string[], taken: ReadonlySet<string>): string | undefined {
+  const folders = new Map<string, 'folder' | 'missing' | 'other'>([['.', 'folder']]);
+  const folder = (dir: string): 'folder' | 'missing' | 'other' => {
+    let kind = folders.get(dir);
+    if (kind === undefined) {
+      const parent = folder(path.posix.dirname(dir));
+      const stat = parent === 'folder' ? lstatSyncOrMissing(path.join(root, dir)) : undefined;
+      kind = parent === 'other' ? 'other' : !stat ? 'missing' : stat.isDirectory() ? 'folder' : 'other';
+      folders.set(dir, kind);
+    }
+    return kind;
+  };
   for (const file of files) {
-    if (taken.has(file) || (await lstatOrMissing(path.join(root, file)))) return file;
-    for (let dir = path.posix.dirname(file); dir !== '.'; dir = path.posix.dirname(dir)) {
-      if (!folders.has(dir)) {
-        const stat = await lstatOrMissing(path.join(root, dir));
-        folders.set(dir, !stat || stat.isDirectory());
-      }
-      if (!folders.get(dir)) return dir;
+    const dir = folder(path.posix.dirname(file));
+    if (dir === 'other') return path.posix.dirname(file);
+    if (taken.has(file) || (dir === 'folder' && lstatSyncOrMissing(path.join(root, file)))) return file;
+  }
+  return undefined;
+}
+
+const lstatSyncOrMissing = (file: string) => lstatSync(file, { throwIfNoEntry: false });
+
+function copyMtime(from: string, to: string): void {
+  const { atime, mtime } = lstatSync(from);
+  utimesSync(to, atime, mtime);
+}
+
+const isBytecode = (file: string) => /\/__pycache__\/[^/]+\.pyc$/.test(file);
+
+/** Why a seeded distribution's layer is not what the seeding installed (every file but bytecode there, the same bytes; no bytecode there yet), or undefined. */
+function notAsSeeded(root: string, scratch: string, files: readonly string[]): string | undefined {
+  for (const file of files) {
+    const there = lstatSyncOrMissing(path.join(root, file));
+    if (isBytecode(file)) {
+      if (there) return `${file} is in the environment already`;
+    } else if (!there?.isFile() || !readFileSync(path.join(root, file)).equals(readFileSync(path.join(scratch, file)))) {
+      return `${file} is not as the seeding installed it`;
     }
   }
   return undefined;
 }
 
 /** A layer's bytes from the cache where it has them, else from its store, through its sha256; a damaged blob is removed as a restore removes it. */
-function layerSource(one: Found, job: RestoreLayersJob) {
+function layerSource(one: Found, job: RestoreLayersJob, tee: (stream: Readable) => Readable) {
   return layerPart(
     one.layer,
     `layer ${one.layer.name} (${one.layer.sha256.slice(0, 16)}) of ${one.record.key}`,
     async () => {
-      const stream = await openLayer(one.store, one.layer, job);
+      const stream = tee(await openLayer(one.store, one.layer, job));
+      if (job.signal) addAbortSignal(job.signal, stream);
       return { stream, bounded: true };
     },
     async (error) => {
