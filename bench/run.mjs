@@ -7,6 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assembleScenario } from './assemble.mjs';
 import { fleetScenario } from './fleet.mjs';
 import { layeredCold, layeredRounds, pinScenario } from './layers.mjs';
 import { ociPinScenario, ociRounds } from './oci.mjs';
@@ -223,6 +224,9 @@ const big = path.join(corpus, 'requirements-1g.txt');
 results.layers = { cold: layered.cold, ...(await pinScenario({ terrarium, requirements, pinChanged, big, store: layered.store, at, summarise })) };
 
 console.log('');
+results.assemble = await assembleScenario({ terrarium, requirements, pinChanged, corpus, at, summarise });
+
+console.log('');
 const pyenvRoot = process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
 results.portable = await portableScenario({ terrarium, pinChanged, at, pyenvRoot });
 
@@ -270,6 +274,10 @@ const ratios = {
   'format 2 cold / format 1 cold': Number(median(results.layers.cold.runs.map((seconds, i) => seconds / results.cold.runs[i])).toFixed(2)),
   'format 2 warm: one core / two': Number(median(results.warm2core.runs.map((seconds, i) => seconds / results.warm2.runs[i])).toFixed(2)),
   'one pin changed: store growth': results.layers.storeGrowth,
+  'one pin changed: assembled / full cold build': Number((results.assemble.plain.assembled.seconds / results.assemble.plain.full.seconds).toFixed(2)),
+  'one pin changed, hashed lock: assembled / full cold build': Number(
+    (results.assemble.lock.assembled.seconds / results.assemble.lock.full.seconds).toFixed(2),
+  ),
   'one pin changed: downloaded / first': results.layers.downloaded.ratio,
   'portable warm / tar floor of its tree': Number(median(results.portableWarm.runs.map((seconds, i) => seconds / results.portableTar.runs[i])).toFixed(2)),
   'portable, one pin changed: uploaded / first key': Number((results.portable.secondKeyUploadBytes / results.portable.firstKeyBytes).toFixed(3)),
@@ -300,6 +308,8 @@ const targets = [
   ['format 2 cold <= 1.1 x format 1 cold', ratios['format 2 cold / format 1 cold'] <= 1.1],
   ['one pin changed grows the store by <= 10%', ratios['one pin changed: store growth'] <= 0.1],
   ['one pin changed downloads <= 5% of the first restore', ratios['one pin changed: downloaded / first'] <= 0.05],
+  ['one pin changed: assembly <= 0.2 x a full cold build', ratios['one pin changed: assembled / full cold build'] <= 0.2],
+  ['one pin changed, hashed lock: assembly <= 0.1 x a full cold build', ratios['one pin changed, hashed lock: assembled / full cold build'] <= 0.1],
   ['portable warm install <= 1.2 x tar floor of its tree', ratios['portable warm / tar floor of its tree'] <= 1.2],
   ["CPython 3.12's interpreter layer <= 35 MB", results.portable.interpreterLayer312Bytes === undefined || results.portable.interpreterLayer312Bytes <= 35e6],
   ['a second portable key uploads none of the interpreter', results.portable.secondKeyUploadBytes < results.portable.interpreterLayerBytes / 10],

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TerrariumError } from '../errors.js';
 import type { RunResult } from '../io/exec.js';
 import { listOrEmptySync } from '../io/fs.js';
-import type { BuildOptions } from './build.js';
+import type { Reporter } from '../report/reporter.js';
 import { PipProgress } from './build-progress.js';
 import { type StepOptions, step } from './build-step.js';
 import type { PipPlan } from './pip-plan.js';
@@ -16,7 +16,7 @@ import { parsePipReport, type ReportedInstall } from './pip-report.js';
  * returned, else undefined.
  */
 export async function installRequirements(
-  options: Pick<BuildOptions, 'dir' | 'reporter' | 'signal'>,
+  options: { dir: string; reporter: Reporter; signal?: AbortSignal | undefined },
   plan: PipPlan,
   stepOptions: StepOptions,
   { compileHere, reports, site }: { compileHere: boolean; reports: boolean; site: string },

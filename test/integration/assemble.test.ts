@@ -10,6 +10,7 @@ import type { ArchiveRecord } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
 import { DirectoryServer } from '../helpers/http-server.js';
 import { python3 } from '../helpers/python.js';
+import { SimpleIndex } from '../helpers/simple-index.js';
 
 /**
  * Every file of an environment (relative path) with its bytes' sha256, its own path read as ROOT; the
@@ -172,6 +173,28 @@ describe('assembling a miss from stored layers', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/not reusing terra_dep-1\.0 from .*: it installs terra-dep 1\.0, not terra-dep 2\.0; pip installs it/);
     expect(freeze(box.path('lied-to'))).toMatch(/^terra-dep==2\.0$/m);
+  });
+
+  it("asks pip's index only for the wheel of what changed, given a lock", async () => {
+    const index = new SimpleIndex(box.wheels);
+    const url = await index.start();
+    try {
+      const lines = [
+        ['terra-demo', 'terra_demo-1.0'],
+        ['terra-dep', 'terra_dep-1.0'],
+        ['terra-pth', 'terra_pth-1.0'],
+      ].map(([dist, file]) => `${dist}==1.0 --hash=sha256:${sha(wheel(file!))}`);
+      box.write('indexed.txt', `${lines.join('\n')}\n`);
+      const store = box.path('store-indexed');
+      cpSync(box.store, store, { recursive: true });
+      const fromIndex = { PIP_NO_INDEX: '0', PIP_FIND_LINKS: '', PIP_INDEX_URL: url };
+      const result = await box.main(['--storage-dir', store, '--no-cache', '--json', '-t', box.path('indexed'), 'install', 'indexed.txt'], fromIndex);
+      expect(result.code, result.stderr).toBe(0);
+      expect(json(result.stdout).assembled).toEqual({ reused: ['terra_demo-1.0', 'terra_dep-1.0'], installedByPip: 1 });
+      expect(index.wheelsFetched()).toEqual([path.basename(wheel('terra_pth-1.0'))]);
+    } finally {
+      await index.stop();
+    }
   });
 
   it('reads one index entry per distribution however many records the store holds, and prune keeps the index true', async () => {
