@@ -127,34 +127,13 @@ describe('assembling a miss from stored layers', () => {
     const unsigned = box.path('store-unsigned');
     const built = await box.main(['--storage-dir', unsigned, '--no-cache', '-t', box.path('unsigned-a'), 'install', 'a.txt']);
     expect(built.code, built.stderr).toBe(0);
-    const trusting = await box.main([
-      '--storage-dir',
-      unsigned,
-      '--no-cache',
-      '--json',
-      '--trust-key',
-      `${signer}.pub`,
-      '-t',
-      box.path('u1'),
-      'install',
-      'plus2.txt',
-    ]);
-    expect(trusting.code, trusting.stderr).toBe(0);
-    expect(json(trusting.stdout).assembled).toBeNull();
-    const off = await box.main([
-      '--storage-dir',
-      box.store,
-      '--no-cache',
-      '--json',
-      '--no-assemble',
-      '--no-upload',
-      '-t',
-      box.path('u2'),
-      'install',
-      'plus2.txt',
-    ]);
-    expect(off.code, off.stderr).toBe(0);
-    expect(json(off.stdout).assembled).toBeNull();
+    const assembledBy = async (store: string, target: string, ...extra: string[]) => {
+      const result = await box.main(['--storage-dir', store, '--no-cache', '--json', ...extra, '-t', box.path(target), 'install', 'plus2.txt']);
+      expect(result.code, result.stderr).toBe(0);
+      return json(result.stdout).assembled;
+    };
+    expect(await assembledBy(unsigned, 'u1', '--trust-key', `${signer}.pub`)).toBeNull();
+    expect(await assembledBy(box.store, 'u2', '--no-assemble', '--no-upload')).toBeNull();
   });
 
   it('holds a layer to what was resolved: a record lying about its provenance gets pip, not a wrong environment', async () => {
@@ -173,6 +152,24 @@ describe('assembling a miss from stored layers', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/not reusing terra_dep-1\.0 from .*: it installs terra-dep 1\.0, not terra-dep 2\.0; pip installs it/);
     expect(freeze(box.path('lied-to'))).toMatch(/^terra-dep==2\.0$/m);
+  });
+
+  it('builds in full when a stored layer is damaged, and the store gets the layer back as it should be', async () => {
+    const store = box.path('store-damaged');
+    cpSync(box.store, store, { recursive: true });
+    const layer = record(store, keyA).layers!.find((l) => l.name === 'terra_dep-1.0')!;
+    const blob = path.join(store, 'blobs', 'sha256', layer.sha256);
+    const bytes = readFileSync(blob);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(blob, bytes);
+    box.write('damaged.txt', `${a}terra-pth\n`);
+    const result = await box.main(['--storage-dir', store, '--no-cache', '--json', '-t', box.path('damaged'), 'install', 'damaged.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/building in full: .*terra_dep-1\.0/);
+    expect(json(result.stdout).assembled).toBeNull();
+    expect(freeze(box.path('damaged'))).toMatch(/^terra-dep==1\.0$/m);
+    // Published again by this build, from its own files: the store holds the layer's true bytes once more.
+    expect(createHash('sha256').update(readFileSync(blob)).digest('hex')).toBe(layer.sha256);
   });
 
   it("asks pip's index only for the wheel of what changed, given a lock", async () => {

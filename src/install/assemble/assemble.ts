@@ -17,7 +17,7 @@ import type { Store } from '../../stores/store.js';
 import { unrequest, writeRecord } from './dist-record.js';
 import { findLayers, type Wanted } from './find-layers.js';
 import { distributionOf, sameVersion } from './layer-provenance.js';
-import { restoreLayers } from './restore-layers.js';
+import { PartlyMoved, restoreLayers } from './restore-layers.js';
 
 export interface AssembleJob {
   inputs: ResolvedInputs;
@@ -50,7 +50,9 @@ export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<B
       return await assemble(job, assembled, site, stepOptions, seeded);
     } catch (error) {
       // Reuse only saves time: whatever stops it (a damaged layer, pip's dry run), pip builds in full and says its own.
+      // Unless the environment was changed part-way: then the build fails, and the target is left as it was.
       job.signal?.throwIfAborted();
+      if (error instanceof PartlyMoved) throw error;
       job.reporter.warn({ code: 'ASSEMBLY_SKIPPED', reason: describeCause(error) });
       return undefined;
     }

@@ -33,6 +33,9 @@ export interface FindContext {
   signal?: AbortSignal | undefined;
 }
 
+/** Records read in one lookup, at most (each at most MAX_RECORD_BYTES): a fleet's layers of one environment come from a few keys. */
+const MAX_RECORDS_READ = 32;
+
 /** Records tried per index entry: an entry lists the newest first; those that fail (gone, untrusted, another platform) cost a request each. */
 const TRIED_PER_ENTRY = 3;
 
@@ -47,6 +50,8 @@ export async function findLayers(wanted: readonly Wanted[], stores: readonly Sto
   const records = new Map<string, Promise<(ArchiveRecord & { layers: Layer[] }) | undefined>>();
   const recordOf = (store: Store, index: number, key: string) => {
     const id = `${index} ${key}`;
+    // However many records a hostile index names, only so many are read (and held) in one run.
+    if (!records.has(id) && records.size >= MAX_RECORDS_READ) return Promise.resolve(undefined);
     if (!records.has(id))
       records.set(
         id,

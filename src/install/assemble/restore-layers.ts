@@ -9,7 +9,7 @@ import { type Manifest, PLACEHOLDER_PREFIX } from '../../archive/manifest.js';
 import { unpackLimits } from '../../archive/parts.js';
 import { readArchive } from '../../archive/read.js';
 import { DownloadCopy } from '../../cache/download-copy.js';
-import { TerrariumError } from '../../errors.js';
+import { describeCause, TerrariumError } from '../../errors.js';
 import { readBoundedSync, removeTree, siblingPath } from '../../io/fs.js';
 import type { Fingerprint } from '../../python/fingerprint.js';
 import { makeRelocator } from '../../relocate/relocator.js';
@@ -113,7 +113,9 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       for (const file of files) taken.add(file);
       restored.push({ found: one, distInfo: checked.distInfo!, files, blob: path.join(blobs, one.layer.sha256) });
     }
-    await moveInto(scratch, job.root);
+    await moveInto(scratch, job.root).catch((error: unknown) => {
+      throw new PartlyMoved(error);
+    });
     // A blob whose copy failed is packed again from the files, as any other layer.
     for (const r of restored) if (!(await copies.get(r.found.layer.sha256)!.written())) r.blob = '';
     kept = true;
@@ -124,6 +126,13 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       for (const copy of copies.values()) await copy.dispose();
       await removeTree(blobs);
     }
+  }
+}
+
+/** Moving the layers into the environment failed part-way: it is no longer the fresh one a full build would start from. */
+export class PartlyMoved extends Error {
+  constructor(cause: unknown) {
+    super(`moving stored layers into the new environment failed: ${describeCause(cause)}`, { cause });
   }
 }
 
