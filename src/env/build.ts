@@ -44,7 +44,8 @@ export interface BuildOptions {
  * have written for the restored ones (their RECORD and REQUESTED).
  */
 export interface Reuse {
-  pip: PipPlan;
+  /** pip's runs for what was not restored; undefined: the inputs' own. */
+  pip: PipPlan | undefined;
   /** The distributions restored, as pip's report would list them. */
   restored: ReportedInstall[];
   /** Names in site-packages that only restored layers hold: their bytecode came with them. */

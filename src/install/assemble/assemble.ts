@@ -71,8 +71,11 @@ async function assemble(
   const wanted = job.inputs.locked ? fromLock(job.inputs.locked.packages) : await fromDryRun(job, stepOptions);
   if (!wanted) return undefined;
   const installed = new Set(listOrEmptySync(site).flatMap((name) => (name.endsWith('.dist-info') ? [distributionOf(name.slice(0, -10))?.dist ?? ''] : [])));
-  // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it.
-  const fromSeed = seeded.map((s): Wanted => ({ dist: s.dist, version: s.version, artifacts: [s.artifact!], requested: true, pins: [], seeded: true }));
+  // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it,
+  // unless the requirements replace it.
+  const fromSeed = seeded
+    .filter((s) => !wanted.some((w) => w.dist === s.dist))
+    .map((s): Wanted => ({ dist: s.dist, version: s.version, artifacts: [s.artifact!], requested: true, pins: [], seeded: true }));
   const candidates = [...wanted.filter((w) => w.artifacts.length && !installed.has(w.dist)), ...fromSeed];
   const found = await findLayers(candidates, job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
   if (!found.length) return undefined;
@@ -89,16 +92,28 @@ async function assemble(
     await dispose();
     return undefined;
   }
+  const restoredNames = new Set(
+    taken.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+  );
+  // Only the seeded distributions' bytecode: pip installs as the inputs say.
+  if (!restored.length) return { pip: undefined, restored: [], restoredNames, stored: [], dispose, finish: async () => undefined };
   const reused = new Set(restored.map((r) => r.found.wanted.dist));
   const rest = wanted.filter((w) => !reused.has(w.dist));
   assembled.layers = restored.map((r) => r.found.layer.name).sort();
   assembled.pip = rest.length;
   return {
     pip: rest.length ? restPlan(job.inputs, rest) : { files: {}, installs: [] },
-    restored: restored.map((r): ReportedInstall => ({ ...r.found.wanted, artifact: r.found.layer.provenance.artifact, wheel: true, direct: false })),
-    restoredNames: new Set(
-      taken.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+    restored: restored.map(
+      ({ found: { wanted: w, layer } }): ReportedInstall => ({
+        dist: w.dist,
+        version: w.version,
+        artifact: layer.provenance.artifact,
+        wheel: true,
+        requested: w.requested,
+        direct: false,
+      }),
     ),
+    restoredNames,
     stored: restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files })),
     dispose,
     finish: async () => {
