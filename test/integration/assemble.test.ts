@@ -10,6 +10,7 @@ import type { ArchiveRecord } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
 import { DirectoryServer } from '../helpers/http-server.js';
 import { python3 } from '../helpers/python.js';
+import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 import { SimpleIndex } from '../helpers/simple-index.js';
 
 /**
@@ -191,6 +192,33 @@ describe('assembling a miss from stored layers', () => {
       expect(index.wheelsFetched()).toEqual([path.basename(wheel('terra_pth-1.0'))]);
     } finally {
       await index.stop();
+    }
+  });
+
+  it('in S3: a publish writes the index, a miss on another machine assembles from the bucket, prune keeps the index true', async () => {
+    const s3 = new S3TestServer();
+    await s3.start();
+    try {
+      const env = { S3_BUCKET: BUCKET, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY, S3_ENDPOINT: s3.endpoint, S3_PREFIX: 'envs/', S3_PATH_STYLE: '1' };
+      const first = await box.main(['--no-cache', '-t', box.path('s3-a'), 'install', 'a.txt'], env);
+      expect(first.code, first.stderr).toBe(0);
+      const entries = () => s3.keys('envs/blobs/provenance/');
+      expect(await entries()).toHaveLength(record(box.store, keyA).layers!.filter((layer) => layer.provenance).length);
+      box.write('s3-plus.txt', `${a}terra-pth\n`);
+      const second = await box.main(['--cache-dir', box.path('s3-cache'), '--json', '-t', box.path('s3-b'), 'install', 's3-plus.txt'], env);
+      expect(second.code, second.stderr).toBe(0);
+      expect(json(second.stdout).assembled).toEqual({ reused: ['terra_demo-1.0', 'terra_dep-1.0'], installedByPip: 1 });
+      // terra-pth's layer is new: its entry names the second key; the others name both, the newest first.
+      const keyB = (await box.main(['key', 's3-plus.txt'])).stdout.trim();
+      const texts = await Promise.all((await entries()).map(async (name) => (await s3.get(name)).toString()));
+      expect(texts.filter((text) => text.includes(keyB))).toHaveLength(texts.length);
+      const pruned = await box.main(['prune', '--keep', '1', '--layer-grace', '0s'], env);
+      expect(pruned.code, pruned.stderr).toBe(0);
+      const after = await Promise.all((await entries()).map(async (name) => (await s3.get(name)).toString()));
+      expect(after.join('')).not.toContain(keyA);
+      expect(after.every((text) => text.includes(keyB))).toBe(true);
+    } finally {
+      await s3.stop();
     }
   });
 
