@@ -1,3 +1,4 @@
+import { pruneIndex } from '../stores/layer-index.js';
 import type { ArchiveRecord, Store } from '../stores/store.js';
 import { CacheStore } from './archives.js';
 import { type CacheEntry, type EvictionRule, evictionPlan } from './eviction.js';
@@ -80,11 +81,16 @@ export class LocalCache {
     return (await this.prune({ maxBytes: this.maxBytes, spare }, false, EVICTION_GRACE_MS)).map((entry) => `${entry.kind} ${entry.key}`);
   }
 
-  /** Removes the layers and unpacked trees nothing cached names any more (shared ones stay with those that still name them). */
+  /**
+   * Removes the layers and unpacked trees nothing cached names any more (shared ones stay with those
+   * that still name them), and the index's references to archives no longer cached.
+   */
   private async sweep(graceMs: number): Promise<void> {
-    const referenced = new Set((await this.archives.list()).flatMap((record) => record.layers?.map((layer) => layer.sha256) ?? []));
+    const left = await this.archives.list();
+    const referenced = new Set(left.flatMap((record) => record.layers?.map((layer) => layer.sha256) ?? []));
     await this.archives.sweep(referenced, graceMs);
     await this.trees.sweep(graceMs);
+    await pruneIndex(this.archives.index, left, false);
   }
 
   private async drop(entry: CacheEntry): Promise<void> {

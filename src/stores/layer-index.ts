@@ -1,6 +1,6 @@
 import type { Layer } from '../archive/layers.js';
 import { provenanceId } from '../archive/provenance.js';
-import { isStorageKey, SHA256_HEX, type WritableIndexFiles } from './store.js';
+import { type ArchiveRecord, isStorageKey, SHA256_HEX, type WritableIndexFiles } from './store.js';
 
 /**
  * The provenance index: for each distribution's version on one interpreter (provenance.ts names it by
@@ -58,10 +58,12 @@ export async function indexLayers(files: WritableIndexFiles, key: string, layers
 }
 
 /**
- * Prune's part: every entry keeps only the references whose record is still there and lists that layer
- * (`live` says which), an entry left with none is removed. Returns how many references were dropped.
+ * Prune's part: every entry keeps only the references to a record of `left` that lists that layer, an
+ * entry left with none is removed. Returns how many references were dropped (or would be, with `dryRun`).
  */
-export async function pruneIndex(files: WritableIndexFiles, live: (ref: IndexRef) => boolean, dryRun: boolean): Promise<number> {
+export async function pruneIndex(files: WritableIndexFiles, left: readonly ArchiveRecord[], dryRun: boolean): Promise<number> {
+  const named = new Set(left.flatMap((r) => r.layers?.map((layer) => `${r.key} ${layer.sha256}`) ?? []));
+  const live = (ref: IndexRef) => named.has(`${ref.key} ${ref.layer}`);
   let dropped = 0;
   for (const id of await files.ids()) {
     const text = await files.read(id);

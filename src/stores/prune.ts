@@ -37,7 +37,6 @@ export async function pruneStore(store: WritableStore, rule: PruneRule, options:
   const layers = await store.sweep(referenced, options.graceMs, options.dryRun);
   const notes = await store.sweepNotes(options.graceMs, options.dryRun);
   // The index names only what is left: a later miss reads no reference to a record or layer that is gone.
-  const live = new Set(left.flatMap((r) => r.layers?.map((layer) => `${r.key} ${layer.sha256}`) ?? []));
-  const references = store.index ? await pruneIndex(store.index, (ref) => live.has(`${ref.key} ${ref.layer}`), options.dryRun) : 0;
+  const references = store.index ? await pruneIndex(store.index, left, options.dryRun) : 0;
   return { archives, layers, notes, references };
 }

@@ -212,6 +212,12 @@ describe('assembling a miss from stored layers', () => {
       const keyB = (await box.main(['key', 's3-plus.txt'])).stdout.trim();
       const texts = await Promise.all((await entries()).map(async (name) => (await s3.get(name)).toString()));
       expect(texts.filter((text) => text.includes(keyB))).toHaveLength(texts.length);
+      // The cache keeps an index too (it is a store this machine reads first), emptied with what it names.
+      const cacheIndex = () =>
+        readdirSync(box.path('s3-cache'), { recursive: true, encoding: 'utf8' }).filter((name) => name.includes(`provenance${path.sep}`));
+      expect(cacheIndex().length).toBeGreaterThan(0);
+      expect((await box.main(['--cache-dir', box.path('s3-cache'), 'cache', 'clean'])).code).toBe(0);
+      expect(cacheIndex()).toEqual([]);
       const pruned = await box.main(['prune', '--keep', '1', '--layer-grace', '0s'], env);
       expect(pruned.code, pruned.stderr).toBe(0);
       const after = await Promise.all((await entries()).map(async (name) => (await s3.get(name)).toString()));
