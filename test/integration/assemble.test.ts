@@ -9,7 +9,7 @@ import { formatIndex, indexName } from '../../src/stores/layer-index.js';
 import type { ArchiveRecord } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
 import { DirectoryServer } from '../helpers/http-server.js';
-import { python3 } from '../helpers/python.js';
+import { interpreters, python3 } from '../helpers/python.js';
 import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 import { SimpleIndex } from '../helpers/simple-index.js';
 
@@ -153,6 +153,20 @@ describe('assembling a miss from stored layers', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/not reusing terra_dep-1\.0 from .*: it installs terra-dep 1\.0, not terra-dep 2\.0; pip installs it/);
     expect(freeze(box.path('lied-to'))).toMatch(/^terra-dep==2\.0$/m);
+  });
+
+  const old = interpreters().find((i) => i.version === '3.8' && i.name.startsWith('pyenv'));
+  it.runIf(old)('on Python before 3.9 records no provenance and builds every miss in full (its layers differ between builds)', async () => {
+    const store = box.path('store-38');
+    const python = ['--python', old!.python, '--storage-dir', store, '--no-cache'];
+    const first = await box.main([...python, '-t', box.path('old-a'), 'install', 'a.txt']);
+    expect(first.code, first.stderr).toBe(0);
+    const key = (await box.main(['--python', old!.python, 'key', 'a.txt'])).stdout.trim();
+    expect(record(store, key).layers!.filter((layer) => layer.provenance)).toEqual([]);
+    box.write('old-plus.txt', `${a}terra-pth\n`);
+    const second = await box.main([...python, '--json', '-t', box.path('old-b'), 'install', 'old-plus.txt']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(json(second.stdout).assembled).toBeNull();
   });
 
   it('builds in full when a stored layer is damaged, and the store gets the layer back as it should be', async () => {
