@@ -114,6 +114,7 @@ export type ReportEvent =
   | { code: 'INTERPRETER_BUNDLED'; interpreter: string; files: number; bytes: number }
   | { code: 'VENV_CREATED'; version: string }
   | { code: 'PACKAGES_INSTALLED'; count: number }
+  | { code: 'RESOLVED'; count: number }
   | { code: 'LAYERS_REUSED'; layers: number; bytes: number; distributions: number }
   | { code: 'BYTECODE_COMPILED'; perCore: boolean }
   | { code: 'PACKED'; entries: number; bytes: number; packed: number; layers: number | undefined; codec: string }

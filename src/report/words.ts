@@ -107,6 +107,7 @@ const WORDS: Words = {
   },
   INTERPRETER_BUNDLED: (event) => `${event.interpreter} carried: ${formatCount(event.files, 'file')}, ${formatBytes(event.bytes)}`,
   VENV_CREATED: (event) => `Python ${event.version} environment created`,
+  RESOLVED: (event) => `${formatCount(event.count, 'distribution')} to install (pip's dry run)`,
   LAYERS_REUSED: (event) =>
     `${formatCount(event.layers, 'stored layer')} reused (${formatBytes(event.bytes)} read), ${formatCount(event.distributions - event.layers, 'distribution')} left for pip`,
   ASSEMBLY_SKIPPED: (event) => `building in full: ${event.reason}`,

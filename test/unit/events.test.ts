@@ -107,6 +107,7 @@ const SAMPLES: Record<ReportEvent['code'], [ReportEvent, RegExp]> = {
   INTERPRETER_BUNDLED: [{ code: 'INTERPRETER_BUNDLED', interpreter: 'cpython-3.12.1', files: 3, bytes: 2048 }, /^cpython-3\.12\.1 carried: 3 files, 2\.0 KiB$/],
   VENV_CREATED: [{ code: 'VENV_CREATED', version: '3.11.9' }, /^Python 3\.11\.9 environment created$/],
   PACKAGES_INSTALLED: [{ code: 'PACKAGES_INSTALLED', count: 0 }, /^nothing to install$/],
+  RESOLVED: [{ code: 'RESOLVED', count: 45 }, /^45 distributions to install \(pip's dry run\)$/],
   LAYERS_REUSED: [
     { code: 'LAYERS_REUSED', layers: 2, bytes: 2048, distributions: 3 },
     /^2 stored layers reused \(2\.0 KiB read\), 1 distribution left for pip$/,

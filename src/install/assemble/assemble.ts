@@ -155,9 +155,13 @@ async function fromDryRun(job: AssembleJob, stepOptions: StepOptions): Promise<W
     const report = path.join(dir, 'report.json');
     const args = ['-m', 'pip', 'install', '--dry-run', '--quiet', '--report', report, ...job.inputs.plainFiles.flatMap((file) => ['-r', file])];
     const python = path.join(job.root, 'bin', 'python');
-    const result = await job.reporter.during('resolve', async () => step(job.reporter, python, args, stepOptions));
-    check(result, 'pip install --dry-run', job.reporter, "fix the requirements (or the package index settings): pip's output is above");
-    const installs = parsePipReport(await fs.readFile(report, 'utf8'));
+    const installs = await job.reporter.during('resolve', async (phase) => {
+      const result = await step(job.reporter, python, args, stepOptions);
+      check(result, 'pip install --dry-run', job.reporter, "fix the requirements (or the package index settings): pip's output is above");
+      const reported = parsePipReport(await fs.readFile(report, 'utf8'));
+      phase.done({ code: 'RESOLVED', count: reported?.length ?? 0 });
+      return reported;
+    });
     if (!installs || installs.some((i) => i.direct || !i.artifact)) return undefined;
     return installs.map((i) => ({
       dist: i.dist,
