@@ -2,6 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TerrariumError } from '../errors.js';
 
+/** How a sha256 is written in names, records and reports. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /**
  * Passes bytes through while taking their sha256 and count: archives are verified as they stream.
  * `limit`: more bytes than this (the size its record states) stop the stream at once, as a damaged

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Platform } from '../python/fingerprint.js';
+import { SHA256_HEX } from './checksum.js';
 
 /**
  * Where a distribution's layer came from: the wheel pip installed (by sha256), for which interpreter.
@@ -18,12 +19,13 @@ export interface Provenance {
 
 /** What a provenance's text fields may hold: they are words of the layers document. */
 const TOKEN = /^[A-Za-z0-9._+!-]{1,200}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export function isProvenance(value: unknown): value is Provenance {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Record<string, unknown>;
-  return [p.dist, p.version, p.tag].every((word) => typeof word === 'string' && TOKEN.test(word)) && typeof p.artifact === 'string' && SHA256.test(p.artifact);
+  return (
+    [p.dist, p.version, p.tag].every((word) => typeof word === 'string' && TOKEN.test(word)) && typeof p.artifact === 'string' && SHA256_HEX.test(p.artifact)
+  );
 }
 
 /** Only a provenance's own fields, in order. */

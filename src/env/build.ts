@@ -112,15 +112,8 @@ async function installAndCompile(
     setMtimes(dir, reproducible.mtime / 1000);
     // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
     // Restored layers brought their bytecode: only what pip installed (or changed) is compiled.
-    const changed = new Set(changedEntries(before, await entriesOf(site)) ?? []);
-    const compiled = reuse ? listOrEmptySync(site).filter((name) => !reuse.restoredNames.has(name) || changed.has(name)) : undefined;
-    await compileBytecode(reporter, dir, compiled ? compiled.map((name) => path.join(site, name)) : [site], stepOptions, [
-      '-f',
-      '-s',
-      dir,
-      '-p',
-      reproducible.prefix,
-    ]);
+    const compiled = reuse ? await compiledBesides(site, reuse, before) : [site];
+    await compileBytecode(reporter, dir, compiled, stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
     // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
     // compileall wrote only under site-packages.
     setMtimes(site, reproducible.mtime / 1000);
@@ -129,6 +122,14 @@ async function installAndCompile(
     await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
   }
   return outcome;
+}
+
+/** What of site-packages stored layers did not bring the bytecode of: what pip installed, or changed since `before`. */
+async function compiledBesides(site: string, reuse: Reuse, before: Map<string, string> | undefined): Promise<string[]> {
+  const changed = new Set(changedEntries(before, await entriesOf(site)) ?? []);
+  return listOrEmptySync(site)
+    .filter((name) => !reuse.restoredNames.has(name) || changed.has(name))
+    .map((name) => path.join(site, name));
 }
 
 /** Runs the seeding with `--no-compile --report FILE` for a reproducible build, and returns what it reports it installed. */

@@ -1,3 +1,4 @@
+import { SHA256_HEX } from '../archive/checksum.js';
 import { normaliseName } from '../key/markers.js';
 
 /** One distribution of a pip installation report (`pip install --report`), as a build or an assembly uses it. */
@@ -43,7 +44,7 @@ export function parsePipReport(text: string): ReportedInstall[] | undefined {
 function download(info: unknown): { artifact: string | undefined; wheel: boolean } {
   const { url, archive_info: archive } = (info ?? {}) as { url?: unknown; archive_info?: { hash?: unknown; hashes?: { sha256?: unknown } } };
   const digest = archive?.hashes?.sha256 ?? (typeof archive?.hash === 'string' ? /^sha256=([0-9a-f]{64})$/.exec(archive.hash)?.[1] : undefined);
-  const artifact = typeof digest === 'string' && /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+  const artifact = typeof digest === 'string' && SHA256_HEX.test(digest) ? digest : undefined;
   return { artifact, wheel: typeof url === 'string' && /\.whl(?:[?#].*)?$/i.test(url) };
 }
 
@@ -57,7 +58,7 @@ export function parseSeedReport(text: string): ReportedInstall[] {
   }
   if (!Array.isArray(entries)) return [];
   return entries.flatMap((e: { name?: unknown; version?: unknown; sha256?: unknown } | null): ReportedInstall[] =>
-    typeof e?.name === 'string' && typeof e.version === 'string' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)
+    typeof e?.name === 'string' && typeof e.version === 'string' && typeof e.sha256 === 'string' && SHA256_HEX.test(e.sha256)
       ? [{ dist: normaliseName(e.name), version: e.version, artifact: e.sha256, wheel: true, requested: true, direct: false }]
       : [],
   );

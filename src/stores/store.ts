@@ -47,8 +47,7 @@ export interface PublishResult {
   outcome: 'published' | 'present' | 'replaced';
 }
 
-/** How a sha256 is written in names and records. */
-export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export { SHA256_HEX } from '../archive/checksum.js';
 
 /** A small object (record, signature) must arrive whole within this many of the silences allowed (--s3-timeout): a store that trickles it is passed over. */
 export const SMALL_OBJECT_SILENCES = 4;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { interpreterTag } from '../../archive/provenance.js';
 import type { BuildOptions, Reuse } from '../../env/build.js';
-import { check, type StepOptions, step } from '../../env/build-step.js';
+import { type StepOptions, step } from '../../env/build-step.js';
 import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
 import { parsePipReport, type ReportedInstall } from '../../env/pip-report.js';
 import { describeCause } from '../../errors.js';
@@ -49,7 +49,7 @@ export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<B
     try {
       return await assemble(job, assembled, site, stepOptions, seeded);
     } catch (error) {
-      // Reuse only saves time: whatever stops it (a damaged layer, pip's dry run), pip builds in full and says its own.
+      // Reuse only saves time: whatever stops it (a damaged layer), pip builds in full.
       // Unless the environment was changed part-way: then the build fails, and the target is left as it was.
       job.signal?.throwIfAborted();
       if (error instanceof PartlyMoved) throw error;
@@ -70,7 +70,7 @@ async function assemble(
   if (!tag || !job.stores.some((store) => store.index)) return undefined;
   const wanted = job.inputs.locked ? fromLock(job.inputs.locked.packages) : await fromDryRun(job, stepOptions);
   if (!wanted) return undefined;
-  const installed = new Set(listOrEmptySync(site).flatMap((name) => (name.endsWith('.dist-info') ? [distributionOf(name.slice(0, -10))?.dist ?? ''] : [])));
+  const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
   // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it,
   // unless the requirements replace it.
   const fromSeed = seeded
@@ -120,17 +120,18 @@ async function assemble(
       for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested);
       // pip wrote REQUESTED for every distribution the assembly named: a full build would not have for a dependency.
       for (const w of rest.filter((one) => !one.requested)) {
-        const folder = listOrEmptySync(site).find((name) => name.endsWith('.dist-info') && isDistInfo(name, w));
+        const folder = listOrEmptySync(site).find((name) => {
+          const named = distInfoOf(name);
+          return named?.dist === w.dist && sameVersion(w.version, named.version);
+        });
         if (folder) await unrequest(site, folder);
       }
     },
   };
 }
 
-const isDistInfo = (name: string, w: Pick<Wanted, 'dist' | 'version'>): boolean => {
-  const named = distributionOf(name.slice(0, -'.dist-info'.length));
-  return named !== undefined && named.dist === w.dist && sameVersion(w.version, named.version);
-};
+/** The distribution a site-packages entry is the `.dist-info` folder of, if it is one. */
+const distInfoOf = (name: string) => (name.endsWith('.dist-info') ? distributionOf(name.slice(0, -'.dist-info'.length)) : undefined);
 
 /** A lock's packages, exactly: pip installs each (--no-deps) from the file its hashes name, and names each (so each is requested). */
 function fromLock(packages: readonly LockedPackage[]): Wanted[] {
@@ -156,10 +157,10 @@ async function fromDryRun(job: AssembleJob, stepOptions: StepOptions): Promise<W
     const args = ['-m', 'pip', 'install', '--dry-run', '--quiet', '--report', report, ...job.inputs.plainFiles.flatMap((file) => ['-r', file])];
     const python = path.join(job.root, 'bin', 'python');
     const installs = await job.reporter.during('resolve', async (phase) => {
+      // A dry run that fails is a full build's to report: pip's run there fails the same way and says why.
       const result = await step(job.reporter, python, args, stepOptions);
-      check(result, 'pip install --dry-run', job.reporter, "fix the requirements (or the package index settings): pip's output is above");
-      const reported = parsePipReport(await fs.readFile(report, 'utf8'));
-      phase.done({ code: 'RESOLVED', count: reported?.length ?? 0 });
+      const reported = result.code === 0 ? parsePipReport(await fs.readFile(report, 'utf8')) : undefined;
+      if (reported) phase.done({ code: 'RESOLVED', count: reported.length });
       return reported;
     });
     if (!installs || installs.some((i) => i.direct || !i.artifact)) return undefined;
