@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { TerrariumError } from '../errors.js';
+import { readBoundedSync } from '../io/fs.js';
 import type { Fingerprint } from '../python/fingerprint.js';
 import { type BundleFacts, carriedPython, isBundleFacts } from '../python/portable.js';
 import { isInterpreterLinkName, type Relocations, TERRARIUM_DIR } from '../relocate/relocations.js';
@@ -47,6 +49,18 @@ export const PLACEHOLDER_PREFIX = '/.terrarium-prefix';
 
 /** Larger manifests are refused unread: one lists a few hundred paths (about 40 KiB for 18,000 files). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
+
+/**
+ * The manifest of the environment at `root` (its own `.terrarium/manifest.json`, read within
+ * MAX_MANIFEST_BYTES and never through a link), or undefined where it has none that parses.
+ */
+export function readEnvironmentManifest(root: string): Manifest | undefined {
+  try {
+    return parseManifest(readBoundedSync(path.join(root, MANIFEST_PATH), MAX_MANIFEST_BYTES, { noFollow: true }).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Archives come from shared storage: check the manifest's shape and paths before trusting any of it. */
 export function parseManifest(json: string): Manifest {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_PATH, type Manifest, parseManifest } from '../archive/manifest.js';
+import { readEnvironmentManifest } from '../archive/manifest.js';
 import { describeCause, TerrariumError } from '../errors.js';
 import { TERRARIUM_DIR } from '../relocate/relocations.js';
 import { scriptInterpreter } from '../relocate/rewrite.js';
@@ -40,7 +40,7 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Di
       return m ? [[m[1]!.toLowerCase(), m[2]!] as const] : [];
     }),
   );
-  const manifest = await readManifest(root);
+  const manifest = readEnvironmentManifest(root);
   const earlier = [...new Set([manifest?.origin, manifest?.prefix].filter((p): p is string => Boolean(p) && p !== root))];
   const home = cfg.get('home');
   const allowed = [home ? await fs.realpath(path.dirname(home)).catch(() => path.dirname(home)) : undefined, cfg.get('base-prefix')].filter((p): p is string =>
@@ -97,16 +97,6 @@ export async function diagnose(root: string, env: NodeJS.ProcessEnv): Promise<Di
   }
   findings.push(...(await checkInterpreter(root, cfg, env)));
   return { findings, shared, files };
-}
-
-async function readManifest(root: string): Promise<Manifest | undefined> {
-  const text = await fs.readFile(path.join(root, MANIFEST_PATH), 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  try {
-    return parseManifest(text);
-  } catch {
-    return undefined;
-  }
 }
 
 async function checkInterpreter(root: string, cfg: Map<string, string>, env: NodeJS.ProcessEnv): Promise<Finding[]> {

@@ -1,7 +1,6 @@
-import path from 'node:path';
-import { MANIFEST_PATH, MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../archive/manifest.js';
+import { type Manifest, readEnvironmentManifest } from '../archive/manifest.js';
 import { smokeCheck } from '../env/smoke.js';
-import { pathKind, readBoundedSync } from '../io/fs.js';
+import { pathKind } from '../io/fs.js';
 import { confirmKey, type ResolvedKey } from '../key/resolve.js';
 import { installedKey, readInstalledState, STATE_PATH, staleReason, stampTree } from './installed-state.js';
 import type { InstallOptions } from './settings.js';
@@ -17,7 +16,7 @@ export async function findUnchanged(target: string, resolved: ResolvedKey, optio
   // The walk costs a tenth of a second per 10,000 files: only a target that holds this key is worth it.
   const stamp = state?.key === resolved.key ? stampTree(target, state.hardlinked) : undefined;
   let reason = staleReason(state, stamp, wanted);
-  const manifest = reason ? undefined : readManifest(target);
+  const manifest = reason ? undefined : readEnvironmentManifest(target);
   if (!reason && !manifest) reason = `${STATE_PATH} names no readable manifest`;
   if (manifest) {
     // Its pyvenv.cfg already names the carried interpreter in place: the plain check fits both kinds.
@@ -33,14 +32,6 @@ export async function findUnchanged(target: string, resolved: ResolvedKey, optio
   if (!reason) return manifest;
   options.reporter.detail({ code: 'REINSTALLING', target, key: resolved.key, reason });
   return undefined;
-}
-
-function readManifest(root: string): Manifest | undefined {
-  try {
-    return parseManifest(readBoundedSync(path.join(root, MANIFEST_PATH), MAX_MANIFEST_BYTES, { noFollow: true }).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 /**
