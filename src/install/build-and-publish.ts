@@ -10,6 +10,7 @@ import { interpreterTag } from '../archive/provenance.js';
 import type { LocalArchive } from '../archive/save.js';
 import { saveArchive } from '../archive/save.js';
 import { type ScanResult, scanEnvironment } from '../archive/scan.js';
+import type { CacheStore } from '../cache/archives.js';
 import { writeBootstrap } from '../env/bootstrap.js';
 import { type BuildOutcome, buildEnvironment } from '../env/build.js';
 import { type Bundled, bundleInterpreter, sealBundle } from '../env/bundle.js';
@@ -49,7 +50,7 @@ export interface BuildJob extends Pick<InstallOptions, 'cwd' | 'env'>, RunKeys, 
   heal: boolean;
   /** Where a miss looks for layers to reuse (empty: none is reused), and the cache read first for their bytes. */
   reuseFrom: Store[];
-  cache: Store | undefined;
+  cache: CacheStore | undefined;
 }
 
 /** Where a build publishes: nowhere when runners that trust only signed archives would pass an unsigned one over. */

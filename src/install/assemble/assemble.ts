@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { interpreterTag } from '../../archive/provenance.js';
+import type { CacheStore } from '../../cache/archives.js';
 import type { BuildOptions, Reuse } from '../../env/build.js';
 import { type StepOptions, step } from '../../env/build-step.js';
 import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
@@ -24,7 +25,7 @@ export interface AssembleJob {
   python: Fingerprint;
   /** Where layers are looked up (the lookup order of a restore), and the cache their bytes are read from first. */
   stores: readonly Store[];
-  cache: Store | undefined;
+  cache: CacheStore | undefined;
   trusted: readonly PublicKey[];
   root: string;
   target: string;

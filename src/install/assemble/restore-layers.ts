@@ -8,14 +8,14 @@ import type { Layer } from '../../archive/layers.js';
 import { type Manifest, PLACEHOLDER_PREFIX } from '../../archive/manifest.js';
 import { unpackLimits } from '../../archive/parts.js';
 import { readArchive } from '../../archive/read.js';
-import { DownloadCopy } from '../../cache/download-copy.js';
+import type { CacheStore } from '../../cache/archives.js';
 import { describeCause, TerrariumError } from '../../errors.js';
 import { readBoundedSync, removeTree, siblingPath } from '../../io/fs.js';
 import type { Fingerprint } from '../../python/fingerprint.js';
 import { makeRelocator } from '../../relocate/relocator.js';
 import type { Reporter } from '../../report/reporter.js';
-import { isWritable, type Store } from '../../stores/store.js';
-import { dropDamagedBlob, layerPart } from '../../stores/verify.js';
+import type { Store } from '../../stores/store.js';
+import { layerReader } from '../read/layer-reader.js';
 import type { Found } from './find-layers.js';
 import { layerProblem } from './layer-check.js';
 import { moveInto } from './move-into.js';
@@ -44,7 +44,7 @@ export interface RestoreLayersJob {
   target: string;
   python: Fingerprint;
   /** The local cache, read before the stores for layers it has. */
-  cache: Store | undefined;
+  cache: CacheStore | undefined;
   signal?: AbortSignal | undefined;
   reporter: Reporter;
 }
@@ -73,23 +73,19 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
   const relocator = makeRelocator({ text: known.flatMap((m) => m.text), binary: [], prefix: PLACEHOLDER_PREFIX }, job.root, job.python);
   const scratch = siblingPath(job.target, 'layers');
   const entries = usable.map((): Entry[] => []);
-  const copies = new Map<string, DownloadCopy>();
+  // Every layer is kept as read (the cache's too): the new archive publishes it as it is.
+  const reader = layerReader(
+    usable.map((one) => ({ layer: one.layer, store: one.store, what: `layer ${one.layer.name} (${one.layer.sha256.slice(0, 16)}) of ${one.record.key}` })),
+    { cache: job.cache, copies: blobs, copyCached: true, signal: job.signal },
+  );
   let kept = false;
   try {
     await fs.mkdir(scratch, { mode: 0o755 });
-    await fs.mkdir(blobs, { mode: 0o755 });
-    const parts = usable.map((one) =>
-      layerSource(one, job, (stream) => {
-        const copy = new DownloadCopy(stream, path.join(blobs, one.layer.sha256));
-        copies.set(one.layer.sha256, copy);
-        return copy.source;
-      }),
-    );
     const limits = {
       bytes: usable.reduce((sum, one) => sum + unpackLimits(one.layer).bytes, 0),
       entries: usable.reduce((sum, one) => sum + unpackLimits(one.layer).entries, 0),
     };
-    await extractLayers(parts as [(typeof parts)[0], ...typeof parts], usable[0]!.record.codec, scratch, () => relocator, {
+    await extractLayers(reader.parts, usable[0]!.record.codec, scratch, () => relocator, {
       manifest: known[0],
       entered: (index, entry) => entries[index]!.push(entry),
       limits,
@@ -111,21 +107,18 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
         continue;
       }
       for (const file of files) taken.add(file);
-      restored.push({ found: one, distInfo: checked.distInfo!, files, blob: path.join(blobs, one.layer.sha256) });
+      restored.push({ found: one, distInfo: checked.distInfo!, files, blob: reader.copyPath(index) });
     }
     await moveInto(scratch, job.root).catch((error: unknown) => {
       throw new PartlyMoved(error);
     });
     // A blob whose copy failed is packed again from the files, as any other layer.
-    for (const r of restored) if (!(await copies.get(r.found.layer.sha256)!.written())) r.blob = '';
+    for (const r of restored) if (!(await reader.copy(usable.indexOf(r.found))?.written())) r.blob = '';
     kept = true;
-    return { restored, bytes: parts.reduce((sum, part) => sum + part.bytes(), 0), blobs };
+    return { restored, bytes: reader.bytes(), blobs };
   } finally {
     await removeTree(scratch);
-    if (!kept) {
-      for (const copy of copies.values()) await copy.dispose();
-      await removeTree(blobs);
-    }
+    if (!kept) await reader.dispose();
   }
 }
 
@@ -185,23 +178,6 @@ function notAsSeeded(root: string, scratch: string, files: readonly string[]): s
     }
   }
   return undefined;
-}
-
-/** A layer's bytes from the cache where it has them, else from its store, through its sha256; a damaged blob is removed as a restore removes it. */
-function layerSource(one: Found, job: RestoreLayersJob, tee: (stream: Readable) => Readable) {
-  return layerPart(
-    one.layer,
-    `layer ${one.layer.name} (${one.layer.sha256.slice(0, 16)}) of ${one.record.key}`,
-    async () => {
-      const stream = tee(await openLayer(one.store, one.layer, job));
-      if (job.signal) addAbortSignal(job.signal, stream);
-      return { stream, bounded: true };
-    },
-    async (error) => {
-      if (isWritable(one.store)) await dropDamagedBlob(one.store, one.layer, job.signal);
-      return error;
-    },
-  );
 }
 
 async function openLayer(store: Store, layer: Layer, job: RestoreLayersJob): Promise<Readable> {
