@@ -48,8 +48,10 @@ export interface Reuse {
   pip: PipPlan | undefined;
   /** The distributions restored, as pip's report would list them. */
   restored: ReportedInstall[];
-  /** Names in site-packages that only restored layers hold: their bytecode came with them. */
+  /** Names in site-packages that only restored layers hold: their bytecode and mtimes came with them. */
   restoredNames: ReadonlySet<string>;
+  /** The files restored from layers, and whether each names the environment's path: the scan need not read them. */
+  known: ReadonlyMap<string, boolean>;
   /** The stored layers restored, each with its blob as read (kept until the environment is packed) and its files. */
   stored: readonly StoredLayer[];
   finish(): Promise<void>;
@@ -108,15 +110,17 @@ async function installAndCompile(
   if (!compileHere) return outcome;
   const { reproducible, reporter } = options;
   if (reproducible) {
-    // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
-    setMtimes(dir, reproducible.mtime / 1000);
-    // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
-    // Restored layers brought their bytecode: only what pip installed (or changed) is compiled.
+    // Restored layers brought their bytecode and mtimes: only what pip installed (or changed) is compiled.
     const compiled = reuse ? await compiledBesides(site, reuse, before) : [site];
+    const restored = (file: string) =>
+      path.dirname(file) === site && reuse!.restoredNames.has(path.basename(file)) && !compiled.includes(file) && !file.endsWith('.dist-info');
+    // The seeded pip's bytecode too: made against its sources' old mtimes and the build path.
+    setMtimes(dir, reproducible.mtime / 1000, reuse && restored);
+    // -f: the interpreter compileall runs in may have written bytecode of its own as it started (a .pth's module).
     await compileBytecode(reporter, dir, compiled, stepOptions, ['-f', '-s', dir, '-p', reproducible.prefix]);
     // And the bytecode files' own mtimes, which the archive's tar headers hold (Python checks only the sources'):
     // compileall wrote only under site-packages.
-    setMtimes(site, reproducible.mtime / 1000);
+    setMtimes(site, reproducible.mtime / 1000, reuse && restored);
   } else {
     const changed = changedEntries(before, await entriesOf(site));
     await compileBytecode(reporter, dir, changed ? changed.map((name) => path.join(site, name)) : [path.join(dir, 'lib')], stepOptions);
@@ -198,11 +202,15 @@ async function createEnvironment(options: BuildOptions, stepOptions: StepOptions
   });
 }
 
-/** Gives every file under `dir` the same mtime (in seconds); synchronously, as one call takes microseconds and there are thousands. */
-export function setMtimes(dir: string, seconds: number): void {
+/**
+ * Gives every file under `dir` the same mtime (in seconds), but under what `skip` names; synchronously,
+ * as one call takes microseconds and there are thousands.
+ */
+export function setMtimes(dir: string, seconds: number, skip?: (file: string) => boolean): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) setMtimes(file, seconds);
+    if (skip?.(file)) continue;
+    if (entry.isDirectory()) setMtimes(file, seconds, skip);
     else if (entry.isFile()) utimesSync(file, seconds, seconds);
   }
 }

@@ -91,7 +91,7 @@ async function packAndPublish(job: BuildJob, { python, bundled, outcome }: Await
   const { reporter, resolved, staging } = job;
   failpoint('install-built');
   if (job.settings.bootstrap) await writeBootstrap(staging, resolved);
-  const scan = scanEnvironment(staging, python.executable);
+  const scan = scanEnvironment(staging, python.executable, outcome.reuse?.known);
   for (const file of scan.binary) reporter.warn({ code: 'BUILD_PATH_IN_BINARY', file, limit: staging.length });
   for (const file of scan.tooLarge) reporter.warn({ code: 'BUILD_PATH_TOO_LARGE', file, limit: MAX_RELOCATED_BYTES });
   const manifest: Manifest = {

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type Layer, layersDigest } from '../../src/archive/layers.js';
 import { interpreterTag, type Provenance, provenanceId } from '../../src/archive/provenance.js';
-import { findLayers, type Wanted } from '../../src/install/assemble/find-layers.js';
+import { layerFinder, type Wanted } from '../../src/install/assemble/find-layers.js';
 import { platformOf } from '../../src/python/fingerprint.js';
 import { generateKeyPair, parsePublicKey } from '../../src/sign/minisign.js';
 import { formatIndex } from '../../src/stores/layer-index.js';
@@ -69,7 +69,7 @@ describe('finding stored layers for a miss', () => {
     const { store: s, asked } = store([recordOf('k', [layer('environment', sha(1)), layer('numpy-2.0', sha(2), good)])], {
       [id]: formatIndex([{ key: 'k', layer: sha(2) }]),
     });
-    const found = await findLayers([wanted], [s], context);
+    const found = await layerFinder([s], context)([wanted]);
     expect(found.map((f) => f.layer.sha256)).toEqual([sha(2)]);
     expect(asked).toEqual({ index: 1, records: 1 });
   });
@@ -84,7 +84,7 @@ describe('finding stored layers for a miss', () => {
     const { store: s } = store([recordOf('k', [layer('environment', sha(1)), layer('numpy-2.0', sha(2), provenance)], recordPlatform)], {
       [id]: formatIndex([{ key: 'k', layer: sha(2) }]),
     });
-    expect(await findLayers([wanted], [s], context)).toEqual([]);
+    expect(await layerFinder([s], context)([wanted])).toEqual([]);
   });
 
   it('with trusted keys, passes over a record no trusted key signed', async () => {
@@ -92,7 +92,7 @@ describe('finding stored layers for a miss', () => {
       [id]: formatIndex([{ key: 'k', layer: sha(2) }]),
     });
     const trusted = parsePublicKey(generateKeyPair().publicFile);
-    expect(await findLayers([wanted], [s], { ...context, trusted: [trusted] })).toEqual([]);
+    expect(await layerFinder([s], { ...context, trusted: [trusted] })([wanted])).toEqual([]);
   });
 
   it('reads a bounded number of records however many an index names', async () => {
@@ -100,7 +100,7 @@ describe('finding stored layers for a miss', () => {
     const dists = Array.from({ length: 50 }, (_, i): Wanted => ({ ...wanted, dist: `d${i}` }));
     const entries = Object.fromEntries(dists.map((d, i) => [provenanceId({ ...good, dist: d.dist }), formatIndex(many.slice(i * 4, i * 4 + 4))]));
     const { store: s, asked } = store([], entries);
-    expect(await findLayers(dists, [s], context)).toEqual([]);
+    expect(await layerFinder([s], context)(dists)).toEqual([]);
     expect(asked.index).toBe(50);
     expect(asked.records).toBeLessThanOrEqual(32);
   });

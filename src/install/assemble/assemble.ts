@@ -16,9 +16,9 @@ import type { Reporter } from '../../report/reporter.js';
 import type { PublicKey } from '../../sign/minisign.js';
 import type { Store } from '../../stores/store.js';
 import { unrequest, writeRecord } from './dist-record.js';
-import { findLayers, type Wanted } from './find-layers.js';
+import { layerFinder, type Wanted } from './find-layers.js';
 import { distributionOf, sameVersion } from './layer-provenance.js';
-import { PartlyMoved, restoreLayers } from './restore-layers.js';
+import { PartlyMoved, type RestoredLayer, type RestoreLayersJob, restoreLayers } from './restore-layers.js';
 
 export interface AssembleJob {
   inputs: ResolvedInputs;
@@ -69,35 +69,62 @@ async function assemble(
 ): Promise<Reuse | undefined> {
   const tag = interpreterTag(platformOf(job.python));
   if (!tag || !job.stores.some((store) => store.index)) return undefined;
-  const wanted = job.inputs.locked ? fromLock(job.inputs.locked.packages) : await fromDryRun(job, stepOptions);
-  if (!wanted) return undefined;
-  const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
-  // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it,
-  // unless the requirements replace it.
-  const fromSeed = seeded
-    .filter((s) => !wanted.some((w) => w.dist === s.dist))
-    .map((s): Wanted => ({ dist: s.dist, version: s.version, artifacts: [s.artifact!], requested: true, pins: [], seeded: true }));
-  const candidates = [...wanted.filter((w) => w.artifacts.length && !installed.has(w.dist)), ...fromSeed];
-  const found = await findLayers(candidates, job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
-  if (!found.length) return undefined;
+  const find = layerFinder(job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
   const siteRel = path.relative(job.root, site);
-  const { restored: taken, blobs } = await job.reporter.during('reuse', async (phase) => {
-    const result = await restoreLayers(found, { ...job, siteRel });
-    const layers = result.restored.filter((r) => !r.found.wanted.seeded).length;
-    phase.done({ code: 'LAYERS_REUSED', layers, bytes: result.bytes, distributions: wanted.length });
-    return result;
-  });
-  const restored = taken.filter((r) => !r.found.wanted.seeded);
-  const dispose = () => removeTree(blobs);
-  if (!taken.length) {
+  const restoreJob: RestoreLayersJob = { ...job, siteRel, manifests: new Map() };
+  const locked = job.inputs.locked ? fromLock(job.inputs.locked.packages) : undefined;
+  // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it.
+  // Taken first, as pip's own runs (the dry run, then the rest) start faster with it; unless a lock replaces it.
+  const fromSeed = seeded
+    .filter((s) => !locked?.some((w) => w.dist === s.dist))
+    .map((s): Wanted => ({ dist: s.dist, version: s.version, artifacts: [s.artifact!], requested: true, pins: [], seeded: true }));
+  const taken = [await restoreLayers(await find(fromSeed), restoreJob)];
+  const dispose = async () => {
+    for (const one of taken) await removeTree(one.blobs);
+  };
+  try {
+    const wanted = locked ?? (await fromDryRun(job, stepOptions));
+    if (wanted) {
+      const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
+      const found = await find(wanted.filter((w) => w.artifacts.length && !installed.has(w.dist)));
+      if (found.length) {
+        const result = await job.reporter.during('reuse', async (phase) => {
+          const result = await restoreLayers(found, restoreJob);
+          phase.done({ code: 'LAYERS_REUSED', layers: result.restored.length, bytes: result.bytes, distributions: wanted.length });
+          return result;
+        });
+        taken.push(result);
+      }
+    }
+    const restoredNames = new Set(
+      taken.flatMap((one) =>
+        one.restored.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+      ),
+    );
+    const restored = taken[1]?.restored ?? [];
+    if (!restoredNames.size) await dispose();
+    // Only the seeded distributions' bytecode: pip installs as the inputs say.
+    else if (!restored.length) return { pip: undefined, restored: [], restoredNames, known: new Map(), stored: [], dispose, finish: async () => undefined };
+    return restored.length ? reuseOf(job, assembled, { wanted: wanted!, restored, restoredNames, site, siteRel, dispose }) : undefined;
+  } catch (error) {
     await dispose();
-    return undefined;
+    throw error;
   }
-  const restoredNames = new Set(
-    taken.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
-  );
-  // Only the seeded distributions' bytecode: pip installs as the inputs say.
-  if (!restored.length) return { pip: undefined, restored: [], restoredNames, stored: [], dispose, finish: async () => undefined };
+}
+
+/** A miss assembled: what pip installs besides the layers restored, and what it would have written for them. */
+function reuseOf(
+  job: AssembleJob,
+  assembled: Assembled,
+  {
+    wanted,
+    restored,
+    restoredNames,
+    site,
+    siteRel,
+    dispose,
+  }: { wanted: Wanted[]; restored: RestoredLayer[]; restoredNames: Set<string>; site: string; siteRel: string; dispose: () => Promise<void> },
+): Reuse {
   const reused = new Set(restored.map((r) => r.found.wanted.dist));
   const rest = wanted.filter((w) => !reused.has(w.dist));
   assembled.layers = restored.map((r) => r.found.layer.name).sort();
@@ -115,6 +142,12 @@ async function assemble(
       }),
     ),
     restoredNames,
+    known: new Map(
+      restored.flatMap((r) => {
+        const rewritten = new Set(r.rewritten);
+        return r.files.map((file): [string, boolean] => [file, rewritten.has(file)]);
+      }),
+    ),
     stored: restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files })),
     dispose,
     finish: async () => {

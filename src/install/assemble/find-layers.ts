@@ -40,13 +40,13 @@ const MAX_RECORDS_READ = 32;
 const TRIED_PER_ENTRY = 3;
 
 /**
- * A stored layer for each wanted distribution that has one: its index entry read in each store in
- * turn (one request), then the records it names, each read once for all distributions (and its
- * signature, with trusted keys, checked over the whole layers document, provenance included). Only a
- * record this runner would install itself is used, and in it only a layer whose signed provenance is
- * the wanted one: the index is a hint anyone who can write the store may have written.
+ * Finds a stored layer for each wanted distribution that has one: its index entry read in each store
+ * in turn (one request), then the records it names, each read once in a run (and its signature, with
+ * trusted keys, checked over the whole layers document, provenance included). Only a record this
+ * runner would install itself is used, and in it only a layer whose signed provenance is the wanted
+ * one: the index is a hint anyone who can write the store may have written.
  */
-export async function findLayers(wanted: readonly Wanted[], stores: readonly Store[], context: FindContext): Promise<Found[]> {
+export function layerFinder(stores: readonly Store[], context: FindContext): (wanted: readonly Wanted[]) => Promise<Found[]> {
   const records = new Map<string, Promise<(ArchiveRecord & { layers: Layer[] }) | undefined>>();
   const recordOf = (store: Store, index: number, key: string) => {
     const id = `${index} ${key}`;
@@ -71,12 +71,14 @@ export async function findLayers(wanted: readonly Wanted[], stores: readonly Sto
     }
     return undefined;
   };
-  const found: Found[] = [];
-  for (let i = 0; i < wanted.length; i += 8) {
-    context.signal?.throwIfAborted();
-    for (const one of await Promise.all(wanted.slice(i, i + 8).map(findOne))) if (one) found.push(one);
-  }
-  return found;
+  return async (wanted) => {
+    const found: Found[] = [];
+    for (let i = 0; i < wanted.length; i += 8) {
+      context.signal?.throwIfAborted();
+      for (const one of await Promise.all(wanted.slice(i, i + 8).map(findOne))) if (one) found.push(one);
+    }
+    return found;
+  };
 }
 
 /** Whether a layer's signed provenance is the install of `w` for this interpreter. */

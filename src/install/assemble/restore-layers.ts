@@ -25,6 +25,8 @@ export interface RestoredLayer {
   found: Found;
   distInfo: string;
   files: string[];
+  /** Those of its files that name the environment's path (rewritten as they were restored). */
+  rewritten: string[];
   /** Its blob as read (in `RestoredLayers.blobs`), for the new archive to publish as it is. */
   blob: string;
 }
@@ -45,6 +47,8 @@ export interface RestoreLayersJob {
   python: Fingerprint;
   /** The local cache, read before the stores for layers it has. */
   cache: CacheStore | undefined;
+  /** The source records' manifests read so far in this run (undefined: not one to take layers from). */
+  manifests: Map<Found['record'], Manifest | undefined>;
   signal?: AbortSignal | undefined;
   reporter: Reporter;
 }
@@ -59,7 +63,7 @@ export interface RestoreLayersJob {
  * bytes or entries throws: the caller builds in full.
  */
 export async function restoreLayers(found: readonly Found[], job: RestoreLayersJob): Promise<RestoredLayers> {
-  const manifests = new Map<Found['record'], Manifest | undefined>();
+  const { manifests } = job;
   const usable: Found[] = [];
   for (const one of found) {
     if (!manifests.has(one.record)) manifests.set(one.record, await sourceManifest(one, job).catch(() => undefined));
@@ -107,7 +111,7 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
         continue;
       }
       for (const file of files) taken.add(file);
-      restored.push({ found: one, distInfo: checked.distInfo!, files, blob: reader.copyPath(index) });
+      restored.push({ found: one, distInfo: checked.distInfo!, files, rewritten: files.filter((file) => relocator.needs(file)), blob: reader.copyPath(index) });
     }
     await moveInto(scratch, job.root).catch((error: unknown) => {
       throw new PartlyMoved(error);
