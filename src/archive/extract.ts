@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { TerrariumError } from '../errors.js';
@@ -60,6 +60,8 @@ export interface ExtractOptions {
   manifest?: Manifest | undefined;
   /** Told of every entry as it passes the checks, with the index of its part. */
   entered?: ((part: number, entry: Entry) => void) | undefined;
+  /** Told of every file unpacked as it goes to the writer, with the sha256 and size of its bytes there (what a RECORD lists). */
+  written?: ((path: string, sha256: Buffer, size: number) => void) | undefined;
 }
 
 /** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
@@ -121,7 +123,7 @@ export async function extractLayers(
   };
 
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
-  let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined } | undefined;
+  let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined; hash: Hash | undefined } | undefined;
   const sink: TarSink = {
     entry(header) {
       tally.count(header.size);
@@ -130,12 +132,17 @@ export async function extractLayers(
       const rewrite = relocator!.needs(entry.path);
       if (rewrite && header.size > MAX_RELOCATED_BYTES)
         throw bomb(`lists ${entry.path} (${header.size} bytes) for rewriting, beyond the ${MAX_RELOCATED_BYTES >> 20} MiB allowed`);
-      file = { entry, gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0 } : undefined };
+      file = {
+        entry,
+        gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0 } : undefined,
+        hash: options.written && !rewrite ? createHash('sha256') : undefined,
+      };
       if (!rewrite) writer.open(entry.path, entry.mode, header.size);
     },
     data(bytes) {
       if (!file) return; // a directory's or symlink's: the parser refuses any with a size
       const { gathered } = file;
+      file.hash?.update(bytes);
       if (!gathered) writer.write(bytes);
       else {
         // The parser never passes more than the header's size: the buffer was sized for it.
@@ -145,17 +152,19 @@ export async function extractLayers(
     },
     end() {
       if (!file) return;
-      const { entry, gathered } = file;
+      const { entry, gathered, hash } = file;
       const { path: rel, mode, mtime } = entry;
       file = undefined;
       if (!gathered) {
         writer.close(mtime);
+        if (hash) options.written?.(rel, hash.digest(), entry.size);
         return;
       }
       const { content } = gathered;
       // An unpacked copy's relocated files are read again by every link-mode install: their digest says they are as archived.
       if (entries) entry.sha256 = createHash('sha256').update(content).digest('hex');
       const rewritten = relocator!.apply(rel, content);
+      options.written?.(rel, createHash('sha256').update(rewritten).digest(), rewritten.length);
       if (entries) writer.file(rel, mode, mtime, content, rewritten);
       else writer.file(rel, mode, mtime, rewritten);
     },

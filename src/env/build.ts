@@ -34,9 +34,15 @@ export interface BuildOptions {
    * (Python 3.9 and later), so that a distribution installed anywhere packs to the same bytes.
    */
   reproducible?: { prefix: string; mtime: number } | undefined;
-  /** Given the new environment's site-packages (pip seeded, nothing else): what stored layers can give it (a miss assembled). */
-  reuse?: ((site: string, step: StepOptions, seeded: readonly ReportedInstall[]) => Promise<Reuse | undefined>) | undefined;
+  /**
+   * Given the new environment's site-packages (pip seeded, nothing else): what stored layers can give it
+   * (a miss assembled), pip run through `pip` for the rest. Undefined: pip was not run, the build runs it.
+   */
+  reuse?: ((site: string, step: StepOptions, seeded: readonly ReportedInstall[], pip: PipRun) => Promise<Reuse | undefined>) | undefined;
 }
+
+/** `pip install` of a plan in the new environment: what it installed (pip's report; undefined where pip wrote none). */
+export type PipRun = (plan: PipPlan) => Promise<ReportedInstall[] | undefined>;
 
 /**
  * What a miss found already stored (install/assemble): distributions restored from layers other keys
@@ -44,8 +50,8 @@ export interface BuildOptions {
  * have written for the restored ones (their RECORD and REQUESTED).
  */
 export interface Reuse {
-  /** pip's runs for what was not restored; undefined: the inputs' own. */
-  pip: PipPlan | undefined;
+  /** What pip installed besides (its runs were the reuse step's). */
+  installed: ReportedInstall[] | undefined;
   /** The distributions restored, as pip's report would list them. */
   restored: ReportedInstall[];
   /** Names in site-packages that only restored layers hold: their bytecode and mtimes came with them. */
@@ -87,27 +93,43 @@ export async function buildEnvironment(options: BuildOptions): Promise<BuildOutc
   const seeded = await withSeedReport(layered, (seedArgs) => createEnvironment(options, stepOptions, seedArgs));
   const site = sitePackages(dir, python);
   const reports = layered && pipHasReport(seededPip(site));
-  const reuse = reports && options.reuse ? await options.reuse(site, stepOptions, seeded) : undefined;
+  // What site-packages held before pip first ran: what pip replaced of it is compiled again.
+  let before: Promise<Map<string, string> | undefined> | undefined;
+  const pip: PipRun = async (plan) => {
+    before ??= compileHere ? entriesOf(site) : Promise.resolve(undefined);
+    await before;
+    return installRequirements(options, plan, stepOptions, { compileHere, reports, site });
+  };
+  const reuse = reports && options.reuse ? await options.reuse(site, stepOptions, seeded, pip) : undefined;
   try {
-    return await installAndCompile(options, stepOptions, { compileHere, reports, site, seeded, reuse });
+    const installed = reuse ? reuse.installed : await pip(options.pip);
+    await reuse?.finish();
+    return await compileAll(options, stepOptions, {
+      site,
+      before: await before,
+      reuse,
+      installed: installed && [...seeded, ...(reuse?.restored ?? []), ...installed],
+    });
   } catch (error) {
     await reuse?.dispose();
     throw error;
   }
 }
 
-/** The rest of a build once the environment is made (and what stored layers give it restored): pip, then bytecode. */
-async function installAndCompile(
+/** The end of a build once pip is done: bytecode, where pip did not make it. */
+async function compileAll(
   options: BuildOptions,
   stepOptions: StepOptions,
-  { compileHere, reports, site, seeded, reuse }: { compileHere: boolean; reports: boolean; site: string; seeded: ReportedInstall[]; reuse: Reuse | undefined },
+  {
+    site,
+    before,
+    reuse,
+    installed,
+  }: { site: string; before: Map<string, string> | undefined; reuse: Reuse | undefined; installed: ReportedInstall[] | undefined },
 ): Promise<BuildOutcome> {
-  const { dir } = options;
-  const before = compileHere ? await entriesOf(site) : undefined;
-  const installed = await installRequirements(options, reuse?.pip ?? options.pip, stepOptions, { compileHere, reports, site });
-  await reuse?.finish();
-  const outcome = { installed: installed && [...seeded, ...(reuse?.restored ?? []), ...installed], reuse };
-  if (!compileHere) return outcome;
+  const { dir, python } = options;
+  const outcome = { installed, reuse };
+  if (!compilesAfterPip(python, stepOptions.env)) return outcome;
   const { reproducible, reporter } = options;
   if (reproducible) {
     // Restored layers brought their bytecode and mtimes: only what pip installed (or changed) is compiled.
@@ -128,11 +150,11 @@ async function installAndCompile(
   return outcome;
 }
 
-/** What of site-packages stored layers did not bring the bytecode of: what pip installed, or changed since `before`. */
+/** What of site-packages stored layers did not bring the bytecode of: what pip installed, or replaced of what was there before it ran. */
 async function compiledBesides(site: string, reuse: Reuse, before: Map<string, string> | undefined): Promise<string[]> {
-  const changed = new Set(changedEntries(before, await entriesOf(site)) ?? []);
+  const after = await entriesOf(site);
   return listOrEmptySync(site)
-    .filter((name) => !reuse.restoredNames.has(name) || changed.has(name))
+    .filter((name) => !reuse.restoredNames.has(name) || (before?.has(name) && before.get(name) !== after?.get(name)))
     .map((name) => path.join(site, name));
 }
 

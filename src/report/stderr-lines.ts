@@ -25,10 +25,15 @@ export interface StderrOptions {
 
 /**
  * Lines on stderr around a phase's live line: a line is written above it (cleared, written, drawn
- * again), so the live line stays the last one and never wraps.
+ * again), so the live line stays the last one and never wraps. Phases may overlap (pip runs while
+ * layers are read): the one opened last is shown, and the one before it again once it ends.
  */
 export class StderrLines {
-  private current: LiveLine | undefined;
+  private readonly phases: LiveLine[] = [];
+
+  private get current(): LiveLine | undefined {
+    return this.phases.at(-1);
+  }
 
   constructor(private readonly out: StderrOptions) {}
 
@@ -61,20 +66,22 @@ export class StderrLines {
     timer.unref();
     this.clear();
     const phase: LiveLine = { name, status, started, frame: 0, shown: false };
-    this.current = phase;
+    this.phases.push(phase);
     this.draw();
     let ended = false;
     return (summary) => {
       if (ended) return;
       ended = true;
       clearInterval(timer);
-      if (this.current === phase) this.clear();
+      this.clear();
+      this.phases.splice(this.phases.indexOf(phase), 1);
       const took = formatDuration(now() - started);
       if (summary !== undefined) {
         const text = live ? `${paint('32', '✓')} ${name}: ${summary} ${paint('2', `(${took})`)}` : `terrarium: ${clock()} ${name}: ${summary} (${took})`;
         this.out.stderr.write(`${this.out.shown(text)}\n`);
       }
-      if (this.current === phase) this.current = undefined;
+      // A phase it hid, still running, is shown again.
+      this.draw();
     };
   }
 

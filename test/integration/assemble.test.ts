@@ -8,6 +8,7 @@ import { provenanceId } from '../../src/archive/provenance.js';
 import { formatIndex, indexName } from '../../src/stores/layer-index.js';
 import type { ArchiveRecord } from '../../src/stores/store.js';
 import { Sandbox } from '../helpers/cli.js';
+import { leftoversIn } from '../helpers/env-state.js';
 import { DirectoryServer } from '../helpers/http-server.js';
 import { interpreters, python3 } from '../helpers/python.js';
 import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
@@ -121,6 +122,25 @@ describe('assembling a miss from stored layers', () => {
       '--sign-key',
       signer,
     ]);
+  });
+
+  it('fails the build when pip fails for the rest as the layers are read, and leaves the target as it was', async () => {
+    const target = box.path('pip-fails');
+    expect((await box.main(['--storage-dir', box.store, '--no-cache', '-t', target, 'install', 'a.txt'])).code).toBe(0);
+    const before = freeze(target);
+    // terra-pth's hash is another wheel's: pip refuses it while the two stored layers are read (its exit code is terrarium's).
+    const lines = [
+      ['terra-demo', 'terra_demo-1.0'],
+      ['terra-dep', 'terra_dep-1.0'],
+      ['terra-pth', 'terra_dep-2.0'],
+    ].map(([dist, file]) => `${dist}==1.0 --hash=sha256:${sha(wheel(file!))}`);
+    box.write('pip-fails.txt', `${lines.join('\n')}\n`);
+    const result = await box.main(['--storage-dir', box.store, '--no-cache', '-t', target, 'install', 'pip-fails.txt']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/pip install failed/);
+    expect(result.stderr).not.toMatch(/building in full/);
+    expect(freeze(target)).toBe(before);
+    expect(leftoversIn(path.dirname(target)).filter((name) => name.startsWith('.pip-fails.'))).toEqual([]);
   });
 
   it('reuses nothing from a record no trusted key signed, and nothing with --no-assemble', async () => {

@@ -122,6 +122,26 @@ describe('phases', () => {
     phase.end();
   });
 
+  it('phases that overlap on a terminal: the newer one is shown, the older one again once it ends; each summary on a line of its own', () => {
+    let stderr = '';
+    let now = at;
+    const reporter = createReporter({ stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t), columns: 60 } }, 0, {
+      live: true,
+      now: () => now,
+    });
+    const reuse = reporter.phase('reuse');
+    const pip = reporter.phase('pip install');
+    now += 1000;
+    pip.done('1 package installed');
+    now += 500;
+    reuse.done('2 stored layers reused');
+    expect(stderr).toBe(
+      '\r\x1b[2K⠋ reuse (0 ms)\r\x1b[2K\r\x1b[2K⠋ pip install (0 ms)' +
+        '\r\x1b[2K✓ pip install: 1 package installed (1.0 s)\n\r\x1b[2K⠙ reuse (1.0 s)' +
+        '\r\x1b[2K✓ reuse: 2 stored layers reused (1.5 s)\n',
+    );
+  });
+
   it('with --quiet: nothing at all', () => {
     expect(run({ live: true, verbosity: -1 })).toEqual({ stdout: '', stderr: '' });
   });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { interpreterTag } from '../../archive/provenance.js';
 import type { CacheStore } from '../../cache/archives.js';
-import type { BuildOptions, Reuse } from '../../env/build.js';
+import type { BuildOptions, PipRun, Reuse } from '../../env/build.js';
 import { type StepOptions, step } from '../../env/build-step.js';
 import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
 import { parsePipReport, type ReportedInstall } from '../../env/pip-report.js';
@@ -16,9 +16,9 @@ import type { Reporter } from '../../report/reporter.js';
 import type { PublicKey } from '../../sign/minisign.js';
 import type { Store } from '../../stores/store.js';
 import { unrequest, writeRecord } from './dist-record.js';
-import { layerFinder, type Wanted } from './find-layers.js';
+import { type Found, layerFinder, type Wanted } from './find-layers.js';
 import { distributionOf, sameVersion } from './layer-provenance.js';
-import { PartlyMoved, type RestoredLayer, type RestoreLayersJob, restoreLayers } from './restore-layers.js';
+import { PartlyMoved, type RestoredLayer, type RestoredLayers, type RestoreLayersJob, restoreLayers } from './restore-layers.js';
 
 export interface AssembleJob {
   inputs: ResolvedInputs;
@@ -42,31 +42,37 @@ export interface Assembled {
 /**
  * A miss assembled from stored layers (docs/layers.md): the distributions the environment will hold
  * worked out (a lock's exactly; plain requirement files by pip's own dry run in the new environment),
- * a stored layer found for each that has one, those restored, and pip left the rest, pinned to the
- * resolved artifacts. Undefined (a full build) when nothing can be reused. `assembled` is filled in.
+ * a stored layer found for each that has one, those restored while pip installs the rest, pinned to
+ * the resolved artifacts. Undefined (a full build) when nothing can be reused. `assembled` is filled in.
  */
 export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<BuildOptions['reuse']> {
-  return async (site, stepOptions, seeded) => {
+  return async (site, stepOptions, seeded, pip) => {
+    let ran = false;
+    const run: PipRun = (plan) => {
+      ran = true;
+      return pip(plan);
+    };
     try {
-      return await assemble(job, assembled, site, stepOptions, seeded);
+      return await assemble(job, assembled, { site, stepOptions, seeded, pip: run });
     } catch (error) {
-      // Reuse only saves time: whatever stops it (a damaged layer), pip builds in full.
-      // Unless the environment was changed part-way: then the build fails, and the target is left as it was.
+      // Reuse only saves time: whatever stops it before pip runs (a damaged layer), pip builds in full.
+      // Once the environment has changed (pip ran, layers were moved in), a failure is the build's: the target is left as it was.
       job.signal?.throwIfAborted();
-      if (error instanceof PartlyMoved) throw error;
+      if (error instanceof PartlyMoved || ran) throw error;
       job.reporter.warn({ code: 'ASSEMBLY_SKIPPED', reason: describeCause(error) });
       return undefined;
     }
   };
 }
 
-async function assemble(
-  job: AssembleJob,
-  assembled: Assembled,
-  site: string,
-  stepOptions: StepOptions,
-  seeded: readonly ReportedInstall[],
-): Promise<Reuse | undefined> {
+interface Building {
+  site: string;
+  stepOptions: StepOptions;
+  seeded: readonly ReportedInstall[];
+  pip: PipRun;
+}
+
+async function assemble(job: AssembleJob, assembled: Assembled, { site, stepOptions, seeded, pip }: Building): Promise<Reuse | undefined> {
   const tag = interpreterTag(platformOf(job.python));
   if (!tag || !job.stores.some((store) => store.index)) return undefined;
   const find = layerFinder(job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
@@ -84,53 +90,101 @@ async function assemble(
   };
   try {
     const wanted = locked ?? (await fromDryRun(job, stepOptions));
-    if (wanted) {
-      const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
-      const found = await find(wanted.filter((w) => w.artifacts.length && !installed.has(w.dist)));
-      if (found.length) {
-        const result = await job.reporter.during('reuse', async (phase) => {
-          const result = await restoreLayers(found, restoreJob);
-          phase.done({ code: 'LAYERS_REUSED', layers: result.restored.length, bytes: result.bytes, distributions: wanted.length });
-          return result;
-        });
-        taken.push(result);
+    const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
+    const found = wanted ? await find(wanted.filter((w) => w.artifacts.length && !installed.has(w.dist))) : [];
+    if (!wanted || !found.length) {
+      if (!taken[0]!.restored.length) {
+        await dispose();
+        return undefined;
       }
+      // Only the seeded distributions' bytecode: pip installs the inputs as they are.
+      const restoredNames = namesIn(taken[0]!.restored, siteRel);
+      return { installed: await pip(pipPlan(job.inputs)), restored: [], restoredNames, known: new Map(), stored: [], dispose, finish: async () => undefined };
     }
-    const restoredNames = new Set(
-      taken.flatMap((one) =>
-        one.restored.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+    const restored = await restoreWhilePip(job, { found, wanted, pip, restoreJob, taken });
+    return reuseOf(job, assembled, {
+      ...restored,
+      site,
+      siteRel,
+      dispose,
+      restoredNames: namesIn(
+        taken.flatMap((one) => one.restored),
+        siteRel,
       ),
-    );
-    const restored = taken[1]?.restored ?? [];
-    if (!restoredNames.size) await dispose();
-    // Only the seeded distributions' bytecode: pip installs as the inputs say.
-    else if (!restored.length) return { pip: undefined, restored: [], restoredNames, known: new Map(), stored: [], dispose, finish: async () => undefined };
-    return restored.length ? reuseOf(job, assembled, { wanted: wanted!, restored, restoredNames, site, siteRel, dispose }) : undefined;
+    });
   } catch (error) {
     await dispose();
     throw error;
   }
 }
 
-/** A miss assembled: what pip installs besides the layers restored, and what it would have written for them. */
+/**
+ * The found layers restored while pip installs what no stored layer gives (the layers are read into a
+ * folder of their own, and held to the environment, and moved in, once pip is done); then pip for any
+ * layer refused. A failure to read the layers leaves them all to pip.
+ */
+async function restoreWhilePip(
+  job: AssembleJob,
+  { found, wanted, pip, restoreJob, taken }: { found: Found[]; wanted: Wanted[]; pip: PipRun; restoreJob: RestoreLayersJob; taken: RestoredLayers[] },
+): Promise<{ restored: RestoredLayer[]; rest: Wanted[]; installed: ReportedInstall[] | undefined }> {
+  const reusable = new Set(found.map((f) => f.wanted.dist));
+  const first = wanted.filter((w) => !reusable.has(w.dist));
+  const installing = first.length ? pip(restPlan(job.inputs, first)) : Promise.resolve([]);
+  const restoring = job.reporter.during('reuse', async (phase) => {
+    const result = await restoreLayers(found, { ...restoreJob, settled: installing });
+    phase.done({ code: 'LAYERS_REUSED', layers: result.restored.length, bytes: result.bytes, distributions: wanted.length });
+    return result;
+  });
+  const [pipped, read] = await Promise.allSettled([installing, restoring]);
+  if (read.status === 'fulfilled') taken.push(read.value);
+  if (pipped.status === 'rejected') throw pipped.reason;
+  if (read.status === 'rejected') {
+    job.signal?.throwIfAborted();
+    if (read.reason instanceof PartlyMoved) throw read.reason;
+    job.reporter.warn({ code: 'ASSEMBLY_SKIPPED', reason: describeCause(read.reason) });
+  }
+  const restored = read.status === 'fulfilled' ? read.value.restored : [];
+  const reused = new Set(restored.map((r) => r.found.wanted.dist));
+  const refused = wanted.filter((w) => reusable.has(w.dist) && !reused.has(w.dist));
+  const more = refused.length ? await pip(restPlan(job.inputs, refused)) : [];
+  return { restored, rest: [...first, ...refused], installed: pipped.value && more && [...pipped.value, ...more] };
+}
+
+/** The names in site-packages that restored layers hold. */
+function namesIn(restored: readonly RestoredLayer[], siteRel: string): Set<string> {
+  return new Set(
+    restored.flatMap((r) => r.files.filter((file) => file.startsWith(`${siteRel}/`)).map((file) => file.slice(siteRel.length + 1).split('/')[0]!)),
+  );
+}
+
+/** A miss assembled: the layers restored, and what pip would have written for them. */
 function reuseOf(
   job: AssembleJob,
   assembled: Assembled,
   {
-    wanted,
     restored,
+    rest,
+    installed,
     restoredNames,
     site,
     siteRel,
     dispose,
-  }: { wanted: Wanted[]; restored: RestoredLayer[]; restoredNames: Set<string>; site: string; siteRel: string; dispose: () => Promise<void> },
+  }: {
+    restored: RestoredLayer[];
+    rest: Wanted[];
+    installed: ReportedInstall[] | undefined;
+    restoredNames: Set<string>;
+    site: string;
+    siteRel: string;
+    dispose: () => Promise<void>;
+  },
 ): Reuse {
-  const reused = new Set(restored.map((r) => r.found.wanted.dist));
-  const rest = wanted.filter((w) => !reused.has(w.dist));
-  assembled.layers = restored.map((r) => r.found.layer.name).sort();
-  assembled.pip = rest.length;
+  if (restored.length) {
+    assembled.layers = restored.map((r) => r.found.layer.name).sort();
+    assembled.pip = rest.length;
+  }
   return {
-    pip: rest.length ? restPlan(job.inputs, rest) : { files: {}, installs: [] },
+    installed,
     restored: restored.map(
       ({ found: { wanted: w, layer } }): ReportedInstall => ({
         dist: w.dist,
@@ -151,7 +205,7 @@ function reuseOf(
     stored: restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files })),
     dispose,
     finish: async () => {
-      for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested);
+      for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested, r.digests);
       // pip wrote REQUESTED for every distribution the assembly named: a full build would not have for a dependency.
       for (const w of rest.filter((one) => !one.requested)) {
         const folder = listOrEmptySync(site).find((name) => {

@@ -7,9 +7,16 @@ import path from 'node:path';
  * distribution restored from another key's layer (whose environment layer held them): `REQUESTED`
  * where the user asked for it, and `RECORD`, which lists every file installed with its sha256 and size
  * (bytecode compiled after pip is not listed, as pip ran with --no-compile), sorted and written as
- * Python's csv module writes it.
+ * Python's csv module writes it. The files' digests are `known` as they were unpacked; any other is read.
  */
-export async function writeRecord(root: string, siteRel: string, distInfoRel: string, files: readonly string[], requested: boolean): Promise<void> {
+export async function writeRecord(
+  root: string,
+  siteRel: string,
+  distInfoRel: string,
+  files: readonly string[],
+  requested: boolean,
+  known: ReadonlyMap<string, FileDigest>,
+): Promise<void> {
   const listed = files.filter((file) => !/\/__pycache__\/[^/]+\.pyc$/.test(file));
   if (requested) {
     await fs.writeFile(path.join(root, distInfoRel, 'REQUESTED'), '');
@@ -17,12 +24,19 @@ export async function writeRecord(root: string, siteRel: string, distInfoRel: st
   }
   const rows: string[][] = [[path.posix.relative(siteRel, `${distInfoRel}/RECORD`), '', '']];
   for (const file of listed) {
-    // Read one after another, synchronously: thousands of small files, each a few microseconds from the page cache.
-    const content = readFileSync(path.join(root, file));
-    rows.push([path.posix.relative(siteRel, file), `sha256=${createHash('sha256').update(content).digest('base64url')}`, String(content.length)]);
+    const digest = known.get(file) ?? digestOf(readFileSync(path.join(root, file)));
+    rows.push([path.posix.relative(siteRel, file), `sha256=${digest.sha256.toString('base64url')}`, String(digest.size)]);
   }
   await fs.writeFile(path.join(root, distInfoRel, 'RECORD'), recordText(rows));
 }
+
+/** A file's sha256 and size, as a RECORD lists them. */
+export interface FileDigest {
+  sha256: Buffer;
+  size: number;
+}
+
+const digestOf = (content: Buffer): FileDigest => ({ sha256: createHash('sha256').update(content).digest(), size: content.length });
 
 /** RECORD's text: rows sorted as Python sorts tuples of strings, each as csv.writer writes it (minimal quoting, CRLF). */
 export function recordText(rows: readonly string[][]): string {

@@ -16,6 +16,7 @@ import { makeRelocator } from '../../relocate/relocator.js';
 import type { Reporter } from '../../report/reporter.js';
 import type { Store } from '../../stores/store.js';
 import { layerReader } from '../read/layer-reader.js';
+import type { FileDigest } from './dist-record.js';
 import type { Found } from './find-layers.js';
 import { layerProblem } from './layer-check.js';
 import { moveInto } from './move-into.js';
@@ -27,6 +28,8 @@ export interface RestoredLayer {
   files: string[];
   /** Those of its files that name the environment's path (rewritten as they were restored). */
   rewritten: string[];
+  /** The sha256 and size of its files (and others') as they were unpacked. */
+  digests: ReadonlyMap<string, FileDigest>;
   /** Its blob as read (in `RestoredLayers.blobs`), for the new archive to publish as it is. */
   blob: string;
 }
@@ -49,6 +52,8 @@ export interface RestoreLayersJob {
   cache: CacheStore | undefined;
   /** The source records' manifests read so far in this run (undefined: not one to take layers from). */
   manifests: Map<Found['record'], Manifest | undefined>;
+  /** Settles once the environment is as it will be held to (pip installs into it as the layers are read); its failure is thrown. */
+  settled?: Promise<unknown> | undefined;
   signal?: AbortSignal | undefined;
   reporter: Reporter;
 }
@@ -77,6 +82,7 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
   const relocator = makeRelocator({ text: known.flatMap((m) => m.text), binary: [], prefix: PLACEHOLDER_PREFIX }, job.root, job.python);
   const scratch = siblingPath(job.target, 'layers');
   const entries = usable.map((): Entry[] => []);
+  const digests = new Map<string, FileDigest>();
   // Every layer is kept as read (the cache's too): the new archive publishes it as it is.
   const reader = layerReader(
     usable.map((one) => ({ layer: one.layer, store: one.store, what: `layer ${one.layer.name} (${one.layer.sha256.slice(0, 16)}) of ${one.record.key}` })),
@@ -92,8 +98,10 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
     await extractLayers(reader.parts, usable[0]!.record.codec, scratch, () => relocator, {
       manifest: known[0],
       entered: (index, entry) => entries[index]!.push(entry),
+      written: (file, sha256, size) => digests.set(file, { sha256, size }),
       limits,
     });
+    await job.settled;
     const restored: RestoredLayer[] = [];
     const taken = new Set<string>();
     for (const [index, one] of usable.entries()) {
@@ -111,7 +119,14 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
         continue;
       }
       for (const file of files) taken.add(file);
-      restored.push({ found: one, distInfo: checked.distInfo!, files, rewritten: files.filter((file) => relocator.needs(file)), blob: reader.copyPath(index) });
+      restored.push({
+        found: one,
+        distInfo: checked.distInfo!,
+        files,
+        rewritten: files.filter((file) => relocator.needs(file)),
+        digests,
+        blob: reader.copyPath(index),
+      });
     }
     await moveInto(scratch, job.root).catch((error: unknown) => {
       throw new PartlyMoved(error);
