@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { interpreterTag } from '../../archive/provenance.js';
 import type { CacheStore } from '../../cache/archives.js';
-import type { BuildOptions, PipRun, Reuse } from '../../env/build.js';
+import type { BuildOptions, PipRun, Reuse, StoredLayer } from '../../env/build.js';
 import { type StepOptions, step } from '../../env/build-step.js';
 import { type PipPlan, pipPlan } from '../../env/pip-plan.js';
 import { parsePipReport, type ReportedInstall } from '../../env/pip-report.js';
@@ -98,20 +98,21 @@ async function assemble(job: AssembleJob, assembled: Assembled, { site, stepOpti
         return undefined;
       }
       // Only the seeded distributions' bytecode: pip installs the inputs as they are.
-      const restoredNames = namesIn(taken[0]!.restored, siteRel);
-      return { installed: await pip(pipPlan(job.inputs)), restored: [], restoredNames, known: new Map(), stored: [], dispose, finish: async () => undefined };
+      const { restored } = taken[0]!;
+      const installed = await pip(pipPlan(job.inputs));
+      return {
+        installed,
+        restored: [],
+        restoredNames: namesIn(restored, siteRel),
+        known: new Map(),
+        stored: storedOf(restored),
+        dispose,
+        finish: async () => undefined,
+      };
     }
     const restored = await restoreWhilePip(job, { found, wanted, pip, restoreJob, taken });
-    return reuseOf(job, assembled, {
-      ...restored,
-      site,
-      siteRel,
-      dispose,
-      restoredNames: namesIn(
-        taken.flatMap((one) => one.restored),
-        siteRel,
-      ),
-    });
+    const all = taken.flatMap((one) => one.restored);
+    return reuseOf(job, assembled, { ...restored, site, siteRel, dispose, restoredNames: namesIn(all, siteRel), stored: storedOf(all) });
   } catch (error) {
     await dispose();
     throw error;
@@ -150,6 +151,13 @@ async function restoreWhilePip(
   return { restored, rest: [...first, ...refused], installed: pipped.value && more && [...pipped.value, ...more] };
 }
 
+/**
+ * The restored layers to publish as they were read: a seeded one too, whose files the seeding wrote
+ * with the same bytes, given its mtimes, and its bytecode.
+ */
+const storedOf = (restored: readonly RestoredLayer[]): StoredLayer[] =>
+  restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files }));
+
 /** The names in site-packages that restored layers hold. */
 function namesIn(restored: readonly RestoredLayer[], siteRel: string): Set<string> {
   return new Set(
@@ -166,6 +174,7 @@ function reuseOf(
     rest,
     installed,
     restoredNames,
+    stored,
     site,
     siteRel,
     dispose,
@@ -174,6 +183,7 @@ function reuseOf(
     rest: Wanted[];
     installed: ReportedInstall[] | undefined;
     restoredNames: Set<string>;
+    stored: StoredLayer[];
     site: string;
     siteRel: string;
     dispose: () => Promise<void>;
@@ -202,7 +212,7 @@ function reuseOf(
         return r.files.map((file): [string, boolean] => [file, rewritten.has(file)]);
       }),
     ),
-    stored: restored.filter((r) => r.blob).map((r) => ({ layer: r.found.layer, blob: r.blob, files: r.files })),
+    stored,
     dispose,
     finish: async () => {
       for (const r of restored) await writeRecord(job.root, siteRel, r.distInfo, r.files, r.found.wanted.requested, r.digests);
