@@ -62,6 +62,8 @@ export interface ExtractOptions {
   entered?: ((part: number, entry: Entry) => void) | undefined;
   /** Told of every file unpacked as it goes to the writer, with the sha256 and size of its bytes there (what a RECORD lists). */
   written?: ((path: string, sha256: Buffer, size: number) => void) | undefined;
+  /** Files checked and told of (`written`), but not written. */
+  discard?: ((part: number, entry: Entry) => boolean) | undefined;
 }
 
 /** Entries linked between two turns of the event loop (the progress line moves, the writer's queue stays short). */
@@ -123,7 +125,7 @@ export async function extractLayers(
   };
 
   /** The file being read: written through as it comes, or gathered whole when it is to be relocated. */
-  let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined; hash: Hash | undefined } | undefined;
+  let file: { entry: Entry; gathered: { content: Buffer; length: number } | undefined; hash: Hash | undefined; kept: boolean } | undefined;
   const sink: TarSink = {
     entry(header) {
       tally.count(header.size);
@@ -136,15 +138,17 @@ export async function extractLayers(
         entry,
         gathered: rewrite ? { content: Buffer.allocUnsafe(header.size), length: 0 } : undefined,
         hash: options.written && !rewrite ? createHash('sha256') : undefined,
+        kept: !options.discard?.(current, entry),
       };
-      if (!rewrite) writer.open(entry.path, entry.mode, header.size);
+      if (!rewrite && file.kept) writer.open(entry.path, entry.mode, header.size);
     },
     data(bytes) {
       if (!file) return; // a directory's or symlink's: the parser refuses any with a size
       const { gathered } = file;
       file.hash?.update(bytes);
-      if (!gathered) writer.write(bytes);
-      else {
+      if (!gathered) {
+        if (file.kept) writer.write(bytes);
+      } else {
         // The parser never passes more than the header's size: the buffer was sized for it.
         gathered.content.set(bytes, gathered.length);
         gathered.length += bytes.length;
@@ -152,11 +156,11 @@ export async function extractLayers(
     },
     end() {
       if (!file) return;
-      const { entry, gathered, hash } = file;
+      const { entry, gathered, hash, kept } = file;
       const { path: rel, mode, mtime } = entry;
       file = undefined;
       if (!gathered) {
-        writer.close(mtime);
+        if (kept) writer.close(mtime);
         if (hash) options.written?.(rel, hash.digest(), entry.size);
         return;
       }
@@ -165,6 +169,7 @@ export async function extractLayers(
       if (entries) entry.sha256 = createHash('sha256').update(content).digest('hex');
       const rewritten = relocator!.apply(rel, content);
       options.written?.(rel, createHash('sha256').update(rewritten).digest(), rewritten.length);
+      if (!kept) return;
       if (entries) writer.file(rel, mode, mtime, content, rewritten);
       else writer.file(rel, mode, mtime, rewritten);
     },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs, lstatSync, readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
@@ -99,6 +100,8 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       manifest: known[0],
       entered: (index, entry) => entries[index]!.push(entry),
       written: (file, sha256, size) => digests.set(file, { sha256, size }),
+      // A seeded distribution's files are there already: they are only compared with its layer's (but its METADATA, which the check reads).
+      discard: (index, entry) => usable[index]!.wanted.seeded === true && !isBytecode(entry.path) && !entry.path.endsWith('.dist-info/METADATA'),
       limits,
     });
     await job.settled;
@@ -108,12 +111,15 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       const files = entries[index]!.filter((entry) => entry.type !== 'directory').map((entry) => entry.path);
       const metadata = (distInfo: string) => readBoundedSync(path.join(scratch, distInfo, 'METADATA'), 1 << 20).toString('utf8');
       const checked = layerProblem(entries[index]!, one.wanted, { siteRel: job.siteRel, binary: new Set(manifests.get(one.record)!.binary), metadata });
-      const clash = checked.problem ? undefined : one.wanted.seeded ? notAsSeeded(job.root, scratch, files) : firstClash(job.root, files, taken);
+      const clash = checked.problem ? undefined : one.wanted.seeded ? notAsSeeded(job.root, files, digests) : firstClash(job.root, files, taken);
       const problem = checked.problem ?? (clash && (one.wanted.seeded ? clash : `${clash} is in the environment already`));
       // A seeded distribution keeps its files, given the layer's mtimes, which its bytecode names: only that bytecode is moved in.
-      if (!problem && one.wanted.seeded) for (const file of files.filter((f) => !isBytecode(f))) copyMtime(path.join(scratch, file), path.join(job.root, file));
+      if (!problem && one.wanted.seeded)
+        for (const entry of entries[index]!.filter((e) => e.type === 'file' && !isBytecode(e.path))) {
+          utimesSync(path.join(job.root, entry.path), new Date(entry.mtime), new Date(entry.mtime));
+        }
       const dropped = problem ? files : one.wanted.seeded ? files.filter((file) => !isBytecode(file)) : [];
-      for (const file of dropped) await fs.rm(path.join(scratch, file), { force: true });
+      for (const file of dropped.filter((f) => !one.wanted.seeded || f.endsWith('.dist-info/METADATA'))) await fs.rm(path.join(scratch, file), { force: true });
       if (problem) {
         refuse(job, one, problem);
         continue;
@@ -179,20 +185,21 @@ function firstClash(root: string, files: readonly string[], taken: ReadonlySet<s
 
 const lstatSyncOrMissing = (file: string) => lstatSync(file, { throwIfNoEntry: false });
 
-function copyMtime(from: string, to: string): void {
-  const { atime, mtime } = lstatSync(from);
-  utimesSync(to, atime, mtime);
-}
-
 const isBytecode = (file: string) => /\/__pycache__\/[^/]+\.pyc$/.test(file);
 
 /** Why a seeded distribution's layer is not what the seeding installed (every file but bytecode there, the same bytes; no bytecode there yet), or undefined. */
-function notAsSeeded(root: string, scratch: string, files: readonly string[]): string | undefined {
+function notAsSeeded(root: string, files: readonly string[], digests: ReadonlyMap<string, FileDigest>): string | undefined {
   for (const file of files) {
     const there = lstatSyncOrMissing(path.join(root, file));
     if (isBytecode(file)) {
       if (there) return `${file} is in the environment already`;
-    } else if (!there?.isFile() || !readFileSync(path.join(root, file)).equals(readFileSync(path.join(scratch, file)))) {
+    } else if (
+      !there?.isFile() ||
+      !createHash('sha256')
+        .update(readFileSync(path.join(root, file)))
+        .digest()
+        .equals(digests.get(file)!.sha256)
+    ) {
       return `${file} is not as the seeding installed it`;
     }
   }
