@@ -103,7 +103,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<BuildOutc
   const reuse = reports && options.reuse ? await options.reuse(site, stepOptions, seeded, pip) : undefined;
   try {
     const installed = reuse ? reuse.installed : await pip(options.pip);
-  await reuse?.finish();
+    await reuse?.finish();
     return await compileAll(options, stepOptions, {
       site,
       before: await before,
