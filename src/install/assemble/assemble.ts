@@ -99,9 +99,8 @@ async function assemble(job: AssembleJob, assembled: Assembled, { site, stepOpti
       }
       // Only the seeded distributions' bytecode: pip installs the inputs as they are.
       const { restored } = taken[0]!;
-      const installed = await pip(pipPlan(job.inputs));
       return {
-        installed,
+        installed: await pip(pipPlan(job.inputs)),
         restored: [],
         restoredNames: namesIn(restored, siteRel),
         known: new Map(),
