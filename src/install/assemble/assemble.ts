@@ -46,6 +46,7 @@ export interface Assembled {
  * the resolved artifacts. Undefined (a full build) when nothing can be reused. `assembled` is filled in.
  */
 export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<BuildOptions['reuse']> {
+  const lookup = lookupOf(job);
   return async (site, stepOptions, seeded, pip) => {
     let ran = false;
     const run: PipRun = (plan) => {
@@ -53,7 +54,7 @@ export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<B
       return pip(plan);
     };
     try {
-      return await assemble(job, assembled, { site, stepOptions, seeded, pip: run });
+      return lookup && (await assemble(job, assembled, lookup, { site, stepOptions, seeded, pip: run }));
     } catch (error) {
       // Reuse only saves time: whatever stops it before pip runs (a damaged layer), pip builds in full.
       // Once the environment has changed (pip ran, layers were moved in), a failure is the build's: the target is left as it was.
@@ -65,6 +66,25 @@ export function assembler(job: AssembleJob, assembled: Assembled): NonNullable<B
   };
 }
 
+/** How layers are found for this interpreter; a lock's looked up at once, while the venv is made. */
+interface Lookup {
+  find: (wanted: readonly Wanted[]) => Promise<Found[]>;
+  locked: { wanted: Wanted[]; found: Promise<Found[]> } | undefined;
+}
+
+/** Undefined where nothing can be reused: no interpreter tag, or no store with an index. */
+function lookupOf(job: AssembleJob): Lookup | undefined {
+  const tag = interpreterTag(platformOf(job.python));
+  if (!tag || !job.stores.some((store) => store.index)) return undefined;
+  const find = layerFinder(job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
+  if (!job.inputs.locked) return { find, locked: undefined };
+  const wanted = fromLock(job.inputs.locked.packages);
+  const found = find(wanted.filter((w) => w.artifacts.length));
+  // Awaited only if the venv is made: a failure before then is the build's to say.
+  found.catch(() => undefined);
+  return { find, locked: { wanted, found } };
+}
+
 interface Building {
   site: string;
   stepOptions: StepOptions;
@@ -72,13 +92,15 @@ interface Building {
   pip: PipRun;
 }
 
-async function assemble(job: AssembleJob, assembled: Assembled, { site, stepOptions, seeded, pip }: Building): Promise<Reuse | undefined> {
-  const tag = interpreterTag(platformOf(job.python));
-  if (!tag || !job.stores.some((store) => store.index)) return undefined;
-  const find = layerFinder(job.stores, { platform: platformOf(job.python), tag, trusted: job.trusted, signal: job.signal });
+async function assemble(
+  job: AssembleJob,
+  assembled: Assembled,
+  { find, locked: lock }: Lookup,
+  { site, stepOptions, seeded, pip }: Building,
+): Promise<Reuse | undefined> {
   const siteRel = path.relative(job.root, site);
   const restoreJob: RestoreLayersJob = { ...job, siteRel, manifests: new Map() };
-  const locked = job.inputs.locked ? fromLock(job.inputs.locked.packages) : undefined;
+  const locked = lock?.wanted;
   // What the seeding installed (pip, setuptools) is there already, without bytecode: its stored layer has it.
   // Taken first, as pip's own runs (the dry run, then the rest) start faster with it; unless a lock replaces it.
   const fromSeed = seeded
@@ -91,7 +113,7 @@ async function assemble(job: AssembleJob, assembled: Assembled, { site, stepOpti
   try {
     const wanted = locked ?? (await fromDryRun(job, stepOptions));
     const installed = new Set(listOrEmptySync(site).map((name) => distInfoOf(name)?.dist));
-    const found = wanted ? await find(wanted.filter((w) => w.artifacts.length && !installed.has(w.dist))) : [];
+    const found = (lock ? await lock.found : wanted ? await find(wanted.filter((w) => w.artifacts.length)) : []).filter((f) => !installed.has(f.wanted.dist));
     if (!wanted || !found.length) {
       if (!taken[0]!.restored.length) {
         await dispose();
