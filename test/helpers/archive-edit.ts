@@ -46,6 +46,20 @@ export function storedArchive(store: string, key: string): string {
  * record whose sha256 matches them, as someone who can write the store would. `record` overrides fields.
  */
 export async function plantArchive(store: string, key: string, entries: EditableEntry[], record: Record<string, unknown> = {}): Promise<string> {
+  const bytes = await tarOf(entries);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  for (const name of readdirSync(store)) if (name.startsWith(`${key}.`)) rmSync(path.join(store, name));
+  const file = path.join(store, `${key}.${sha256.slice(0, 16)}.tar`);
+  writeFileSync(file, bytes);
+  writeFileSync(
+    path.join(store, `${key}.json`),
+    JSON.stringify({ format: 1, key, sha256, size: bytes.length, codec: 'none', created: new Date().toISOString(), tool: 'attacker', ...record }),
+  );
+  return file;
+}
+
+/** These entries as an uncompressed tar. */
+export async function tarOf(entries: EditableEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   // Read while writing: a large entry waits for its bytes to be taken.
   const chunks: Buffer[] = [];
@@ -57,14 +71,5 @@ export async function plantArchive(store: string, key: string, entries: Editable
   }
   pack.finalize();
   await read;
-  const bytes = Buffer.concat(chunks);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  for (const name of readdirSync(store)) if (name.startsWith(`${key}.`)) rmSync(path.join(store, name));
-  const file = path.join(store, `${key}.${sha256.slice(0, 16)}.tar`);
-  writeFileSync(file, bytes);
-  writeFileSync(
-    path.join(store, `${key}.json`),
-    JSON.stringify({ format: 1, key, sha256, size: bytes.length, codec: 'none', created: new Date().toISOString(), tool: 'attacker', ...record }),
-  );
-  return file;
+  return Buffer.concat(chunks);
 }

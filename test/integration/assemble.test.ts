@@ -7,12 +7,14 @@ import { layersDigest } from '../../src/archive/layers.js';
 import { provenanceId } from '../../src/archive/provenance.js';
 import { formatIndex, indexName } from '../../src/stores/layer-index.js';
 import type { ArchiveRecord } from '../../src/stores/store.js';
+import { readEntries, tarOf } from '../helpers/archive-edit.js';
 import { Sandbox } from '../helpers/cli.js';
 import { leftoversIn } from '../helpers/env-state.js';
 import { DirectoryServer } from '../helpers/http-server.js';
 import { interpreters, python3 } from '../helpers/python.js';
 import { ACCESS_KEY, BUCKET, S3TestServer, SECRET_KEY } from '../helpers/s3.js';
 import { SimpleIndex } from '../helpers/simple-index.js';
+import { zstdCompress } from '../helpers/zstd.js';
 
 /**
  * Every file of an environment (relative path) with its bytes' sha256, its own path read as ROOT; the
@@ -173,6 +175,34 @@ describe('assembling a miss from stored layers', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/not reusing terra_dep-1\.0 from .*: it installs terra-dep 1\.0, not terra-dep 2\.0; pip installs it/);
     expect(freeze(box.path('lied-to'))).toMatch(/^terra-dep==2\.0$/m);
+  });
+
+  it("takes a seeded distribution's bytecode only from a layer of the very files the seeding wrote", async () => {
+    const store = box.path('store-seeded');
+    cpSync(box.store, store, { recursive: true });
+    // pip's layer in A, one of its sources changed (its bytecode, which would run, left as it is), planted under a new digest.
+    const forged = record(store, keyA);
+    const layer = forged.layers!.find((l) => l.name.startsWith('pip-'))!;
+    const entries = await readEntries(path.join(store, 'blobs', 'sha256', layer.sha256));
+    const changed = entries.find((entry) => entry.header.name.endsWith('/pip/__init__.py'))!;
+    const added = Buffer.from('# not as seeded\n');
+    changed.body = Buffer.concat([changed.body, added]);
+    layer.unpackedSize += added.length;
+    forged.unpackedSize += added.length;
+    const blob = await zstdCompress(await tarOf(entries));
+    forged.size += blob.length - layer.size;
+    Object.assign(layer, { sha256: createHash('sha256').update(blob).digest('hex'), size: blob.length });
+    writeFileSync(path.join(store, 'blobs', 'sha256', layer.sha256), blob);
+    forged.sha256 = layersDigest(forged.layers!);
+    writeFileSync(path.join(store, `${keyA}.json`), JSON.stringify(forged));
+    writeFileSync(path.join(store, indexName(provenanceId(layer.provenance!))), formatIndex([{ key: keyA, layer: layer.sha256 }]));
+    box.write('seeded.txt', `${a}terra-pth\n`);
+    const result = await box.main(['--storage-dir', store, '--no-cache', '-t', box.path('seeded'), 'install', 'seeded.txt']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/not reusing pip-[^ ]+ from .*pip\/__init__\.py is not as the seeding installed it/);
+    const site = path.join(box.path('seeded'), 'lib', readdirSync(path.join(box.path('seeded'), 'lib'))[0]!, 'site-packages');
+    expect(readFileSync(path.join(site, 'pip', '__init__.py'), 'utf8')).not.toMatch(/not as seeded/);
+    execFileSync(path.join(box.path('seeded'), 'bin', 'python'), ['-m', 'pip', '--version'], { env: box.env });
   });
 
   const old = interpreters().find((i) => i.version === '3.8' && i.name.startsWith('pyenv'));
