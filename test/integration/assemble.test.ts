@@ -180,15 +180,21 @@ describe('assembling a miss from stored layers', () => {
   it("takes a seeded distribution's bytecode only from a layer of the very files the seeding wrote", async () => {
     const store = box.path('store-seeded');
     cpSync(box.store, store, { recursive: true });
-    // pip's layer in A, one of its sources changed (its bytecode, which would run, left as it is), planted under a new digest.
+    // pip's layer in A, one of its sources changed (its bytecode, which would run, left as it is) and
+    // bytecode of its own added, planted under a new digest.
     const forged = record(store, keyA);
     const layer = forged.layers!.find((l) => l.name.startsWith('pip-'))!;
     const entries = await readEntries(path.join(store, 'blobs', 'sha256', layer.sha256));
     const changed = entries.find((entry) => entry.header.name.endsWith('/pip/__init__.py'))!;
     const added = Buffer.from('# not as seeded\n');
     changed.body = Buffer.concat([changed.body, added]);
-    layer.unpackedSize += added.length;
-    forged.unpackedSize += added.length;
+    const bytecode = entries.find((entry) => entry.header.name.endsWith('.pyc'))!;
+    const stray = { header: { ...bytecode.header, name: bytecode.header.name.replace(/[^/]+$/, 'forged.cpython-311.pyc') }, body: bytecode.body };
+    entries.push(stray);
+    for (const counts of [layer, forged]) {
+      counts.unpackedSize += added.length + stray.body.length;
+      counts.entries += 1;
+    }
     const blob = await zstdCompress(await tarOf(entries));
     forged.size += blob.length - layer.size;
     Object.assign(layer, { sha256: createHash('sha256').update(blob).digest('hex'), size: blob.length });
@@ -202,6 +208,8 @@ describe('assembling a miss from stored layers', () => {
     expect(result.stderr).toMatch(/not reusing pip-[^ ]+ from .*pip\/__init__\.py is not as the seeding installed it/);
     const site = path.join(box.path('seeded'), 'lib', readdirSync(path.join(box.path('seeded'), 'lib'))[0]!, 'site-packages');
     expect(readFileSync(path.join(site, 'pip', '__init__.py'), 'utf8')).not.toMatch(/not as seeded/);
+    // Nothing of the refused layer is moved in, its bytecode included.
+    expect(existsSync(path.join(box.path('seeded'), stray.header.name))).toBe(false);
     execFileSync(path.join(box.path('seeded'), 'bin', 'python'), ['-m', 'pip', '--version'], { env: box.env });
   });
 

@@ -100,8 +100,7 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
       manifest: known[0],
       entered: (index, entry) => entries[index]!.push(entry),
       written: (file, sha256, size) => digests.set(file, { sha256, size }),
-      // A seeded distribution's files are there already: they are only compared with its layer's (but its METADATA, which the check reads).
-      discard: (index, entry) => usable[index]!.wanted.seeded === true && !isBytecode(entry.path) && !entry.path.endsWith('.dist-info/METADATA'),
+      discard: (index, entry) => notUnpacked(usable[index]!, entry.path),
       limits,
     });
     await job.settled;
@@ -119,7 +118,7 @@ export async function restoreLayers(found: readonly Found[], job: RestoreLayersJ
           utimesSync(path.join(job.root, entry.path), new Date(entry.mtime), new Date(entry.mtime));
         }
       const dropped = problem ? files : one.wanted.seeded ? files.filter((file) => !isBytecode(file)) : [];
-      for (const file of dropped.filter((f) => !one.wanted.seeded || f.endsWith('.dist-info/METADATA'))) await fs.rm(path.join(scratch, file), { force: true });
+      for (const file of dropped.filter((f) => !notUnpacked(one, f))) await fs.rm(path.join(scratch, file), { force: true });
       if (problem) {
         refuse(job, one, problem);
         continue;
@@ -186,6 +185,9 @@ function firstClash(root: string, files: readonly string[], taken: ReadonlySet<s
 const lstatSyncOrMissing = (file: string) => lstatSync(file, { throwIfNoEntry: false });
 
 const isBytecode = (file: string) => /\/__pycache__\/[^/]+\.pyc$/.test(file);
+
+/** A seeded distribution's files are there already: they are only compared with its layer's (but its METADATA, which the check reads, and its bytecode). */
+const notUnpacked = (one: Found, file: string) => one.wanted.seeded === true && !isBytecode(file) && !file.endsWith('.dist-info/METADATA');
 
 /** Why a seeded distribution's layer is not what the seeding installed (every file but bytecode there, the same bytes; no bytecode there yet), or undefined. */
 function notAsSeeded(root: string, files: readonly string[], digests: ReadonlyMap<string, FileDigest>): string | undefined {
