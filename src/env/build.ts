@@ -105,6 +105,7 @@ export async function buildEnvironment(options: BuildOptions): Promise<BuildOutc
     const installed = reuse ? reuse.installed : await pip(options.pip);
     await reuse?.finish();
     return await compileAll(options, stepOptions, {
+      compileHere,
       site,
       before: await before,
       reuse,
@@ -121,15 +122,16 @@ async function compileAll(
   options: BuildOptions,
   stepOptions: StepOptions,
   {
+    compileHere,
     site,
     before,
     reuse,
     installed,
-  }: { site: string; before: Map<string, string> | undefined; reuse: Reuse | undefined; installed: ReportedInstall[] | undefined },
+  }: { compileHere: boolean; site: string; before: Map<string, string> | undefined; reuse: Reuse | undefined; installed: ReportedInstall[] | undefined },
 ): Promise<BuildOutcome> {
-  const { dir, python } = options;
+  const { dir } = options;
   const outcome = { installed, reuse };
-  if (!compilesAfterPip(python, stepOptions.env)) return outcome;
+  if (!compileHere) return outcome;
   const { reproducible, reporter } = options;
   if (reproducible) {
     // Restored layers brought their bytecode and mtimes: only what pip installed (or changed) is compiled.

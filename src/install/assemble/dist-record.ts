@@ -36,7 +36,7 @@ export interface FileDigest {
   size: number;
 }
 
-const digestOf = (content: Buffer): FileDigest => ({ sha256: createHash('sha256').update(content).digest(), size: content.length });
+export const digestOf = (content: Buffer): FileDigest => ({ sha256: createHash('sha256').update(content).digest(), size: content.length });
 
 /** RECORD's text: rows sorted as Python sorts tuples of strings, each as csv.writer writes it (minimal quoting, CRLF). */
 export function recordText(rows: readonly string[][]): string {

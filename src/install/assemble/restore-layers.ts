@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promises as fs, lstatSync, readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
@@ -17,7 +16,7 @@ import { makeRelocator } from '../../relocate/relocator.js';
 import type { Reporter } from '../../report/reporter.js';
 import type { Store } from '../../stores/store.js';
 import { layerReader } from '../read/layer-reader.js';
-import type { FileDigest } from './dist-record.js';
+import { digestOf, type FileDigest } from './dist-record.js';
 import type { Found } from './find-layers.js';
 import { layerProblem } from './layer-check.js';
 import { moveInto } from './move-into.js';
@@ -195,13 +194,7 @@ function notAsSeeded(root: string, files: readonly string[], digests: ReadonlyMa
     const there = lstatSyncOrMissing(path.join(root, file));
     if (isBytecode(file)) {
       if (there) return `${file} is in the environment already`;
-    } else if (
-      !there?.isFile() ||
-      !createHash('sha256')
-        .update(readFileSync(path.join(root, file)))
-        .digest()
-        .equals(digests.get(file)!.sha256)
-    ) {
+    } else if (!there?.isFile() || !digestOf(readFileSync(path.join(root, file))).sha256.equals(digests.get(file)!.sha256)) {
       return `${file} is not as the seeding installed it`;
     }
   }
