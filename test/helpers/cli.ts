@@ -6,6 +6,7 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { type RunOptions, type RunResult, run } from '../../src/io/exec.js';
+import { reportOptions, unlessHung } from './hang-report.js';
 import { BIN, hermeticEnv } from './hermetic.js';
 import { type SeedFormat, type SeedName, seedStore } from './seeds.js';
 
@@ -48,8 +49,12 @@ export class Sandbox {
     return file;
   }
 
+  /** Runs terrarium; one that does not end fails the test with what it waits on (hang-report.ts). */
   terrarium(args: string[], env: NodeJS.ProcessEnv = {}, watch: Pick<RunOptions, 'onSpawn' | 'onOutput'> = {}): Promise<CliResult> {
-    return run(process.execPath, [BIN, ...args], { cwd: this.dir, env: { ...this.env, ...env }, ...watch });
+    const reports = this.path('.hang-reports');
+    return unlessHung(`terrarium ${args.join(' ')}`, reports, watch, (onSpawn) =>
+      run(process.execPath, [BIN, ...args], { cwd: this.dir, env: { NODE_OPTIONS: reportOptions(reports), ...this.env, ...env }, ...watch, onSpawn }),
+    );
   }
 
   /**
