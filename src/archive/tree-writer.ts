@@ -49,6 +49,8 @@ export class TreeWriter {
   private readonly spare: Array<Uint8Array<ArrayBuffer>> = [];
   private inFlight: Array<Promise<void>> = [];
   private failure: Error | undefined;
+  /** Set once finishing or aborting has begun: no thread joins after that (it would never be stopped, and would keep the process alive). */
+  private stopping = false;
   /** The file being written by open/write/close. */
   private current: { path: string; mode: number; streamed: boolean; offset: number } | undefined;
   /** How files went from the unpacked copy into root (the method the file system accepted). */
@@ -163,12 +165,14 @@ export class TreeWriter {
       await Promise.all(this.inFlight);
       if (this.failure) throw this.failure;
     } finally {
+      this.stopping = true;
       await Promise.all(this.threads.map((thread) => thread.stop()));
     }
   }
 
   /** Stops at once: once this resolves, nothing more is written (a call already running completes first). */
   async abort(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.threads.map((thread) => thread.stop()));
   }
 
@@ -221,7 +225,8 @@ export class TreeWriter {
         if (reply?.ok && reply.method) this.method = reply.method;
         if (!reply?.ok) this.failure ??= reply?.error ? errnoError(reply.error) : new Error('the file writer stopped');
         if (reply?.ok && ops >= BATCH_OPS / 2) this.slowBatches = reply.ms / ops > DISK_BOUND_MS_PER_OP ? this.slowBatches + 1 : 0;
-        if (this.slowBatches >= SLOW_BATCHES && this.threads.length < MAX_WRITERS) this.threads.push(this.thread(startWorker()));
+        // A reply may come in after an abort began: a thread started then would outlive the writer.
+        if (!this.stopping && this.slowBatches >= SLOW_BATCHES && this.threads.length < MAX_WRITERS) this.threads.push(this.thread(startWorker()));
       }),
     );
   }
