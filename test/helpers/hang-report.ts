@@ -46,7 +46,7 @@ async function takeReport(pid: number, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const before = new Set(readdirSync(dir));
   const children = descendants(pid);
-  let summary = '(no report)';
+  let summary: string;
   try {
     process.kill(pid, 'SIGUSR2');
     // Read once it parses: Node writes it in pieces.
